@@ -1,0 +1,278 @@
+"""The scenario document: what the user asks the engine to simulate.
+
+Validated by pydantic; `migscope schema` prints the JSON Schema. Every size, rate, count and
+duration has a documented limit (see LIMITS and the README); errors name the field path.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    WithJsonSchema,
+    field_validator,
+    model_validator,
+)
+
+from .presets import PRESETS
+from .profiles import DEFAULT_PROFILE, PROFILES
+from .units import UNIT_HELP, parse_bytes
+
+MiB = 1024**2
+GiB = 1024**3
+TiB = 1024**4
+
+# Documented limits (README "Limits"); the API and the CLI enforce the same ones.
+LIMITS: dict[str, Any] = {
+    "devices_per_run": 16,
+    "max_time_ms": 3_600_000,
+    "ram_bytes": (64 * MiB, 16 * TiB),
+    "rate_bytes_per_s": (0, 1 * TiB),
+    "link_bandwidth_bytes_per_s": (1 * MiB, 100 * 1000**3),
+    "latency_ms": (0, 1000),
+    "device_bytes": (0, 1 * TiB),
+    "cost_ms": (0, 600_000),
+    "downtime_limit_ms": (1, 2_000_000),
+    "reinit_events_per_device": 32,
+    "title_chars": 200,
+    "description_chars": 4000,
+    "device_name_chars": 64,
+}
+
+
+def _bytes_type(low: int, high: int, description: str) -> Any:
+    return Annotated[
+        int,
+        BeforeValidator(parse_bytes),
+        Field(ge=low, le=high, description=description),
+        WithJsonSchema(
+            {
+                "anyOf": [
+                    {"type": "integer", "minimum": low, "maximum": high},
+                    {"type": "string", "pattern": r"^\s*[0-9]+(\.[0-9]+)?\s*[A-Za-z]*\s*$"},
+                ],
+                "description": f"{description} ({UNIT_HELP}; {low}..{high} bytes)",
+            }
+        ),
+        PlainSerializer(int),
+    ]
+
+
+RamBytes = _bytes_type(*LIMITS["ram_bytes"], "guest RAM size")
+Rate = _bytes_type(*LIMITS["rate_bytes_per_s"], "bytes per second")
+LinkRate = _bytes_type(*LIMITS["link_bandwidth_bytes_per_s"], "link bytes per second")
+DeviceBytes = _bytes_type(*LIMITS["device_bytes"], "device bytes")
+Ms = Annotated[float, Field(ge=LIMITS["cost_ms"][0], le=LIMITS["cost_ms"][1])]
+
+Capability = Literal["return-path", "switchover-ack", "events", "pause-before-switchover"]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Guest(_Strict):
+    ram_bytes: RamBytes = 8 * GiB
+    dirty_rate_bytes_per_s: Rate = Field(default=64 * MiB, description="guest page writes per second x 4 KiB")
+    working_set_bytes: DeviceBytes = Field(default=1 * GiB, description="the RAM the guest keeps writing")
+    zero_page_fraction: float = Field(default=0.5, ge=0.0, le=1.0, description="RAM never written: sent as ~9-byte zero pages")
+    dirty_pattern: Literal["uniform", "sequential"] = Field(
+        default="uniform", description="uniform: random pages of the working set; sequential: cycles through it"
+    )
+    non_iterable_state_bytes: DeviceBytes = Field(default=256 * 1024, description="CPU and device state sent after the iterables")
+    setup_ms: Ms = Field(default=5.0, description="save_setup hooks (estimate)")
+    vm_stop_ms: Ms = Field(default=20.0, description="vCPU stop at switchover, device transitions not included (estimate)")
+    vm_start_ms: Ms = Field(default=20.0, description="destination announce + vm_start (published ~20 ms)")
+    bitmap_sync_ms_per_gib: Ms = Field(default=0.25, description="cost of one dirty-bitmap sync per GiB of RAM (estimate)")
+
+    @model_validator(mode="after")
+    def _fits(self) -> Guest:
+        nonzero = self.ram_bytes * (1.0 - self.zero_page_fraction)
+        if self.working_set_bytes > nonzero + 4096:
+            raise ValueError(
+                f"working_set_bytes ({self.working_set_bytes}) must fit in the non-zero part of RAM "
+                f"(ram_bytes x (1 - zero_page_fraction) = {int(nonzero)})"
+            )
+        return self
+
+
+class Link(_Strict):
+    bandwidth_bytes_per_s: LinkRate = 1_250_000_000
+    latency_ms: float = Field(default=0.1, ge=LIMITS["latency_ms"][0], le=LIMITS["latency_ms"][1])
+    socket_buffer_bytes: _bytes_type(64 * 1024, 1 * GiB, "bytes the source may have in flight before it blocks") = 4 * MiB  # type: ignore[valid-type]
+
+
+class Destination(_Strict):
+    ram_load_bytes_per_s: LinkRate = Field(default=4 * GiB, description="destination RAM page load rate (estimate)")
+
+
+class Params(_Strict):
+    downtime_limit_ms: float = Field(default=300, ge=LIMITS["downtime_limit_ms"][0], le=LIMITS["downtime_limit_ms"][1])
+    max_bandwidth_bytes_per_s: Rate = Field(default=128 * MiB, description="0 = no rate limit")
+    avail_switchover_bandwidth_bytes_per_s: Rate = Field(default=0, description="0 = use the measured bandwidth (8.2+)")
+    pause_before_switchover_ms: Ms = Field(
+        default=0.0, description="with pause-before-switchover: time until migrate-continue arrives"
+    )
+
+
+class Caps(_Strict):
+    source: list[Capability] = Field(default_factory=lambda: ["return-path", "switchover-ack"])
+    destination: list[Capability] = Field(default_factory=lambda: ["return-path", "switchover-ack"])
+
+    @field_validator("source", "destination")
+    @classmethod
+    def _unique(cls, value: list[str]) -> list[str]:
+        if len(set(value)) != len(value):
+            raise ValueError("capabilities must not repeat")
+        return value
+
+
+class Reinit(_Strict):
+    at_ms: Ms
+    initial_bytes: DeviceBytes
+
+
+class DeviceSpec(_Strict):
+    """A VFIO device: a preset name, any field overriding it; or every field given."""
+
+    name: str = Field(min_length=1, max_length=LIMITS["device_name_chars"])
+    preset: str | None = None
+    migratable: bool | None = None
+    precopy: bool | None = Field(default=None, description="device advertises VFIO_MIGRATION_PRE_COPY")
+    p2p: bool | None = Field(default=None, description="device advertises VFIO_MIGRATION_P2P")
+    initial_bytes: DeviceBytes | None = None
+    dirty_rate_bytes_per_s: Rate | None = None
+    dirty_max_bytes: DeviceBytes | None = None
+    stop_copy_bytes: DeviceBytes | None = Field(default=None, description="state left for STOP_COPY once pre-copy data is read")
+    stop_copy_query_fails: bool | None = Field(default=None, description="VFIO_DEVICE_FEATURE_MIG_DATA_SIZE fails: QEMU assumes 100 GiB")
+    read_bytes_per_s: LinkRate | None = Field(default=None, description="source reading device data from the data fd")
+    dest_initial_load_ms: Ms | None = Field(default=None, description="destination cost of loading all initial bytes")
+    dest_load_bytes_per_s: LinkRate | None = Field(default=None, description="destination load rate for the other device data")
+    dest_config_load_ms: Ms | None = None
+    precopy_enter_ms: Ms | None = None
+    stop_copy_enter_ms: Ms | None = None
+    resume_exit_ms: Ms | None = None
+    reinit: list[Reinit] | None = Field(default=None, max_length=LIMITS["reinit_events_per_device"])
+
+    @field_validator("preset")
+    @classmethod
+    def _known_preset(cls, value: str | None) -> str | None:
+        if value is not None and value not in PRESETS:
+            raise ValueError(f"unknown preset {value!r}; known: {', '.join(sorted(PRESETS))}")
+        return value
+
+
+DEVICE_DEFAULTS: dict[str, Any] = {
+    "migratable": True,
+    "p2p": True,
+    "dirty_rate_bytes_per_s": 0,
+    "dirty_max_bytes": 0,
+    "stop_copy_query_fails": False,
+    "read_bytes_per_s": 600 * MiB,
+    "dest_initial_load_ms": 0.0,
+    "dest_load_bytes_per_s": 1 * GiB,
+    "dest_config_load_ms": 5.0,
+    "precopy_enter_ms": 1.0,
+    "stop_copy_enter_ms": 5.0,
+    "resume_exit_ms": 5.0,
+    "reinit": [],
+}
+REQUIRED_WITHOUT_PRESET = ("precopy", "initial_bytes", "stop_copy_bytes")
+
+
+class ResolvedDevice(_Strict):
+    """A device with every field filled in (preset values, then overrides, then defaults)."""
+
+    name: str
+    preset: str | None
+    migratable: bool
+    precopy: bool
+    p2p: bool
+    initial_bytes: int
+    dirty_rate_bytes_per_s: int
+    dirty_max_bytes: int
+    stop_copy_bytes: int
+    stop_copy_query_fails: bool
+    read_bytes_per_s: int
+    dest_initial_load_ms: float
+    dest_load_bytes_per_s: int
+    dest_config_load_ms: float
+    precopy_enter_ms: float
+    stop_copy_enter_ms: float
+    resume_exit_ms: float
+    reinit: list[Reinit]
+    sources: dict[str, str] = Field(default_factory=dict, description="field -> published/derived/estimate/user/default")
+
+
+class Scenario(_Strict):
+    title: str = Field(default="untitled migration", max_length=LIMITS["title_chars"])
+    description: str = Field(default="", max_length=LIMITS["description_chars"])
+    qemu_profile: Literal[tuple(PROFILES)] = DEFAULT_PROFILE  # type: ignore[valid-type]
+    guest: Guest = Field(default_factory=Guest)
+    link: Link = Field(default_factory=Link)
+    destination: Destination = Field(default_factory=Destination)
+    params: Params = Field(default_factory=Params)
+    caps: Caps = Field(default_factory=Caps)
+    devices: list[DeviceSpec] = Field(default_factory=list, max_length=LIMITS["devices_per_run"])
+    seed: int = Field(default=1, ge=0, le=2**32 - 1)
+    max_time_ms: float = Field(default=600_000, gt=0, le=LIMITS["max_time_ms"])
+
+    @field_validator("devices")
+    @classmethod
+    def _devices_complete(cls, devices: list[DeviceSpec]) -> list[DeviceSpec]:
+        seen: set[str] = set()
+        for index, device in enumerate(devices):
+            if device.name in seen:
+                raise ValueError(f"devices.{index}.name: {device.name!r} is used twice; names must be unique")
+            seen.add(device.name)
+            if device.preset is None:
+                missing = [key for key in REQUIRED_WITHOUT_PRESET if getattr(device, key) is None]
+                if missing:
+                    raise ValueError(
+                        f"devices.{index} ({device.name}): without a preset give {', '.join(missing)}"
+                    )
+        return devices
+
+    @model_validator(mode="after")
+    def _profile_rules(self) -> Scenario:
+        profile = PROFILES[self.qemu_profile]
+        if self.params.avail_switchover_bandwidth_bytes_per_s and not profile.avail_switchover_bandwidth:
+            raise ValueError(
+                "params.avail_switchover_bandwidth_bytes_per_s: avail-switchover-bandwidth exists from QEMU 8.2; "
+                f"profile {self.qemu_profile} does not have it"
+            )
+        return self
+
+    def resolved_devices(self) -> list[ResolvedDevice]:
+        return [resolve_device(spec) for spec in self.devices]
+
+
+def resolve_device(spec: DeviceSpec) -> ResolvedDevice:
+    values: dict[str, Any] = {}
+    sources: dict[str, str] = {}
+    for key, default in DEVICE_DEFAULTS.items():
+        values[key] = default
+        sources[key] = "default"
+    if spec.preset is not None:
+        for key, tagged in PRESETS[spec.preset].fields.items():
+            values[key] = tagged.value
+            sources[key] = tagged.tag
+    for key, value in spec.model_dump(exclude={"name", "preset"}, exclude_none=True).items():
+        values[key] = value
+        sources[key] = "user"
+    values.setdefault("initial_bytes", 0)
+    values.setdefault("stop_copy_bytes", 0)
+    values.setdefault("precopy", False)
+    if not values["precopy"]:
+        values["initial_bytes"] = 0
+    values["reinit"] = [Reinit.model_validate(r) for r in values["reinit"]]
+    return ResolvedDevice(name=spec.name, preset=spec.preset, sources=sources, **values)
+
+
+def scenario_json_schema() -> dict[str, Any]:
+    return Scenario.model_json_schema()
