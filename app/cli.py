@@ -1,0 +1,22 @@
+"""The `migscope` command line."""
+
+from __future__ import annotations
+
+import typer
+
+cli = typer.Typer(
+    name="migscope",
+    help="See how QEMU live migration with VFIO devices and switchover-ack switches over.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+
+# Each part registers its commands here (one line each): see docs/CONTRACT.md.
+
+
+def main() -> None:
+    cli()
+
+
+if __name__ == "__main__":
+    main()
