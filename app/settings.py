@@ -1,0 +1,49 @@
+"""Settings for the web app and the CLI, read from the environment.
+
+Build one with `Settings()` where the process starts (the CLI command, the app factory) and
+pass it down; there is deliberately no module-level instance, so tests can run the same code
+on a temporary SQLite file and on PostgreSQL in one session.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import AliasChoices, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_DATABASE_PATH = REPO_ROOT / "migrations_db" / "migscope.db"
+
+
+def default_database_url() -> str:
+    return f"sqlite:///{DEFAULT_DATABASE_PATH}"
+
+
+class Settings(BaseSettings):
+    """Every setting is documented in docs/api.md (tests/test_settings_documented.py checks)."""
+
+    model_config = SettingsConfigDict(env_prefix="MIGSCOPE_", extra="ignore", populate_by_name=True)
+
+    database_url: str = Field(
+        default_factory=default_database_url,
+        # The conventional, unprefixed name: what PaaS hosts and docker-compose files set.
+        validation_alias=AliasChoices("DATABASE_URL", "MIGSCOPE_DATABASE_URL"),
+        description="SQLAlchemy URL: sqlite:///path or postgresql+psycopg://user@host/db",
+    )
+    max_request_bytes: int = Field(
+        default=1_000_000, ge=1024, description="largest request body accepted (413 above it)"
+    )
+    max_steps_per_run: int = Field(
+        default=100_000, ge=10, description="a run producing more steps is refused (422)"
+    )
+    page_size_default: int = Field(default=20, ge=1, description="runs per page when not given")
+    page_size_max: int = Field(default=100, ge=1, description="largest per_page for GET /api/runs")
+    steps_window_max: int = Field(
+        default=1000, ge=1, description="most steps one GET /api/runs/{id}/steps answers"
+    )
+    max_points_default: int = Field(default=2000, ge=3, description="series points when not given")
+    max_points_max: int = Field(default=20_000, ge=3, description="largest max_points for series")
+    migrate_on_start: bool = Field(
+        default=True, description="run `alembic upgrade head` when the app is created"
+    )

@@ -1,0 +1,117 @@
+"""The stored shape of a run: one `runs` row, its `steps` and its `events`.
+
+Classes are split by role (as in fastapi/full-stack-fastapi-template): `RunBase` holds the
+columns every view shares, `RunCreate` is what the writer fills from a Trace, `Run` is the
+table, and the web layer's public models live in app/web/schemas.py.
+
+Steps and events keep their full engine model as JSON (`data`) beside the few columns that
+queries filter on, so a step window or a whole run's series is one indexed range scan and the
+trace re-exports byte for byte.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import JSON, Column, DateTime, ForeignKey, Index, String, Text, event
+from sqlmodel import Field, SQLModel
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class RunBase(SQLModel):
+    title: str = Field(sa_type=Text)
+    description: str = Field(default="", sa_type=Text)
+    source: str = Field(description="simulation or import")
+    engine_version: str
+    qemu_profile: str
+
+
+class RunCreate(RunBase):
+    """Everything the writer stores for one run, taken from a Trace."""
+
+    trace_format: str
+    format_version: int
+    status: str
+    scenario: dict[str, Any]
+    resolved: dict[str, Any]
+    profile: dict[str, Any]
+    summary: dict[str, Any]
+    notes: list[str]
+    import_info: dict[str, Any] | None
+    step_count: int
+    event_count: int
+
+
+class Run(RunBase, table=True):
+    __tablename__ = "runs"
+
+    id: str = Field(primary_key=True, max_length=32)
+    created_at: datetime = Field(
+        default_factory=utc_now, sa_column=Column(DateTime(timezone=True), nullable=False, index=True)
+    )
+    trace_format: str
+    format_version: int
+    # Revision 0002: copied out of `summary` so listings can show and filter it cheaply.
+    status: str
+    scenario: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    resolved: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    profile: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    summary: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    notes: list[str] = Field(sa_column=Column(JSON, nullable=False))
+    import_info: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    step_count: int
+    event_count: int
+
+
+class StepRow(SQLModel, table=True):
+    """One engine Step; the primary key (run_id, index) serves step windows."""
+
+    __tablename__ = "steps"
+    # Series are read by time: (run_id, end_ms) keeps that a range scan too (revision 0002).
+    __table_args__ = (Index("ix_steps_run_id_end_ms", "run_id", "end_ms"),)
+
+    run_id: str = Field(
+        sa_column=Column(String(32), ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True)
+    )
+    index: int = Field(primary_key=True)
+    t_ms: float
+    end_ms: float
+    phase: str
+    status: str
+    data: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+
+
+class EventRow(SQLModel, table=True):
+    """One engine Event; `seq` keeps the trace's own order."""
+
+    __tablename__ = "events"
+    __table_args__ = (
+        Index("ix_events_run_id_step", "run_id", "step"),
+        Index("ix_events_run_id_kind", "run_id", "kind"),
+    )
+
+    run_id: str = Field(
+        sa_column=Column(String(32), ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True)
+    )
+    seq: int = Field(primary_key=True)
+    step: int
+    t_ms: float
+    kind: str
+    side: str
+    device: str | None = None
+    data: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+
+
+class StoredRunImmutable(RuntimeError):
+    """Stored runs never change: a shared URL must keep showing the same trace."""
+
+
+@event.listens_for(Run, "before_update")
+@event.listens_for(StepRow, "before_update")
+@event.listens_for(EventRow, "before_update")
+def _refuse_update(_mapper: Any, _connection: Any, target: Any) -> None:
+    raise StoredRunImmutable(f"{type(target).__name__} rows are immutable once stored")

@@ -1,0 +1,192 @@
+"""Writing and reading runs. A run is written in one transaction and never changed after."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+
+from sqlalchemy import Engine, func, insert
+from sqlmodel import Session, col, select
+
+from app.engine.trace import Event, Step, Trace
+
+from .models import EventRow, Run, RunCreate, StepRow, utc_now
+
+RUN_ID_BYTES = 16  # 128 random bits: run URLs are shared, so they must not be guessable
+
+
+class TraceTooLarge(ValueError):
+    """The trace has more steps than the store accepts (Settings.max_steps_per_run)."""
+
+
+def new_run_id() -> str:
+    return secrets.token_urlsafe(RUN_ID_BYTES)
+
+
+def run_create_from_trace(trace: Trace) -> RunCreate:
+    description = trace.scenario.get("description", "")
+    return RunCreate(
+        title=trace.title,
+        description=description if isinstance(description, str) else "",
+        source=trace.source,
+        engine_version=trace.engine_version,
+        qemu_profile=trace.qemu_profile,
+        trace_format=trace.format,
+        format_version=trace.format_version,
+        status=trace.summary.status,
+        scenario=trace.scenario,
+        resolved=trace.resolved,
+        profile=trace.profile,
+        summary=trace.summary.model_dump(mode="json"),
+        notes=list(trace.notes),
+        import_info=trace.import_info,
+        step_count=len(trace.steps),
+        event_count=len(trace.events),
+    )
+
+
+def save_trace(
+    engine: Engine,
+    trace: Trace,
+    *,
+    max_steps: int | None = None,
+    created_at: datetime | None = None,
+) -> str:
+    """Store a whole trace in ONE transaction and return the new run's id."""
+    if max_steps is not None and len(trace.steps) > max_steps:
+        raise TraceTooLarge(
+            f"the run has {len(trace.steps)} steps; at most {max_steps} are stored per run "
+            "(shorten max_time_ms or raise the rate limit)"
+        )
+    run_id = new_run_id()
+    run = Run.model_validate(
+        run_create_from_trace(trace), update={"id": run_id, "created_at": created_at or utc_now()}
+    )
+    step_rows = [
+        {
+            "run_id": run_id,
+            "index": step.index,
+            "t_ms": step.t_ms,
+            "end_ms": step.end_ms,
+            "phase": step.phase,
+            "status": step.status,
+            "data": step.model_dump(mode="json"),
+        }
+        for step in trace.steps
+    ]
+    event_rows = [
+        {
+            "run_id": run_id,
+            "seq": seq,
+            "step": ev.step,
+            "t_ms": ev.t_ms,
+            "kind": ev.kind,
+            "side": ev.side,
+            "device": ev.device,
+            "data": ev.model_dump(mode="json"),
+        }
+        for seq, ev in enumerate(trace.events)
+    ]
+    with Session(engine) as session:
+        with session.begin():
+            session.add(run)
+            session.flush()
+            if step_rows:
+                session.execute(insert(StepRow), step_rows)
+            if event_rows:
+                session.execute(insert(EventRow), event_rows)
+    return run_id
+
+
+def get_run(session: Session, run_id: str) -> Run | None:
+    if not run_id or len(run_id) > 32:
+        return None
+    return session.get(Run, run_id)
+
+
+def list_runs(
+    session: Session, *, offset: int, limit: int, status: str | None = None
+) -> tuple[Sequence[Run], int]:
+    """Newest first; returns one page and the total count."""
+    query = select(Run)
+    count = select(func.count()).select_from(Run)
+    if status is not None:
+        query = query.where(Run.status == status)
+        count = count.where(col(Run.status) == status)
+    query = query.order_by(col(Run.created_at).desc(), col(Run.id).desc()).offset(offset).limit(limit)
+    return session.exec(query).all(), session.exec(count).one()
+
+
+def load_steps(session: Session, run_id: str, start: int = 0, stop: int | None = None) -> list[Step]:
+    """Steps with start <= index < stop: one range scan of the (run_id, index) key."""
+    query = select(StepRow.data).where(StepRow.run_id == run_id, col(StepRow.index) >= start)
+    if stop is not None:
+        query = query.where(col(StepRow.index) < stop)
+    rows = session.exec(query.order_by(col(StepRow.index))).all()
+    return [Step.model_validate(data) for data in rows]
+
+
+def load_step(session: Session, run_id: str, index: int) -> Step | None:
+    steps = load_steps(session, run_id, index, index + 1)
+    return steps[0] if steps else None
+
+
+def load_steps_in_time(
+    session: Session, run_id: str, from_ms: float | None = None, to_ms: float | None = None
+) -> list[Step]:
+    """Steps whose end falls in [from_ms, to_ms]: one range scan of (run_id, end_ms)."""
+    query = select(StepRow.data).where(StepRow.run_id == run_id)
+    if from_ms is not None:
+        query = query.where(col(StepRow.end_ms) >= from_ms)
+    if to_ms is not None:
+        query = query.where(col(StepRow.end_ms) <= to_ms)
+    rows = session.exec(query.order_by(col(StepRow.end_ms), col(StepRow.index))).all()
+    return [Step.model_validate(data) for data in rows]
+
+
+def load_events(
+    session: Session,
+    run_id: str,
+    *,
+    step_from: int | None = None,
+    step_to: int | None = None,
+    kinds: Iterable[str] | None = None,
+) -> list[Event]:
+    """Events in trace order, optionally for steps step_from <= step < step_to and some kinds."""
+    query = select(EventRow.data).where(EventRow.run_id == run_id)
+    if step_from is not None:
+        query = query.where(col(EventRow.step) >= step_from)
+    if step_to is not None:
+        query = query.where(col(EventRow.step) < step_to)
+    if kinds is not None:
+        query = query.where(col(EventRow.kind).in_(list(kinds)))
+    rows = session.exec(query.order_by(col(EventRow.seq))).all()
+    return [Event.model_validate(data) for data in rows]
+
+
+def load_trace(session: Session, run_id: str) -> Trace | None:
+    """The whole trace, equal to the one stored (Trace.to_json gives the same bytes)."""
+    run = get_run(session, run_id)
+    if run is None:
+        return None
+    return trace_from_run(session, run)
+
+
+def trace_from_run(session: Session, run: Run) -> Trace:
+    return Trace(
+        format=run.trace_format,
+        format_version=run.format_version,
+        engine_version=run.engine_version,
+        source=run.source,  # type: ignore[arg-type]
+        title=run.title,
+        qemu_profile=run.qemu_profile,
+        scenario=run.scenario,
+        resolved=run.resolved,
+        profile=run.profile,
+        summary=run.summary,  # type: ignore[arg-type]
+        steps=load_steps(session, run.id),
+        events=load_events(session, run.id),
+        notes=run.notes,
+        import_info=run.import_info,
+    )

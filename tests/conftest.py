@@ -1,0 +1,54 @@
+"""Shared fixtures. Store and API tests take `db_url`, so they run on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Iterator
+
+import pytest
+from sqlalchemy import Engine, create_engine, text
+from sqlalchemy.engine import make_url
+
+POSTGRES_ENV = "MIGSCOPE_TEST_POSTGRES_URL"
+
+
+def _fresh_postgres_database(admin_url: str) -> Iterator[str]:
+    """Create an empty database for one test and drop it afterwards (even with clients left)."""
+    name = f"migscope_test_{secrets.token_hex(6)}"
+    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as connection:
+            connection.execute(text(f'CREATE DATABASE "{name}"'))
+        yield make_url(admin_url).set(database=name).render_as_string(hide_password=False)
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    finally:
+        admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def db_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A URL to a fresh, empty database: a temporary SQLite file, or a new PostgreSQL database."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path_factory.mktemp('db') / 'migscope.db'}"
+        return
+    admin_url = os.environ.get(POSTGRES_ENV)
+    if not admin_url:
+        message = f"{POSTGRES_ENV} is not set: run the suite with `make test` to get a PostgreSQL server"
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"CI must not skip PostgreSQL: {message}")
+        pytest.skip(message)
+    yield from _fresh_postgres_database(admin_url)
+
+
+@pytest.fixture
+def db_engine(db_url: str) -> Iterator[Engine]:
+    """An engine on a fresh database migrated to the current schema."""
+    from app.store.db import make_engine
+    from app.store.migrate import upgrade
+
+    engine = make_engine(db_url)
+    upgrade(engine)
+    yield engine
+    engine.dispose()
