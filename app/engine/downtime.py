@@ -1,0 +1,104 @@
+"""Where the downtime went: a breakdown that sums exactly to the downtime.
+
+The downtime runs from just before VM stop to SHUT arriving at the source (return-path
+on) or to the source's last write (return-path off), as migration_downtime_start/_end do.
+The serial source phases at the start (VM stop with the device STOP_COPY ioctls, a
+pre-switchover pause, the final bitmap sync) are attributed to themselves. In the transfer
+window that follows, the destination is the reference: time it spends loading a record
+counts for that record's kind (RAM, initial bytes, other device data, config, CPU state);
+time it sits idle waiting for bytes counts as `source_device_read` while the source is
+reading stop-copy data from a device, else as `transfer`. Destination VM start and the SHUT
+message come last.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from .stream import Record
+
+KIND_COMPONENT = {
+    "ram": "dest_load_ram",
+    "vfio_init": "dest_load_initial_bytes",
+    "vfio_dirty": "dest_load_device_data",
+    "vfio_stopcopy": "dest_load_device_data",
+    "config": "dest_load_device_config",
+    "cpu": "dest_load_cpu_state",
+}
+
+COMPONENT_LABELS = {
+    "vm_stop": "source: VM stop + device STOP_COPY transitions",
+    "pre_switchover_pause": "source: pre-switchover pause (until migrate-continue)",
+    "ram_final_sync": "source: final dirty-bitmap sync",
+    "dest_load_ram": "destination: loading RAM pages",
+    "dest_load_initial_bytes": "destination: loading VFIO initial bytes (the cost switchover-ack moves out)",
+    "dest_load_device_data": "destination: loading other VFIO device data",
+    "dest_load_device_config": "destination: loading VFIO config state",
+    "dest_load_cpu_state": "destination: loading CPU and other device state",
+    "source_device_read": "source: reading stop-copy data from the devices",
+    "transfer": "link and source sends (destination waiting for bytes)",
+    "dest_vm_start": "destination: announce + vm_start (devices RESUMING -> RUNNING)",
+    "return_path_shut": "return path: SHUT message latency",
+}
+
+
+def _overlap(a0: float, a1: float, b0: float, b1: float) -> float:
+    return max(0.0, min(a1, b1) - max(a0, b0))
+
+
+def breakdown(
+    serial: Sequence[tuple[str, float, float]],
+    window: tuple[float, float],
+    records: Sequence[Record],
+    device_reads: Sequence[tuple[float, float]],
+    tail: Sequence[tuple[str, float, float]],
+    total_ms: float,
+) -> dict[str, float]:
+    parts: dict[str, float] = {}
+
+    def add(name: str, ms: float) -> None:
+        if ms > 0:
+            parts[name] = parts.get(name, 0.0) + ms
+
+    for name, start, end in serial:
+        add(name, end - start)
+    w0, w1 = window
+    busy: list[tuple[float, float]] = []
+    for record in records:
+        component = KIND_COMPONENT.get(record.kind)
+        if component is None or record.load_end_ms <= record.load_start_ms:
+            continue
+        ms = _overlap(record.load_start_ms, record.load_end_ms, w0, w1)
+        if ms > 0:
+            add(component, ms)
+            busy.append((max(record.load_start_ms, w0), min(record.load_end_ms, w1)))
+    # Idle gaps of the destination inside the window.
+    busy.sort()
+    gaps: list[tuple[float, float]] = []
+    cursor = w0
+    for b0, b1 in busy:
+        if b0 > cursor:
+            gaps.append((cursor, b0))
+        cursor = max(cursor, b1)
+    if cursor < w1:
+        gaps.append((cursor, w1))
+    for g0, g1 in gaps:
+        reading = sum(_overlap(g0, g1, r0, r1) for r0, r1 in device_reads)
+        reading = min(reading, g1 - g0)
+        add("source_device_read", reading)
+        add("transfer", (g1 - g0) - reading)
+    for name, start, end in tail:
+        add(name, end - start)
+    return _round_to_total(parts, total_ms)
+
+
+def _round_to_total(parts: dict[str, float], total_ms: float) -> dict[str, float]:
+    """Round to µs and put the rounding residue on the largest part, so the rounded parts
+    add up to the rounded total."""
+    rounded = {k: round(v, 3) for k, v in parts.items() if round(v, 3) > 0}
+    if not rounded:
+        return {}
+    residue = round(round(total_ms, 3) - sum(rounded.values()), 3)
+    largest = max(rounded, key=lambda k: (rounded[k], k))
+    rounded[largest] = round(rounded[largest] + residue, 3)
+    return dict(sorted(rounded.items()))

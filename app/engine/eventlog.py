@@ -1,0 +1,56 @@
+"""Events are scheduled at their own time (the destination's load times are known as soon
+as a record is written) and handed to the step whose time span contains them."""
+
+from __future__ import annotations
+
+import heapq
+from dataclasses import dataclass, field
+from typing import Any
+
+from .trace import Event
+
+
+@dataclass(order=True)
+class _Pending:
+    t_ms: float
+    seq: int
+    kind: str = field(compare=False)
+    side: str = field(compare=False)
+    device: str | None = field(compare=False)
+    detail: str = field(compare=False)
+    qemu_function: str | None = field(compare=False)
+    data: dict[str, Any] = field(compare=False)
+
+
+class EventLog:
+    def __init__(self) -> None:
+        self._heap: list[_Pending] = []
+        self._seq = 0
+        self.events: list[Event] = []
+
+    def add(self, t_ms: float, kind: str, side: str, detail: str, qemu_function: str | None = None, device: str | None = None, **data: Any) -> None:
+        self._seq += 1
+        heapq.heappush(self._heap, _Pending(t_ms, self._seq, kind, side, device, detail, qemu_function, data))
+
+    def flush(self, step_index: int, until_ms: float | None) -> list[Event]:
+        """Move every event due by `until_ms` (all of them if None) into `step_index`."""
+        out: list[Event] = []
+        while self._heap and (until_ms is None or self._heap[0].t_ms <= until_ms + 1e-9):
+            p = heapq.heappop(self._heap)
+            out.append(
+                Event(
+                    t_ms=round(p.t_ms, 3),
+                    step=step_index,
+                    kind=p.kind,
+                    side=p.side,  # type: ignore[arg-type]
+                    device=p.device,
+                    detail=p.detail,
+                    qemu_function=p.qemu_function,
+                    data=p.data,
+                )
+            )
+        self.events.extend(out)
+        return out
+
+    def has_pending(self) -> bool:
+        return bool(self._heap)

@@ -1,0 +1,77 @@
+"""Sentences a student can read: why a gate holds, why the thread did what it did."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from .trace import Gate
+from .units import format_bytes as fmt_b
+
+if TYPE_CHECKING:
+    from .simulation import Simulation
+
+__all__ = ["fmt_b", "ram_gate_detail", "ack_gate_detail", "gate_texts"]
+
+
+def ram_gate_detail(sim: Simulation, estimate: int, exact: int | None, thr: float, ok: bool) -> str:
+    le = sim.profile.complete_le
+    if thr <= 0 and estimate > 0:
+        return (f"threshold is 0 (no bandwidth measured yet): estimate {fmt_b(estimate)} cannot fit; "
+                "the first window closes 100 ms after migrate")
+    if exact is None:
+        op = "<=" if sim.profile.exact_trigger_le else "<"
+        if ok:
+            return f"estimate {fmt_b(estimate)} is 0: nothing pending"
+        return (f"pending estimate {fmt_b(estimate)} is not {op} threshold {fmt_b(thr)}: the exact query is not taken "
+                "(estimate = RAM bitmap + VFIO pre-copy init+dirty, no stop-copy size)")
+    ram = sim.ram.remaining_bytes
+    devices = exact - ram
+    parts = f"RAM {fmt_b(ram)}" + (f" + devices {fmt_b(devices)} (stop_copy_length" +
+                                    (" + init + dirty, the 8.1-9.1 double count" if sim.profile.vfio_exact_double_count else "") +
+                                    ")" if sim.devs else "")
+    if ok:
+        return f"exact pending {fmt_b(exact)} ({parts}) {'<=' if le else '<'} threshold {fmt_b(thr)}"
+    return f"exact pending {fmt_b(exact)} ({parts}) > threshold {fmt_b(thr)}: keep iterating"
+
+
+def ack_gate_detail(sim: Simulation, can: bool) -> str:
+    t = sim.t
+    if not sim.src_ack:
+        return "switchover-ack is off on the source: nothing to wait for"
+    if not sim.vm_running:
+        return "the guest is not running: migration_can_switchover does not wait for the ack"
+    if can:
+        if sim.profile.reusable_ack and any(d.needs_ack for d in sim.devs):
+            return "every device needing an ack has a valid ack (per-device acks, proposed 2026)"
+        return f"ack received at {sim.ack_arrival_ms:.1f} ms (latched until the end)"
+    if not sim.dst_ack:
+        return "waiting for the ack, but the destination does not have switchover-ack on: it never acks"
+    needing = [d for d in sim.devs if d.needs_ack]
+    if not needing:
+        return "waiting for the ack the destination sends when it opens the return path"
+    waiting = []
+    for dev in needing:
+        if sim.profile.reusable_ack and dev.ack_arrival_ms is not None and dev.ack_arrival_ms <= t:
+            continue
+        _, init_loaded = sim.stream.device_loaded(dev.name, t)
+        not_loaded = dev.initial_total_bytes - init_loaded
+        if dev.init_data_loaded_at_ms is not None and dev.init_data_loaded_at_ms <= t:
+            waiting.append(f"{dev.name} has loaded its initial bytes; its ack is on the return path")
+        elif not dev.initial_data_sent:
+            waiting.append(f"{dev.name} has {fmt_b(not_loaded)} of initial bytes not yet loaded at the destination "
+                           f"({fmt_b(dev.init_est)} not yet sent, as QEMU counts)")
+        else:
+            waiting.append(f"{dev.name} has {fmt_b(not_loaded)} of initial bytes not yet loaded at the destination "
+                           "(all sent; INIT_DATA_SENT queued behind them)")
+    return "waiting for the ack: " + "; ".join(waiting)
+
+
+def gate_texts(gates: list[Gate], switch: bool) -> str:
+    if switch:
+        return "Both gates open (" + "; ".join(g.detail for g in gates) + "): stop the VM and switch over."
+    closed = [g for g in gates if not g.open]
+    opened = [g for g in gates if g.open]
+    text = "Switchover held: " + "; ".join(g.detail for g in closed) + "."
+    if opened:
+        text += " Open: " + "; ".join(g.detail for g in opened) + "."
+    return text
