@@ -37,8 +37,24 @@ def run_migrations_online() -> None:
 
         engine = make_engine(Settings().database_url)
     with engine.connect() as connection:
-        _run(connection)
-        connection.commit()
+        sqlite = connection.dialect.name == "sqlite"
+        if sqlite:
+            # Batch mode drops and re-creates tables; with foreign keys on, dropping `runs`
+            # would cascade and delete every step and event. The pragma only changes
+            # outside a transaction, hence the commit.
+            connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
+            connection.commit()
+        try:
+            _run(connection)
+            connection.commit()
+            if sqlite:
+                problems = connection.exec_driver_sql("PRAGMA foreign_key_check").all()
+                if problems:
+                    raise RuntimeError(f"migration broke foreign keys: {problems[:5]}")
+        finally:
+            if sqlite:
+                connection.exec_driver_sql("PRAGMA foreign_keys=ON")
+                connection.commit()
 
 
 if context.is_offline_mode():
