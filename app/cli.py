@@ -12,6 +12,9 @@ cli = typer.Typer(
 )
 
 # Each part registers its commands here (one line each): see docs/CONTRACT.md.
+from app import engine_cli  # noqa: E402
+
+engine_cli.register(cli)
 
 
 def main() -> None:

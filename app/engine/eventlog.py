@@ -38,7 +38,7 @@ class EventLog:
         while self._heap and (until_ms is None or self._heap[0].t_ms <= until_ms + 1e-9):
             p = heapq.heappop(self._heap)
             out.append(
-                Event(
+                Event.model_construct(
                     t_ms=round(p.t_ms, 3),
                     step=step_index,
                     kind=p.kind,

@@ -372,7 +372,7 @@ class Simulation(SwitchoverMixin):
         if ram_ok and can:
             self.event(self.t, "switchover_decided", "source", f"pending {fmt_b(pending)} within threshold {fmt_b(thr)} and "
                        "switchover permitted: stop the VM", "migration_thread_low_pending", pending_bytes=pending)
-            decision = Decision(code="switchover", reason=gate_texts(gates, switch=True), qemu_function="migration_iteration_run")
+            decision = Decision.model_construct(code="switchover", reason=gate_texts(gates, switch=True), qemu_function="migration_iteration_run")
             yield self.make_step(start, "iterate", decision, gates, estimate, exact)
             return True
         sent_before = self.transferred
@@ -391,7 +391,7 @@ class Simulation(SwitchoverMixin):
         if idle:
             code = "idle"
             reason += " Nothing to send: skip ahead to the next window or return-path message (QEMU busy-loops here)."
-        yield self.make_step(start, "iterate", Decision(code=code, reason=reason, qemu_function="migration_iteration_run"),
+        yield self.make_step(start, "iterate", Decision.model_construct(code=code, reason=reason, qemu_function="migration_iteration_run"),
                              gates, estimate, exact, pass_sent=sent)
         return False
 
@@ -568,8 +568,8 @@ class Simulation(SwitchoverMixin):
         from .explain import ack_gate_detail, ram_gate_detail
 
         return [
-            Gate(name="ram_threshold", open=ram_ok, detail=ram_gate_detail(self, estimate, exact, thr, ram_ok)),
-            Gate(name="switchover_ack", open=can, detail=ack_gate_detail(self, can)),
+            Gate.model_construct(name="ram_threshold", open=ram_ok, detail=ram_gate_detail(self, estimate, exact, thr, ram_ok)),
+            Gate.model_construct(name="switchover_ack", open=can, detail=ack_gate_detail(self, can)),
         ]
 
     def make_step(self, start: float, phase: str, decision: Decision, gates: list[Gate] | None = None,
@@ -580,7 +580,7 @@ class Simulation(SwitchoverMixin):
         devices = []
         for dev in self.devs:
             dev_loaded, init_loaded = self.stream.device_loaded(dev.name, t)
-            devices.append(DeviceStep(
+            devices.append(DeviceStep.model_construct(
                 name=dev.name,
                 src_state=dev.src.state.value,
                 dst_state=dev.dst.state.value,
@@ -596,7 +596,9 @@ class Simulation(SwitchoverMixin):
                 init_data_loaded=dev.init_data_loaded_at_ms is not None and dev.init_data_loaded_at_ms <= t,
                 acked=(dev.ack_arrival_ms is not None and dev.ack_arrival_ms <= t) if self.profile.reusable_ack else None,
             ))
-        step = Step(
+        # model_construct: the engine builds these from typed values; validating every one
+        # of 100,000 steps would cost more than the simulation itself.
+        step = Step.model_construct(
             index=index,
             t_ms=round(start, 3),
             end_ms=round(t, 3),

@@ -83,6 +83,7 @@ class Stream:
 
     def write(self, now_ms: float, nbytes: int, kind: str, load_cost_ms: float, device: str | None = None, label: str = "", payload: int = 0) -> Record:
         """Write one record; returns it. `record.write_ms` is when the source's write returned."""
+        self.prune(now_ms)
         accept = now_ms
         need = self.written_bytes + nbytes - self.buffer_bytes
         if need > 0:

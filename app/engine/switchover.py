@@ -176,7 +176,7 @@ class SwitchoverMixin:
         records: list[Any] = self.stream.capture or []
         self.result.update(
             status="completed",
-            reason=f"completed: downtime {downtime:.1f} ms against a downtime-limit of "
+            reason=f"downtime {downtime:.1f} ms against a downtime-limit of "
                    f"{self.scenario.params.downtime_limit_ms:.0f} ms",
             downtime_ms=downtime,
             total_time_ms=end_ms,

@@ -1,0 +1,60 @@
+"""switchover-ack on versus off on the same scenario."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .scenario import Scenario
+from .simulation import simulate
+from .trace import Trace
+from .units import format_ms
+
+
+def scenario_with_ack(scenario: Scenario, on: bool) -> Scenario:
+    """The scenario with switchover-ack added to (on) or removed from (off) both ends;
+    return-path is kept (added when turning the ack on, since the ack needs it)."""
+    doc = scenario.model_dump(mode="json")
+    for side in ("source", "destination"):
+        caps = [c for c in doc["caps"][side] if c != "switchover-ack"]
+        if on:
+            if "return-path" not in caps:
+                caps.append("return-path")
+            caps.append("switchover-ack")
+        doc["caps"][side] = caps
+    doc["title"] = f"{scenario.title} [switchover-ack {'on' if on else 'off'}]"
+    return Scenario.model_validate(doc)
+
+
+def scenario_without_ack(scenario: Scenario) -> Scenario:
+    return scenario_with_ack(scenario, False)
+
+
+def difference(on: Trace, off: Trace) -> dict[str, Any]:
+    a, b = on.summary, off.summary
+
+    def sub(x: float | None, y: float | None) -> float | None:
+        return None if x is None or y is None else round(x - y, 3)
+
+    keys = sorted(set(a.downtime_breakdown_ms) | set(b.downtime_breakdown_ms))
+    components = {k: round(a.downtime_breakdown_ms.get(k, 0.0) - b.downtime_breakdown_ms.get(k, 0.0), 3) for k in keys}
+    moved = b.downtime_breakdown_ms.get("dest_load_initial_bytes", 0.0) - a.downtime_breakdown_ms.get("dest_load_initial_bytes", 0.0)
+    if a.downtime_ms is not None and b.downtime_ms is not None:
+        sentence = (f"with switchover-ack the downtime is {format_ms(a.downtime_ms)}, without it {format_ms(b.downtime_ms)}: "
+                    f"{format_ms(moved)} of destination work (loading initial bytes) moved into pre-copy; total time "
+                    f"{format_ms(a.total_time_ms)} vs {format_ms(b.total_time_ms)}.")
+    else:
+        sentence = f"with switchover-ack the run {a.status} ({a.reason}); without it {b.status} ({b.reason})."
+    return {
+        "downtime_ms": sub(a.downtime_ms, b.downtime_ms),
+        "guest_downtime_ms": sub(a.guest_downtime_ms, b.guest_downtime_ms),
+        "total_time_ms": sub(a.total_time_ms, b.total_time_ms),
+        "initial_bytes_load_moved_out_ms": round(moved, 3),
+        "downtime_breakdown_ms": components,
+        "sentence": sentence,
+    }
+
+
+def compare_ack(scenario: Scenario) -> tuple[Trace, Trace, dict[str, Any]]:
+    on = simulate(scenario_with_ack(scenario, True))
+    off = simulate(scenario_with_ack(scenario, False))
+    return on, off, difference(on, off)
