@@ -1,0 +1,125 @@
+"""The one place that knows route paths (as datasette's url_builder does).
+
+Routers register the `*_PATH` templates below; everything that links somewhere (API answers,
+pages, templates) calls a `Urls` method. No route path is typed twice.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import quote, urlencode
+
+# API paths (registered by app/web/api_*.py).
+API_RUNS_PATH = "/api/runs"
+API_RUN_PATH = "/api/runs/{run_id}"
+API_RUN_STEPS_PATH = "/api/runs/{run_id}/steps"
+API_RUN_STEP_PATH = "/api/runs/{run_id}/steps/{n}"
+API_RUN_SERIES_PATH = "/api/runs/{run_id}/series"
+API_COMPARE_PATH = "/api/compare"
+API_LIMITS_PATH = "/api/limits"
+API_EXAMPLES_PATH = "/api/examples"
+EXPORT_CSV_PATH = "/api/runs/{run_id}/export.csv"
+EXPORT_JSON_PATH = "/api/runs/{run_id}/export.json"
+EXPORT_PERFETTO_PATH = "/api/runs/{run_id}/export.perfetto.json"
+
+# Page paths (registered by the dashboard's app/web/pages*.py).
+INDEX_PATH = "/"
+RUN_PAGE_PATH = "/runs/{run_id}"
+RUN_JSON_PATH = "/runs/{run_id}.json"
+RUN_STEP_PAGE_PATH = "/runs/{run_id}/steps/{n}"
+COMPARE_PAGE_PATH = "/compare"
+STATIC_PATH = "/static"
+DOCS_PATH = "/docs"
+OPENAPI_PATH = "/openapi.json"
+
+
+def _seg(value: str) -> str:
+    return quote(value, safe="")
+
+
+def _with_query(path: str, params: dict[str, object | None]) -> str:
+    kept = {key: value for key, value in params.items() if value is not None}
+    return f"{path}?{urlencode(kept, doseq=True)}" if kept else path
+
+
+class Urls:
+    """Root-relative URLs; `prefix` is the app's mount point (request.scope["root_path"])."""
+
+    def __init__(self, prefix: str = "") -> None:
+        self.prefix = prefix.rstrip("/")
+
+    def _p(self, path: str) -> str:
+        return f"{self.prefix}{path}"
+
+    # Pages.
+    def index(self) -> str:
+        return self._p(INDEX_PATH)
+
+    def run(self, run_id: str) -> str:
+        return self._p(RUN_PAGE_PATH.format(run_id=_seg(run_id)))
+
+    def run_json(self, run_id: str) -> str:
+        return self._p(RUN_JSON_PATH.format(run_id=_seg(run_id)))
+
+    def run_step(self, run_id: str, n: int) -> str:
+        return self._p(RUN_STEP_PAGE_PATH.format(run_id=_seg(run_id), n=int(n)))
+
+    def compare(self, a: str, b: str) -> str:
+        return self._p(_with_query(COMPARE_PAGE_PATH, {"a": a, "b": b}))
+
+    def static(self, path: str) -> str:
+        return self._p(f"{STATIC_PATH}/{path.lstrip('/')}")
+
+    def docs(self) -> str:
+        return self._p(DOCS_PATH)
+
+    def openapi(self) -> str:
+        return self._p(OPENAPI_PATH)
+
+    # API.
+    def api_runs(self, page: int | None = None, per_page: int | None = None, status: str | None = None) -> str:
+        return self._p(_with_query(API_RUNS_PATH, {"page": page, "per_page": per_page, "status": status}))
+
+    def api_run(self, run_id: str) -> str:
+        return self._p(API_RUN_PATH.format(run_id=_seg(run_id)))
+
+    def api_run_steps(self, run_id: str, start: int | None = None, stop: int | None = None) -> str:
+        path = API_RUN_STEPS_PATH.format(run_id=_seg(run_id))
+        return self._p(_with_query(path, {"from": start, "to": stop}))
+
+    def api_run_step(self, run_id: str, n: int) -> str:
+        return self._p(API_RUN_STEP_PATH.format(run_id=_seg(run_id), n=int(n)))
+
+    def api_run_series(
+        self,
+        run_id: str,
+        fields: list[str] | None = None,
+        max_points: int | None = None,
+        from_ms: float | None = None,
+        to_ms: float | None = None,
+    ) -> str:
+        path = API_RUN_SERIES_PATH.format(run_id=_seg(run_id))
+        query = {
+            "fields": ",".join(fields) if fields else None,
+            "max_points": max_points,
+            "from_ms": from_ms,
+            "to_ms": to_ms,
+        }
+        return self._p(_with_query(path, query))
+
+    def api_compare(self, a: str | None = None, b: str | None = None) -> str:
+        return self._p(_with_query(API_COMPARE_PATH, {"a": a, "b": b}))
+
+    def api_limits(self) -> str:
+        return self._p(API_LIMITS_PATH)
+
+    def api_examples(self) -> str:
+        return self._p(API_EXAMPLES_PATH)
+
+    def export_csv(self, run_id: str) -> str:
+        return self._p(EXPORT_CSV_PATH.format(run_id=_seg(run_id)))
+
+    def export_json(self, run_id: str) -> str:
+        return self._p(EXPORT_JSON_PATH.format(run_id=_seg(run_id)))
+
+    def export_perfetto(self, run_id: str) -> str:
+        return self._p(EXPORT_PERFETTO_PATH.format(run_id=_seg(run_id)))
