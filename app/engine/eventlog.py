@@ -20,6 +20,7 @@ class _Pending:
     detail: str = field(compare=False)
     qemu_function: str | None = field(compare=False)
     data: dict[str, Any] = field(compare=False)
+    cancelled: bool = field(default=False, compare=False)
 
 
 class EventLog:
@@ -27,16 +28,26 @@ class EventLog:
         self._heap: list[_Pending] = []
         self._seq = 0
         self.events: list[Event] = []
+        self.flushed_until_ms = 0.0
 
-    def add(self, t_ms: float, kind: str, side: str, detail: str, qemu_function: str | None = None, device: str | None = None, **data: Any) -> None:
+    def add(self, t_ms: float, kind: str, side: str, detail: str, qemu_function: str | None = None, device: str | None = None, **data: Any) -> _Pending:
         self._seq += 1
-        heapq.heappush(self._heap, _Pending(t_ms, self._seq, kind, side, device, detail, qemu_function, data))
+        if t_ms < self.flushed_until_ms:
+            # Noticed after its step was closed (e.g. a device change the engine only sees
+            # at the next pass): keep the true time in data, keep the log in time order.
+            data = {**data, "happened_at_ms": round(t_ms, 3)}
+            t_ms = self.flushed_until_ms
+        pending = _Pending(t_ms, self._seq, kind, side, device, detail, qemu_function, data)
+        heapq.heappush(self._heap, pending)
+        return pending
 
     def flush(self, step_index: int, until_ms: float | None) -> list[Event]:
         """Move every event due by `until_ms` (all of them if None) into `step_index`."""
         out: list[Event] = []
         while self._heap and (until_ms is None or self._heap[0].t_ms <= until_ms + 1e-9):
             p = heapq.heappop(self._heap)
+            if p.cancelled:
+                continue
             out.append(
                 Event.model_construct(
                     t_ms=round(p.t_ms, 3),
@@ -50,6 +61,8 @@ class EventLog:
                 )
             )
         self.events.extend(out)
+        if until_ms is not None:
+            self.flushed_until_ms = max(self.flushed_until_ms, until_ms)
         return out
 
     def has_pending(self) -> bool:

@@ -86,6 +86,7 @@ class Simulation(SwitchoverMixin):
         self.ack_arrival_ms: float | None = None
         self.ack_sent_ms: float | None = None
         self.gate_open_since: float | None = None
+        self.gate_event: Any = None
         self.dst_error: tuple[float, str] | None = None
         self.result: dict[str, Any] = {}
         self.dst_started_ms = 0.0
@@ -248,6 +249,14 @@ class Simulation(SwitchoverMixin):
         else:
             self.ack_sent_ms = t
             self.ack_arrival_ms = arrival
+        if self.src_ack:
+            if dev is None:
+                self.open_gate(arrival, "the switchover ack arrived")
+            else:
+                arrivals = [d.ack_arrival_ms for d in self.devs if d.needs_ack]
+                if all(a is not None for a in arrivals):
+                    self.open_gate(max(a for a in arrivals if a is not None),
+                                   "every device that needs an ack has a valid ack")
 
     # ----------------------------------------------------------------- main loop
     def _run(self) -> Iterator[Step]:
@@ -321,31 +330,32 @@ class Simulation(SwitchoverMixin):
         self.set_status("active")
         if not self.src_ack:
             self.open_gate(self.t, "switchover-ack is off on the source: nothing to wait for")
-        elif self.ack_arrival_ms is not None and self.acked(self.ack_arrival_ms):
-            self.open_gate(max(self.ack_arrival_ms, start), "the ack arrived")
         yield self.make_step(start, "setup", Decision(
             code="setup", reason=f"setup hooks ran (RAM bitmap, {len(self.devs)} VFIO device(s) to PRE_COPY): status active",
             qemu_function="qemu_savevm_state_setup"))
 
     def open_gate(self, t: float, why: str) -> None:
+        """Record the moment switchover becomes permitted (scheduled at its own time, which
+        may be in the future: an ack that is still on the return path)."""
         if self.gate_open_since is None:
             self.gate_open_since = t
-            self.event(t, "switchover_permitted", "source", f"switchover permitted from now on: {why}", "migration_can_switchover")
+            self.gate_event = self.log.add(t, "switchover_permitted", "source", f"switchover permitted from now on: {why}",
+                                           "migration_can_switchover")
 
-    def check_gate(self, t: float) -> bool:
-        can = self.can_switchover(t)
-        if can and self.gate_open_since is None:
-            if self.src_ack and self.vm_running:
-                arrivals = [d.ack_arrival_ms for d in self.devs if d.needs_ack and d.ack_arrival_ms is not None]
-                arrival = max(arrivals) if self.profile.reusable_ack and arrivals else self.ack_arrival_ms
-                self.open_gate(arrival if arrival is not None else t, "every device that needs an ack has acked")
-            else:
-                self.open_gate(t, "the gate is open")
-        elif not can and self.gate_open_since is not None:
-            self.gate_open_since = None
+    def close_gate(self, t: float) -> None:
+        """2026 profile: a re-initialised device invalidates its ack."""
+        if self.gate_open_since is None:
+            return
+        if self.gate_open_since > t and self.gate_event is not None:
+            self.gate_event.cancelled = True
+        else:
             self.event(t, "switchover_blocked", "source", "switchover no longer permitted: a device re-initialised and needs "
                        "a fresh ack (proposed 2026)", "migration_can_switchover")
-        return can
+        self.gate_open_since = None
+        self.gate_event = None
+
+    def check_gate(self, t: float) -> bool:
+        return self.can_switchover(t)
 
     # ----------------------------------------------------------------- one pass
     def iteration_pass(self) -> Iterator[Step]:
@@ -409,6 +419,7 @@ class Simulation(SwitchoverMixin):
                     dev.reinit_pending_report = False
                     dev.initial_data_sent = False
                     dev.ack_arrival_ms = None
+                    self.close_gate(self.t)
                     self.event(self.t, "reinit", "source", f"{dev.name}: VFIO_PRECOPY_INFO_REINIT seen: initial bytes must be "
                                "sent again and acked again (proposed 2026)", "vfio_query_precopy_size", dev.name)
                 dev.init_est = int(dev.truth.init_bytes)
