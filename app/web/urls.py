@@ -28,6 +28,15 @@ RUN_JSON_PATH = "/runs/{run_id}.json"
 RUN_STEP_PAGE_PATH = "/runs/{run_id}/steps/{n}"
 COMPARE_PAGE_PATH = "/compare"
 STATIC_PATH = "/static"
+# Dashboard pages (app/web/pages*.py); each has a JSON twin with the `.json` suffix.
+NEW_PAGE_PATH = "/new"
+NEW_DEVICE_ROW_PATH = "/new/device"
+RUNS_PAGE_PATH = "/runs"
+ABOUT_PAGE_PATH = "/about"
+RUN_CHART_SERIES_PATH = "/runs/{run_id}/series"
+# Importer endpoints (app/web/api_imports.py).
+API_IMPORTS_PATH = "/api/imports"
+API_SIMULATE_THIS_PATH = "/api/runs/{run_id}/simulate-this"
 DOCS_PATH = "/docs"
 OPENAPI_PATH = "/openapi.json"
 
@@ -123,3 +132,33 @@ class Urls:
 
     def export_perfetto(self, run_id: str) -> str:
         return self._p(EXPORT_PERFETTO_PATH.format(run_id=_seg(run_id)))
+
+    # Dashboard pages (app/web/pages*.py).
+    def new_run(self, json: bool = False) -> str:
+        return self._p(NEW_PAGE_PATH + (".json" if json else ""))
+
+    def new_device_row(self) -> str:
+        return self._p(NEW_DEVICE_ROW_PATH)
+
+    def runs(self, page: int | None = None, json: bool = False) -> str:
+        return self._p(_with_query(RUNS_PAGE_PATH + (".json" if json else ""), {"page": page}))
+
+    def about(self, json: bool = False) -> str:
+        return self._p(ABOUT_PAGE_PATH + (".json" if json else ""))
+
+    def run_at(self, run_id: str, step: int | None = None, json: bool = False) -> str:
+        path = (RUN_JSON_PATH if json else RUN_PAGE_PATH).format(run_id=_seg(run_id))
+        return self._p(_with_query(path, {"step": None if step is None else int(step)}))
+
+    def run_chart_series(self, run_id: str) -> str:
+        return self._p(RUN_CHART_SERIES_PATH.format(run_id=_seg(run_id)))
+
+    def compare_page(self, a: str | None = None, b: str | None = None, json: bool = False) -> str:
+        return self._p(_with_query(COMPARE_PAGE_PATH + (".json" if json else ""), {"a": a, "b": b}))
+
+    # Importer.
+    def api_imports(self) -> str:
+        return self._p(API_IMPORTS_PATH)
+
+    def api_simulate_this(self, run_id: str) -> str:
+        return self._p(API_SIMULATE_THIS_PATH.format(run_id=_seg(run_id)))
