@@ -6,8 +6,9 @@ already downsampled (see `app.web.series`); discrete events are never dropped: e
 marker, and the moments that matter most (ack received, switchover permitted, VM stop and start)
 are also full-height lines with a label.
 
-Series format (`ChartSeries`): ``{"t_ms": [...], "<field>": [...], "devices": {name: {"<field>":
-[...]}}}``, every list aligned with ``t_ms``; None means unknown (a gap, never a zero).
+Series format (`ChartSeries`): ``{"fields": {"<field>": {"x_ms": [...], "y": [...]}}, "devices":
+{name: {"<field>": {"x_ms": [...], "y": [...]}}}}``: each series carries its own times, as the
+store's series API answers; a value that is unknown is simply absent (never drawn as zero).
 """
 
 from __future__ import annotations
@@ -78,13 +79,20 @@ def _event_dict(event: Any) -> dict[str, Any]:
     return event if isinstance(event, Mapping) else event.model_dump(mode="json")  # type: ignore[no-any-return]
 
 
-def _first_known(fields: Mapping[str, Any], *keys: str) -> list[Any]:
-    """The first of the named series that holds any known value (imported runs may lack some)."""
+def _first_known(fields: Mapping[str, Any], *keys: str) -> dict[str, list[Any]]:
+    """The first of the named series that holds any value (imported runs may lack some)."""
     for key in keys:
-        values = fields.get(key) or []
-        if any(v is not None for v in values):
-            return list(values)
-    return list(fields.get(keys[0]) or [])
+        found = fields.get(key)
+        if found and found.get("y"):
+            return {"x_ms": list(found["x_ms"]), "y": list(found["y"])}
+    return {"x_ms": [], "y": []}
+
+
+def _xy(series: Mapping[str, Any] | None) -> dict[str, list[Any]]:
+    """Plotly x (seconds) and y (MiB) of one series."""
+    if not series:
+        return {"x": [], "y": []}
+    return {"x": _seconds(series.get("x_ms", [])), "y": _mib(series.get("y", []))}
 
 
 def _base_layout(title: str, y_title: str, x_range: Sequence[float] | None) -> dict[str, Any]:
@@ -223,29 +231,27 @@ def device_chart(
 ) -> dict[str, Any]:
     """Initial bytes remaining at the source, loaded at the destination, and dirty bytes, per device."""
     evs = [_event_dict(e) for e in events]
-    x = _seconds(series.get("t_ms", []))
     traces: list[dict[str, Any]] = []
     for index, (name, fields) in enumerate(series.get("devices", {}).items()):
         col = colour(DEVICE_COLOURS[index % len(DEVICE_COLOURS)])
-        init_src = _first_known(fields, "init_kernel_bytes", "init_est_bytes")
         traces.append(
             {
                 "type": "scatter", "mode": "lines", "name": f"{name}: initial at source",
-                "legendgroup": name, "x": x, "y": _mib(init_src),
+                "legendgroup": name, **_xy(_first_known(fields, "init_kernel_bytes", "init_est_bytes")),
                 "line": {"color": col, "width": 3}, "meta": {"device": name, "series": "init_source"},
             }
         )
         traces.append(
             {
                 "type": "scatter", "mode": "lines", "name": f"{name}: initial loaded at destination",
-                "legendgroup": name, "x": x, "y": _mib(fields.get("init_loaded_bytes", [])),
+                "legendgroup": name, **_xy(fields.get("init_loaded_bytes")),
                 "line": {"color": col, "width": 2, "dash": "dash"}, "meta": {"device": name, "series": "init_loaded"},
             }
         )
         traces.append(
             {
                 "type": "scatter", "mode": "lines", "name": f"{name}: dirty bytes",
-                "legendgroup": name, "x": x, "y": _mib(_first_known(fields, "dirty_kernel_bytes", "dirty_est_bytes")),
+                "legendgroup": name, **_xy(_first_known(fields, "dirty_kernel_bytes", "dirty_est_bytes")),
                 "line": {"color": col, "width": 1.5, "dash": "dot"}, "meta": {"device": name, "series": "dirty"},
             }
         )
@@ -285,29 +291,29 @@ def ram_chart(
 ) -> dict[str, Any]:
     """RAM pending (estimate and exact) against the threshold, and the measured bandwidth."""
     evs = [_event_dict(e) for e in events]
-    x = _seconds(series.get("t_ms", []))
+    f = series.get("fields", {})
     traces = [
         {
-            "type": "scatter", "mode": "lines", "name": "pending estimate", "x": x,
-            "y": _mib(series.get("pending_estimate_bytes", [])), "line": {"color": colour("blue"), "width": 2},
+            "type": "scatter", "mode": "lines", "name": "pending estimate",
+            **_xy(f.get("pending_estimate_bytes")), "line": {"color": colour("blue"), "width": 2},
         },
         {
-            "type": "scatter", "mode": "markers", "name": "pending exact", "x": x,
-            "y": _mib(series.get("pending_exact_bytes", [])),
+            "type": "scatter", "mode": "markers", "name": "pending exact",
+            **_xy(f.get("pending_exact_bytes")),
             "marker": {"color": colour("orange"), "symbol": "diamond", "size": 8},
         },
         {
-            "type": "scatter", "mode": "lines", "name": "threshold (bandwidth x downtime-limit)", "x": x,
-            "y": _mib(series.get("threshold_bytes", [])),
+            "type": "scatter", "mode": "lines", "name": "threshold (bandwidth x downtime-limit)",
+            **_xy(f.get("threshold_bytes")),
             "line": {"color": colour("vermillion"), "width": 2, "dash": "dash", "shape": "hv"},
         },
         {
-            "type": "scatter", "mode": "lines", "name": "RAM remaining", "x": x,
-            "y": _mib(series.get("ram_remaining_bytes", [])), "line": {"color": colour("green"), "width": 1.5, "dash": "dot"},
+            "type": "scatter", "mode": "lines", "name": "RAM remaining",
+            **_xy(f.get("ram_remaining_bytes")), "line": {"color": colour("green"), "width": 1.5, "dash": "dot"},
         },
         {
-            "type": "scatter", "mode": "lines", "name": "measured bandwidth (MiB/s, right axis)", "x": x,
-            "y": _mib(series.get("bandwidth_bytes_per_s", [])), "yaxis": "y2",
+            "type": "scatter", "mode": "lines", "name": "measured bandwidth (MiB/s, right axis)",
+            **_xy(f.get("bandwidth_bytes_per_s")), "yaxis": "y2",
             "line": {"color": colour("purple"), "width": 1.5, "shape": "hv"},
         },
     ]
@@ -437,29 +443,26 @@ RUN_FIELDS = [
 DEVICE_FIELDS = ["init_kernel_bytes", "init_est_bytes", "init_loaded_bytes", "dirty_kernel_bytes", "dirty_est_bytes"]
 
 
-def series_from_steps(steps: Sequence[Any], max_points: int = 2000) -> dict[str, Any]:
-    """Chart series straight from steps, keeping every step up to `max_points` (then a stride,
-    always keeping the first and last). The store's downsampled series replace this for big runs."""
-    n = len(steps)
-    if n > max_points:
-        stride = n / max_points
-        picks = sorted({int(i * stride) for i in range(max_points)} | {n - 1})
-        chosen = [steps[i] for i in picks]
-    else:
-        chosen = list(steps)
-    rows = [s if isinstance(s, Mapping) else s.model_dump(mode="json") for s in chosen]
-    out: dict[str, Any] = {"t_ms": [r["end_ms"] for r in rows], "step": [r["index"] for r in rows]}
+def series_from_steps(steps: Sequence[Any]) -> dict[str, Any]:
+    """Chart series straight from steps (no downsampling): for tests and small traces."""
+    rows = [s if isinstance(s, Mapping) else s.model_dump(mode="json") for s in steps]
+    out: dict[str, Any] = {"fields": {}, "devices": {}}
     for field in RUN_FIELDS:
-        out[field] = [r.get(field) for r in rows]
-    devices: dict[str, dict[str, list[Any]]] = {}
+        pts = [(r["end_ms"], r.get(field)) for r in rows if r.get(field) is not None]
+        out["fields"][field] = {"x_ms": [p[0] for p in pts], "y": [p[1] for p in pts]}
+    names: list[str] = []
     for r in rows:
         for dev in r.get("devices", []):
-            devices.setdefault(dev["name"], {f: [] for f in DEVICE_FIELDS})
-    for r in rows:
-        by_name = {d["name"]: d for d in r.get("devices", [])}
-        for name, cols in devices.items():
-            dev = by_name.get(name, {})
-            for f in DEVICE_FIELDS:
-                cols[f].append(dev.get(f))
-    out["devices"] = devices
+            if dev["name"] not in names:
+                names.append(dev["name"])
+    for name in names:
+        cols: dict[str, Any] = {}
+        for field in DEVICE_FIELDS:
+            pts = []
+            for r in rows:
+                dev = next((d for d in r.get("devices", []) if d["name"] == name), None)
+                if dev is not None and dev.get(field) is not None:
+                    pts.append((r["end_ms"], dev[field]))
+            cols[field] = {"x_ms": [p[0] for p in pts], "y": [p[1] for p in pts]}
+        out["devices"][name] = cols
     return out

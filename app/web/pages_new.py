@@ -1,0 +1,87 @@
+"""The New run page: the scenario form (presets, devices added and removed in place) and the
+upload form for real QEMU logs. Submitting goes to the JSON API; its 422s are shown inline."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+
+from app.engine.presets import PRESETS
+from app.engine.units import format_bytes
+from app.web import pages_form as pf
+from app.web.pages_common import render, urls_for
+from app.web.urls import INDEX_PATH, NEW_DEVICE_ROW_PATH, NEW_PAGE_PATH
+
+router = APIRouter(include_in_schema=False)
+
+
+def import_limits() -> dict[str, Any]:
+    try:
+        from app.importers import limits  # noqa: PLC0415
+    except ImportError:  # pragma: no cover - the importer ships with the app
+        return {"max_file_bytes": 0, "max_file_human": "unknown", "max_total_human": "unknown", "max_steps": "?"}
+    return {
+        "max_file_bytes": limits.MAX_FILE_BYTES,
+        "max_file_human": format_bytes(limits.MAX_FILE_BYTES),
+        "max_total_bytes": limits.MAX_TOTAL_BYTES,
+        "max_total_human": format_bytes(limits.MAX_TOTAL_BYTES),
+        "max_steps": limits.MAX_STEPS,
+    }
+
+
+def form_context(scenario: dict[str, Any]) -> dict[str, Any]:
+    values = {}
+    for _, fields in pf.SCENARIO_SECTIONS:
+        for f in fields:
+            values[f.path] = pf.display_value(f, pf.value_at(scenario, f.path))
+    scenario.setdefault("caps", {"source": [], "destination": []})
+    return {
+        "sections": pf.SCENARIO_SECTIONS,
+        "values": values,
+        "scenario": scenario,
+        "capabilities": pf.CAPABILITIES,
+        "devices": [pf.device_row(i, d) for i, d in enumerate(scenario.get("devices") or [])],
+        "presets": pf.presets_for_form(),
+    }
+
+
+@router.get(INDEX_PATH)
+@router.get(NEW_PAGE_PATH)
+@router.get(NEW_PAGE_PATH + ".json")
+def read_new_page(request: Request, example: str | None = None) -> Response:
+    """The scenario form; `?example=NAME` fills it from an example scenario."""
+    examples = pf.examples()
+    scenario = pf.default_scenario()
+    if "mlx5-300mb-ack" in examples:
+        scenario = dict(examples["mlx5-300mb-ack"])
+    if example and example in examples:
+        scenario = dict(examples[example])
+    scenario = {**pf.default_scenario(), **scenario}
+    context = {"nav": "new", "examples": list(examples), "example": example, "import_limits": import_limits(),
+               "json_url": urls_for(request).new_run(json=True), **form_context(scenario)}
+    twin = {
+        "scenario": scenario,
+        "examples": list(examples),
+        "presets": {name: p.as_dict() for name, p in PRESETS.items()},
+        "import_limits": import_limits(),
+        "submit": {"run": urls_for(request).api_runs(), "compare": urls_for(request).api_compare(),
+                   "import": urls_for(request).api_imports()},
+    }
+    return render(request, "new.html", context, twin=twin, fragments={"scenario-form": "scenario_form"})
+
+
+@router.get(NEW_DEVICE_ROW_PATH)
+def read_device_row(request: Request, index: int = 0, preset: str | None = None) -> Response:
+    """One device row of the form (HTMX: added in place, or re-rendered when its preset changes)."""
+    params = request.query_params
+    name = params.get(f"devices.{index}.name", params.get("name", ""))
+    chosen = params.get(f"devices.{index}.preset", preset or "")
+    if chosen not in PRESETS:
+        chosen = ""
+    if not name and "devices.%d.name" % index not in params:
+        name = f"0000:3b:00.{index + 1}"
+    row = pf.device_row(index, {"name": name, "preset": chosen or None})
+    context = {"row": row, "presets": pf.presets_for_form()}
+    return render(request, "_device.html", context, twin={"index": index, "name": name, "preset": chosen or None})
