@@ -1,0 +1,63 @@
+from app.engine.ram import NORMAL_PAGE_WIRE_BYTES, PAGE_BYTES, ZERO_PAGE_WIRE_BYTES, RamModel
+
+GiB = 1024**3
+MiB = 1024**2
+
+
+def model(pattern="uniform", rate=64 * MiB):
+    return RamModel.create(1 * GiB, 128 * MiB, 0.5, rate, pattern)
+
+
+def test_initial_bitmap_is_all_of_ram():
+    ram = model()
+    assert ram.remaining_bytes == 1 * GiB
+    assert ram.bitmap_zero == ram.total_pages // 2
+
+
+def test_remaining_only_grows_at_syncs():
+    ram = model()
+    ram.take(ram.remaining_pages)
+    assert ram.remaining_pages == 0
+    ram.advance(1000.0, running=True)
+    assert ram.remaining_pages == 0, "writes land in the dirty log, not the bitmap"
+    assert ram.log_ws_pages > 0
+    ram.sync()
+    assert ram.remaining_pages > 0
+
+
+def test_a_page_dirtied_twice_counts_once():
+    ram = model(rate=10 * GiB)  # far more writes than the 128 MiB working set has pages
+    ram.take(ram.remaining_pages)
+    ram.advance(10_000.0, running=True)
+    ram.sync()
+    assert ram.remaining_bytes <= 128 * MiB
+    assert ram.remaining_bytes > 127 * MiB
+
+
+def test_sequential_pattern_grows_linearly_until_the_working_set():
+    ram = model(pattern="sequential", rate=8 * MiB)
+    ram.take(ram.remaining_pages)
+    ram.advance(1000.0, running=True)
+    assert int(ram.log_ws_pages) == 8 * MiB // PAGE_BYTES
+
+
+def test_stopped_guest_dirties_nothing():
+    ram = model()
+    ram.advance(5000.0, running=False)
+    assert ram.log_ws_pages == 0
+
+
+def test_take_splits_zero_pages_and_costs_them_cheaply():
+    ram = model()
+    zero, normal = ram.take(1000)
+    assert zero + normal == 1000
+    assert abs(zero - 500) <= 1
+    assert ZERO_PAGE_WIRE_BYTES < 16 < NORMAL_PAGE_WIRE_BYTES
+
+
+def test_sync_union_with_pages_already_in_the_bitmap():
+    ram = model(rate=10 * GiB)
+    before = ram.remaining_pages  # the whole working set is still unsent in the bitmap
+    ram.advance(10_000.0, running=True)
+    new = ram.sync()
+    assert new == 0 and ram.remaining_pages == before

@@ -1,0 +1,30 @@
+from app.engine.stream import Stream
+
+MiB = 1024**2
+
+
+def test_records_load_in_order_and_back_pressure_limits_in_flight():
+    # A destination that loads 10x slower than the link: the source must block.
+    stream = Stream(link_bytes_per_ms=1000 * 1000, latency_ms=1.0, buffer_bytes=4 * MiB)
+    t = 0.0
+    records = []
+    for _ in range(50):
+        record = stream.write(t, MiB, "ram", load_cost_ms=10.0)
+        t = record.write_ms
+        records.append(record)
+        in_flight = stream.written_bytes - stream.loaded_bytes(t)
+        assert in_flight <= 4 * MiB + MiB
+    for a, b in zip(records, records[1:]):
+        assert a.load_end_ms <= b.load_start_ms
+        assert a.write_ms <= b.write_ms
+    # Steady state: one MiB per 10 ms, whatever the link could do.
+    assert 400 < records[-1].load_end_ms < 520
+    assert stream.loaded_bytes(10_000.0) == 50 * MiB
+
+
+def test_latency_and_link_time_come_before_the_load():
+    stream = Stream(link_bytes_per_ms=1000.0, latency_ms=5.0, buffer_bytes=MiB)
+    record = stream.write(0.0, 10_000, "vfio_init", load_cost_ms=2.0, device="d", payload=9_984)
+    assert record.tx_end_ms == 10.0 and record.arrive_ms == 15.0 and record.load_end_ms == 17.0
+    assert stream.device_loaded("d", 16.0) == (4992, 4992)
+    assert stream.device_loaded("d", 20.0) == (9984, 9984)
