@@ -35,7 +35,7 @@ class Settings(BaseSettings):
         default=1_000_000, ge=1024, description="largest request body accepted (413 above it)"
     )
     max_steps_per_run: int = Field(
-        default=100_000, ge=10, description="a run producing more steps is refused (422)"
+        default=20_000, ge=10, description="a run producing more steps is refused (422)"
     )
     page_size_default: int = Field(default=20, ge=1, description="runs per page when not given")
     page_size_max: int = Field(default=100, ge=1, description="largest per_page for GET /api/runs")

@@ -14,8 +14,11 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from pydantic import field_validator
 from sqlalchemy import JSON, Column, DateTime, ForeignKey, Index, String, Text, event
 from sqlmodel import Field, SQLModel
+
+from app.engine.trace import Summary
 
 
 def utc_now() -> datetime:
@@ -65,6 +68,36 @@ class Run(RunBase, table=True):
     import_info: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
     step_count: int
     event_count: int
+
+
+def _as_utc(value: datetime) -> datetime:
+    # SQLite hands back naive datetimes; every stored time is UTC.
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+
+class RunListPublic(RunBase):
+    """A run as listed: enough to pick one."""
+
+    id: str
+    created_at: datetime
+    status: str
+    step_count: int
+
+    _utc = field_validator("created_at")(_as_utc)
+
+
+class RunPublic(RunListPublic):
+    """A run as opened: everything but its steps and events."""
+
+    trace_format: str
+    format_version: int
+    event_count: int
+    scenario: dict[str, Any]
+    resolved: dict[str, Any]
+    profile: dict[str, Any]
+    summary: Summary
+    notes: list[str]
+    import_info: dict[str, Any] | None
 
 
 class StepRow(SQLModel, table=True):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import secrets
 from collections.abc import Iterable, Sequence
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import Engine, func, insert
 from sqlmodel import Session, col, select
@@ -46,23 +47,8 @@ def run_create_from_trace(trace: Trace) -> RunCreate:
     )
 
 
-def save_trace(
-    engine: Engine,
-    trace: Trace,
-    *,
-    max_steps: int | None = None,
-    created_at: datetime | None = None,
-) -> str:
-    """Store a whole trace in ONE transaction and return the new run's id."""
-    if max_steps is not None and len(trace.steps) > max_steps:
-        raise TraceTooLarge(
-            f"the run has {len(trace.steps)} steps; at most {max_steps} are stored per run "
-            "(shorten max_time_ms or raise the rate limit)"
-        )
-    run_id = new_run_id()
-    run = Run.model_validate(
-        run_create_from_trace(trace), update={"id": run_id, "created_at": created_at or utc_now()}
-    )
+def _rows(run_id: str, trace: Trace, created_at: datetime) -> tuple[Run, list[dict[str, Any]], list[dict[str, Any]]]:
+    run = Run.model_validate(run_create_from_trace(trace), update={"id": run_id, "created_at": created_at})
     step_rows = [
         {
             "run_id": run_id,
@@ -88,15 +74,46 @@ def save_trace(
         }
         for seq, ev in enumerate(trace.events)
     ]
+    return run, step_rows, event_rows
+
+
+def save_traces(
+    engine: Engine,
+    traces: Sequence[Trace],
+    *,
+    max_steps: int | None = None,
+    created_at: datetime | None = None,
+) -> list[str]:
+    """Store several traces in ONE transaction (all or none) and return their new ids, in order."""
+    for trace in traces:
+        if max_steps is not None and len(trace.steps) > max_steps:
+            raise TraceTooLarge(
+                f"the run has {len(trace.steps)} steps; at most {max_steps} are stored per run "
+                "(shorten max_time_ms or make the migration converge)"
+            )
+    ids = [new_run_id() for _ in traces]
     with Session(engine) as session:
         with session.begin():
-            session.add(run)
-            session.flush()
-            if step_rows:
-                session.execute(insert(StepRow), step_rows)
-            if event_rows:
-                session.execute(insert(EventRow), event_rows)
-    return run_id
+            for run_id, trace in zip(ids, traces, strict=True):
+                run, step_rows, event_rows = _rows(run_id, trace, created_at or utc_now())
+                session.add(run)
+                session.flush()
+                if step_rows:
+                    session.execute(insert(StepRow), step_rows)
+                if event_rows:
+                    session.execute(insert(EventRow), event_rows)
+    return ids
+
+
+def save_trace(
+    engine: Engine,
+    trace: Trace,
+    *,
+    max_steps: int | None = None,
+    created_at: datetime | None = None,
+) -> str:
+    """Store a whole trace in ONE transaction and return the new run's id."""
+    return save_traces(engine, [trace], max_steps=max_steps, created_at=created_at)[0]
 
 
 def get_run(session: Session, run_id: str) -> Run | None:
@@ -132,17 +149,49 @@ def load_step(session: Session, run_id: str, index: int) -> Step | None:
     return steps[0] if steps else None
 
 
-def load_steps_in_time(
+def load_step_data_in_time(
     session: Session, run_id: str, from_ms: float | None = None, to_ms: float | None = None
-) -> list[Step]:
-    """Steps whose end falls in [from_ms, to_ms]: one range scan of (run_id, end_ms)."""
+) -> list[dict[str, Any]]:
+    """Stored step dicts whose end falls in [from_ms, to_ms]: one range scan of (run_id, end_ms).
+
+    Series building reads a handful of numbers from thousands of steps; skipping model
+    validation here keeps that fast.
+    """
     query = select(StepRow.data).where(StepRow.run_id == run_id)
     if from_ms is not None:
         query = query.where(col(StepRow.end_ms) >= from_ms)
     if to_ms is not None:
         query = query.where(col(StepRow.end_ms) <= to_ms)
-    rows = session.exec(query.order_by(col(StepRow.end_ms), col(StepRow.index))).all()
-    return [Step.model_validate(data) for data in rows]
+    return list(session.exec(query.order_by(col(StepRow.end_ms), col(StepRow.index))).all())
+
+
+def load_steps_in_time(
+    session: Session, run_id: str, from_ms: float | None = None, to_ms: float | None = None
+) -> list[Step]:
+    """Steps whose end falls in [from_ms, to_ms], as models."""
+    return [Step.model_validate(data) for data in load_step_data_in_time(session, run_id, from_ms, to_ms)]
+
+
+def load_events_in_time(
+    session: Session,
+    run_id: str,
+    from_ms: float | None = None,
+    to_ms: float | None = None,
+    kinds: Iterable[str] | None = None,
+    exclude_kinds: Iterable[str] | None = None,
+) -> list[Event]:
+    """Events with from_ms <= t_ms <= to_ms, in trace order (no downsampling, ever)."""
+    query = select(EventRow.data).where(EventRow.run_id == run_id)
+    if from_ms is not None:
+        query = query.where(col(EventRow.t_ms) >= from_ms)
+    if to_ms is not None:
+        query = query.where(col(EventRow.t_ms) <= to_ms)
+    if kinds is not None:
+        query = query.where(col(EventRow.kind).in_(list(kinds)))
+    if exclude_kinds is not None:
+        query = query.where(col(EventRow.kind).not_in(list(exclude_kinds)))
+    rows = session.exec(query.order_by(col(EventRow.seq))).all()
+    return [Event.model_validate(data) for data in rows]
 
 
 def load_events(

@@ -1,0 +1,138 @@
+"""JSON errors for every failure: 404, 413, 422 with field paths, and a 500 that hides details.
+
+No stack trace, SQL or exception text ever reaches a client; the server log has them under an
+error id that the client sees.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Sequence
+from typing import Any
+
+import structlog
+from fastapi import FastAPI, HTTPException, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import ValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from .api_models import EXAMPLE_TAG, SCENARIO_TAG
+
+log = structlog.get_logger("migscope.web")
+
+_UNION_TAGS = {SCENARIO_TAG, EXAMPLE_TAG}
+
+
+def clean_loc(loc: Sequence[Any]) -> list[str | int]:
+    """The field path without the request-union tag: [body, guest, ram_bytes]."""
+    out: list[str | int] = [part if isinstance(part, int) else str(part) for part in loc]
+    if len(out) >= 2 and out[0] == "body" and out[1] in _UNION_TAGS:
+        del out[1]
+    return out
+
+
+def _clean_msg(msg: str) -> str:
+    # pydantic prefixes custom validator messages; the user only needs the message.
+    for prefix in ("Value error, ", "Assertion failed, "):
+        if msg.startswith(prefix):
+            return msg[len(prefix) :]
+    return msg
+
+
+def validation_items(errors: Sequence[Any], prefix: Sequence[str | int] = ()) -> list[dict[str, Any]]:
+    """Only loc, msg and type: `input` may be huge and `ctx` may hold exception objects."""
+    return [
+        {
+            "loc": clean_loc([*prefix, *error.get("loc", ())]),
+            "msg": _clean_msg(str(error.get("msg", "invalid value"))),
+            "type": str(error.get("type", "value_error")),
+        }
+        for error in errors
+    ]
+
+
+def validation_response(items: list[dict[str, Any]]) -> JSONResponse:
+    def where(loc: list[str | int]) -> str:
+        path = loc[1:] if loc and loc[0] in ("body", "query", "path") else loc
+        return ".".join(str(p) for p in path) or (str(loc[0]) if loc else "request")
+
+    shown = "; ".join(f"{where(item['loc'])}: {item['msg']}" for item in items[:5])
+    more = f" (and {len(items) - 5} more)" if len(items) > 5 else ""
+    return JSONResponse(status_code=422, content={"detail": items, "message": shown + more})
+
+
+def scenario_validation_error(error: ValidationError, prefix: Sequence[str | int]) -> RequestValidationError:
+    """Turn a scenario checked inside an endpoint into the same 422 as a checked body."""
+    return RequestValidationError(validation_items(error.errors(), prefix))
+
+
+def error_response(status: int, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse(status_code=status, content={"detail": message, "message": message}, headers=headers)
+
+
+async def _on_validation(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    errors = list(exc.errors())
+    # Items built by validation_items are already clean; FastAPI's own need cleaning.
+    return validation_response(validation_items(errors))
+
+
+async def _on_http(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    message = exc.detail if isinstance(exc.detail, str) else "request failed"
+    if exc.status_code == 404 and message == "Not Found":
+        message = "no such page or API endpoint"
+    return error_response(exc.status_code, message, dict(exc.headers or {}))
+
+
+async def _on_unexpected(request: Request, exc: Exception) -> JSONResponse:
+    error_id = secrets.token_hex(6)
+    log.error("unhandled error", error_id=error_id, path=request.url.path, exc_info=exc)
+    return error_response(500, f"internal error; the server log has the details under id {error_id}")
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(RequestValidationError, _on_validation)
+    app.add_exception_handler(StarletteHTTPException, _on_http)
+    app.add_exception_handler(Exception, _on_unexpected)
+
+
+class BodySizeLimit:
+    """413 for bodies above max_bytes: by Content-Length up front, or while a chunked body streams."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    def _too_large(self) -> str:
+        return f"request body too large: at most {self.max_bytes} bytes are accepted"
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope.get("headers") or []).get(b"content-length")
+        if declared is not None:
+            try:
+                length = int(declared)
+            except ValueError:
+                await error_response(400, "invalid Content-Length header")(scope, receive, send)
+                return
+            if length > self.max_bytes:
+                await error_response(413, self._too_large())(scope, receive, send)
+                return
+        seen = 0
+
+        async def counting_receive() -> Message:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.max_bytes:
+                    # fastapi.HTTPException passes through FastAPI's body reading untouched.
+                    raise HTTPException(status_code=413, detail=self._too_large())
+            return message
+
+        await self.app(scope, counting_receive, send)

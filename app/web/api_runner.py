@@ -1,0 +1,92 @@
+"""Turn a run request into a scenario, run the engine off the event loop, store the trace."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from fastapi.exceptions import RequestValidationError
+from pydantic import ValidationError
+from sqlalchemy import Engine
+
+from app.engine.scenario import Scenario
+from app.engine.simulation import Simulation
+from app.engine.trace import Trace
+from app.store.runs import save_traces
+
+from .api_errors import scenario_validation_error
+from .api_models import ExampleRun
+
+
+class StepLimitExceeded(RequestValidationError):
+    """The scenario needs more steps than the store keeps: a 422 naming max_time_ms."""
+
+    def __init__(self, max_steps: int, t_ms: float) -> None:
+        message = (
+            f"the run needs more than {max_steps} steps (it reached {t_ms:.0f} ms of simulated time "
+            f"without finishing); at most {max_steps} steps are stored per run: lower max_time_ms "
+            f"to about {max(t_ms, 1.0):.0f} or change the scenario so the migration converges"
+        )
+        super().__init__([{"loc": ["body", "max_time_ms"], "msg": message, "type": "step_limit"}])
+
+
+def example_names() -> list[str]:
+    try:
+        from app.engine.examples import EXAMPLES
+    except ImportError:
+        return []
+    return sorted(EXAMPLES)
+
+
+def _load_example(name: str) -> dict[str, Any]:
+    try:
+        from app.engine.examples import load_example
+    except ImportError:
+        load_example = None
+    names = example_names()
+    if load_example is None or name not in names:
+        known = ", ".join(names) or "none installed"
+        raise RequestValidationError(
+            [{"loc": ["body", "example"], "msg": f"unknown example {name!r}; known: {known}", "type": "value_error"}]
+        )
+    return dict(load_example(name))
+
+
+def deep_merge(base: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
+    """Objects merge key by key; lists and plain values replace (a device list is replaced whole)."""
+    merged = copy.deepcopy(base)
+    for key, value in overrides.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = deep_merge(merged[key], value)
+        else:
+            merged[key] = copy.deepcopy(value)
+    return merged
+
+
+def scenario_from_request(body: Scenario | ExampleRun) -> Scenario:
+    if isinstance(body, Scenario):
+        return body
+    document = deep_merge(_load_example(body.example), body.overrides)
+    try:
+        return Scenario.model_validate(document)
+    except ValidationError as error:
+        # Paths are the scenario's own; they point into `overrides`, where the change was made.
+        raise scenario_validation_error(error, ["body", "overrides"]) from None
+
+
+def run_engine(scenario: Scenario, max_steps: int) -> Trace:
+    """Run to the end, giving up as soon as the step limit is passed (so nothing huge is built)."""
+    simulation = Simulation(scenario)
+    count = 0
+    while (step := simulation.step()) is not None:
+        count += 1
+        if count > max_steps:
+            raise StepLimitExceeded(max_steps, step.end_ms)
+    return simulation.trace()
+
+
+def simulate_and_store(engine: Engine, scenarios: list[Scenario], max_steps: int) -> list[tuple[str, Trace]]:
+    """Blocking: run every scenario, then store all their traces in one transaction."""
+    traces = [run_engine(scenario, max_steps) for scenario in scenarios]
+    ids = save_traces(engine, traces, max_steps=max_steps)
+    return list(zip(ids, traces, strict=True))

@@ -1,0 +1,76 @@
+"""/api/runs/{id}/series: chart series, downsampled on the server; events never dropped."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+from fastapi.exceptions import RequestValidationError
+
+from app.store.runs import load_events_in_time, load_step_data_in_time
+
+from . import urls as paths
+from .api_models import ERROR_RESPONSES, SeriesOut
+from .deps import RunDep, SessionDep, SettingsDep
+from .series import PERIODIC_EVENT_KINDS, build_series, parse_fields
+
+router = APIRouter(tags=["runs"], responses=ERROR_RESPONSES)
+
+_MS_LIMIT = 1e9  # far beyond any simulated time (LIMITS max_time_ms is 3.6e6)
+
+
+def _query_error(name: str, message: str) -> RequestValidationError:
+    return RequestValidationError([{"loc": ["query", name], "msg": message, "type": "value_error"}])
+
+
+@router.get(paths.API_RUN_SERIES_PATH, response_model=SeriesOut)
+def read_series(
+    run: RunDep,
+    session: SessionDep,
+    settings: SettingsDep,
+    fields: Annotated[
+        list[str] | None,
+        Query(description="step fields, or device.<field> for one series per device; comma-separated or repeated"),
+    ] = None,
+    devices: Annotated[list[str] | None, Query(description="only these devices (repeat the parameter)")] = None,
+    max_points: Annotated[int | None, Query(ge=3, description="points per series at most (max_points_max caps it)")] = None,
+    from_ms: Annotated[float | None, Query(ge=0, le=_MS_LIMIT, description="range start, ms")] = None,
+    to_ms: Annotated[float | None, Query(ge=0, le=_MS_LIMIT, description="range end, ms")] = None,
+    event_kinds: Annotated[
+        list[str] | None,
+        Query(description="event kinds to return (comma-separated or repeated); `all` for every kind; "
+              "default: all but the periodic window, bitmap_sync, ping and pong"),
+    ] = None,
+) -> SeriesOut:
+    """Series for charts over a time range, downsampled with MinMaxLTTB; every event in range."""
+    points = max_points or settings.max_points_default
+    if points > settings.max_points_max:
+        raise _query_error("max_points", f"at most {settings.max_points_max} points per series")
+    if from_ms is not None and to_ms is not None and to_ms < from_ms:
+        raise _query_error("to_ms", "to_ms must not be below from_ms")
+    try:
+        names = parse_fields(fields)
+    except ValueError as error:
+        raise _query_error("fields", str(error)) from None
+    kinds = sorted({k.strip() for chunk in event_kinds or [] for k in chunk.split(",") if k.strip()})
+    steps = load_step_data_in_time(session, run.id, from_ms, to_ms)
+    if "all" in kinds:
+        events = load_events_in_time(session, run.id, from_ms, to_ms)
+        shown: list[str] | None = None
+    elif kinds:
+        events = load_events_in_time(session, run.id, from_ms, to_ms, kinds=kinds)
+        shown = kinds
+    else:
+        events = load_events_in_time(session, run.id, from_ms, to_ms, exclude_kinds=PERIODIC_EVENT_KINDS)
+        shown = sorted({event.kind for event in events})
+    return SeriesOut.model_validate(
+        {
+            "run_id": run.id,
+            "from_ms": from_ms,
+            "to_ms": to_ms,
+            "max_points": points,
+            "series": build_series(steps, names, devices, points),
+            "event_kinds": shown,
+            "events": events,
+        }
+    )

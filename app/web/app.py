@@ -1,0 +1,80 @@
+"""The app factory: `create_app(settings)` builds a FastAPI app on the settings' database.
+
+The app keeps no state between requests that the database does not hold (the engine pool
+only), so several uvicorn workers or hosts can serve one PostgreSQL database.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import APIRouter, FastAPI
+from fastapi.staticfiles import StaticFiles
+
+from app.settings import REPO_ROOT, Settings
+from app.store.db import make_engine
+from app.store.migrate import upgrade
+
+from . import api_compare, api_exports, api_meta, api_runs, api_series
+from .api_errors import BodySizeLimit, install_error_handlers
+from .urls import STATIC_PATH
+
+STATIC_DIR = REPO_ROOT / "static"
+
+
+def api_routers() -> list[APIRouter]:
+    """JSON API routers (all under /api)."""
+    return [
+        api_runs.router,
+        api_series.router,
+        api_exports.router,
+        api_compare.router,
+        api_meta.router,
+    ]
+
+
+def page_routers() -> list[APIRouter]:
+    """HTML page routers.
+
+    ===== DASHBOARD / IMPORTER: add your routers HERE (import inside this function so that
+    your modules may import from app.web freely). =====
+    """
+    routers: list[APIRouter] = []
+    return routers
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings()
+    engine = make_engine(settings.database_url)
+    if settings.migrate_on_start:
+        # Start-up brings any older database to the current schema (no separate set-up step).
+        upgrade(engine)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        yield
+        engine.dispose()
+
+    app = FastAPI(
+        title="migscope",
+        summary="QEMU live migration with VFIO devices and switchover-ack, step by step",
+        description="Stored runs are immutable; every answer is JSON. Limits: GET /api/limits.",
+        version=_version(),
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.engine = engine
+    install_error_handlers(app)
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_bytes)
+    for router in api_routers() + page_routers():
+        app.include_router(router)
+    if STATIC_DIR.is_dir():
+        app.mount(STATIC_PATH, StaticFiles(directory=STATIC_DIR), name="static")
+    return app
+
+
+def _version() -> str:
+    from app import __version__
+
+    return str(__version__)

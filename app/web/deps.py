@@ -1,0 +1,54 @@
+"""FastAPI dependencies: settings, engine, a session per request, URLs, a run or 404."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, Path, Request
+from sqlalchemy import Engine
+from sqlmodel import Session
+
+from app.settings import Settings
+from app.store.models import Run
+from app.store.runs import get_run
+
+from .urls import Urls
+
+
+def get_settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def get_engine(request: Request) -> Engine:
+    engine: Engine = request.app.state.engine
+    return engine
+
+
+def get_session(engine: Annotated[Engine, Depends(get_engine)]) -> Iterator[Session]:
+    with Session(engine) as session:
+        yield session
+
+
+def get_urls(request: Request) -> Urls:
+    return Urls(request.scope.get("root_path", ""))
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+EngineDep = Annotated[Engine, Depends(get_engine)]
+SessionDep = Annotated[Session, Depends(get_session)]
+UrlsDep = Annotated[Urls, Depends(get_urls)]
+
+
+def run_or_404(
+    run_id: Annotated[str, Path(description="the run's id (22 URL-safe characters)")],
+    session: SessionDep,
+) -> Run:
+    run = get_run(session, run_id)
+    if run is None:
+        raise HTTPException(status_code=404, detail=f"no run with id {run_id!r}")
+    return run
+
+
+RunDep = Annotated[Run, Depends(run_or_404)]
