@@ -149,6 +149,9 @@ class _State:
     iterable_ids: set[str] = field(default_factory=set)
     after_stop_sections: list[tuple[str, float, float | None]] = field(default_factory=list)
     section_open: dict[str, float] = field(default_factory=dict)
+    # (t_ms, device snapshots, vfio bytes sent) after each VFIO line once the VM stopped, so
+    # every switchover phase shows the devices as they were at its end.
+    late_snapshots: list[tuple[float, list[DeviceStep], int]] = field(default_factory=list)
 
     def mark(self, name: str, t_ms: float) -> None:
         self.marks.setdefault(name, t_ms)
@@ -221,6 +224,7 @@ def build_trace(inputs: ImportInputs) -> Trace:
         _apply(st, t_ms, side, record, init_errors)
     _close_pass(st, st.marks.get("low_pending", st.marks.get("end_of_log", 0.0)))
     _apply_qmp_events(st, inputs)
+    _vm_stop_start_events(st)
     steps = _steps(st, inputs)
     summary, sources, reported = _summary(st, inputs, steps)
     _attach_event_steps(st.events, steps)
@@ -436,10 +440,13 @@ def _apply(st: _State, t: float, side: str, r: TraceRecord, init_errors: set[str
         _event(st, t, "ack_received", "source", "SWITCHOVER_ACK received: switchover_acked = true", "source_return_path_thread")
     elif n == "source_return_path_thread_shut":
         st.mark("shut_received", t)
-        _event(st, t, "shut_received", "source", "SHUT received: the destination finished", "source_return_path_thread")
+        detail = "SHUT received: the destination finished" if f["value"] == 0 else f"SHUT received with error {f['value']:#x}: the destination failed"
+        _event(st, t, "shut_received", "source", detail, "source_return_path_thread", value=f["value"])
     elif n == "source_return_path_thread_bad_end":
         _event(st, t, "error", "source", "return path ended with an error", "source_return_path_thread")
     elif n == "migration_completion_vm_stop" and src:
+        if not st.vm_stopped:
+            st.late_snapshots.append((t, [d.snapshot() for d in st.devices.values()], st.vfio_sent_total))
         st.vm_stopped = True
         st.mark("vm_stopped", t)
     elif n == "migration_return_path_end_before" and src:
@@ -467,6 +474,8 @@ def _apply(st: _State, t: float, side: str, r: TraceRecord, init_errors: set[str
         _event(st, t, "error", side, f["message"], "error_report", device=f.get("device"), level=f["level"])
     elif n.startswith("vfio_"):
         _apply_vfio(st, t, side, r, init_errors)
+        if st.vm_stopped:
+            st.late_snapshots.append((t, [d.snapshot() for d in st.devices.values()], st.vfio_sent_total))
 
 
 _VFIO_STATE_NAMES = {"stop": "STOP", "running": "RUNNING", "stop-copy": "STOP_COPY", "resuming": "RESUMING", "running-p2p": "RUNNING_P2P", "pre-copy": "PRE_COPY", "pre-copy-p2p": "PRE_COPY_P2P"}
@@ -559,10 +568,8 @@ def _apply_qmp_events(st: _State, inputs: ImportInputs) -> None:
             t = (e.t_us - shift - st.t0_us) / 1000.0
             if e.name == "STOP" and side == "source":
                 st.mark("qmp_stop", t)
-                _event(st, t, "vm_stop", "source", "source VM stopped (QMP STOP)", "vm_stop_force_state")
             elif e.name == "RESUME" and side == "destination":
                 st.mark("qmp_resume", t)
-                _event(st, t, "vm_start", "destination", "destination VM running (QMP RESUME)", "vm_start")
             elif e.name == "MIGRATION":
                 status = e.data["status"]
                 st.mark(f"qmp_{'src' if side == 'source' else 'dst'}_{status}", t)
@@ -575,6 +582,28 @@ def _apply_qmp_events(st: _State, inputs: ImportInputs) -> None:
                 state = _VFIO_STATE_NAMES.get(e.data["device-state"], e.data["device-state"].upper())
                 if (side, name) not in trace_dev_states:
                     _set_dev_state(st, t, side, st.dev(name), state, "vfio_migration_send_event")
+
+
+def _vm_stop_start_events(st: _State) -> None:
+    """One vm_stop and one vm_start event, from the best source available."""
+    for kind, side, options in (
+        ("vm_stop", "source", (
+            (st.checkpoints.get("src-vm-stopped"), "checkpoint src-vm-stopped", False),
+            (st.marks.get("vm_stopped"), "migration_completion_vm_stop", False),
+            (st.marks.get("qmp_stop"), "QMP STOP", False),
+        )),
+        ("vm_start", "destination", (
+            (st.checkpoints.get("dst-precopy-bh-vm-started"), "checkpoint dst-precopy-bh-vm-started", False),
+            (st.marks.get("qmp_resume"), "QMP RESUME", False),
+            (st.marks.get("dst_completed"), "derived: destination status completed right after vm_start", True),
+        )),
+    ):
+        for t, how, derived in options:
+            if t is not None:
+                what = "source VM stopped" if kind == "vm_stop" else "destination VM running"
+                data = {"derived": True} if derived else {}
+                _event(st, t, kind, side, f"{what} ({how})", "migration_stop_vm" if kind == "vm_stop" else "vm_start", **data)
+                break
 
 
 # ---------------------------------------------------------------- steps
@@ -695,7 +724,7 @@ def _boundaries(st: _State) -> dict[str, tuple[float | None, str]]:
         "iterable_saved": pick((cp.get("src-iterable-saved"), "measured"), (iterable_end, "derived")),
         "non_iterable_saved": pick((cp.get("src-non-iterable-saved"), "measured"), (m.get("rp_end_before"), "derived"), (non_iterable_end, "derived")),
         "dst_loaded": pick((cp.get("dst-precopy-loadvm-completed"), "measured"), (m.get("dst_loadvm_done"), "derived")),
-        "dst_started": pick((cp.get("dst-precopy-bh-vm-started"), "measured"), (m.get("qmp_resume"), "measured")),
+        "dst_started": pick((cp.get("dst-precopy-bh-vm-started"), "measured"), (m.get("qmp_resume"), "measured"), (m.get("dst_completed"), "derived")),
         "end": pick((cp.get("src-downtime-end"), "measured"), (m.get("rp_end_after"), "derived"), (m.get("shut_received"), "derived"), (m.get("src_completed"), "derived"), (m.get("qmp_src_completed"), "derived")),
     }
 
@@ -755,14 +784,21 @@ def _phase_step(
     samples: list[QuerySample], sample_t: list[float], provenance: str, reason: str, fn: str, dst_running: bool | None = None,
 ) -> Step:
     sample = _nearest_sample(samples, sample_t, end)
+    devices = [d.snapshot() for d in st.devices.values()]
+    vfio_sent = st.vfio_sent_total
+    if st.late_snapshots:
+        times = [x[0] for x in st.late_snapshots]
+        at = bisect.bisect_right(times, end + 1e-9) - 1
+        if at >= 0:
+            devices, vfio_sent = st.late_snapshots[at][1], st.late_snapshots[at][2]
     return Step(
         index=index, t_ms=round(t, 3), end_ms=round(end, 3), phase=phase, status=status, vm_running=not stopped,
         dst_vm_running=dst_running if dst_running is not None else (False if have_dst and phase not in ("completed",) else None),
         ram_remaining_bytes=None, ram_dirty_unsynced_bytes=None, dirty_sync_count=st.sync_count or None, bandwidth_bytes_per_s=None,
         threshold_bytes=None, pending_estimate_bytes=None, pending_exact_bytes=None, expected_downtime_ms=None, can_switchover=None,
         switchover_acked=st.acked if st.ack_in_use else None, transferred_bytes=sample.ram_transferred_bytes if sample is not None and phase == "completed" else None,
-        ram_transferred_bytes=None, vfio_transferred_bytes=(st.vfio_sent_total if st.devices else None), loaded_bytes=None, in_flight_bytes=None,
-        devices=[d.snapshot() for d in st.devices.values()], gates=[], decision=Decision(code="switchover" if phase not in ("failed", "cancelled") else "failed", reason=reason, qemu_function=fn),
+        ram_transferred_bytes=None, vfio_transferred_bytes=(vfio_sent if st.devices else None), loaded_bytes=None, in_flight_bytes=None,
+        devices=devices, gates=[], decision=Decision(code="switchover" if phase not in ("failed", "cancelled") else "failed", reason=reason, qemu_function=fn),
         provenance="measured" if provenance == "measured" else "derived",
     )
 
