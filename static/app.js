@@ -224,6 +224,7 @@ function setupSimulateThis() {
 }
 
 function compareUrlFrom(body) {
+  if (typeof body.page === "string") return body.page;
   if (body.urls && body.urls.compare_page) return body.urls.compare_page;
   if (body.compare_url) return body.compare_url;
   const a = body.a && (body.a.id || body.a);
@@ -363,7 +364,7 @@ async function submitScenario(form, action) {
     const url = action === "compare" ? form.dataset.compareUrl : form.dataset.runUrl;
     const resp = await fetch(url, {
       method: "POST", headers: { "Content-Type": "application/json", Accept: "application/json" },
-      body: JSON.stringify(action === "compare" ? { scenario } : scenario),
+      body: JSON.stringify(scenario),
     });
     const body = await resp.json().catch(() => ({ detail: "the server answered with something that is not JSON" }));
     if (resp.status === 422 || resp.status === 400 || resp.status === 413) {

@@ -96,7 +96,7 @@ def _xy(series: Mapping[str, Any] | None) -> dict[str, list[Any]]:
 
 
 def _base_layout(title: str, y_title: str, x_range: Sequence[float] | None) -> dict[str, Any]:
-    xaxis: dict[str, Any] = {"title": {"text": "time since migrate (s)"}, "zeroline": False}
+    xaxis: dict[str, Any] = {"ticksuffix": " s", "zeroline": False, "hoverformat": ".3f"}
     if x_range is not None:
         xaxis["range"] = [x_range[0] / 1000.0, x_range[1] / 1000.0]
     return {
@@ -105,7 +105,7 @@ def _base_layout(title: str, y_title: str, x_range: Sequence[float] | None) -> d
         "margin": {"l": 64, "r": 24, "t": 48, "b": 48},
         "height": 360,
         "hovermode": "x unified",
-        "legend": {"orientation": "h", "y": -0.22},
+        "legend": {"orientation": "h", "y": -0.12, "yanchor": "top"},
         "xaxis": xaxis,
         "yaxis": {"title": {"text": y_title}, "rangemode": "tozero"},
         "shapes": [],
@@ -173,10 +173,10 @@ def _event_lines(events: Sequence[Mapping[str, Any]], kinds: Iterable[str]) -> t
                 "y": 1.0 if strong else 0.93,
                 "yref": "paper",
                 "yanchor": "bottom" if strong else "top",
+                "xanchor": "right" if kind in ("ack_received", "vm_stop") else "left",
                 "text": f"<b>{label}</b>" if strong else label,
                 "showarrow": False,
                 "textangle": 0,
-                "xanchor": "left",
                 "font": {"color": colour(MARKERS[kind]["colour"]), "size": 14 if strong else 11},
                 "bgcolor": "rgba(255,255,255,0.85)",
             }
@@ -261,6 +261,7 @@ def device_chart(
     traces += _marker_traces(marker_events, yaxis="y2", y_of=lambda e: heights[e["kind"]])
     layout = _base_layout(title, "MiB", x_range)
     layout["yaxis2"] = {"overlaying": "y", "range": [0, 1], "visible": False, "fixedrange": True}
+    layout["height"] = 420
     shapes, annotations = _event_lines(evs, LINES)
     layout["shapes"] = [*_downtime_band(evs), *shapes, cursor_shape(cursor_ms)]
     layout["annotations"] = annotations
@@ -424,7 +425,7 @@ def downtime_chart(runs: Sequence[tuple[str, Mapping[str, Any]]]) -> dict[str, A
             "margin": {"l": 150, "r": 24, "t": 48, "b": 48},
             "xaxis": {"title": {"text": "ms"}, "rangemode": "tozero"},
             "yaxis": {"automargin": True, "autorange": "reversed"},
-            "legend": {"orientation": "h", "y": -0.35},
+            "legend": {"orientation": "h", "y": -0.3, "yanchor": "top"},
             "annotations": [
                 {"x": total, "y": label, "text": f" {total:.0f} ms", "showarrow": False, "xanchor": "left"}
                 for label, total in totals if total is not None

