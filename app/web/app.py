@@ -40,7 +40,9 @@ def page_routers() -> list[APIRouter]:
     ===== DASHBOARD / IMPORTER: add your routers HERE (import inside this function so that
     your modules may import from app.web freely). =====
     """
-    routers: list[APIRouter] = []
+    from .pages import router as pages_router  # the dashboard (issue 4)
+
+    routers: list[APIRouter] = [pages_router]
     return routers
 
 
