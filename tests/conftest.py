@@ -5,10 +5,17 @@ from __future__ import annotations
 import os
 import secrets
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 import pytest
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
+    from fastapi.testclient import TestClient
+
+    from app.settings import Settings
 
 POSTGRES_ENV = "MIGSCOPE_TEST_POSTGRES_URL"
 
@@ -52,3 +59,29 @@ def db_engine(db_url: str) -> Iterator[Engine]:
     upgrade(engine)
     yield engine
     engine.dispose()
+
+
+@pytest.fixture
+def api_settings(db_url: str) -> Settings:
+    """Settings for an app on the fresh test database (other limits at their defaults)."""
+    from app.settings import Settings
+
+    return Settings(database_url=db_url)
+
+
+@pytest.fixture
+def api_app(api_settings: Settings) -> Iterator[FastAPI]:
+    """The real app from the factory, migrated at creation like in production."""
+    from app.web.app import create_app
+
+    app = create_app(api_settings)
+    yield app
+    app.state.engine.dispose()
+
+
+@pytest.fixture
+def api_client(api_app: FastAPI) -> Iterator[TestClient]:
+    from fastapi.testclient import TestClient
+
+    with TestClient(api_app) as client:
+        yield client

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, HTTPException, Query
 from starlette.concurrency import run_in_threadpool
 
+from app.engine.compare import difference, scenario_with_ack
 from app.engine.scenario import Scenario
 from app.engine.trace import Summary
 from app.store.runs import get_run
@@ -28,7 +30,6 @@ from .urls import Urls
 
 router = APIRouter(tags=["compare"], responses=ERROR_RESPONSES)
 
-ACK = "switchover-ack"
 SUMMARY_METRICS = (
     "total_time_ms",
     "setup_time_ms",
@@ -77,6 +78,7 @@ def diff_summaries(a: Summary, b: Summary) -> CompareDiff:
         )
     return CompareDiff(
         status={"a": a.status, "b": b.status},
+        sentence=sentence(a, b),
         summary={key: metric(getattr(a, key), getattr(b, key)) for key in SUMMARY_METRICS},
         downtime_components_ms={
             key: metric(a.downtime_breakdown_ms.get(key), b.downtime_breakdown_ms.get(key)) for key in components
@@ -85,22 +87,24 @@ def diff_summaries(a: Summary, b: Summary) -> CompareDiff:
     )
 
 
-def with_ack(scenario: Scenario, on: bool) -> Scenario:
-    """The same scenario with switchover-ack on both sides (and the return path it needs), or off."""
-    caps: dict[str, list[str]] = {}
-    for side in ("source", "destination"):
-        current = list(getattr(scenario.caps, side))
-        if on:
-            current += [cap for cap in ("return-path", ACK) if cap not in current]
-        else:
-            current = [cap for cap in current if cap != ACK]
-        caps[side] = current
-    label = " (switchover-ack on)" if on else " (switchover-ack off)"
-    title = scenario.title[: TITLE_CHARS - len(label)] + label
-    document: dict[str, Any] = scenario.model_dump(mode="json", exclude_unset=True)
-    document["caps"] = caps
-    document["title"] = title
-    return Scenario.model_validate(document)
+ACK_LABEL_CHARS = len(" [switchover-ack off]")
+
+
+def ack_pair(scenario: Scenario) -> list[Scenario]:
+    """[on, off]: the engine's own rule (app.engine.compare.scenario_with_ack) for both sides.
+
+    The engine appends " [switchover-ack on/off]" to the title; a title already near the
+    200-character limit is shortened first so that a valid scenario stays valid.
+    """
+    room = TITLE_CHARS - ACK_LABEL_CHARS
+    if len(scenario.title) > room:
+        scenario = scenario.model_copy(update={"title": scenario.title[:room]})
+    return [scenario_with_ack(scenario, True), scenario_with_ack(scenario, False)]
+
+
+def sentence(a: Summary, b: Summary) -> str:
+    """The engine's one-sentence reading of an on/off pair (it only looks at the summaries)."""
+    return str(difference(SimpleNamespace(summary=a), SimpleNamespace(summary=b))["sentence"])  # type: ignore[arg-type]
 
 
 def _side(urls: Urls, run_id: str, title: str, status: str, summary: Summary | dict[str, Any]) -> CompareSide:
@@ -118,7 +122,7 @@ async def create_comparison(
 ) -> CompareOut:
     """Run a scenario with switchover-ack on (a) and removed on both sides (b); store both."""
     scenario = scenario_from_request(body)
-    pair = [with_ack(scenario, on=True), with_ack(scenario, on=False)]
+    pair = ack_pair(scenario)
     # Both runs go into one transaction: a comparison is stored whole or not at all.
     (id_a, trace_a), (id_b, trace_b) = await run_in_threadpool(
         simulate_and_store, engine, pair, settings.max_steps_per_run

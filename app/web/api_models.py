@@ -152,9 +152,9 @@ class SeriesOut(BaseModel):
 
 
 class MetricDiff(BaseModel):
-    a: float | None
-    b: float | None
-    delta: float | None = Field(description="b - a; null when either is unknown")
+    a: int | float | None
+    b: int | float | None
+    delta: int | float | None = Field(description="b - a; null when either is unknown")
 
 
 class DeviceDiff(BaseModel):
@@ -166,6 +166,7 @@ class DeviceDiff(BaseModel):
 
 class CompareDiff(BaseModel):
     status: dict[str, str]
+    sentence: str = Field(description="the difference in one sentence, reading a as ack on and b as off")
     summary: dict[str, MetricDiff]
     downtime_components_ms: dict[str, MetricDiff]
     devices: list[DeviceDiff]

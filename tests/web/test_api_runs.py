@@ -1,0 +1,179 @@
+"""POST/GET /api/runs and the step endpoints, against the real engine and a real database."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import httpx
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+
+from app.engine.trace import Trace
+from app.settings import Settings
+from app.web.app import create_app
+from app.web.urls import Urls
+
+FAST_EXAMPLE = "mlx5-300mb-ack"  # one VFIO device, a few dozen steps
+SLOW_EXAMPLE = "stop-copy-query-fails"  # ~16,000 steps: a couple of seconds of engine time
+
+
+def post_run(client: TestClient, body: dict) -> dict:
+    response = client.post("/api/runs", json=body)
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+def test_create_from_scenario_answers_id_urls_and_summary(api_client: TestClient) -> None:
+    created = post_run(api_client, {"title": "plain guest", "devices": []})
+    run_id = created["id"]
+    assert len(run_id) == 22
+    assert created["title"] == "plain guest"
+    assert created["summary"]["status"] == "completed"
+    assert created["urls"]["api"] == Urls().api_run(run_id)
+    assert created["urls"]["export_perfetto"] == Urls().export_perfetto(run_id)
+    detail = api_client.get(created["urls"]["api"]).json()
+    assert detail["scenario"]["title"] == "plain guest"
+    assert detail["resolved"]["guest"]["ram_bytes"] > 0
+    assert detail["step_count"] == created["step_count"] > 0
+
+
+def test_create_from_example_with_overrides(api_client: TestClient) -> None:
+    created = post_run(api_client, {"example": FAST_EXAMPLE, "overrides": {"title": "changed", "seed": 7}})
+    detail = api_client.get(created["urls"]["api"]).json()
+    assert detail["title"] == "changed"
+    assert detail["scenario"]["seed"] == 7
+    assert [d["name"] for d in detail["devices"]] == [d["name"] for d in detail["summary"]["devices"]]
+    assert detail["devices"][0]["preset"]
+
+
+def test_same_scenario_twice_gives_the_same_trace(api_client: TestClient) -> None:
+    first = post_run(api_client, {"example": FAST_EXAMPLE})
+    second = post_run(api_client, {"example": FAST_EXAMPLE})
+    assert first["id"] != second["id"]
+    one = api_client.get(first["urls"]["export_json"]).content
+    two = api_client.get(second["urls"]["export_json"]).content
+    assert one == two
+    assert Trace.from_json(one.decode()).summary.status == first["summary"]["status"]
+
+
+def test_listing_is_paged_newest_first(api_client: TestClient) -> None:
+    ids = [post_run(api_client, {"title": f"run {i}"})["id"] for i in range(3)]
+    page1 = api_client.get("/api/runs", params={"per_page": 2}).json()
+    assert [item["id"] for item in page1["items"]] == [ids[2], ids[1]]
+    assert page1["total"] == 3 and page1["prev"] is None
+    page2 = api_client.get(page1["next"]).json()
+    assert [item["id"] for item in page2["items"]] == [ids[0]]
+    assert page2["next"] is None
+    assert page2["items"][0]["urls"]["page"] == Urls().run(ids[0])
+    too_big = api_client.get("/api/runs", params={"per_page": 1000})
+    assert too_big.status_code == 422
+    assert too_big.json()["detail"][0]["loc"] == ["query", "per_page"]
+
+
+def test_step_window_and_one_step(api_client: TestClient) -> None:
+    created = post_run(api_client, {"example": FAST_EXAMPLE})
+    run_id, count = created["id"], created["step_count"]
+    window = api_client.get(f"/api/runs/{run_id}/steps", params={"from": 2, "to": 6}).json()
+    assert [s["index"] for s in window["steps"]] == [2, 3, 4, 5]
+    assert all(2 <= e["step"] < 6 for e in window["events"])
+    assert window["step_count"] == count
+    step = api_client.get(Urls().api_run_step(run_id, 3)).json()
+    assert step["step"]["index"] == 3
+    assert step["explanation"].startswith("Step 3 (")
+    assert step["step"]["decision"]["reason"] in step["explanation"]
+    assert step["prev"] == Urls().api_run_step(run_id, 2)
+    last = api_client.get(Urls().api_run_step(run_id, count - 1)).json()
+    assert last["next"] is None
+    missing = api_client.get(Urls().api_run_step(run_id, count))
+    assert missing.status_code == 404 and "has no step" in missing.json()["message"]
+    wide = api_client.get(f"/api/runs/{run_id}/steps", params={"from": 0, "to": 5000})
+    assert wide.status_code == 422 and wide.json()["detail"][0]["loc"] == ["query", "to"]
+
+
+def test_unknown_run_is_404_everywhere(api_client: TestClient) -> None:
+    urls = Urls()
+    for url in (
+        urls.api_run("nope"),
+        urls.api_run_steps("nope"),
+        urls.api_run_step("nope", 0),
+        urls.api_run_series("nope"),
+        urls.export_csv("nope"),
+        urls.export_json("nope"),
+        urls.export_perfetto("nope"),
+        urls.api_compare("nope", "nope2"),
+    ):
+        response = api_client.get(url)
+        assert response.status_code == 404, url
+        assert "nope" in response.json()["message"]
+
+
+def test_invalid_scenario_is_422_with_field_path_and_stores_nothing(api_client: TestClient) -> None:
+    response = api_client.post(
+        "/api/runs", json={"guest": {"ram_bytes": "lots"}, "devices": [{"name": "x", "preset": "no-such"}]}
+    )
+    assert response.status_code == 422
+    body = response.json()
+    locs = [item["loc"] for item in body["detail"]]
+    assert ["body", "guest", "ram_bytes"] in locs
+    assert ["body", "devices", 0, "preset"] in locs
+    assert "guest.ram_bytes" in body["message"]
+    assert all(set(item) == {"loc", "msg", "type"} for item in body["detail"])
+    extra = api_client.post("/api/runs", json={"bogus": 1})
+    assert extra.json()["detail"][0]["loc"] == ["body", "bogus"]
+    override = api_client.post("/api/runs", json={"example": FAST_EXAMPLE, "overrides": {"guest": {"ram_bytes": 5}}})
+    assert override.json()["detail"][0]["loc"] == ["body", "overrides", "guest", "ram_bytes"]
+    unknown = api_client.post("/api/runs", json={"example": "no-such-example"})
+    assert unknown.status_code == 422 and unknown.json()["detail"][0]["loc"] == ["body", "example"]
+    too_many = api_client.post("/api/runs", json={"devices": [{"name": f"d{i}", "preset": "hisi-acc-vf"} for i in range(17)]})
+    assert too_many.status_code == 422 and too_many.json()["detail"][0]["loc"] == ["body", "devices"]
+    too_long = api_client.post("/api/runs", json={"max_time_ms": 3_600_001})
+    assert too_long.status_code == 422 and too_long.json()["detail"][0]["loc"] == ["body", "max_time_ms"]
+    not_json = api_client.post("/api/runs", content=b"{nope", headers={"content-type": "application/json"})
+    assert not_json.status_code == 422
+    assert api_client.get("/api/runs").json()["total"] == 0
+
+
+def test_step_limit_is_a_422_naming_max_time_ms(db_url: str) -> None:
+    app = create_app(Settings(database_url=db_url, max_steps_per_run=20))
+    with TestClient(app) as client:
+        response = client.post("/api/runs", json={"example": FAST_EXAMPLE})
+        assert response.status_code == 422
+        item = response.json()["detail"][0]
+        assert item["loc"] == ["body", "max_time_ms"]
+        assert "at most 20 steps" in item["msg"]
+        assert client.get("/api/runs").json()["total"] == 0
+        limits = client.get("/api/limits").json()
+        assert limits["store"]["max_steps_per_run"] == 20
+        assert limits["scenario"]["devices_per_run"] == 16
+    app.state.engine.dispose()
+
+
+def test_stored_runs_cannot_be_changed_through_the_api(api_app: FastAPI) -> None:
+    methods = {
+        method
+        for path, item in api_app.openapi()["paths"].items()
+        if path.startswith("/api/runs/")
+        for method in item
+    }
+    assert methods == {"get"}
+
+
+def test_a_long_run_does_not_block_other_requests(api_app: FastAPI) -> None:
+    async def scenario() -> tuple[float, bool, int]:
+        transport = httpx.ASGITransport(app=api_app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://migscope.test") as client:
+            long_post = asyncio.create_task(client.post("/api/runs", json={"example": SLOW_EXAMPLE}))
+            await asyncio.sleep(0.3)
+            started = time.monotonic()
+            listing = await client.get("/api/runs")
+            elapsed = time.monotonic() - started
+            still_running = not long_post.done()
+            created = await long_post
+            assert listing.status_code == 200
+            return elapsed, still_running, created.status_code
+
+    elapsed, still_running, status = asyncio.run(scenario())
+    assert status == 201
+    assert still_running, "the long run finished too fast to show anything; pick a slower example"
+    assert elapsed < 0.5
