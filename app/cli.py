@@ -15,10 +15,12 @@ cli = typer.Typer(
 from app import engine_cli  # noqa: E402
 from app.store import cli as store_cli  # noqa: E402
 from app.web import cli as web_cli  # noqa: E402
+from app.importers import cli as importers_cli  # noqa: E402
 
 engine_cli.register(cli)
 store_cli.register(cli)
 web_cli.register(cli)
+importers_cli.register(cli)
 
 
 def main() -> None:

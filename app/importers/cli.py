@@ -1,0 +1,91 @@
+"""`migscope import SRC.log [DST.log] [...]`: store a real QEMU migration and print its URL."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any, Optional
+
+import typer
+
+from .errors import ImportError_
+from .importer import InputFile, import_files
+from .limits import MAX_FILE_BYTES
+
+DEFAULT_BASE_URL = "http://127.0.0.1:8000"
+
+
+def _read(path: Path | None, role: str) -> InputFile | None:
+    if path is None:
+        return None
+    try:
+        size = path.stat().st_size
+        if size > MAX_FILE_BYTES:
+            raise ImportError_(str(path), None, f"a {role} of at most {MAX_FILE_BYTES // 2**20} MiB; it has {size} bytes")
+        return InputFile(str(path), path.read_bytes())
+    except OSError as error:
+        raise ImportError_(str(path), None, f"a readable {role} file ({error.strerror or error})") from None
+
+
+def store_trace(trace: Any) -> str:
+    """Store through the store module (the same database the web app uses); returns the run id."""
+    from app.settings import Settings
+    from app.store.db import make_engine
+    from app.store.migrate import upgrade
+    from app.store.runs import save_trace
+
+    settings = Settings()
+    engine = make_engine(settings.database_url)
+    try:
+        if settings.migrate_on_start:
+            upgrade(engine)
+        return save_trace(engine, trace, max_steps=settings.max_steps_per_run)
+    finally:
+        engine.dispose()
+
+
+def register(cli: typer.Typer) -> None:
+    @cli.command("import")
+    def import_command(
+        src: Annotated[Path, typer.Argument(help="source trace log (QEMU -trace ... -D file)")],
+        dst: Annotated[Optional[Path], typer.Argument(help="destination trace log")] = None,
+        query_migrate: Annotated[Optional[Path], typer.Option("--query-migrate", help="query-migrate samples, one JSON object per line")] = None,
+        events: Annotated[Optional[Path], typer.Option("--events", help="source QMP events, one per line")] = None,
+        dst_events: Annotated[Optional[Path], typer.Option("--dst-events", help="destination QMP events, one per line")] = None,
+        info_migrate: Annotated[Optional[Path], typer.Option("--info-migrate", help="HMP `info migrate` text")] = None,
+        title: Annotated[Optional[str], typer.Option("--title", help="run title (default: from the file name)")] = None,
+        clock_offset_ms: Annotated[Optional[float], typer.Option("--clock-offset-ms", help="destination clock minus source clock, if known (default: from messages seen on both sides)")] = None,
+        base_url: Annotated[str, typer.Option("--base-url", help="where `migscope serve` answers")] = DEFAULT_BASE_URL,
+        as_json: Annotated[bool, typer.Option("--json", help='print {"id", "url", "summary"} as JSON')] = False,
+    ) -> None:
+        """Import a real QEMU migration (trace logs, query-migrate, QMP events, info migrate) and store it."""
+        try:
+            trace = import_files(
+                src_trace=_read(src, "source trace log"),
+                dst_trace=_read(dst, "destination trace log"),
+                query_migrate=_read(query_migrate, "query-migrate file"),
+                src_events=_read(events, "QMP event log"),
+                dst_events=_read(dst_events, "QMP event log"),
+                info_migrate=_read(info_migrate, "`info migrate` text"),
+                title=title,
+                clock_offset_ms=clock_offset_ms,
+            )
+        except ImportError_ as error:
+            typer.echo(f"migscope import: {error.message()}", err=True)
+            raise typer.Exit(code=2) from None
+        run_id = store_trace(trace)
+        from app.web.urls import Urls
+
+        url = base_url.rstrip("/") + Urls().run(run_id)
+        if as_json:
+            typer.echo(json.dumps({"id": run_id, "url": url, "summary": trace.summary.model_dump(mode="json")}, indent=2))
+            return
+        from app.engine_cli import summary_text
+
+        typer.echo(summary_text(trace))
+        info = trace.import_info or {}
+        clock = info.get("clock")
+        if clock is not None:
+            typer.echo(f"  clock offset      {clock['offset_ms']:+.3f} ms (destination - source): {clock['method']}")
+        typer.echo(f"  skipped lines     {info.get('skipped_lines_total', 0)}   ignored event lines {info.get('ignored_event_lines_total', 0)}")
+        typer.echo(url)
