@@ -1,0 +1,65 @@
+"""The CLI as users run it: a real subprocess."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from app.engine.examples import example_path
+
+SUMMARY_KEYS = {
+    "status", "reason", "total_time_ms", "setup_time_ms", "downtime_ms", "guest_downtime_ms", "downtime_breakdown_ms",
+    "dirty_sync_count", "transferred_bytes", "vfio_transferred_bytes", "ack_received_at_ms",
+    "switchover_permitted_at_ms", "switchover_started_at_ms", "passes", "devices",
+}
+
+
+def migscope(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "app.cli", *args], capture_output=True, text=True, timeout=120)
+
+
+def test_simulate_json_has_the_documented_keys():
+    out = migscope("simulate", str(example_path("mlx5-300mb-ack")), "--json")
+    assert out.returncode == 0, out.stderr
+    summary = json.loads(out.stdout)
+    assert SUMMARY_KEYS <= set(summary)
+    assert summary["status"] == "completed"
+    assert set(summary["devices"][0]) >= {"name", "init_data_sent_at_ms", "init_data_loaded_at_ms", "stop_copy_bytes"}
+    assert abs(sum(summary["downtime_breakdown_ms"].values()) - summary["downtime_ms"]) < 1e-6
+
+
+def test_simulate_text_summary_uses_human_units():
+    out = migscope("simulate", "--example", "mlx5-300mb-ack")
+    assert out.returncode == 0, out.stderr
+    assert "downtime (QEMU)" in out.stdout and "MiB" in out.stdout and " ms" in out.stdout
+
+
+def test_compare_ack_prints_both_and_the_difference():
+    out = migscope("simulate", "--example", "mlx5-300mb-ack", "--compare-ack", "--json")
+    assert out.returncode == 0, out.stderr
+    doc = json.loads(out.stdout)
+    on, off = doc["ack_on"], doc["ack_off"]
+    assert on["downtime_ms"] < off["downtime_ms"]
+    assert doc["difference"]["downtime_ms"] == round(on["downtime_ms"] - off["downtime_ms"], 3)
+    assert "with switchover-ack the downtime is" in doc["difference"]["sentence"]
+
+
+def test_invalid_scenario_exits_2_naming_the_field(tmp_path: Path):
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({"guest": {"ram_bytes": "8 XB"}, "params": {"downtime_limit_ms": -1}}))
+    out = migscope("simulate", str(bad))
+    assert out.returncode == 2
+    assert "guest.ram_bytes" in out.stderr and "params.downtime_limit_ms" in out.stderr
+    broken = tmp_path / "broken.json"
+    broken.write_text('{"title": "x",\n "guest": }')
+    out = migscope("simulate", str(broken))
+    assert out.returncode == 2 and "line 2" in out.stderr
+
+
+def test_schema_and_presets():
+    out = migscope("schema")
+    assert out.returncode == 0 and "ram_bytes" in json.loads(out.stdout)["$defs"]["Guest"]["properties"]
+    out = migscope("presets")
+    assert out.returncode == 0 and "mlx5-cx7-vf-300mb" in out.stdout and "published" in out.stdout
