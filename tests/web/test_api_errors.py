@@ -1,0 +1,52 @@
+"""Errors are JSON with a readable message; limits answer 413; nothing internal leaks."""
+
+from __future__ import annotations
+
+import json
+
+from fastapi.testclient import TestClient
+from sqlalchemy import text
+
+from app.settings import Settings
+from app.web.app import create_app
+
+
+def test_body_over_the_limit_is_413(db_url: str) -> None:
+    app = create_app(Settings(database_url=db_url, max_request_bytes=2048))
+    with TestClient(app) as client:
+        big = {"title": "x", "description": "y" * 4000}
+        response = client.post("/api/runs", json=big)
+        assert response.status_code == 413
+        assert "at most 2048 bytes" in response.json()["message"]
+
+        def chunks():  # no Content-Length: the limit applies while the body streams
+            data = json.dumps(big).encode()
+            for start in range(0, len(data), 512):
+                yield data[start : start + 512]
+
+        streamed = client.post("/api/runs", content=chunks(), headers={"content-type": "application/json"})
+        assert streamed.status_code == 413
+        assert client.get("/api/runs").json()["total"] == 0
+    app.state.engine.dispose()
+
+
+def test_unknown_path_is_json_404(api_client: TestClient) -> None:
+    response = api_client.get("/api/nothing-here")
+    assert response.status_code == 404
+    assert response.json()["message"]
+
+
+def test_database_failure_is_a_bare_500(api_app, db_url: str) -> None:  # type: ignore[no-untyped-def]
+    created = TestClient(api_app).post("/api/runs", json={"title": "soon broken"}).json()
+    # A real failure, not a mock: the events table disappears under the running app.
+    with api_app.state.engine.begin() as connection:
+        connection.execute(text("DROP TABLE events"))
+    client = TestClient(api_app, raise_server_exceptions=False)
+    response = client.get(created["urls"]["export_json"])
+    assert response.status_code == 500
+    body = response.json()
+    assert set(body) == {"detail", "message"}
+    lowered = response.text.lower()
+    for leak in ("select", "events", "traceback", "sqlalchemy", "operationalerror", "psycopg", "file \""):
+        assert leak not in lowered, leak
+    assert "server log" in body["message"]
