@@ -370,7 +370,7 @@ def lane_chart(
             }
         )
     layout = _base_layout("Message lane: source, link, destination", "", x_range)
-    layout["height"] = 260
+    layout["height"] = 330
     layout["hovermode"] = "closest"
     layout["yaxis"] = {
         "tickvals": [0, 1, 2], "ticktext": ["destination", "link / return path", "source"],
@@ -421,11 +421,11 @@ def downtime_chart(runs: Sequence[tuple[str, Mapping[str, Any]]]) -> dict[str, A
             "title": {"text": "Downtime by component, next to downtime-limit", "x": 0.01, "xanchor": "left"},
             "barmode": "stack",
             "uirevision": UIREVISION,
-            "height": 170 + 60 * len(runs),
-            "margin": {"l": 150, "r": 24, "t": 48, "b": 48},
-            "xaxis": {"title": {"text": "ms"}, "rangemode": "tozero"},
+            "height": 230 + 60 * len(runs),
+            "margin": {"l": 150, "r": 24, "t": 48, "b": 24},
+            "xaxis": {"ticksuffix": " ms", "rangemode": "tozero"},
             "yaxis": {"automargin": True, "autorange": "reversed"},
-            "legend": {"orientation": "h", "y": -0.3, "yanchor": "top"},
+            "legend": {"orientation": "h", "y": -0.15, "yanchor": "top"},
             "annotations": [
                 {"x": total, "y": label, "text": f" {total:.0f} ms", "showarrow": False, "xanchor": "left"}
                 for label, total in totals if total is not None
