@@ -7,6 +7,7 @@ const MS = (window.MS = {});
 /* ---------- presentation mode ---------- */
 function applyPresentation(on) {
   document.body.classList.toggle("presentation", on);
+  document.documentElement.classList.toggle("presentation", on);
   const button = document.getElementById("presentation-toggle");
   if (button) button.setAttribute("aria-pressed", on ? "true" : "false");
   try { localStorage.setItem("migscope.presentation", on ? "1" : "0"); } catch (e) { /* private mode */ }
@@ -415,7 +416,7 @@ function setupUpload() {
 function start() {
   let saved = false;
   try { saved = localStorage.getItem("migscope.presentation") === "1"; } catch (e) { /* ignore */ }
-  if (saved) document.body.classList.add("presentation");
+  if (saved) { document.body.classList.add("presentation"); document.documentElement.classList.add("presentation"); }
   const toggle = document.getElementById("presentation-toggle");
   if (toggle) {
     toggle.setAttribute("aria-pressed", saved ? "true" : "false");

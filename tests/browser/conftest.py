@@ -1,0 +1,111 @@
+"""Browser tests: Debian's Chromium (no browser download) against a REAL uvicorn subprocess on a
+free port with a temporary SQLite database. In CI a missing chromium fails; locally it skips."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+ARTIFACTS = ROOT / "test-artifacts" / "browser"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
+VIEWPORT = {"width": 1280, "height": 800}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if Path(str(item.fspath)).parent == Path(__file__).parent:
+            item.add_marker(pytest.mark.browser)
+
+
+@pytest.fixture(scope="session")
+def chromium_path() -> str:
+    path = shutil.which("chromium")
+    if path is None:
+        message = "Debian's chromium is not installed (apt-get install chromium; `make system-deps` does it)"
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"CI must run the browser tests: {message}")
+        pytest.skip(message)
+    return path
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def live_server(tmp_path_factory: pytest.TempPathFactory, chromium_path: str) -> Iterator[str]:
+    """`uvicorn app.web.app:create_app --factory` on a free port and a fresh SQLite file."""
+    db = tmp_path_factory.mktemp("browser-db") / "migscope.db"
+    port = _free_port()
+    env = {**os.environ, "DATABASE_URL": f"sqlite:///{db}"}
+    log = (tmp_path_factory.mktemp("browser-log") / "uvicorn.log").open("w")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", "app.web.app:create_app", "--factory",
+         "--host", "127.0.0.1", "--port", str(port)],
+        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+    )
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            with urllib.request.urlopen(base + "/api/limits", timeout=2) as response:
+                if response.status == 200:
+                    break
+        except OSError:
+            pass
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            log.close()
+            pytest.fail(f"uvicorn did not answer on {base}; log: {Path(log.name).read_text()[-2000:]}")
+        time.sleep(0.2)
+    yield base
+    proc.terminate()
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+    log.close()
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args: dict[str, Any], chromium_path: str) -> dict[str, Any]:
+    return {**browser_type_launch_args, "executable_path": chromium_path, "args": CHROMIUM_ARGS}
+
+
+@pytest.fixture
+def browser_context_args(browser_context_args: dict[str, Any], live_server: str) -> dict[str, Any]:
+    return {**browser_context_args, "base_url": live_server, "viewport": VIEWPORT, "accept_downloads": True}
+
+
+@pytest.fixture
+def shot(page: Any, request: pytest.FixtureRequest) -> Any:
+    """Save a screenshot of the current page under test-artifacts/browser/."""
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+
+    def take(name: str, full_page: bool = False) -> Path:
+        path = ARTIFACTS / f"{name}.png"
+        page.screenshot(path=str(path), full_page=full_page)
+        return path
+
+    return take

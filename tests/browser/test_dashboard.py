@@ -1,0 +1,246 @@
+"""The dashboard in a real browser: create, step, compare, validate, download, escape."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from playwright.sync_api import Page, expect
+
+XSS = "<script>alert(1)</script>"
+EXAMPLE = "mlx5-300mb-ack"
+
+
+def wait_ready(page: Page, charts: int = 0) -> None:
+    page.wait_for_function("document.body.dataset.ready === '1'")
+    if charts:
+        page.wait_for_function(f"document.querySelectorAll('.chart.drawn .main-svg').length >= {charts}")
+
+
+def api_run(page: Page, body: dict[str, Any] | None = None) -> dict[str, Any]:
+    response = page.request.post("/api/runs", data=body or {"example": EXAMPLE})
+    assert response.status == 201, response.text()
+    return response.json()
+
+
+def step_in_url(page: Page) -> int | None:
+    value = re.search(r"[?&]step=(\d+)", page.url)
+    return int(value.group(1)) if value else None
+
+
+def wait_step(page: Page, n: int) -> None:
+    page.wait_for_selector(f'#step-panel article[data-step="{n}"]')
+    assert step_in_url(page) == n
+
+
+def cursor_x(page: Page, chart: str = "chart-devices") -> float:
+    return float(page.evaluate(
+        f"document.getElementById('{chart}').layout.shapes.find(s => s.name === 'cursor').x0"
+    ))
+
+
+def test_create_a_run_from_a_preset(page: Page, shot: Any) -> None:
+    page.goto("/new")
+    wait_ready(page)
+    shot("new-run")
+    page.fill('[name="devices.0.name"]', "0000:5e:00.3")
+    page.select_option('[name="devices.0.preset"]', "mlx5-cx7-vf-100mib")
+    expect(page.locator("#device-0")).to_contain_text("~100 MiB of state")
+    expect(page.locator('[name="devices.0.name"]')).to_have_value("0000:5e:00.3")
+    expect(page.locator('#device-0 [name="devices.0.dest_load_bytes_per_s"]')).to_have_attribute("placeholder", "440 MiB")
+    # Add a device in place, then remove it again.
+    page.get_by_role("button", name="Add a device").click()
+    expect(page.locator(".device-row")).to_have_count(2)
+    page.locator("#device-1 [data-remove-device]").click()
+    expect(page.locator(".device-row")).to_have_count(1)
+    page.click('button[data-submit="run"]')
+    page.wait_for_url(re.compile(r"/runs/[\w-]+$"), timeout=30_000)
+    wait_ready(page, charts=4)
+    expect(page.locator("h1")).to_have_text(re.compile("mlx5 CX-7 VF"))
+    names = page.evaluate("document.getElementById('chart-devices').data.map(t => t.name)")
+    assert "0000:5e:00.3: initial at source" in names
+    shot("run")
+
+
+def test_step_with_keys_and_buttons_url_and_reload(page: Page, shot: Any) -> None:
+    run = api_run(page)
+    last = run["step_count"] - 1
+    page.goto(run["urls"]["page"])
+    wait_ready(page, charts=4)
+    page.keyboard.press("End")
+    wait_step(page, last)
+    page.keyboard.press("Home")
+    wait_step(page, 0)
+    page.keyboard.press("ArrowRight")
+    wait_step(page, 1)
+    page.get_by_role("button", name="Next step (Right arrow)").click()
+    wait_step(page, 2)
+    page.get_by_role("button", name="Previous step (Left arrow)").click()
+    wait_step(page, 1)
+    page.keyboard.press("ArrowLeft")
+    wait_step(page, 0)
+    page.get_by_role("button", name="Last step (End)").click()
+    wait_step(page, last)
+    page.get_by_role("button", name="First step (Home)").click()
+    wait_step(page, 0)
+    # Space plays, Space again pauses.
+    page.select_option("#speed", "25")
+    page.keyboard.press(" ")
+    page.wait_for_function("new URL(location).searchParams.get('step') >= '3'")
+    page.keyboard.press(" ")
+    expect(page.locator('[data-action="play"]')).to_have_attribute("aria-pressed", "false")
+    # The scrubber goes straight to a step.
+    page.locator("#scrubber").fill("5")
+    wait_step(page, 5)
+    twin = page.request.get(page.url.replace(f"/runs/{run['id']}", f"/runs/{run['id']}.json")).json()
+    assert twin["step"]["index"] == 5
+    for chart in ("chart-devices", "chart-ram", "chart-lane"):
+        assert abs(cursor_x(page, chart) - twin["step"]["end_ms"] / 1000) < 1e-6
+    # Reload opens the same step.
+    page.reload()
+    wait_ready(page, charts=4)
+    assert step_in_url(page) == 5
+    expect(page.locator("#scrubber")).to_have_value("5")
+    expect(page.locator("#step-panel article")).to_have_attribute("data-step", "5")
+    assert abs(cursor_x(page) - twin["step"]["end_ms"] / 1000) < 1e-6
+    assert "step=5" in page.locator("#share-link").input_value()
+
+
+def test_zoom_survives_stepping(page: Page) -> None:
+    run = api_run(page)
+    page.goto(run["urls"]["page"])
+    wait_ready(page, charts=4)
+    page.evaluate("Plotly.relayout('chart-ram', {'xaxis.range': [0.5, 1.5]})")
+    page.keyboard.press("ArrowRight")
+    wait_step(page, 1)
+    page.wait_for_timeout(400)
+    assert page.evaluate("document.getElementById('chart-ram').layout.xaxis.range") == [0.5, 1.5]
+
+
+def test_ack_and_switchover_markers_are_in_the_chart_data(page: Page) -> None:
+    run = api_run(page)
+    page.goto(run["urls"]["page"])
+    wait_ready(page, charts=4)
+    kinds = page.evaluate(
+        "document.getElementById('chart-devices').data.filter(t => t.meta && t.meta.event_kind)"
+        ".map(t => [t.meta.event_kind, t.x])"
+    )
+    found = dict((k, x) for k, x in kinds)
+    summary = run["summary"]
+    assert abs(found["ack_received"][0] - summary["ack_received_at_ms"] / 1000) < 1e-3
+    assert abs(found["switchover_permitted"][0] - summary["switchover_permitted_at_ms"] / 1000) < 1e-3
+    for kind in ("init_data_sent", "init_data_loaded", "ack_sent", "vm_stop", "vm_start"):
+        assert kind in found
+    shapes = page.evaluate("document.getElementById('chart-devices').layout.shapes.map(s => s.name)")
+    assert {"event:ack_received", "event:switchover_permitted", "cursor"} <= set(shapes)
+    lane = page.evaluate("document.getElementById('chart-lane').data.map(t => t.meta && (t.meta.message || t.meta.event_kind))")
+    assert "ack_sent" in lane and "ack_received" in lane
+
+
+def test_compare_ack_on_off_from_the_form(page: Page, shot: Any) -> None:
+    page.goto("/new")
+    wait_ready(page)
+    page.click('button[data-submit="compare"]')
+    page.wait_for_url(re.compile(r"/compare\?a=[\w-]+&b=[\w-]+$"), timeout=60_000)
+    wait_ready(page, charts=7)
+    on = float(page.locator('.downtime[data-run="a"]').get_attribute("data-ms"))
+    off = float(page.locator('.downtime[data-run="b"]').get_attribute("data-ms"))
+    assert off > on > 0
+    headline = page.locator("#headline").inner_text()
+    assert headline.startswith("With switchover-ack the downtime is")
+    assert f"{on:.0f} ms" in headline and f"{off:.0f} ms" in headline
+    assert "moved into pre-copy" in headline
+    ranges = page.evaluate(
+        "['chart-devices-a','chart-devices-b','chart-ram-a','chart-ram-b'].map(id => document.getElementById(id).layout.xaxis.range)"
+    )
+    assert all(r == ranges[0] for r in ranges)
+    shot("compare")
+
+
+def test_bad_field_shows_the_api_message_inline(page: Page) -> None:
+    page.goto("/new")
+    wait_ready(page)
+    page.evaluate("window.__noReload = 1")
+    page.fill('[name="guest.ram_bytes"]', "lots of memory")
+    page.fill('[name="params.downtime_limit_ms"]', "0")
+    page.click('button[data-submit="run"]')
+    ram_error = page.locator('[name="guest.ram_bytes"] ~ .field-error')
+    expect(ram_error).to_be_visible()
+    expect(ram_error).to_contain_text("lots of memory")
+    expect(page.locator('[name="guest.ram_bytes"]')).to_have_attribute("aria-invalid", "true")
+    expect(page.locator('[name="params.downtime_limit_ms"] ~ .field-error')).to_be_visible()
+    assert page.evaluate("window.__noReload") == 1
+    assert page.url.endswith("/new")
+    # Fixing the field and running clears the messages and opens the run.
+    page.fill('[name="guest.ram_bytes"]', "4 GiB")
+    page.fill('[name="params.downtime_limit_ms"]', "300")
+    page.click('button[data-submit="run"]')
+    page.wait_for_url(re.compile(r"/runs/[\w-]+$"), timeout=30_000)
+
+
+def test_download_the_three_exports(page: Page) -> None:
+    run = api_run(page)
+    page.goto(run["urls"]["page"])
+    wait_ready(page)
+    contents = {}
+    for label in ("CSV", "JSON", "Perfetto"):
+        with page.expect_download() as info:
+            page.locator(".downloads").get_by_role("link", name=label, exact=True).click()
+        download = info.value
+        contents[label] = (download.suggested_filename, open(download.path(), encoding="utf-8").read())
+    assert contents["CSV"][0].endswith(".csv") and contents["CSV"][1].splitlines()[0].count(",") > 3
+    assert json.loads(contents["JSON"][1])["format"] == "migscope-trace"
+    assert "traceEvents" in json.loads(contents["Perfetto"][1])
+
+
+def test_user_text_is_shown_as_text(page: Page) -> None:
+    dialogs: list[str] = []
+    page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+    run = api_run(page, {"title": XSS, "devices": [{"name": XSS, "preset": "hisi-acc-vf"}], "max_time_ms": 20000})
+    page.goto(run["urls"]["page"])
+    wait_ready(page, charts=4)
+    expect(page.locator("h1")).to_have_text(XSS)
+    names = page.evaluate("document.getElementById('chart-devices').data.map(t => t.name)")
+    assert f"{XSS}: initial at source" in names
+    page.goto("/runs")
+    wait_ready(page)
+    expect(page.get_by_role("link", name=XSS)).to_be_visible()
+    assert dialogs == []
+
+
+def test_presentation_mode_and_keyboard_only(page: Page, shot: Any) -> None:
+    run = api_run(page)
+    page.goto(run["urls"]["page"] + "?step=3")
+    wait_ready(page, charts=4)
+    page.keyboard.press("p")
+    expect(page.locator("body")).to_have_class(re.compile("presentation"))
+    expect(page.locator("#presentation-toggle")).to_have_attribute("aria-pressed", "true")
+    size = page.evaluate("getComputedStyle(document.body).fontSize")
+    assert float(size.rstrip("px")) >= 24
+    shot("run-presentation")
+    page.keyboard.press("p")
+    expect(page.locator("body")).not_to_have_class(re.compile("presentation"))
+    # Keyboard only: Tab reaches the step buttons, Enter presses them.
+    for _ in range(40):
+        page.keyboard.press("Tab")
+        if page.evaluate("document.activeElement.dataset.action") == "forward":
+            break
+    else:
+        raise AssertionError("Tab never reached the Forward button")
+    page.keyboard.press("Enter")
+    wait_step(page, 4)
+
+
+def test_runs_and_about_pages(page: Page, shot: Any) -> None:
+    api_run(page)
+    page.goto("/runs")
+    wait_ready(page)
+    expect(page.locator("table.runs-table tbody tr").first).to_be_visible()
+    shot("runs")
+    page.goto("/about")
+    wait_ready(page)
+    expect(page.locator("h1")).to_have_text("About the model")
+    shot("about")
+    alt = page.locator('link[rel="alternate"][type="application/json"]').get_attribute("href")
+    assert page.request.get(alt).json()["title"] == "About the model"
