@@ -1,4 +1,4 @@
-"""The browser dashboard: every HTML page (each with a JSON twin) and the static files.
+"""The browser dashboard: every HTML page, each with a JSON twin (static files: app.py mounts them).
 
 `create_app` includes `router`; the pages themselves live in pages_new, pages_run, pages_compare.
 """
@@ -7,14 +7,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, HTTPException, Request
-from fastapi.responses import FileResponse, Response
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
 
 from app.engine.units import format_bytes
 from app.store.runs import list_runs
 from app.web import pages_compare, pages_new, pages_run
-from app.web.pages_common import STATIC_DIR, db_session, render, urls_for
-from app.web.urls import ABOUT_PAGE_PATH, RUNS_PAGE_PATH, STATIC_PATH
+from app.web.pages_common import db_session, render, urls_for
+from app.web.urls import ABOUT_PAGE_PATH, RUNS_PAGE_PATH
 
 router = APIRouter(include_in_schema=False)
 PAGE_SIZE = 25
@@ -71,7 +71,7 @@ def read_runs_page(request: Request, page: int = 1) -> Response:
 @router.get(ABOUT_PAGE_PATH + ".json")
 def read_about_page(request: Request) -> Response:
     """How the engine works and what it simplifies."""
-    from app.engine.profiles import PROFILES  # noqa: PLC0415
+    from app.engine.profiles import PROFILES
 
     profiles = [{"name": p.name, "description": p.description, "proposed": p.proposed} for p in PROFILES.values()]
     twin = {
@@ -81,16 +81,6 @@ def read_about_page(request: Request) -> Response:
     }
     return render(request, "about.html", {"nav": "about", "profiles": profiles,
                                           "json_url": urls_for(request).about(json=True)}, twin=twin)
-
-
-@router.get(STATIC_PATH + "/{path:path}")
-def read_static(path: str) -> Response:
-    """Vendored libraries (versioned names: cached for a year) and the app's own JS and CSS."""
-    target = (STATIC_DIR / path).resolve()
-    if STATIC_DIR.resolve() not in target.parents or not target.is_file():
-        raise HTTPException(status_code=404, detail="no such static file")
-    cache = "public, max-age=31536000, immutable" if path.startswith("vendor/") else "no-cache"
-    return FileResponse(target, headers={"Cache-Control": cache})
 
 
 router.include_router(pages_new.router)

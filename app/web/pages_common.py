@@ -23,19 +23,16 @@ templates.env.globals["fmt"] = {"bytes": format_bytes, "ms": format_ms, "rate": 
 
 
 def _version() -> str:
-    try:
-        from importlib.metadata import version  # noqa: PLC0415
+    from app import __version__
 
-        return version("migscope")
-    except Exception:  # pragma: no cover - not installed
-        return "dev"
+    return str(__version__)
 
 
 templates.env.globals["version"] = _version()
 
 
 def urls_for(request: Request) -> Any:
-    from app.web.urls import Urls  # noqa: PLC0415 (the one URL builder, owned by the API side)
+    from app.web.urls import Urls
 
     return Urls(request.scope.get("root_path", ""))
 

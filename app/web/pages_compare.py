@@ -11,8 +11,8 @@ from app.engine.units import format_ms
 from app.store.runs import get_run, list_runs, load_events
 from app.web import charts
 from app.web.pages_common import absolute, db_session, not_found, render, urls_for
-from app.web.urls import COMPARE_PAGE_PATH
 from app.web.pages_run import CHART_EVENT_KINDS, run_public, run_series
+from app.web.urls import COMPARE_PAGE_PATH
 
 router = APIRouter(include_in_schema=False)
 

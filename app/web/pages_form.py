@@ -118,7 +118,7 @@ def default_scenario() -> dict[str, Any]:
 def examples() -> dict[str, dict[str, Any]]:
     """Scenario examples from the engine (empty until they exist)."""
     try:
-        from app.engine.examples import EXAMPLES  # noqa: PLC0415 (optional: lands with the engine)
+        from app.engine.examples import EXAMPLES
     except ImportError:
         return {}
     return dict(EXAMPLES)

@@ -19,7 +19,7 @@ router = APIRouter(include_in_schema=False)
 
 def import_limits() -> dict[str, Any]:
     try:
-        from app.importers import limits  # noqa: PLC0415
+        from app.importers import limits
     except ImportError:  # pragma: no cover - the importer ships with the app
         return {"max_file_bytes": 0, "max_file_human": "unknown", "max_total_human": "unknown", "max_steps": "?"}
     return {
@@ -80,7 +80,7 @@ def read_device_row(request: Request, index: int = 0, preset: str | None = None)
     chosen = params.get(f"devices.{index}.preset", preset or "")
     if chosen not in PRESETS:
         chosen = ""
-    if not name and "devices.%d.name" % index not in params:
+    if not name and f"devices.{index}.name" not in params:
         name = f"0000:3b:00.{index + 1}"
     row = pf.device_row(index, {"name": name, "preset": chosen or None})
     context = {"row": row, "presets": pf.presets_for_form()}

@@ -7,16 +7,16 @@ from typing import Any
 
 import numpy as np
 from fastapi import APIRouter, Query, Request
-from sqlalchemy import select
 from fastapi.responses import JSONResponse, RedirectResponse, Response
+from sqlalchemy import select
 from sqlmodel import Session
 
 from app.store.models import StepRow
 from app.store.runs import get_run, load_events, load_step
 from app.web import charts, series
 from app.web.explain import explain_step
-from app.web.urls import RUN_CHART_SERIES_PATH, RUN_PAGE_PATH, RUN_STEP_PAGE_PATH
 from app.web.pages_common import absolute, db_session, not_found, render, strip_json, urls_for
+from app.web.urls import RUN_CHART_SERIES_PATH, RUN_PAGE_PATH, RUN_STEP_PAGE_PATH
 
 router = APIRouter(include_in_schema=False)
 
