@@ -37,13 +37,6 @@ class Settings(BaseSettings):
     max_steps_per_run: int = Field(
         default=20_000, ge=10, description="a run producing more steps is refused (422)"
     )
-    page_size_default: int = Field(default=20, ge=1, description="runs per page when not given")
-    page_size_max: int = Field(default=100, ge=1, description="largest per_page for GET /api/runs")
-    steps_window_max: int = Field(
-        default=1000, ge=1, description="most steps one GET /api/runs/{id}/steps answers"
-    )
-    max_points_default: int = Field(default=2000, ge=3, description="series points when not given")
-    max_points_max: int = Field(default=20_000, ge=3, description="largest max_points for series")
     migrate_on_start: bool = Field(
         default=True, description="run `alembic upgrade head` when the app is created"
     )

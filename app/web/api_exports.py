@@ -14,11 +14,12 @@ from app.engine.trace import DeviceStep, Step, Trace
 from app.store.runs import trace_from_run
 
 from . import urls as paths
-from .api_models import ERROR_RESPONSES
+from .api_models import ERROR_RESPONSES, NON_JSON_ERROR_RESPONSES
 from .deps import RunDep, SessionDep
 from .perfetto import to_trace_events
 
 router = APIRouter(tags=["exports"], responses=ERROR_RESPONSES)
+
 
 _NESTED = {"devices", "gates", "decision"}
 STEP_COLUMNS = [name for name in Step.model_fields if name not in _NESTED]
@@ -70,7 +71,9 @@ def steps_csv(steps: list[Step]) -> str:
     return out.getvalue()
 
 
-@router.get(paths.EXPORT_CSV_PATH, response_model=str, response_class=CsvResponse)
+@router.get(
+    paths.EXPORT_CSV_PATH, response_model=str, response_class=CsvResponse, responses=NON_JSON_ERROR_RESPONSES
+)
 def export_csv(run: RunDep, session: SessionDep) -> Response:
     """The run's steps as CSV, one row per step and columns per device."""
     trace = trace_from_run(session, run)

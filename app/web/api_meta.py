@@ -9,7 +9,16 @@ from fastapi import APIRouter
 from app.engine.scenario import LIMITS
 
 from . import urls as paths
-from .api_models import ERROR_RESPONSES, LimitsOut
+from .api_models import (
+    ERROR_RESPONSES,
+    MAX_POINTS_DEFAULT,
+    MAX_POINTS_MAX,
+    PAGE_SIZE_DEFAULT,
+    PAGE_SIZE_MAX,
+    STEPS_WINDOW_DEFAULT,
+    STEPS_WINDOW_MAX,
+    LimitsOut,
+)
 from .api_runner import example_names
 from .deps import SettingsDep
 
@@ -28,11 +37,12 @@ def read_limits(settings: SettingsDep) -> LimitsOut:
         store={
             "max_steps_per_run": settings.max_steps_per_run,
             "max_request_bytes": settings.max_request_bytes,
-            "page_size_default": settings.page_size_default,
-            "page_size_max": settings.page_size_max,
-            "steps_window_max": settings.steps_window_max,
-            "max_points_default": settings.max_points_default,
-            "max_points_max": settings.max_points_max,
+            "page_size_default": PAGE_SIZE_DEFAULT,
+            "page_size_max": PAGE_SIZE_MAX,
+            "steps_window_default": STEPS_WINDOW_DEFAULT,
+            "steps_window_max": STEPS_WINDOW_MAX,
+            "max_points_default": MAX_POINTS_DEFAULT,
+            "max_points_max": MAX_POINTS_MAX,
         },
     )
 

@@ -6,11 +6,22 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag
 
+from app.engine.examples import EXAMPLES
 from app.engine.scenario import Scenario
 from app.engine.trace import Event, Gate, Step, Summary
 from app.store.models import RunListPublic, RunPublic
 
 from .urls import Urls
+
+
+# Shape limits of the API. They are constants, not settings, because the OpenAPI schema
+# states them (schemathesis and clients rely on it); app/settings.py holds the deployment ones.
+PAGE_SIZE_DEFAULT = 20
+PAGE_SIZE_MAX = 100
+STEPS_WINDOW_DEFAULT = 100
+STEPS_WINDOW_MAX = 1000
+MAX_POINTS_DEFAULT = 2000
+MAX_POINTS_MAX = 20_000
 
 
 class ErrorResponse(BaseModel):
@@ -29,11 +40,23 @@ class ValidationErrorResponse(BaseModel):
     message: str = Field(description="the errors as one readable text: path: message; ...")
 
 
+def _json_error(model: type[BaseModel], description: str) -> dict[str, Any]:
+    # Spelled out as application/json: FastAPI would otherwise document errors of a CSV
+    # route as text/csv, and they are JSON like everywhere else.
+    ref = {"$ref": f"#/components/schemas/{model.__name__}"}
+    return {"description": description, "content": {"application/json": {"schema": ref}}}
+
+
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     404: {"model": ErrorResponse, "description": "unknown run"},
     413: {"model": ErrorResponse, "description": "request body larger than max_request_bytes"},
     422: {"model": ValidationErrorResponse, "description": "invalid input; `loc` names the field"},
     500: {"model": ErrorResponse, "description": "internal error (details are only in the server log)"},
+}
+NON_JSON_ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    404: _json_error(ErrorResponse, "unknown run"),
+    422: _json_error(ValidationErrorResponse, "invalid input; `loc` names the field"),
+    500: _json_error(ErrorResponse, "internal error (details are only in the server log)"),
 }
 
 
@@ -42,7 +65,10 @@ class ExampleRun(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    example: str = Field(description="name of an example scenario (GET /api/examples)")
+    example: str = Field(
+        description="name of an example scenario (GET /api/examples)",
+        json_schema_extra={"enum": sorted(EXAMPLES)},
+    )
     overrides: dict[str, Any] = Field(
         default_factory=dict,
         description="merged into the example: objects merge key by key, lists and values replace",

@@ -15,6 +15,10 @@ from app.store.runs import list_runs, load_events, load_step, load_steps
 from . import urls as paths
 from .api_models import (
     ERROR_RESPONSES,
+    PAGE_SIZE_DEFAULT,
+    PAGE_SIZE_MAX,
+    STEPS_WINDOW_DEFAULT,
+    STEPS_WINDOW_MAX,
     RunCreated,
     RunDetail,
     RunListItem,
@@ -59,16 +63,13 @@ async def create_run(
 @router.get(paths.API_RUNS_PATH, response_model=RunPageOut)
 def read_runs(
     session: SessionDep,
-    settings: SettingsDep,
     urls: UrlsDep,
     page: Annotated[int, Query(ge=1, le=1_000_000, description="1-based page number")] = 1,
-    per_page: Annotated[int | None, Query(ge=1, description="runs per page (page_size_max caps it)")] = None,
+    per_page: Annotated[int, Query(ge=1, le=PAGE_SIZE_MAX, description="runs per page")] = PAGE_SIZE_DEFAULT,
     status: Annotated[str | None, Query(max_length=16, description="completed, failed or cancelled")] = None,
 ) -> RunPageOut:
     """List stored runs, newest first, one page at a time."""
-    size = per_page or settings.page_size_default
-    if size > settings.page_size_max:
-        raise _query_error("per_page", f"at most {settings.page_size_max} runs per page")
+    size = per_page
     runs, total = list_runs(session, offset=(page - 1) * size, limit=size, status=status)
     items = [_list_item(urls, run) for run in runs]
     more = page * size < total
@@ -112,14 +113,13 @@ def read_run(run: RunDep, urls: UrlsDep) -> RunDetail:
 def read_steps(
     run: RunDep,
     session: SessionDep,
-    settings: SettingsDep,
     urls: UrlsDep,
     start: Annotated[int, Query(alias="from", ge=0, le=10_000_000, description="first step index")] = 0,
     stop: Annotated[int | None, Query(alias="to", ge=0, le=10_000_000, description="one past the last index")] = None,
 ) -> StepWindow:
     """A window of steps (from <= index < to) with their events."""
-    window = settings.steps_window_max
-    end = start + min(window, 100) if stop is None else stop
+    window = STEPS_WINDOW_MAX
+    end = start + STEPS_WINDOW_DEFAULT if stop is None else stop
     if end < start:
         raise _query_error("to", "`to` must not be below `from`")
     if end - start > window:

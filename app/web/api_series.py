@@ -10,8 +10,8 @@ from fastapi.exceptions import RequestValidationError
 from app.store.runs import load_events_in_time, load_step_data_in_time
 
 from . import urls as paths
-from .api_models import ERROR_RESPONSES, SeriesOut
-from .deps import RunDep, SessionDep, SettingsDep
+from .api_models import ERROR_RESPONSES, MAX_POINTS_DEFAULT, MAX_POINTS_MAX, SeriesOut
+from .deps import RunDep, SessionDep
 from .series import PERIODIC_EVENT_KINDS, build_series, parse_fields
 
 router = APIRouter(tags=["runs"], responses=ERROR_RESPONSES)
@@ -27,13 +27,14 @@ def _query_error(name: str, message: str) -> RequestValidationError:
 def read_series(
     run: RunDep,
     session: SessionDep,
-    settings: SettingsDep,
     fields: Annotated[
         list[str] | None,
         Query(description="step fields, or device.<field> for one series per device; comma-separated or repeated"),
     ] = None,
     devices: Annotated[list[str] | None, Query(description="only these devices (repeat the parameter)")] = None,
-    max_points: Annotated[int | None, Query(ge=3, description="points per series at most (max_points_max caps it)")] = None,
+    max_points: Annotated[
+        int, Query(ge=3, le=MAX_POINTS_MAX, description="points per series at most")
+    ] = MAX_POINTS_DEFAULT,
     from_ms: Annotated[float | None, Query(ge=0, le=_MS_LIMIT, description="range start, ms")] = None,
     to_ms: Annotated[float | None, Query(ge=0, le=_MS_LIMIT, description="range end, ms")] = None,
     event_kinds: Annotated[
@@ -43,9 +44,7 @@ def read_series(
     ] = None,
 ) -> SeriesOut:
     """Series for charts over a time range, downsampled with MinMaxLTTB; every event in range."""
-    points = max_points or settings.max_points_default
-    if points > settings.max_points_max:
-        raise _query_error("max_points", f"at most {settings.max_points_max} points per series")
+    points = max_points
     if from_ms is not None and to_ms is not None and to_ms < from_ms:
         raise _query_error("to_ms", "to_ms must not be below from_ms")
     try:
