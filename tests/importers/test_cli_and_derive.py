@@ -1,0 +1,124 @@
+"""`migscope import` end to end on a real SQLite store, and "Simulate this" through the real engine."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+from sqlmodel import Session
+from typer.testing import CliRunner
+
+from app.cli import cli
+from app.engine import Scenario, simulate
+from app.store.db import make_engine
+from app.store.models import Run
+from app.store.runs import load_trace
+
+from .helpers import CONSTRUCTED, REAL, import_constructed, import_real
+
+RUN = "q100-w64-r2048-bw128-dt300-1"
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    url = f"sqlite:///{tmp_path / 'migscope.db'}"
+    monkeypatch.setenv("DATABASE_URL", url)
+    return url
+
+
+def _run_count(url: str) -> int:
+    engine = make_engine(url)
+    try:
+        with Session(engine) as session:
+            return int(session.exec(select(func.count()).select_from(Run)).one()[0])  # type: ignore[call-overload]
+    except Exception:  # the schema does not exist yet: nothing was stored
+        return 0
+    finally:
+        engine.dispose()
+
+
+def test_import_json_stores_the_run_and_prints_the_simulate_keys(sqlite_url: str) -> None:
+    base = REAL / RUN
+    result = CliRunner().invoke(
+        cli,
+        ["import", f"{base}.src.trace.log", f"{base}.dst.trace.log", "--query-migrate", f"{base}.query-migrate.jsonl",
+         "--events", f"{base}.src.events.jsonl", "--dst-events", f"{base}.dst.events.jsonl", "--json"],
+    )
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.stdout)
+    assert set(doc) == {"id", "url", "summary"}
+    assert doc["url"] == f"http://127.0.0.1:8000/runs/{doc['id']}"
+    sim = CliRunner().invoke(cli, ["simulate", "--json"] + (["--example", _an_example()] if _an_example() else []))
+    if sim.exit_code == 0:
+        assert set(json.loads(sim.stdout)) == set(doc["summary"])
+    assert doc["summary"]["downtime_ms"] == 17.0 and doc["summary"]["vfio_transferred_bytes"] is None
+    engine = make_engine(sqlite_url)
+    with Session(engine) as session:
+        stored = load_trace(session, doc["id"])
+    engine.dispose()
+    assert stored is not None and stored.source == "import"
+    assert stored.summary.dirty_sync_count == 3
+    assert stored.import_info is not None and stored.import_info["clock"]["offset_ms"] == 0.0
+
+
+def _an_example() -> str | None:
+    try:
+        from app.engine.examples import EXAMPLES
+    except ImportError:
+        return None
+    return sorted(EXAMPLES)[0] if EXAMPLES else None
+
+
+def test_text_output_ends_with_the_url(sqlite_url: str) -> None:
+    result = CliRunner().invoke(cli, ["import", str(CONSTRUCTED / "vfio81-hex-one-device.src.trace.log"), str(CONSTRUCTED / "vfio81-hex-one-device.dst.trace.log")])
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.strip().splitlines()
+    assert lines[-1].startswith("http://127.0.0.1:8000/runs/")
+    assert any("clock offset      +2500.000 ms" in line for line in lines)
+
+
+def test_bad_input_exits_2_names_file_and_line_and_stores_nothing(sqlite_url: str, tmp_path: Path) -> None:
+    bad = tmp_path / "src.log"
+    bad.write_text("1@1.000000:migrate_set_state new state setup\n1@1.000001:migrate_pending_estimate estimate pending size ??\n")
+    result = CliRunner().invoke(cli, ["import", str(bad)])
+    assert result.exit_code == 2
+    assert f"{bad}:2: expected `migrate_pending_estimate estimate pending size <n>" in result.stderr
+    assert _run_count(sqlite_url) == 0
+
+
+def test_file_with_nothing_usable_is_an_error(sqlite_url: str, tmp_path: Path) -> None:
+    empty = tmp_path / "notes.txt"
+    empty.write_text("just some text\nnothing from QEMU here\n")
+    result = CliRunner().invoke(cli, ["import", str(empty)])
+    assert result.exit_code == 2
+    assert "none found in 2 lines" in result.stderr
+    assert _run_count(sqlite_url) == 0
+
+
+def test_derived_scenario_runs_in_the_engine_and_marks_its_origin() -> None:
+    trace = import_real(RUN)
+    provenance = trace.resolved["provenance"]
+    assert provenance["guest.ram_bytes"] == "derived-from-log"
+    assert provenance["params.max_bandwidth_bytes_per_s"] == "derived-from-log"
+    assert provenance["params.downtime_limit_ms"] == "derived-from-log"
+    assert provenance["link.bandwidth_bytes_per_s"] == "default"
+    scenario = Scenario.model_validate(trace.scenario)
+    assert scenario.guest.ram_bytes == 537403392
+    assert scenario.params.max_bandwidth_bytes_per_s == 128 * 1024**2
+    assert scenario.params.downtime_limit_ms == 300
+    assert scenario.qemu_profile == "10.0"
+    simulated = simulate(scenario)
+    assert simulated.source == "simulation" and simulated.summary.status in ("completed", "failed", "cancelled")
+
+
+def test_derived_devices_take_sizes_from_the_log_and_the_rest_from_a_preset() -> None:
+    trace = import_constructed("vfio100-dec-two-devices")
+    devices = trace.scenario["devices"]
+    assert [d["name"] for d in devices] == ["0000:17:00.2", "0000:17:00.3"]
+    assert devices[0]["initial_bytes"] == 3 * 1024**2 and devices[0]["stop_copy_bytes"] == 6 * 1024**2
+    provenance = trace.resolved["provenance"]
+    assert provenance["devices.0.initial_bytes"] == "derived-from-log"
+    assert provenance["devices.0.preset"].startswith("from-preset:")
+    simulate(Scenario.model_validate(trace.scenario))
