@@ -7,6 +7,7 @@ error id that the client sees.
 from __future__ import annotations
 
 import secrets
+import traceback
 from collections.abc import Sequence
 from typing import Any
 
@@ -89,7 +90,14 @@ async def _on_http(_request: Request, exc: Exception) -> JSONResponse:
 
 async def _on_unexpected(request: Request, exc: Exception) -> JSONResponse:
     error_id = secrets.token_hex(6)
-    log.error("unhandled error", error_id=error_id, path=request.url.path, exc_info=exc)
+    # A plain formatted traceback: structlog's default rich renderer would dump every local
+    # (request bodies, trace data) and take seconds on a large failure.
+    log.error(
+        "unhandled error",
+        error_id=error_id,
+        path=request.url.path,
+        exception="".join(traceback.format_exception(exc, limit=-12)),
+    )
     return error_response(500, f"internal error; the server log has the details under id {error_id}")
 
 
