@@ -60,7 +60,7 @@ MESSAGES = [
     ("shut_sent", "shut_received", "SHUT on the return path"),
     ("ping", "pong", "PING / PONG"),
 ]
-DOWNTIME_COLOURS = ["blue", "orange", "green", "purple", "sky", "vermillion", "yellow", "grey"]
+DOWNTIME_COLOURS = ["blue", "orange", "green", "purple", "sky", "grey", "yellow", "black"]
 
 
 def colour(name: str) -> str:
@@ -392,25 +392,31 @@ def downtime_chart(runs: Sequence[tuple[str, Mapping[str, Any]]]) -> dict[str, A
             if key not in components:
                 components.append(key)
     traces: list[dict[str, Any]] = []
+    order = list(components)
+    components.sort(key=lambda c: (c != "dest_load_initial_bytes", order.index(c)))
+    patterns = ["", "/", ".", "x", "-"]
     for index, component in enumerate(components):
+        if component == "dest_load_initial_bytes":  # the cost switchover-ack moves out of downtime
+            marker = {"color": colour("vermillion")}
+        else:
+            marker = {"color": colour(DOWNTIME_COLOURS[index % len(DOWNTIME_COLOURS)]),
+                      "pattern": {"shape": patterns[index % len(patterns)]}}
         traces.append(
             {
                 "type": "bar", "orientation": "h", "name": component, "y": labels,
                 "x": [(s.get("downtime_breakdown_ms") or {}).get(component, 0.0) for _, s in runs],
-                "marker": {"color": colour(DOWNTIME_COLOURS[index % len(DOWNTIME_COLOURS)]),
-                           "pattern": {"shape": ["", "/", ".", "x", "-", "|", "+", "\\"][index % 8]}},
+                "marker": marker,
                 "hovertemplate": "%{x:.1f} ms<extra>" + component + "</extra>",
             }
         )
     limits = [(label, s.get("downtime_limit_ms")) for label, s in runs]
     traces.append(
         {
-            "type": "scatter", "mode": "markers+text", "name": "downtime-limit",
+            "type": "scatter", "mode": "markers", "name": "downtime-limit",
             "y": [label for label, limit in limits if limit is not None],
             "x": [limit for _, limit in limits if limit is not None],
-            "text": [f"limit {limit:.0f} ms" for _, limit in limits if limit is not None],
-            "textposition": "top center",
-            "marker": {"symbol": "line-ns", "size": 34, "line": {"color": "#000000", "width": 3}},
+            "hovertemplate": "downtime-limit %{x:.0f} ms<extra></extra>",
+            "marker": {"symbol": "line-ns", "size": 44, "line": {"color": "#000000", "width": 4}},
             "meta": {"series": "downtime_limit"},
         }
     )
@@ -421,7 +427,7 @@ def downtime_chart(runs: Sequence[tuple[str, Mapping[str, Any]]]) -> dict[str, A
             "title": {"text": "Downtime by component, next to downtime-limit", "x": 0.01, "xanchor": "left"},
             "barmode": "stack",
             "uirevision": UIREVISION,
-            "height": 230 + 60 * len(runs),
+            "height": 230 + 70 * len(runs),
             "margin": {"l": 150, "r": 24, "t": 48, "b": 24},
             "xaxis": {"ticksuffix": " ms", "rangemode": "tozero"},
             "yaxis": {"automargin": True, "autorange": "reversed"},
@@ -429,6 +435,10 @@ def downtime_chart(runs: Sequence[tuple[str, Mapping[str, Any]]]) -> dict[str, A
             "annotations": [
                 {"x": total, "y": label, "text": f" {total:.0f} ms", "showarrow": False, "xanchor": "left"}
                 for label, total in totals if total is not None
+            ] + [
+                {"x": limit, "y": label, "yshift": 24, "text": f"limit {limit:.0f} ms", "showarrow": False,
+                 "bgcolor": "rgba(255,255,255,0.9)", "font": {"size": 11}}
+                for label, limit in limits if limit is not None
             ],
             "font": {"family": "system-ui, sans-serif", "size": 13},
             "paper_bgcolor": "rgba(0,0,0,0)",
