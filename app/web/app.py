@@ -42,7 +42,9 @@ def page_routers() -> list[APIRouter]:
     """
     from .pages import router as pages_router  # the dashboard (issue 4)
 
-    routers: list[APIRouter] = [pages_router]
+    from .api_imports import router as imports_router  # the importer (issue 5)
+
+    routers: list[APIRouter] = [pages_router, imports_router]
     return routers
 
 
