@@ -51,8 +51,8 @@ def test_import_json_stores_the_run_and_prints_the_simulate_keys(sqlite_url: str
     assert set(doc) == {"id", "url", "summary"}
     assert doc["url"] == f"http://127.0.0.1:8000/runs/{doc['id']}"
     sim = CliRunner().invoke(cli, ["simulate", "--json"] + (["--example", _an_example()] if _an_example() else []))
-    if sim.exit_code == 0:
-        assert set(json.loads(sim.stdout)) == set(doc["summary"])
+    assert sim.exit_code == 0, sim.output
+    assert set(json.loads(sim.stdout)) == set(doc["summary"])
     assert doc["summary"]["downtime_ms"] == 17.0 and doc["summary"]["vfio_transferred_bytes"] is None
     engine = make_engine(sqlite_url)
     with Session(engine) as session:
