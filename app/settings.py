@@ -34,6 +34,11 @@ class Settings(BaseSettings):
     max_request_bytes: int = Field(
         default=1_000_000, ge=1024, description="largest request body accepted (413 above it)"
     )
+    max_upload_bytes: int = Field(
+        default=65 * 1024**2,
+        ge=1024,
+        description="largest multipart/form-data body (file imports: 64 MiB of files plus form overhead)",
+    )
     max_steps_per_run: int = Field(
         default=20_000, ge=10, description="a run producing more steps is refused (422)"
     )

@@ -108,28 +108,34 @@ def install_error_handlers(app: FastAPI) -> None:
 
 
 class BodySizeLimit:
-    """413 for bodies above max_bytes: by Content-Length up front, or while a chunked body streams."""
+    """413 for bodies above the limit: by Content-Length up front, or while a chunked body streams.
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    JSON bodies get `max_bytes`; file uploads (multipart/form-data) get `max_upload_bytes`,
+    and the importer checks each file against its own, smaller limits.
+    """
+
+    def __init__(self, app: ASGIApp, max_bytes: int, max_upload_bytes: int) -> None:
         self.app = app
         self.max_bytes = max_bytes
-
-    def _too_large(self) -> str:
-        return f"request body too large: at most {self.max_bytes} bytes are accepted"
+        self.max_upload_bytes = max_upload_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        declared = dict(scope.get("headers") or []).get(b"content-length")
+        headers = dict(scope.get("headers") or [])
+        upload = headers.get(b"content-type", b"").lower().startswith(b"multipart/form-data")
+        limit = self.max_upload_bytes if upload else self.max_bytes
+        too_large = f"request body too large: at most {limit} bytes are accepted"
+        declared = headers.get(b"content-length")
         if declared is not None:
             try:
                 length = int(declared)
             except ValueError:
                 await error_response(400, "invalid Content-Length header")(scope, receive, send)
                 return
-            if length > self.max_bytes:
-                await error_response(413, self._too_large())(scope, receive, send)
+            if length > limit:
+                await error_response(413, too_large)(scope, receive, send)
                 return
         seen = 0
 
@@ -138,9 +144,9 @@ class BodySizeLimit:
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
-                if seen > self.max_bytes:
+                if seen > limit:
                     # fastapi.HTTPException passes through FastAPI's body reading untouched.
-                    raise HTTPException(status_code=413, detail=self._too_large())
+                    raise HTTPException(status_code=413, detail=too_large)
             return message
 
         await self.app(scope, counting_receive, send)

@@ -55,6 +55,7 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 NON_JSON_ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     404: _json_error(ErrorResponse, "unknown run"),
+    413: _json_error(ErrorResponse, "request body larger than max_request_bytes"),
     422: _json_error(ValidationErrorResponse, "invalid input; `loc` names the field"),
     500: _json_error(ErrorResponse, "internal error (details are only in the server log)"),
 }

@@ -18,6 +18,7 @@ from app.store.migrate import upgrade
 
 from . import api_compare, api_exports, api_meta, api_runs, api_series
 from .api_errors import BodySizeLimit, install_error_handlers
+from .api_models import ERROR_RESPONSES
 from .urls import STATIC_PATH
 
 STATIC_DIR = REPO_ROOT / "static"
@@ -66,11 +67,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         description="Stored runs are immutable; every answer is JSON. Limits: GET /api/limits.",
         version=_version(),
         lifespan=lifespan,
+        # Every route can answer these (the handlers and the body limit are app-wide).
+        responses=ERROR_RESPONSES,
     )
     app.state.settings = settings
     app.state.engine = engine
     install_error_handlers(app)
-    app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_bytes)
+    app.add_middleware(
+        BodySizeLimit, max_bytes=settings.max_request_bytes, max_upload_bytes=settings.max_upload_bytes
+    )
     for router in api_routers() + page_routers():
         app.include_router(router)
     if STATIC_DIR.is_dir():
