@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Iterator
 from typing import Any
 
@@ -37,10 +38,13 @@ def timestamp_us(value: Any, file: str, line_no: int, line: str) -> int:
     """QMP's {"seconds": s, "microseconds": us} or a plain number of seconds since the epoch."""
     if isinstance(value, dict):
         seconds, micros = value.get("seconds"), value.get("microseconds")
-        if _is_int(seconds) and _is_int(micros) and 0 <= micros < 1_000_000 and 0 <= seconds < 10**11:
-            return int(seconds) * 1_000_000 + int(micros)
+        if (
+            isinstance(seconds, int) and isinstance(micros, int) and _is_int(seconds) and _is_int(micros)
+            and 0 <= micros < 1_000_000 and 0 <= seconds < 10**11
+        ):
+            return seconds * 1_000_000 + micros
     elif _is_number(value) and 0 <= value < 10**11:
-        return int(round(float(value) * 1_000_000))
+        return round(float(value) * 1_000_000)
     raise ImportError_(
         file, line_no, 'a "timestamp" of {"seconds": <int>, "microseconds": <0..999999>} or seconds since the epoch', line
     )
@@ -51,7 +55,7 @@ def _is_int(value: Any) -> bool:
 
 
 def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and value == value and abs(value) != float("inf")
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def number_or_none(obj: dict[str, Any], key: str, file: str, line_no: int, line: str, what: str) -> float | None:

@@ -16,8 +16,9 @@ from __future__ import annotations
 
 import bisect
 from dataclasses import dataclass, field
+from itertools import pairwise
 from statistics import median
-from typing import Any
+from typing import Any, Literal
 
 from app import __version__
 from app.engine.profiles import PROFILES
@@ -601,8 +602,11 @@ def _vm_stop_start_events(st: _State) -> None:
         for t, how, derived in options:
             if t is not None:
                 what = "source VM stopped" if kind == "vm_stop" else "destination VM running"
-                data = {"derived": True} if derived else {}
-                _event(st, t, kind, side, f"{what} ({how})", "migration_stop_vm" if kind == "vm_stop" else "vm_start", **data)
+                fn = "migration_stop_vm" if kind == "vm_stop" else "vm_start"
+                if derived:
+                    _event(st, t, kind, side, f"{what} ({how})", fn, derived=True)
+                else:
+                    _event(st, t, kind, side, f"{what} ({how})", fn)
                 break
 
 
@@ -917,7 +921,10 @@ def _summary(st: _State, inputs: ImportInputs, steps: list[Step]) -> tuple[Summa
     return summary, sources, reported
 
 
-def _final_status(st: _State, inputs: ImportInputs) -> str:
+FinalStatus = Literal["completed", "failed", "cancelled"]
+
+
+def _final_status(st: _State, inputs: ImportInputs) -> FinalStatus:
     candidates = [st.status if inputs.src_trace is not None and st.status != "none" else None]
     if inputs.src_events is not None:
         statuses = [e.data["status"] for e in inputs.src_events.named("MIGRATION")]
@@ -927,9 +934,11 @@ def _final_status(st: _State, inputs: ImportInputs) -> str:
     if inputs.info is not None:
         candidates.append(inputs.info.status)
     for value in candidates:
-        if value in ("completed", "failed", "cancelled"):
-            return value
-        if value == "cancelling":
+        if value == "completed":
+            return "completed"
+        if value == "failed":
+            return "failed"
+        if value in ("cancelled", "cancelling"):
             return "cancelled"
     if any("failed" in str(v) for v in (st.dst_status,)) or st.errors:
         return "failed"
@@ -1082,7 +1091,7 @@ def _observed(st: _State, inputs: ImportInputs, summary: Summary) -> dict[str, A
         syncs = [e for e in st.events if e.kind == "bitmap_sync" and e.side == "source" and "dirty_pages" in e.data]
         rates = [
             b.data["dirty_pages"] * 4096 / ((b.t_ms - a.t_ms) / 1000.0)
-            for a, b in zip(syncs, syncs[1:])
+            for a, b in pairwise(syncs)
             if b.t_ms - a.t_ms >= 1000.0 and b.data["dirty_pages"] > 0
         ]
         if rates:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import Annotated, Any
 
 import typer
 
@@ -48,13 +48,13 @@ def register(cli: typer.Typer) -> None:
     @cli.command("import")
     def import_command(
         src: Annotated[Path, typer.Argument(help="source trace log (QEMU -trace ... -D file)")],
-        dst: Annotated[Optional[Path], typer.Argument(help="destination trace log")] = None,
-        query_migrate: Annotated[Optional[Path], typer.Option("--query-migrate", help="query-migrate samples, one JSON object per line")] = None,
-        events: Annotated[Optional[Path], typer.Option("--events", help="source QMP events, one per line")] = None,
-        dst_events: Annotated[Optional[Path], typer.Option("--dst-events", help="destination QMP events, one per line")] = None,
-        info_migrate: Annotated[Optional[Path], typer.Option("--info-migrate", help="HMP `info migrate` text")] = None,
-        title: Annotated[Optional[str], typer.Option("--title", help="run title (default: from the file name)")] = None,
-        clock_offset_ms: Annotated[Optional[float], typer.Option("--clock-offset-ms", help="destination clock minus source clock, if known (default: from messages seen on both sides)")] = None,
+        dst: Annotated[Path | None, typer.Argument(help="destination trace log")] = None,
+        query_migrate: Annotated[Path | None, typer.Option("--query-migrate", help="query-migrate samples, one JSON object per line")] = None,
+        events: Annotated[Path | None, typer.Option("--events", help="source QMP events, one per line")] = None,
+        dst_events: Annotated[Path | None, typer.Option("--dst-events", help="destination QMP events, one per line")] = None,
+        info_migrate: Annotated[Path | None, typer.Option("--info-migrate", help="HMP `info migrate` text")] = None,
+        title: Annotated[str | None, typer.Option("--title", help="run title (default: from the file name)")] = None,
+        clock_offset_ms: Annotated[float | None, typer.Option("--clock-offset-ms", help="destination clock minus source clock, if known (default: from messages seen on both sides)")] = None,
         base_url: Annotated[str, typer.Option("--base-url", help="where `migscope serve` answers")] = DEFAULT_BASE_URL,
         as_json: Annotated[bool, typer.Option("--json", help='print {"id", "url", "summary"} as JSON')] = False,
     ) -> None:

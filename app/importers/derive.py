@@ -112,8 +112,10 @@ def derive_scenario(trace: Trace) -> dict[str, Any]:
                 if key != "precopy":
                     value, clamped = _clamp(int(value), LIMITS["device_bytes"])
                     value = int(value)
+                    provenance[f"{base}.{key}"] = DERIVED + (" (clamped)" if clamped else "")
+                else:
+                    provenance[f"{base}.{key}"] = DERIVED
                 spec[key] = value
-                provenance[f"{base}.{key}"] = DERIVED
             else:
                 provenance[f"{base}.{key}"] = f"from-preset:{preset}"
         doc["devices"].append(spec)

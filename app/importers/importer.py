@@ -57,6 +57,6 @@ def import_files(
         dst_events=parse_qmp_events(decode(dst_events), dst_events.name) if dst_events else None,
         info=parse_info_migrate(decode(info_migrate), info_migrate.name) if info_migrate else None,
         title=title,
-        clock_offset_us=None if clock_offset_ms is None else int(round(clock_offset_ms * 1000)),
+        clock_offset_us=None if clock_offset_ms is None else round(clock_offset_ms * 1000),
     )
     return build_trace(inputs)

@@ -69,7 +69,7 @@ def _size(value: str) -> int | None:
     if match is None:
         return None
     try:
-        return int(round(float(match.group(1)) * _UNITS[match.group(2)]))
+        return round(float(match.group(1)) * _UNITS[match.group(2)])
     except (OverflowError, ValueError):
         return None
 

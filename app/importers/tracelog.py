@@ -46,8 +46,10 @@ _SPECS: dict[str, tuple[str | None, str]] = {
     ),
     "migration_thread_low_pending": (rf"(?P<pending>{_N})", "<pending bytes>"),
     "migrate_transferred": (
-        rf"transferred (?P<transferred>{_N}) time_spent (?P<time_spent>{_N}) bandwidth (?P<bandwidth>{_N})"
-        rf"(?: switchover_bw (?P<switchover_bw>{_N}))? max_size (?P<max_size>{_SN})",
+        (
+            rf"transferred (?P<transferred>{_N}) time_spent (?P<time_spent>{_N}) bandwidth (?P<bandwidth>{_N})"
+            rf"(?: switchover_bw (?P<switchover_bw>{_N}))? max_size (?P<max_size>{_SN})"
+        ),
         "transferred <n> time_spent <n> bandwidth <n> [switchover_bw <n>] max_size <n>",
     ),
     "migration_bitmap_sync_start": (None, ""),
@@ -210,10 +212,10 @@ def _number(text: str) -> int:
 
 def _iso_to_us(text: str) -> int | None:
     try:
-        stamp = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        stamp = datetime.fromisoformat(text)
     except ValueError:
         return None
-    return int(round(stamp.timestamp() * 1_000_000))
+    return round(stamp.timestamp() * 1_000_000)
 
 
 def _error_record(text: str, line_no: int, last_t_us: int | None) -> TraceRecord | None:
