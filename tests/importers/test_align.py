@@ -5,28 +5,28 @@ from __future__ import annotations
 from app.importers.align import align_clocks
 from app.importers.tracelog import parse_trace_log
 
-SRC = "\n".join(
-    [
+SRC = "\n".join(  # noqa: FLY002
+    (
         "1@100.000000:savevm_send_open_return_path ",
         "1@100.000100:savevm_send_ping 0x1",
         "1@100.002000:source_return_path_thread_switchover_acked ",
         "1@100.002100:source_return_path_thread_pong 0x1",
-    ]
+    )
 )
 
 
 def _dst(offset_s: float) -> str:
     def at(t: float) -> str:
         t += offset_s
-        return f"{int(t)}.{int(round((t - int(t)) * 1e6)):06d}"
+        return f"{int(t)}.{round((t - int(t)) * 1e6):06d}"
 
     return "\n".join(
-        [
+        (
             f"2@{at(100.001000)}:loadvm_process_command com=OPEN_RETURN_PATH len=0",
             f"2@{at(100.001001)}:migrate_send_rp_message 7: len 0",
             f"2@{at(100.001100)}:loadvm_process_command_ping 0x1",
             f"2@{at(100.001101)}:migrate_send_rp_message 2: len 4",
-        ]
+        )
     )
 
 

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
+from sqlalchemy.exc import OperationalError
 from sqlmodel import Session
 from typer.testing import CliRunner
 
@@ -33,7 +34,7 @@ def _run_count(url: str) -> int:
     try:
         with Session(engine) as session:
             return int(session.exec(select(func.count()).select_from(Run)).one()[0])  # type: ignore[call-overload]
-    except Exception:  # the schema does not exist yet: nothing was stored
+    except OperationalError:  # the schema does not exist yet: nothing was stored
         return 0
     finally:
         engine.dispose()
@@ -68,7 +69,7 @@ def _an_example() -> str | None:
         from app.engine.examples import EXAMPLES
     except ImportError:
         return None
-    return sorted(EXAMPLES)[0] if EXAMPLES else None
+    return min(EXAMPLES) if EXAMPLES else None
 
 
 def test_text_output_ends_with_the_url(sqlite_url: str) -> None:

@@ -13,15 +13,15 @@ from .helpers import REAL
 
 
 def test_query_migrate_wrapped_unwrapped_and_float_timestamps() -> None:
-    text = "\n".join(
-        [
+    text = "\n".join(  # noqa: FLY002
+        (
             '{"QMP": {"version": {}}}',
             '{"timestamp": {"seconds": 10, "microseconds": 500000}, "return": {"status": "active", "total-time": 5, "ram": {"transferred": 100, "dirty-sync-count": 1}}}',
             '{"timestamp": 10.75, "status": "active", "total-time": 255, "ram": {"remaining": 4096}}',
             '<- {"timestamp": {"seconds": 11, "microseconds": 0}, "return": {"status": "completed", "downtime": 17, "vfio": {"transferred": 2048}}}',
             '{"return": {}}',
             '{"timestamp": {"seconds": 11, "microseconds": 1}, "event": "STOP"}',
-        ]
+        )
     )
     series = parse_query_migrate(text, "q.jsonl")
     assert [s.t_us for s in series.samples] == [10_500_000, 10_750_000, 11_000_000]

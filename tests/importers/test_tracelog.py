@@ -82,14 +82,14 @@ def test_malformed_vfio_line_is_reported() -> None:
 
 
 def test_unknown_lines_and_events_are_skipped_and_counted() -> None:
-    text = "\n".join(
-        [
+    text = "\n".join(  # noqa: FLY002
+        (
             "some banner text",
             "1@1.000000:migrate_set_state new state setup",
             "1@1.000010:ram_load_complete exit_code 0 seq iteration 1",
             "1@1.000020:ram_load_complete exit_code 0 seq iteration 2",
             "=== end ===",
-        ]
+        )
     )
     log = parse_trace_log(text, "x.log")
     assert len(log.records) == 1
