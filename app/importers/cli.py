@@ -73,7 +73,13 @@ def register(cli: typer.Typer) -> None:
         except ImportError_ as error:
             typer.echo(f"migscope import: {error.message()}", err=True)
             raise typer.Exit(code=2) from None
-        run_id = store_trace(trace)
+        from app.store.runs import TraceTooLarge
+
+        try:
+            run_id = store_trace(trace)
+        except TraceTooLarge as error:
+            typer.echo(f"migscope import: {src}: {error}", err=True)
+            raise typer.Exit(code=2) from None
         from app.web.urls import Urls
 
         url = base_url.rstrip("/") + Urls().run(run_id)

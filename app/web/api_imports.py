@@ -21,7 +21,7 @@ from starlette.concurrency import run_in_threadpool
 from app.engine.scenario import Scenario
 from app.importers import ImportError_, InputFile, derive_scenario, import_files
 from app.importers.limits import MAX_FILE_BYTES, MAX_TOTAL_BYTES
-from app.store.runs import save_trace, trace_from_run
+from app.store.runs import TraceTooLarge, save_trace, trace_from_run
 
 from . import urls as paths
 from .api_runner import simulate_and_store
@@ -97,6 +97,8 @@ async def create_import(
     except ImportError_ as error:
         field = by_name.get(error.file, next(iter(files)))
         return _field_error(422, field, error.message(), "import_error", file=error.file, line=error.line, expected=error.expected)
+    except TraceTooLarge as error:
+        return _field_error(422, next(iter(files)), str(error), "too_many_steps")
     info = trace.import_info or {}
     body = {
         "id": run_id,
