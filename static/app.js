@@ -287,7 +287,7 @@ MS.formToScenario = formToScenario;
 function clearErrors(form) {
   for (const el of form.querySelectorAll(".field-error")) el.remove();
   for (const el of form.querySelectorAll("[aria-invalid]")) el.removeAttribute("aria-invalid");
-  const box = form.querySelector("#form-errors");
+  const box = form.querySelector(".form-errors");
   if (box) { box.innerHTML = ""; box.hidden = true; }
 }
 
@@ -304,7 +304,7 @@ function errorPath(loc, form) {
 }
 
 function showErrors(form, detail) {
-  const box = form.querySelector("#form-errors");
+  const box = form.querySelector(".form-errors");
   const items = Array.isArray(detail) ? detail : (detail && detail.errors) || [{ loc: [], msg: (detail && detail.message) || String(detail) }];
   let firstField = null;
   for (const err of items) {
@@ -400,15 +400,21 @@ function setupUpload() {
         }
       }
     }
+    clearErrors(form);
     status.textContent = "Uploading and importing…";
-    const resp = await fetch(form.action, { method: "POST", body: new FormData(form), headers: { Accept: "application/json" } });
+    const data = new FormData(form);
+    for (const [key, value] of [...data.entries()]) {
+      if (value === "" || (value instanceof File && !value.name)) data.delete(key); // leave blank fields out
+    }
+    const resp = await fetch(form.action, { method: "POST", body: data, headers: { Accept: "application/json" } });
     const body = await resp.json().catch(() => ({}));
     if (!resp.ok) {
-      const d = body.detail;
-      status.textContent = (d && (d.message || (Array.isArray(d) ? d.map((e) => e.msg).join("; ") : d))) || body.message || `error ${resp.status}`;
+      status.textContent = "";
+      showErrors(form, body.detail !== undefined ? body.detail : { message: body.message || `error ${resp.status}` });
       return;
     }
-    window.location.href = (body.urls && (body.urls.page || body.urls.html)) || `/runs/${body.id}`;
+    status.textContent = "Imported: opening…";
+    window.location.href = body.url || (body.urls && body.urls.page) || `/runs/${body.id}`;
   });
 }
 

@@ -97,9 +97,15 @@ def figures_for(
     return {
         "devices": charts.device_chart(series, events, cursor_ms=cursor_ms, x_range=x_range),
         "ram": charts.ram_chart(series, events, cursor_ms=cursor_ms, x_range=x_range),
-        "lane": charts.lane_chart(events, cursor_ms=cursor_ms, x_range=x_range),
+        "lane": charts.lane_chart(events, cursor_ms=cursor_ms, x_range=x_range or _lane_range(summary)),
         "downtime": charts.downtime_chart([(label, summary)]),
     }
+
+
+def _lane_range(summary: dict[str, Any]) -> list[float] | None:
+    """The lane spans the migration (imported logs may hold events from before `migrate`)."""
+    total = summary.get("total_time_ms")
+    return [0.0, total * 1.02] if total else None
 
 
 def clamp_step(step: int | None, count: int) -> int:

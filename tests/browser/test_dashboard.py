@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 from typing import Any
 
 from playwright.sync_api import Page, expect
@@ -244,3 +245,43 @@ def test_runs_and_about_pages(page: Page, shot: Any) -> None:
     shot("about")
     alt = page.locator('link[rel="alternate"][type="application/json"]').get_attribute("href")
     assert page.request.get(alt).json()["title"] == "About the model"
+
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "constructed"
+IMPORT_STEM = "vfio100-dec-two-devices"  # constructed from QEMU's format strings (see its README)
+
+
+def test_import_logs_then_simulate_this(page: Page, shot: Any) -> None:
+    page.goto("/new")
+    wait_ready(page)
+    page.set_input_files("#up-src_trace", str(FIXTURES / f"{IMPORT_STEM}.src.trace.log"))
+    page.set_input_files("#up-dst_trace", str(FIXTURES / f"{IMPORT_STEM}.dst.trace.log"))
+    page.set_input_files("#up-query_migrate", str(FIXTURES / f"{IMPORT_STEM}.query-migrate.jsonl"))
+    page.set_input_files("#up-info_migrate", str(FIXTURES / f"{IMPORT_STEM}.info-migrate.txt"))
+    page.fill("#up-title", "two VFs, constructed logs")
+    page.locator("#upload-form").get_by_role("button", name="Import").click()
+    page.wait_for_url(re.compile(r"/runs/[\w-]+$"), timeout=30_000)
+    wait_ready(page, charts=4)
+    expect(page.locator("h1")).to_have_text("two VFs, constructed logs")
+    expect(page.locator(".badge-import")).to_be_visible()
+    kinds = page.evaluate(
+        "document.getElementById('chart-devices').data.filter(t => t.meta && t.meta.event_kind).map(t => t.meta.event_kind)"
+    )
+    assert "ack_received" in kinds and "switchover_permitted" in kinds
+    bars = page.evaluate("document.getElementById('chart-downtime').data.filter(t => t.type === 'bar').map(t => t.name)")
+    assert len(bars) >= 3
+    shot("run-imported")
+    page.get_by_role("button", name="Simulate this").click()
+    page.wait_for_url(re.compile(r"/compare\?a=[\w-]+&b=[\w-]+$"), timeout=60_000)
+    wait_ready(page, charts=7)
+    expect(page.locator("#headline")).to_contain_text("The real migration's downtime was")
+    assert page.locator('.downtime[data-run="a"]').get_attribute("data-ms") not in (None, "None")
+    shot("compare-imported")
+
+
+def test_bad_upload_shows_the_message_inline(page: Page) -> None:
+    page.goto("/new")
+    wait_ready(page)
+    page.locator("#upload-form").get_by_role("button", name="Import").click()
+    expect(page.locator('#up-src_trace ~ .field-error')).to_contain_text("upload at least one file")
+    assert page.url.endswith("/new")
