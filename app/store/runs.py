@@ -92,16 +92,15 @@ def save_traces(
                 "(shorten max_time_ms or make the migration converge)"
             )
     ids = [new_run_id() for _ in traces]
-    with Session(engine) as session:
-        with session.begin():
-            for run_id, trace in zip(ids, traces, strict=True):
-                run, step_rows, event_rows = _rows(run_id, trace, created_at or utc_now())
-                session.add(run)
-                session.flush()
-                if step_rows:
-                    session.execute(insert(StepRow), step_rows)
-                if event_rows:
-                    session.execute(insert(EventRow), event_rows)
+    with Session(engine) as session, session.begin():
+        for run_id, trace in zip(ids, traces, strict=True):
+            run, step_rows, event_rows = _rows(run_id, trace, created_at or utc_now())
+            session.add(run)
+            session.flush()
+            if step_rows:
+                session.execute(insert(StepRow), step_rows)
+            if event_rows:
+                session.execute(insert(EventRow), event_rows)
     return ids
 
 
@@ -162,7 +161,7 @@ def load_step_data_in_time(
         query = query.where(col(StepRow.end_ms) >= from_ms)
     if to_ms is not None:
         query = query.where(col(StepRow.end_ms) <= to_ms)
-    return list(session.exec(query.order_by(col(StepRow.end_ms), col(StepRow.index))).all())
+    return [dict(row) for row in session.exec(query.order_by(col(StepRow.end_ms), col(StepRow.index))).all()]
 
 
 def load_steps_in_time(

@@ -60,12 +60,12 @@ def steps_csv(steps: list[Step]) -> str:
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(header)
     for step in steps:
-        by_name = {device.name: device for device in step.devices}
+        by_name = {figures.name: figures for figures in step.devices}
         row = [_cell(getattr(step, column)) for column in STEP_COLUMNS]
         row += [step.decision.code, step.decision.reason, step.decision.qemu_function]
         row.append(";".join(gate.name for gate in step.gates if not gate.open))
-        for device in devices:
-            found = by_name.get(device)
+        for name in devices:
+            found = by_name.get(name)
             row += [_cell(getattr(found, column)) if found else "" for column in DEVICE_COLUMNS]
         writer.writerow(row)
     return out.getvalue()

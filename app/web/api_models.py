@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, JsonValue, Tag
 
 from app.engine.examples import EXAMPLES
 from app.engine.scenario import Scenario
@@ -12,7 +12,6 @@ from app.engine.trace import Event, Gate, Step, Summary
 from app.store.models import RunListPublic, RunPublic
 
 from .urls import Urls
-
 
 # Shape limits of the API. They are constants, not settings, because the OpenAPI schema
 # states them (schemathesis and clients rely on it); app/settings.py holds the deployment ones.
@@ -61,6 +60,9 @@ NON_JSON_ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 
 
+_EXAMPLE_NAMES: list[JsonValue] = [*sorted(EXAMPLES)]
+
+
 class ExampleRun(BaseModel):
     """Run a named example scenario, with some of its fields changed."""
 
@@ -68,7 +70,7 @@ class ExampleRun(BaseModel):
 
     example: str = Field(
         description="name of an example scenario (GET /api/examples)",
-        json_schema_extra={"enum": sorted(EXAMPLES)},
+        json_schema_extra={"enum": _EXAMPLE_NAMES},
     )
     overrides: dict[str, Any] = Field(
         default_factory=dict,

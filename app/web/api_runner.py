@@ -9,6 +9,7 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 from sqlalchemy import Engine
 
+from app.engine.examples import EXAMPLES, load_example
 from app.engine.scenario import Scenario
 from app.engine.simulation import Simulation
 from app.engine.trace import Trace
@@ -31,25 +32,16 @@ class StepLimitExceeded(RequestValidationError):
 
 
 def example_names() -> list[str]:
-    try:
-        from app.engine.examples import EXAMPLES
-    except ImportError:
-        return []
     return sorted(EXAMPLES)
 
 
 def _load_example(name: str) -> dict[str, Any]:
-    try:
-        from app.engine.examples import load_example
-    except ImportError:
-        load_example = None
-    names = example_names()
-    if load_example is None or name not in names:
-        known = ", ".join(names) or "none installed"
+    if name not in EXAMPLES:
+        known = ", ".join(example_names())
         raise RequestValidationError(
             [{"loc": ["body", "example"], "msg": f"unknown example {name!r}; known: {known}", "type": "value_error"}]
         )
-    return dict(load_example(name))
+    return load_example(name)
 
 
 def deep_merge(base: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:

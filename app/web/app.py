@@ -41,9 +41,8 @@ def page_routers() -> list[APIRouter]:
     ===== DASHBOARD / IMPORTER: add your routers HERE (import inside this function so that
     your modules may import from app.web freely). =====
     """
-    from .pages import router as pages_router  # the dashboard (issue 4)
-
     from .api_imports import router as imports_router  # the importer (issue 5)
+    from .pages import router as pages_router  # the dashboard (issue 4)
 
     routers: list[APIRouter] = [pages_router, imports_router]
     return routers

@@ -6,6 +6,7 @@ pages, templates) calls a `Urls` method. No route path is typed twice.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from urllib.parse import quote, urlencode
 
 # API paths (registered by app/web/api_*.py).
@@ -45,7 +46,7 @@ def _seg(value: str) -> str:
     return quote(value, safe="")
 
 
-def _with_query(path: str, params: dict[str, object | None]) -> str:
+def _with_query(path: str, params: Mapping[str, object | None]) -> str:
     kept = {key: value for key, value in params.items() if value is not None}
     return f"{path}?{urlencode(kept, doseq=True)}" if kept else path
 

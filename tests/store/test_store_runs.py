@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 from sqlalchemy import Engine, func
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 from app.engine.trace import Trace
@@ -105,7 +106,7 @@ def test_failed_write_leaves_nothing(db_engine: Engine) -> None:
     # Two events with the same (run_id, seq) are impossible, but a duplicate step index is
     # a real import bug: the primary key refuses it, and the whole run must go with it.
     broken = trace.model_copy(update={"steps": trace.steps + [trace.steps[3]]})
-    with pytest.raises(Exception):
+    with pytest.raises(IntegrityError):
         save_trace(db_engine, broken)
     with Session(db_engine) as session:
         for table in (Run, StepRow, EventRow):
