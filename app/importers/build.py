@@ -15,7 +15,7 @@ figure came from; QEMU's own figures (query-migrate / HMP) are kept in `qemu_rep
 from __future__ import annotations
 
 import bisect
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from itertools import pairwise
 from statistics import median
 from typing import Any, Literal
@@ -210,6 +210,7 @@ def _t0_us(inputs: ImportInputs) -> tuple[int, str]:
 def build_trace(inputs: ImportInputs) -> Trace:
     """Build an imported Trace; raises ImportError_ when the inputs hold nothing usable."""
     _check_usable(inputs)
+    inputs, earlier = _last_migration(inputs)
     alignment = align_clocks(inputs.src_trace, inputs.dst_trace, inputs.src_events, inputs.dst_events, inputs.clock_offset_us)
     offset_us = alignment.offset_us if alignment is not None else 0
     t0_us, t0_source = _t0_us(inputs)
@@ -237,6 +238,7 @@ def build_trace(inputs: ImportInputs) -> Trace:
         "time_axis": "line order (the trace has no timestamps: run QEMU with -msg timestamp=on)" if untimed else "ms since migrate, source clock",
         "clock": alignment.info() if alignment is not None else None,
         "switchover_ack_in_use": ack_in_use,
+        "earlier_migrations_skipped": earlier,
         "summary_sources": sources,
         "qemu_reported": reported,
         "downtime_checkpoints_ms": {k: _r(v) for k, v in sorted(st.checkpoints.items())},
@@ -270,6 +272,42 @@ def build_trace(inputs: ImportInputs) -> Trace:
     trace.scenario = derived["scenario"]
     trace.resolved = {"provenance": derived["provenance"]}
     return trace
+
+
+def _last_setup_index(records: list[TraceRecord]) -> int:
+    starts = [i for i, r in enumerate(records) if r.name == "migrate_set_state" and r.fields.get("state") == "setup"]
+    return starts[-1] if starts else 0
+
+
+def _last_migration(inputs: ImportInputs) -> tuple[ImportInputs, dict[str, int]]:
+    """A log appended over several migrations (libvirt's per-VM log is): keep the last one of
+    each file, from its `new state setup` on, and say how many earlier ones were left out."""
+    earlier: dict[str, int] = {}
+    out = replace(inputs)
+    for attr in ("src_trace", "dst_trace"):
+        log: TraceLog | None = getattr(inputs, attr)
+        if log is None:
+            continue
+        setups = sum(1 for r in log.records if r.name == "migrate_set_state" and r.fields.get("state") == "setup")
+        if setups > 1:
+            earlier[log.file] = setups - 1
+            setattr(out, attr, replace(log, records=log.records[_last_setup_index(log.records):]))
+    for attr in ("src_events", "dst_events"):
+        events: QmpEventLog | None = getattr(inputs, attr)
+        if events is None:
+            continue
+        starts = [i for i, e in enumerate(events.events) if e.name == "MIGRATION" and e.data.get("status") == "setup"]
+        if len(starts) > 1:
+            earlier[events.file] = len(starts) - 1
+            setattr(out, attr, replace(events, events=events.events[starts[-1]:]))
+    src = out.src_trace
+    if inputs.query is not None and src is not None and src.timestamped and inputs.src_trace is not src:
+        start = next((r.t_us for r in src.records if r.t_us is not None), None)
+        if start is not None:
+            kept = [s for s in inputs.query.samples if s.t_us >= start]
+            if len(kept) < len(inputs.query.samples) and kept:
+                out.query = replace(inputs.query, samples=kept)
+    return out, earlier
 
 
 def _check_usable(inputs: ImportInputs) -> None:
@@ -682,10 +720,67 @@ def _steps(st: _State, inputs: ImportInputs) -> list[Step]:
                 provenance="measured" if not st.untimed else "derived",
             )
         )
-    steps.extend(_switchover_steps(st, inputs, len(steps), samples, sample_t, have_dst))
+    if not st.passes and samples:
+        steps.extend(_sample_steps(st, samples, sample_t, have_dst))
+    else:
+        tail = _switchover_steps(st, inputs, len(steps), samples, sample_t, have_dst)
+        if not steps and tail and tail[0].t_ms > 0:
+            decision = Decision(code="keep_iterating", reason="no pass-level data in these files: pre-copy shown as one step", qemu_function="migration_iteration_run")
+            steps.append(_bare_step(0, 0.0, tail[0].t_ms, "iterate", "active", decision, "derived", vm_running=True))
+        steps.extend(tail)
+    if not steps:
+        steps.append(_only_step(st, inputs, have_dst))
     for index, step in enumerate(steps):
         step.index = index
     return steps
+
+
+_SAMPLE_PHASE = {"setup": "setup", "active": "iterate", "pre-switchover": "pre_switchover", "device": "vm_stop", "completed": "completed", "failed": "failed", "cancelling": "cancelled", "cancelled": "cancelled"}
+
+
+def _bare_step(index: int, t: float, end: float, phase: str, status: str, decision: Decision, provenance: str, **values: Any) -> Step:
+    fields: dict[str, Any] = dict.fromkeys(
+        ("vm_running", "dst_vm_running", "ram_remaining_bytes", "ram_dirty_unsynced_bytes", "dirty_sync_count", "bandwidth_bytes_per_s",
+         "threshold_bytes", "pending_estimate_bytes", "pending_exact_bytes", "expected_downtime_ms", "can_switchover", "switchover_acked",
+         "transferred_bytes", "ram_transferred_bytes", "vfio_transferred_bytes", "loaded_bytes", "in_flight_bytes"),
+    )
+    fields.update(values)
+    return Step(index=index, t_ms=round(t, 3), end_ms=round(end, 3), phase=phase, status=status, decision=decision, provenance=provenance, **fields)  # type: ignore[arg-type]
+
+
+def _sample_steps(st: _State, samples: list[QuerySample], sample_t: list[float], have_dst: bool) -> list[Step]:
+    """No pass lines (no source trace): one step per query-migrate sample, as QEMU reported it."""
+    steps: list[Step] = []
+    previous = 0.0
+    for sample, t in zip(samples, sample_t, strict=True):
+        if t < previous:
+            continue
+        phase = _SAMPLE_PHASE.get(sample.status, "iterate")
+        running = sample.status in ("setup", "active") if sample.status in _SAMPLE_PHASE else None
+        code = {"setup": "idle", "iterate": "keep_iterating", "vm_stop": "switchover", "completed": "switchover"}.get(phase, "failed")
+        decision = Decision(code=code, reason=f"query-migrate sample (line {sample.line}): status {sample.status}", qemu_function="qmp_query_migrate")
+        steps.append(
+            _bare_step(
+                len(steps), previous, t, phase, sample.status, decision, "measured",
+                vm_running=running, dst_vm_running=False if have_dst and running else None,
+                ram_remaining_bytes=sample.ram_remaining_bytes, dirty_sync_count=sample.dirty_sync_count,
+                expected_downtime_ms=sample.expected_downtime_ms, transferred_bytes=sample.ram_transferred_bytes,
+                vfio_transferred_bytes=sample.vfio_transferred_bytes,
+                bandwidth_bytes_per_s=None if sample.mbps is None else sample.mbps * 1e6 / 8,
+            )
+        )
+        previous = t
+    return steps
+
+
+def _only_step(st: _State, inputs: ImportInputs, have_dst: bool) -> Step:
+    """Only events or `info migrate`: one step for the whole migration."""
+    status = _final_status(st, inputs)
+    end = max((e.t_ms for e in st.events), default=0.0)
+    if inputs.info is not None and inputs.info.total_time_ms is not None:
+        end = max(end, inputs.info.total_time_ms)
+    decision = Decision(code="switchover" if status == "completed" else "failed", reason="no pass-level data in these files: one step for the whole migration", qemu_function="migration_thread")
+    return _bare_step(0, 0.0, end, status, status, decision, "derived", dirty_sync_count=(inputs.info.dirty_sync_count if inputs.info else None))
 
 
 def _decision(p: _Pass, ack_in_use: bool | None) -> Decision:
@@ -763,7 +858,7 @@ def _switchover_steps(st: _State, inputs: ImportInputs, first_index: int, sample
             continue
         stopped = True
         dst_running = True if phase in ("completed",) and b["dst_started"][0] is not None else (False if have_dst and phase != "vm_start" else (True if phase == "vm_start" else None))
-        status = "completed" if phase == "completed" and final == "completed" else ("device" if "src_device" in st.marks else "active")
+        status = "completed" if phase == "completed" and final == "completed" else ("device" if "src_device" in st.marks or "qmp_src_device" in st.marks else "active")
         steps.append(_phase_step(st, first_index + len(steps), cursor, t_end, phase, status, stopped, have_dst, samples, sample_t, how or "derived", label, _PHASE_FN[phase], dst_running=dst_running))
         cursor = t_end
     if final in ("failed", "cancelled") and f"src_{final}" in st.marks:

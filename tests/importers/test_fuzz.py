@@ -76,6 +76,12 @@ def documents(source: list[str], extra: st.SearchStrategy[str]) -> st.SearchStra
     return st.lists(line, max_size=30).map("\n".join)
 
 
+def reordered(source: list[str]) -> st.SearchStrategy[str]:
+    """Only real, well-formed lines, in any order and any subset: reaches the trace builder
+    with events out of order, missing or repeated (SHUT before setup, two acks, ...)."""
+    return st.lists(st.sampled_from(source), min_size=1, max_size=60).map("\n".join)
+
+
 KNOWN_WITH_JUNK = st.builds(
     lambda pid, sec, name, args: f"{pid}@{sec}.000001:{name} {args}",
     st.integers(0, 99999), st.integers(0, 2**40), st.sampled_from(sorted(KNOWN_EVENTS)), st.text(max_size=30)
@@ -121,7 +127,11 @@ def test_fuzz_info_migrate(text: str) -> None:
 
 
 @settings(max_examples=_examples(80), deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(documents(TRACE_LINES, KNOWN_WITH_JUNK), documents(TRACE_LINES, KNOWN_WITH_JUNK), documents(JSON_LINES, JSONISH))
+@given(
+    st.one_of(documents(TRACE_LINES, KNOWN_WITH_JUNK), reordered(TRACE_LINES)),
+    st.one_of(documents(TRACE_LINES, KNOWN_WITH_JUNK), reordered(TRACE_LINES)),
+    st.one_of(documents(JSON_LINES, JSONISH), reordered(JSON_LINES)),
+)
 def test_fuzz_whole_import(src: str, dst: str, query: str) -> None:
     """Parsing, alignment, building and scenario derivation together."""
     try:
@@ -133,4 +143,25 @@ def test_fuzz_whole_import(src: str, dst: str, query: str) -> None:
     except ImportError_:
         return
     assert trace.source == "import"
+    trace.to_json()
+
+
+@settings(max_examples=_examples(80), deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.one_of(documents(JSON_LINES, JSONISH), reordered(JSON_LINES)),
+    st.one_of(documents(JSON_LINES, JSONISH), reordered(JSON_LINES)),
+    documents(HMP_LINES, st.text(max_size=60)),
+    st.booleans(),
+)
+def test_fuzz_import_without_trace_logs(query: str, events: str, hmp: str, with_hmp: bool) -> None:
+    """query-migrate, QMP events and `info migrate` alone take the other step builders."""
+    try:
+        trace = import_files(
+            query_migrate=InputFile("q.jsonl", query.encode()),
+            src_events=InputFile("e.jsonl", events.encode()),
+            info_migrate=InputFile("i.txt", hmp.encode()) if with_hmp else None,
+        )
+    except ImportError_:
+        return
+    assert trace.steps
     trace.to_json()

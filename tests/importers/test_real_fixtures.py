@@ -152,3 +152,47 @@ def test_events_use_the_contract_kinds(traces: dict[str, Trace]) -> None:
 def test_import_is_deterministic() -> None:
     run = "q100-w256-r12288-bw128-dt100-1"
     assert import_real(run).to_json() == import_real(run).to_json()
+
+
+def test_a_log_holding_two_migrations_imports_the_last_one() -> None:
+    from app.importers import InputFile, import_files
+
+    first, second = "q100-w64-r2048-bw128-dt300-1", "q100-w256-r12288-bw128-dt100-1"
+
+    def both(suffix: str) -> InputFile:
+        data = (REAL / f"{first}{suffix}").read_bytes() + (REAL / f"{second}{suffix}").read_bytes()
+        return InputFile(f"appended{suffix}", data)
+
+    trace = import_files(src_trace=both(".src.trace.log"), dst_trace=both(".dst.trace.log"))
+    alone = import_real(second, query=False, events=False)
+    assert trace.summary == alone.summary
+    assert trace.import_info["earlier_migrations_skipped"] == {"appended.src.trace.log": 1, "appended.dst.trace.log": 1}
+
+
+def test_query_migrate_alone_gives_one_step_per_sample() -> None:
+    from app.importers import InputFile, import_files
+
+    run = "q100-w64-r2048-bw128-dt300-1"
+    path = REAL / f"{run}.query-migrate.jsonl"
+    trace = import_files(query_migrate=InputFile(path.name, path.read_bytes()))
+    s = trace.summary
+    assert (s.status, s.downtime_ms, s.total_time_ms, s.dirty_sync_count) == ("completed", 17.0, 1018.0, 3)
+    assert s.ack_received_at_ms is None and s.passes is None  # not in query-migrate
+    assert len(trace.steps) == 23  # 23 replies in the file
+    assert trace.steps[1].ram_remaining_bytes == 514572288  # line 2: "remaining": 514572288
+    assert trace.steps[-1].phase == "completed"
+
+
+def test_events_alone_or_info_migrate_alone_give_one_step() -> None:
+    from app.importers import InputFile, import_files
+
+    path = REAL / "q100-w64-r2048-bw128-dt300-1.src.events.jsonl"
+    trace = import_files(src_events=InputFile(path.name, path.read_bytes()))
+    assert trace.summary.status == "completed" and trace.summary.dirty_sync_count == 3  # MIGRATION_PASS 3
+    # Pre-copy as one derived step, then STOP (QMP) -> completed (QMP MIGRATION completed).
+    assert [step.phase for step in trace.steps] == ["iterate", "vm_stop", "completed"]
+    assert trace.steps[0].provenance == "derived"
+    assert trace.steps[1].t_ms == pytest.approx(1001.44, abs=1e-9)  # STOP at ...525.138852, setup at ...524.137412
+    hmp = InputFile("info.txt", b"Migration status: completed\ntotal time: 1018 ms\ndowntime: 17 ms\nsetup: 1 ms\ndirty sync count: 3\n")
+    trace = import_files(info_migrate=hmp)
+    assert (trace.summary.downtime_ms, trace.summary.total_time_ms, len(trace.steps)) == (17.0, 1018.0, 1)
