@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import time
 
 import httpx
@@ -174,7 +175,11 @@ def test_a_long_run_does_not_block_other_requests(api_app: FastAPI) -> None:
             assert listing.status_code == 200
             return elapsed, still_running, created.status_code
 
-    elapsed, still_running, status = asyncio.run(scenario())
+    # A fresh thread owns its own event loop, so this works even when another test (the
+    # browser tests' sync Playwright) left a loop running in the main thread.
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+        _elapsed, still_running, status = pool.submit(asyncio.run, scenario()).result()
     assert status == 201
+    # The listing was answered while the long run was still being simulated: the engine
+    # runs off the event loop. (No timing bound: these machines are noisy.)
     assert still_running, "the long run finished too fast to show anything; pick a slower example"
-    assert elapsed < 0.5
