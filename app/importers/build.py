@@ -27,6 +27,7 @@ from app.engine.trace import Decision, DeviceStep, DeviceSummary, Event, Gate, S
 from .align import ClockAlignment, align_clocks
 from .errors import ImportError_
 from .infomigrate import InfoMigrate
+from .limits import MAX_STEPS
 from .qmpevents import QmpEventLog
 from .querymigrate import QueryMigrateSeries, QuerySample
 from .tracelog import INIT_DATA_SENT_ERROR, TraceLog, TraceRecord
@@ -211,6 +212,11 @@ def build_trace(inputs: ImportInputs) -> Trace:
     """Build an imported Trace; raises ImportError_ when the inputs hold nothing usable."""
     _check_usable(inputs)
     inputs, earlier = _last_migration(inputs)
+    untimed_dst_dropped = False
+    if inputs.src_trace is not None and inputs.src_trace.timestamped and inputs.dst_trace is not None and not inputs.dst_trace.timestamped:
+        # Without timestamps the destination cannot be placed on the source's time axis.
+        inputs = replace(inputs, dst_trace=None)
+        untimed_dst_dropped = True
     alignment = align_clocks(inputs.src_trace, inputs.dst_trace, inputs.src_events, inputs.dst_events, inputs.clock_offset_us)
     offset_us = alignment.offset_us if alignment is not None else 0
     t0_us, t0_source = _t0_us(inputs)
@@ -232,6 +238,8 @@ def build_trace(inputs: ImportInputs) -> Trace:
     _attach_event_steps(st.events, steps)
     profile_name, evidence = _guess_profile(inputs, st)
     notes = _notes(inputs, st, alignment, untimed)
+    if untimed_dst_dropped:
+        notes.append("The destination trace has no timestamps (no -msg timestamp=on): it could not be aligned and was left out.")
     import_info: dict[str, Any] = {
         "files": _file_infos(inputs),
         "time_zero": {"source": t0_source, "epoch_us": t0_us},
@@ -730,6 +738,7 @@ def _steps(st: _State, inputs: ImportInputs) -> list[Step]:
         steps.extend(tail)
     if not steps:
         steps.append(_only_step(st, inputs, have_dst))
+    steps = _merge_passes(steps, MAX_STEPS)
     for index, step in enumerate(steps):
         step.index = index
     return steps
@@ -781,6 +790,50 @@ def _only_step(st: _State, inputs: ImportInputs, have_dst: bool) -> Step:
         end = max(end, inputs.info.total_time_ms)
     decision = Decision(code="switchover" if status == "completed" else "failed", reason="no pass-level data in these files: one step for the whole migration", qemu_function="migration_thread")
     return _bare_step(0, 0.0, end, status, status, decision, "derived", dirty_sync_count=(inputs.info.dirty_sync_count if inputs.info else None))
+
+
+_DECISION_WEIGHT = {"wait_for_ack": 3, "keep_iterating": 2, "rate_limited": 1}
+
+
+def _merge_passes(steps: list[Step], limit: int) -> list[Step]:
+    """Long runs (hours at ~10 passes/s): merge runs of consecutive pass steps so at most
+    `limit` steps remain. A merged step keeps the figures of its last pass (end-of-step values),
+    sums the bytes sent, and is marked derived; the deciding pass is never merged."""
+    if len(steps) <= limit:
+        return steps
+    passes = sum(1 for s in steps if s.phase == "iterate")
+    room = max(1, limit - (len(steps) - passes) - 1)
+    group = -(-passes // room)
+    out: list[Step] = []
+    pending: list[Step] = []
+
+    def flush() -> None:
+        if not pending:
+            return
+        if len(pending) == 1:
+            out.append(pending[0])
+        else:
+            last = pending[-1]
+            sent = [s.pass_sent_bytes for s in pending if s.pass_sent_bytes is not None]
+            code = max((s.decision.code for s in pending), key=lambda c: _DECISION_WEIGHT.get(c, 0))
+            reason = f"{len(pending)} passes merged (the run has {passes}); last: {last.decision.reason}"
+            merged = last.model_copy(update={
+                "t_ms": pending[0].t_ms, "pass_sent_bytes": sum(sent) if sent else None, "provenance": "derived",
+                "decision": Decision(code=code, reason=reason, qemu_function=last.decision.qemu_function),
+            })
+            out.append(merged)
+        pending.clear()
+
+    for step in steps:
+        if step.phase == "iterate" and step.decision.code != "switchover":
+            pending.append(step)
+            if len(pending) == group:
+                flush()
+        else:
+            flush()
+            out.append(step)
+    flush()
+    return out
 
 
 def _decision(p: _Pass, ack_in_use: bool | None) -> Decision:

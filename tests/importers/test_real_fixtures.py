@@ -196,3 +196,17 @@ def test_events_alone_or_info_migrate_alone_give_one_step() -> None:
     hmp = InputFile("info.txt", b"Migration status: completed\ntotal time: 1018 ms\ndowntime: 17 ms\nsetup: 1 ms\ndirty sync count: 3\n")
     trace = import_files(info_migrate=hmp)
     assert (trace.summary.downtime_ms, trace.summary.total_time_ms, len(trace.steps)) == (17.0, 1018.0, 1)
+
+
+def test_long_runs_are_merged_to_the_step_limit() -> None:
+    from app.importers.build import _merge_passes
+
+    trace = import_real("q100-w64-r12288-bw32-dt100-1")  # 300 passes
+    merged = _merge_passes(trace.steps, 50)
+    assert len(merged) <= 50
+    assert merged[0].phase == "setup" and merged[-1].phase == "cancelled"
+    iterate = [s for s in merged if s.phase == "iterate"]
+    assert iterate[0].t_ms == trace.steps[1].t_ms and iterate[-1].end_ms == trace.steps[-2].end_ms
+    total_sent = sum(s.pass_sent_bytes or 0 for s in trace.steps)
+    assert sum(s.pass_sent_bytes or 0 for s in merged) == total_sent
+    assert all(s.provenance == "derived" for s in iterate if "merged" in s.decision.reason)
