@@ -1098,6 +1098,11 @@ def _final_status(st: _State, inputs: ImportInputs) -> FinalStatus:
 def _reason(st: _State, status: str, inputs: ImportInputs, steps: list[Step]) -> str:
     if status == "completed":
         return f"completed after {len(st.passes)} passes" if st.passes else "completed"
+    if status == "cancelled" and "src_cancelling" in st.marks:
+        # The channel errors that follow a cancel are its consequence, not its cause.
+        never = "" if "low_pending" in st.marks else ", never switched over"
+        passes = f" after {len(st.passes)} passes" if st.passes else ""
+        return f"cancelled (migrate_cancel at {st.marks['src_cancelling'] / 1000.0:.1f} s){passes}{never}"
     if st.errors:
         return f"{status}: {st.errors[0]}"
     if inputs.query is not None and inputs.query.samples and inputs.query.samples[-1].error_desc:

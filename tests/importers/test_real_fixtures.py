@@ -96,6 +96,7 @@ def test_cancelled_run(traces: dict[str, Trace]) -> None:
     s = trace.summary
     last_active = last_json(REAL / f"{run}.query-migrate.jsonl", "total-time")
     assert s.status == "cancelled"  # info.json: never converged, cancelled at 30 s
+    assert s.reason == "cancelled (migrate_cancel at 30.0 s) after 300 passes, never switched over"
     assert s.downtime_ms is None and s.guest_downtime_ms is None and s.downtime_breakdown_ms == {}
     assert s.switchover_started_at_ms is None
     assert s.total_time_ms == last_active["total-time"] == 30033
