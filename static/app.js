@@ -12,7 +12,10 @@ function applyPresentation(on) {
   if (button) button.setAttribute("aria-pressed", on ? "true" : "false");
   try { localStorage.setItem("migscope.presentation", on ? "1" : "0"); } catch (e) { /* private mode */ }
   for (const gd of document.querySelectorAll(".chart.js-plotly-plot")) {
-    Plotly.relayout(gd, { "font.size": on ? 20 : 13 });
+    const fig = MS.figures[gd.id];
+    const base = (fig && fig.baseHeight) || gd.layout.height || 360;
+    Plotly.relayout(gd, { "font.size": on ? 16 : 13, height: on ? Math.round(base * 1.5) : base })
+      .then(() => Plotly.Plots.resize(gd));
   }
 }
 
@@ -29,7 +32,11 @@ function drawCharts(root) {
   for (const div of (root || document).querySelectorAll(".chart[data-figure]")) {
     const fig = readFigure(div.dataset.figure);
     if (!fig) continue;
-    if (big) fig.layout.font = Object.assign({}, fig.layout.font, { size: 20 });
+    fig.baseHeight = fig.layout.height;
+    if (big) {
+      fig.layout.font = Object.assign({}, fig.layout.font, { size: 16 });
+      fig.layout.height = Math.round((fig.layout.height || 360) * 1.5);
+    }
     MS.figures[div.id] = fig;
     Plotly.react(div, fig.data, fig.layout, { responsive: true, displaylogo: false });
     div.classList.add("drawn");

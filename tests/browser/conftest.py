@@ -109,3 +109,15 @@ def shot(page: Any, request: pytest.FixtureRequest) -> Any:
         return path
 
     return take
+
+
+@pytest.fixture(autouse=True)
+def browser_console(page: Any) -> Iterator[list[str]]:
+    """Collect console messages and page errors; a page error fails the test, with the log."""
+    messages: list[str] = []
+    errors: list[str] = []
+    page.on("console", lambda m: messages.append(f"{m.type}: {m.text}"))
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.set_default_timeout(15_000)
+    yield messages
+    assert not errors, f"JavaScript errors: {errors}; console: {messages[-20:]}"

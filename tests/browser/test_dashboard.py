@@ -127,7 +127,7 @@ def test_ack_and_switchover_markers_are_in_the_chart_data(page: Page) -> None:
         "document.getElementById('chart-devices').data.filter(t => t.meta && t.meta.event_kind)"
         ".map(t => [t.meta.event_kind, t.x])"
     )
-    found = dict((k, x) for k, x in kinds)
+    found = {k: x for k, x in kinds}
     summary = run["summary"]
     assert abs(found["ack_received"][0] - summary["ack_received_at_ms"] / 1000) < 1e-3
     assert abs(found["switchover_permitted"][0] - summary["switchover_permitted_at_ms"] / 1000) < 1e-3
@@ -189,7 +189,7 @@ def test_download_the_three_exports(page: Page) -> None:
         with page.expect_download() as info:
             page.locator(".downloads").get_by_role("link", name=label, exact=True).click()
         download = info.value
-        contents[label] = (download.suggested_filename, open(download.path(), encoding="utf-8").read())
+        contents[label] = (download.suggested_filename, Path(download.path()).read_text(encoding="utf-8"))
     assert contents["CSV"][0].endswith(".csv") and contents["CSV"][1].splitlines()[0].count(",") > 3
     assert json.loads(contents["JSON"][1])["format"] == "migscope-trace"
     assert "traceEvents" in json.loads(contents["Perfetto"][1])

@@ -6,16 +6,15 @@ import json
 import re
 
 from fastapi.testclient import TestClient
+from pages_helpers import XSS, make_run
 
 from app.web.urls import Urls
-
-from pages_helpers import XSS, make_run
 
 URLS = Urls()
 
 
 def figure(html: str, key: str) -> dict:
-    match = re.search(rf'<script type="application/json" id="fig-{key}">(.*?)</script>', html, re.S)
+    match = re.search(rf'<script type="application/json" id="fig-{key}">(.*?)</script>', html, re.DOTALL)
     assert match, f"figure {key} missing"
     return json.loads(match.group(1))
 
@@ -92,7 +91,7 @@ def test_what_users_type_is_escaped(api_client: TestClient) -> None:
         assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html, url
     # Inside the embedded figure JSON, `<` is escaped too, so no script tag can close early.
     html = api_client.get(URLS.run(run["id"])).text
-    for block in re.findall(r'<script type="application/json"[^>]*>(.*?)</script>', html, re.S):
+    for block in re.findall(r'<script type="application/json"[^>]*>(.*?)</script>', html, re.DOTALL):
         assert "<" not in block
 
 
