@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import bisect
 from dataclasses import dataclass, field, replace
-from itertools import pairwise
 from statistics import median
 from typing import Any, Literal
 
@@ -1213,6 +1212,29 @@ def _guess_profile(inputs: ImportInputs, st: _State) -> tuple[str, list[str]]:
     return name, evidence
 
 
+def _trace_dirty_rate(syncs: list[Event]) -> tuple[int, str] | None:
+    """migration_bitmap_sync_end prints the pages dirtied in the current rate period, which
+    QEMU restarts at the first sync >= 1 s after the previous restart (the same period as
+    query-migrate's dirty-pages-rate). Median over closed periods; a run shorter than one
+    period gives the open period's rate instead."""
+    if len(syncs) < 2:
+        return None
+    start = syncs[0].t_ms
+    rates: list[float] = []
+    for sync in syncs[1:]:
+        span = sync.t_ms - start
+        if span >= 1000.0:
+            rates.append(sync.data["dirty_pages"] * 4096 / (span / 1000.0))
+            start = sync.t_ms
+    if rates:
+        return int(median(rates)), "migration_bitmap_sync_end dirty pages per rate period (>= 1 s) x 4 KiB, median"
+    last = syncs[-1]
+    span = last.t_ms - start
+    if span > 0 and last.data["dirty_pages"] > 0:
+        return int(last.data["dirty_pages"] * 4096 / (span / 1000.0)), "migration_bitmap_sync_end dirty pages x 4 KiB over the only (< 1 s) rate period"
+    return None
+
+
 def _round_rate_down(bytes_per_s: float) -> int:
     """QEMU overshoots the window budget a little, never undershoots it: snap down to the
     roundest MiB/s value within 3% (129.0 MiB/s -> 128, 32.6 -> 32, 100.8 -> 100)."""
@@ -1241,14 +1263,16 @@ def _observed(st: _State, inputs: ImportInputs, summary: Summary) -> dict[str, A
         if rates:
             out["dirty_rate_bytes_per_s"] = {"value": int(median(rates)), "from": "median of query-migrate ram.dirty-pages-rate x page size"}
     if "dirty_rate_bytes_per_s" not in out:
-        syncs = [e for e in st.events if e.kind == "bitmap_sync" and e.side == "source" and "dirty_pages" in e.data]
-        rates = [
-            b.data["dirty_pages"] * 4096 / ((b.t_ms - a.t_ms) / 1000.0)
-            for a, b in pairwise(syncs)
-            if b.t_ms - a.t_ms >= 1000.0 and b.data["dirty_pages"] > 0
-        ]
-        if rates:
-            out["dirty_rate_bytes_per_s"] = {"value": int(median(rates)), "from": "migration_bitmap_sync_end dirty_pages x 4 KiB / time since the previous sync (syncs >= 1 s apart)"}
+        rate = _trace_dirty_rate([e for e in st.events if e.kind == "bitmap_sync" and e.side == "source" and "dirty_pages" in e.data])
+        if rate is not None:
+            out["dirty_rate_bytes_per_s"] = {"value": rate[0], "from": rate[1]}
+    breakdown = summary.downtime_breakdown_ms
+    if not st.devices and "vm_stop" in breakdown:
+        out["vm_stop_ms"] = {"value": breakdown["vm_stop"], "from": "downtime breakdown: decision -> VM stopped"}
+    if "dest_vm_start" in breakdown:
+        out["vm_start_ms"] = {"value": breakdown["dest_vm_start"], "from": "downtime breakdown: destination load done -> VM running"}
+    if summary.setup_time_ms is not None:
+        out["setup_ms"] = {"value": summary.setup_time_ms, "from": "setup time"}
     if "ram_total_bytes" in out:
         pass
     elif inputs.info is not None and inputs.info.total_ram_bytes is not None:

@@ -83,6 +83,9 @@ def derive_scenario(trace: Trace) -> dict[str, Any]:
         put("guest.zero_page_fraction", doc["guest"], "zero_page_fraction", float(observed["zero_page_fraction"]["value"]), (0.0, 0.99))
     if "dirty_rate_bytes_per_s" in observed:
         put("guest.dirty_rate_bytes_per_s", doc["guest"], "dirty_rate_bytes_per_s", int(observed["dirty_rate_bytes_per_s"]["value"]), LIMITS["rate_bytes_per_s"])
+    for key in ("vm_stop_ms", "vm_start_ms", "setup_ms"):
+        if key in observed:
+            put(f"guest.{key}", doc["guest"], key, round(float(observed[key]["value"]), 3), (0.0, float(LIMITS["cost_ms"][1])))
     if "max_bandwidth_bytes_per_s" in observed:
         put("params.max_bandwidth_bytes_per_s", doc["params"], "max_bandwidth_bytes_per_s", int(observed["max_bandwidth_bytes_per_s"]["value"]), LIMITS["rate_bytes_per_s"])
     if "downtime_limit_ms" in observed:

@@ -123,3 +123,18 @@ def test_derived_devices_take_sizes_from_the_log_and_the_rest_from_a_preset() ->
     assert provenance["devices.0.initial_bytes"] == "derived-from-log"
     assert provenance["devices.0.preset"].startswith("from-preset:")
     simulate(Scenario.model_validate(trace.scenario))
+
+
+@pytest.mark.parametrize(
+    "run", ["q100-w64-r2048-bw128-dt300-1", "q100-w256-r2048-bw32-dt300-1", "q100-w256-r12288-bw128-dt100-1"]
+)
+def test_simulate_this_lands_near_the_real_run(run: str) -> None:
+    """The derived scenario (RAM, zero pages, dirty rate, max-bandwidth, downtime-limit, VM
+    stop/start costs from the log) reproduces the real total time within 15%."""
+    real = import_real(run)
+    observed = real.import_info["observed"]
+    assert {"ram_total_bytes", "zero_page_fraction", "dirty_rate_bytes_per_s", "max_bandwidth_bytes_per_s", "downtime_limit_ms", "vm_stop_ms", "vm_start_ms", "setup_ms"} <= set(observed)
+    simulated = simulate(Scenario.model_validate(real.scenario)).summary
+    assert simulated.status == "completed"
+    assert real.summary.total_time_ms is not None and simulated.total_time_ms is not None
+    assert abs(simulated.total_time_ms - real.summary.total_time_ms) <= 0.15 * real.summary.total_time_ms
