@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import fcntl
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from alembic import command
@@ -21,9 +24,30 @@ def alembic_config(engine: Engine) -> Config:
     return config
 
 
+@contextmanager
+def _sqlite_migration_lock(engine: Engine) -> Iterator[None]:
+    """Several workers starting on one SQLite file must not create the tables twice.
+
+    PostgreSQL serialises migrations with an advisory lock (env.py); SQLite DDL takes no
+    lock up front, so a file lock beside the database does the same job.
+    """
+    database = engine.url.database
+    if engine.dialect.name != "sqlite" or not database or database == ":memory:" or database.startswith("file:"):
+        yield
+        return
+    lock_path = Path(f"{database}-migrate.lock")  # matches .gitignore's migrations_db/*.db-*
+    with lock_path.open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 def upgrade(engine: Engine, revision: str = "head") -> None:
     """Bring the database to `revision` (creating the schema in an empty database)."""
-    command.upgrade(alembic_config(engine), revision)
+    with _sqlite_migration_lock(engine):
+        command.upgrade(alembic_config(engine), revision)
 
 
 def current_revision(engine: Engine) -> str | None:
