@@ -99,3 +99,21 @@ def test_info_migrate_errors() -> None:
     with pytest.raises(ImportError_) as caught:
         parse_info_migrate("Migration status: completed\ndowntime: soon\n", "hmp.txt")
     assert caught.value.line == 2 and "<n> ms" in caught.value.expected
+
+
+def test_vfio_migration_events_give_device_states_when_the_trace_has_none() -> None:
+    from app.importers import InputFile, import_files
+
+    run = REAL / "q100-w64-r2048-bw128-dt300-1"
+    events = (
+        '{"timestamp": {"seconds": 1795639524, "microseconds": 138600}, "event": "VFIO_MIGRATION", "data": {"device-id": "vf0", "qom-path": "/machine/peripheral/vf0", "device-state": "pre-copy"}}\n'
+        '{"timestamp": {"seconds": 1795639525, "microseconds": 138900}, "event": "VFIO_MIGRATION", "data": {"device-id": "vf0", "qom-path": "/machine/peripheral/vf0", "device-state": "stop-copy"}}\n'
+    )
+    trace = import_files(
+        src_trace=InputFile("src.log", (run.parent / f"{run.name}.src.trace.log").read_bytes()),
+        src_events=InputFile("events.jsonl", (run.parent / f"{run.name}.src.events.jsonl").read_bytes() + events.encode()),
+    )
+    changes = [(e.device, e.data["from"], e.data["to"]) for e in trace.events if e.kind == "device_state"]
+    assert changes == [("vf0", None, "PRE_COPY"), ("vf0", "PRE_COPY", "STOP_COPY")]
+    assert [d.name for d in trace.summary.devices] == ["vf0"]
+    assert trace.summary.devices[0].precopy is True
