@@ -32,6 +32,7 @@ STATIC_PATH = "/static"
 # Dashboard pages (app/web/pages*.py); each has a JSON twin with the `.json` suffix.
 NEW_PAGE_PATH = "/new"
 NEW_DEVICE_ROW_PATH = "/new/device"
+NEW_PROGRESS_PATH = "/new/progress"
 RUNS_PAGE_PATH = "/runs"
 ABOUT_PAGE_PATH = "/about"
 RUN_CHART_SERIES_PATH = "/runs/{run_id}/series"
@@ -140,6 +141,9 @@ class Urls:
 
     def new_device_row(self) -> str:
         return self._p(NEW_DEVICE_ROW_PATH)
+
+    def new_run_progress(self, action: str | None = None) -> str:
+        return self._p(_with_query(NEW_PROGRESS_PATH, {"action": action}))
 
     def runs(self, page: int | None = None, json: bool = False) -> str:
         return self._p(_with_query(RUNS_PAGE_PATH + (".json" if json else ""), {"page": page}))
