@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+import structlog
 from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 from sqlalchemy import Engine
@@ -17,6 +18,9 @@ from app.store.runs import save_traces
 
 from .api_errors import scenario_validation_error
 from .api_models import ExampleRun
+
+
+log = structlog.get_logger("migscope.store")
 
 
 class StepLimitExceeded(RequestValidationError):
@@ -81,4 +85,6 @@ def simulate_and_store(engine: Engine, scenarios: list[Scenario], max_steps: int
     """Blocking: run every scenario, then store all their traces in one transaction."""
     traces = [run_engine(scenario, max_steps) for scenario in scenarios]
     ids = save_traces(engine, traces, max_steps=max_steps)
+    for run_id, trace in zip(ids, traces, strict=True):
+        log.info("run stored", run_id=run_id, steps=len(trace.steps), status=trace.summary.status)
     return list(zip(ids, traces, strict=True))

@@ -18,6 +18,7 @@ from app.store.migrate import upgrade
 
 from . import api_compare, api_exports, api_meta, api_runs, api_series
 from .api_errors import BodySizeLimit, install_error_handlers
+from .api_logging import RequestId
 from .api_models import ERROR_RESPONSES
 from .urls import STATIC_PATH
 
@@ -75,6 +76,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(
         BodySizeLimit, max_bytes=settings.max_request_bytes, max_upload_bytes=settings.max_upload_bytes
     )
+    # Added last, so outermost: even a 413 or a 500 carries the request id.
+    app.add_middleware(RequestId)
     for router in api_routers() + page_routers():
         app.include_router(router)
     if STATIC_DIR.is_dir():

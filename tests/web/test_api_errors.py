@@ -50,3 +50,11 @@ def test_database_failure_is_a_bare_500(api_app, db_url: str) -> None:  # type: 
     for leak in ("select", "events", "traceback", "sqlalchemy", "operationalerror", "psycopg", "file \""):
         assert leak not in lowered, leak
     assert "server log" in body["message"]
+
+
+def test_every_answer_carries_a_request_id(api_client: TestClient) -> None:
+    generated = api_client.get("/api/limits").headers["x-request-id"]
+    assert len(generated) == 16
+    assert api_client.get("/api/nothing", headers={"X-Request-ID": "abc-123"}).headers["x-request-id"] == "abc-123"
+    forged = api_client.get("/api/limits", headers={"X-Request-ID": "bad id\nwith newline"})
+    assert forged.headers["x-request-id"] != "bad id\nwith newline"
