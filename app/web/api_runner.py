@@ -19,7 +19,6 @@ from app.store.runs import save_traces
 from .api_errors import scenario_validation_error
 from .api_models import ExampleRun
 
-
 log = structlog.get_logger("migscope.store")
 
 
