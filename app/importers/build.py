@@ -381,6 +381,18 @@ def _merge(inputs: ImportInputs, st: _State) -> list[tuple[float, str, TraceReco
             else:
                 t_ms = (r.t_us - shift - st.t0_us) / 1000.0
             out.append((t_ms, 0 if side == "source" else 1, r.line, side, r))
+    # VFIO_MIGRATION events join the timeline as state lines (so every step's device snapshot
+    # has them) for devices whose trace on that side has no state lines of its own.
+    for side, events, shift, log in (("source", inputs.src_events, 0, inputs.src_trace), ("destination", inputs.dst_events, st.offset_us, inputs.dst_trace)):
+        if events is None or st.untimed:
+            continue
+        traced = {r.fields.get("device") for r in (log.records if log is not None else []) if r.name in ("vfio_migration_set_state", "vfio_migration_set_device_state")}
+        for e in events.named("VFIO_MIGRATION"):
+            if e.data["device-id"] in traced:
+                continue
+            state = _VFIO_STATE_NAMES.get(e.data["device-state"], e.data["device-state"].upper())
+            record = TraceRecord(line=e.line, t_us=e.t_us, pid=None, name="vfio_migration_set_device_state", fields={"device": e.data["device-id"], "state": state, "qmp": True})
+            out.append(((e.t_us - shift - st.t0_us) / 1000.0, 0 if side == "source" else 1, e.line, side, record))
     # Stable: time, then source before destination at equal times, then file order.
     out.sort(key=lambda item: (item[0], item[1], item[2]))
     return [(t, side, r) for t, _, _, side, r in out]
@@ -546,7 +558,7 @@ def _apply_vfio(st: _State, t: float, side: str, r: TraceRecord, init_errors: se
     dev = st.dev(f["device"])
     src = side == "source"
     if n in ("vfio_migration_set_device_state",):
-        _set_dev_state(st, t, side, dev, f["state"], n)
+        _set_dev_state(st, t, side, dev, f["state"], "vfio_migration_send_event" if f.get("qmp") else n)
     elif n == "vfio_migration_set_state":
         # 8.1 prints the state reached; 9.1+ prints the request ("new state"), confirmed later
         # by vfio_migration_set_device_state, which then wins (same value: no second event).
@@ -606,7 +618,6 @@ def _apply_qmp_events(st: _State, inputs: ImportInputs) -> None:
     sides = (("source", inputs.src_events, 0), ("destination", inputs.dst_events, st.offset_us))
     trace_status = {e.side for e in st.events if e.kind == "status"}
     trace_syncs = any(e.kind == "bitmap_sync" for e in st.events)
-    trace_dev_states = {(e.side, e.device) for e in st.events if e.kind == "device_state"}
     for side, log, shift in sides:
         if log is None:
             continue
@@ -623,11 +634,6 @@ def _apply_qmp_events(st: _State, inputs: ImportInputs) -> None:
                     _event(st, t, "status", side, f"{side} status -> {status} (QMP event)", "migrate_set_state", status=status)
             elif e.name == "MIGRATION_PASS" and side == "source" and not trace_syncs:
                 _event(st, t, "bitmap_sync", "source", f"dirty bitmap sync #{e.data['pass']} (QMP MIGRATION_PASS)", "migration_bitmap_sync", sync_count=e.data["pass"])
-            elif e.name == "VFIO_MIGRATION":
-                name = e.data["device-id"]
-                state = _VFIO_STATE_NAMES.get(e.data["device-state"], e.data["device-state"].upper())
-                if (side, name) not in trace_dev_states:
-                    _set_dev_state(st, t, side, st.dev(name), state, "vfio_migration_send_event")
 
 
 def _vm_stop_start_events(st: _State) -> None:

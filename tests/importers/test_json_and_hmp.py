@@ -117,3 +117,7 @@ def test_vfio_migration_events_give_device_states_when_the_trace_has_none() -> N
     assert changes == [("vf0", None, "PRE_COPY"), ("vf0", "PRE_COPY", "STOP_COPY")]
     assert [d.name for d in trace.summary.devices] == ["vf0"]
     assert trace.summary.devices[0].precopy is True
+    # The states are in the step snapshots too: PRE_COPY during the passes, STOP_COPY after stop.
+    iterate = [step for step in trace.steps if step.phase == "iterate"]
+    assert iterate[0].devices[0].src_state == "PRE_COPY"
+    assert trace.steps[-1].devices[0].src_state == "STOP_COPY"
