@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 from fastapi.exceptions import RequestValidationError
@@ -21,6 +21,16 @@ _MS_LIMIT = 1e9  # far beyond any simulated time (LIMITS max_time_ms is 3.6e6)
 
 def _query_error(name: str, message: str) -> RequestValidationError:
     return RequestValidationError([{"loc": ["query", name], "msg": message, "type": "value_error"}])
+
+
+def _run_device_names(resolved: dict[str, Any], summary: dict[str, Any]) -> list[str]:
+    names: list[str] = []
+    for source in (resolved.get("devices"), summary.get("devices")):
+        for device in source if isinstance(source, list) else []:
+            name = device.get("name") if isinstance(device, dict) else None
+            if isinstance(name, str) and name not in names:
+                names.append(name)
+    return names
 
 
 @router.get(paths.API_RUN_SERIES_PATH, response_model=SeriesOut)
@@ -53,6 +63,11 @@ def read_series(
         raise _query_error("fields", str(error)) from None
     kinds = sorted({k.strip() for chunk in event_kinds or [] for k in chunk.split(",") if k.strip()})
     steps = load_step_data_in_time(session, run.id, from_ms, to_ms)
+    if devices:
+        known = _run_device_names(run.resolved, run.summary)
+        unknown = [name for name in devices if name not in known]
+        if unknown:
+            raise _query_error("devices", f"no device {', '.join(unknown)} in this run; it has: {', '.join(known) or 'none'}")
     if "all" in kinds:
         events = load_events_in_time(session, run.id, from_ms, to_ms)
         shown: list[str] | None = None

@@ -67,5 +67,7 @@ def test_bad_series_queries_are_422(api_client: TestClient) -> None:
     assert too_many.status_code == 422 and too_many.json()["detail"][0]["loc"] == ["query", "max_points"]
     too_few = api_client.get(run["urls"]["series"], params={"max_points": 2})
     assert too_few.status_code == 422 and too_few.json()["detail"][0]["loc"] == ["query", "max_points"]
+    no_device = api_client.get(run["urls"]["series"], params={"devices": "no-such-device"})
+    assert no_device.status_code == 422 and no_device.json()["detail"][0]["loc"] == ["query", "devices"]
     backwards = api_client.get(run["urls"]["series"], params={"from_ms": 10, "to_ms": 5})
     assert backwards.status_code == 422 and backwards.json()["detail"][0]["loc"] == ["query", "to_ms"]
