@@ -46,6 +46,10 @@ JSON_LINES = _sample_lines(
     REAL / "q100-w64-r2048-bw128-dt300-1.src.events.jsonl",
     REAL / "q100-w64-r2048-bw128-dt300-1.dst.events.jsonl",
 )
+JSON_LINES += [
+    '{"timestamp": {"seconds": 1795639524, "microseconds": 138600}, "event": "VFIO_MIGRATION", "data": {"device-id": "vf0", "qom-path": "/m/vf0", "device-state": "pre-copy"}}',
+    '{"timestamp": {"seconds": 1795639525, "microseconds": 138900}, "event": "VFIO_MIGRATION", "data": {"device-id": "vf0", "qom-path": "/m/vf0", "device-state": "stop-copy"}}',
+]
 HMP_LINES = _sample_lines(CONSTRUCTED / "vfio100-dec-two-devices.info-migrate.txt") + [
     "Status: \t\tcompleted",
     "Time (ms): \t\ttotal=1018, setup=1, down=17",
