@@ -360,33 +360,64 @@ async function submitScenario(form, action) {
   clearErrors(form);
   const scenario = formToScenario(form);
   const progress = document.getElementById("run-progress");
+  const bar = progress.querySelector("progress");
+  const label = progress.querySelector(".progress-text");
   const buttons = form.querySelectorAll("button[data-submit]");
   buttons.forEach((b) => (b.disabled = true));
   progress.hidden = false;
+  bar.value = 0;
   const started = performance.now();
-  const label = progress.querySelector(".progress-text");
-  const timer = setInterval(() => {
-    label.textContent = `Simulating${action === "compare" ? " both runs" : ""}… ${((performance.now() - started) / 1000).toFixed(1)} s`;
-  }, 100);
+  const seconds = () => ((performance.now() - started) / 1000).toFixed(1);
+  label.textContent = "Simulating…";
+  let done = false;
   try {
     const url = action === "compare" ? form.dataset.compareUrl : form.dataset.runUrl;
     const resp = await fetch(url, {
-      method: "POST", headers: { "Content-Type": "application/json", Accept: "application/json" },
+      method: "POST", headers: { "Content-Type": "application/json", Accept: "application/x-ndjson, application/json" },
       body: JSON.stringify(scenario),
     });
-    const body = await resp.json().catch(() => ({ detail: "the server answered with something that is not JSON" }));
-    if (resp.status === 422 || resp.status === 400 || resp.status === 413) {
+    if (!resp.ok) {
+      const body = await resp.json().catch(() => ({ detail: `error ${resp.status}` }));
       showErrors(form, body.detail !== undefined ? body.detail : body);
       return;
     }
-    if (!resp.ok) { showErrors(form, { message: body.message || body.detail || `error ${resp.status}` }); return; }
-    label.textContent = "Done: opening…";
-    if (action === "compare") window.location.href = compareUrlFrom(body);
-    else window.location.href = (body.urls && (body.urls.page || body.urls.html)) || `/runs/${body.id}`;
+    // One JSON object a line: {"progress": ...}, then {"done": ...} or {"error": ...}.
+    const reader = resp.body.getReader();
+    const decoder = new TextDecoder();
+    let buffer = "";
+    for (;;) {
+      const { value, done: ended } = await reader.read();
+      if (value) buffer += decoder.decode(value, { stream: true });
+      let nl;
+      while ((nl = buffer.indexOf("\n")) >= 0) {
+        const line = buffer.slice(0, nl).trim();
+        buffer = buffer.slice(nl + 1);
+        if (!line) continue;
+        const msg = JSON.parse(line);
+        if (msg.progress) {
+          const p = msg.progress;
+          bar.value = Math.min(1, (p.run - 1 + p.t_ms / p.max_time_ms) / p.runs);
+          label.textContent = `${p.runs > 1 ? `run ${p.run} of ${p.runs}: ` : ""}simulated ${(p.t_ms / 1000).toFixed(1)} s ` +
+            `(at most ${(p.max_time_ms / 1000).toFixed(0)} s), ${p.steps} steps, ${seconds()} s`;
+        } else if (msg.error) {
+          showErrors(form, msg.error.detail);
+          return;
+        } else if (msg.done) {
+          done = true;
+          bar.value = 1;
+          label.textContent = "Done: opening…";
+          window.location.href = msg.done.page;
+          return;
+        }
+      }
+      if (ended) break;
+    }
+    showErrors(form, { message: "the server stopped before the run was stored" });
+  } catch (e) {
+    showErrors(form, { message: `request failed: ${e}` });
   } finally {
-    clearInterval(timer);
     buttons.forEach((b) => (b.disabled = false));
-    if (!label.textContent.startsWith("Done")) progress.hidden = true;
+    if (!done) progress.hidden = true;
   }
 }
 

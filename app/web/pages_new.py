@@ -3,18 +3,27 @@ upload form for real QEMU logs. Submitting goes to the JSON API; its 422s are sh
 
 from __future__ import annotations
 
-from typing import Any
+import json
+import time
+from collections.abc import Iterator
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Request
-from fastapi.responses import Response
+from fastapi import APIRouter, Body, Request
+from fastapi.responses import Response, StreamingResponse
 
 from app.engine.presets import PRESETS
+from app.engine.simulation import Simulation
 from app.engine.units import format_bytes
+from app.store.runs import TraceTooLarge, save_traces
 from app.web import pages_form as pf
+from app.web.api_compare import ack_pair
+from app.web.api_models import RunRequest
+from app.web.api_runner import StepLimitExceeded, scenario_from_request
 from app.web.pages_common import render, urls_for
-from app.web.urls import INDEX_PATH, NEW_DEVICE_ROW_PATH, NEW_PAGE_PATH
+from app.web.urls import INDEX_PATH, NEW_DEVICE_ROW_PATH, NEW_PAGE_PATH, NEW_PROGRESS_PATH
 
 router = APIRouter(include_in_schema=False)
+PROGRESS_EVERY_S = 0.2
 
 
 def import_limits() -> dict[str, Any]:
@@ -67,6 +76,7 @@ def read_new_page(request: Request, example: str | None = None) -> Response:
         "presets": {name: p.as_dict() for name, p in PRESETS.items()},
         "import_limits": import_limits(),
         "submit": {"run": urls_for(request).api_runs(), "compare": urls_for(request).api_compare(),
+                   "with_progress": urls_for(request).new_run_progress(),
                    "import": urls_for(request).api_imports()},
     }
     return render(request, "new.html", context, twin=twin, fragments={"scenario-form": "scenario_form"})
@@ -85,3 +95,50 @@ def read_device_row(request: Request, index: int = 0, preset: str | None = None)
     row = pf.device_row(index, {"name": name, "preset": chosen or None})
     context = {"row": row, "presets": pf.presets_for_form()}
     return render(request, "_device.html", context, twin={"index": index, "name": name, "preset": chosen or None})
+
+
+@router.post(NEW_PROGRESS_PATH)
+def create_run_with_progress(
+    request: Request,
+    body: Annotated[RunRequest, Body(description="a scenario, or {example, overrides}: as POST /api/runs")],
+    action: Literal["run", "compare"] = "run",
+) -> StreamingResponse:
+    """What the form's Run and Compare buttons call: the same request and 422s as POST /api/runs
+    (or /api/compare), but the answer streams progress lines (NDJSON) while the engine runs, then
+    one line with the new run's page. The engine runs in a worker thread, off the event loop."""
+    scenario = scenario_from_request(body)
+    scenarios = ack_pair(scenario) if action == "compare" else [scenario]
+    settings = request.app.state.settings
+    engine = request.app.state.engine
+    urls = urls_for(request)
+
+    def lines() -> Iterator[bytes]:
+        traces = []
+        for number, item in enumerate(scenarios, start=1):
+            simulation = Simulation(item)
+            count, shown = 0, 0.0
+            while (step := simulation.step()) is not None:
+                count += 1
+                if count > settings.max_steps_per_run:
+                    error = StepLimitExceeded(settings.max_steps_per_run, step.end_ms)
+                    yield _line({"error": {"detail": list(error.errors())}})
+                    return
+                now = time.monotonic()
+                if now - shown >= PROGRESS_EVERY_S:
+                    shown = now
+                    yield _line({"progress": {"run": number, "runs": len(scenarios), "steps": count,
+                                              "t_ms": step.end_ms, "max_time_ms": item.max_time_ms}})
+            traces.append(simulation.trace())
+        try:
+            ids = save_traces(engine, traces, max_steps=settings.max_steps_per_run)
+        except TraceTooLarge as error:
+            yield _line({"error": {"detail": [{"loc": ["body", "max_time_ms"], "msg": str(error), "type": "too_large"}]}})
+            return
+        page = urls.compare(ids[0], ids[1]) if len(ids) == 2 else urls.run(ids[0])
+        yield _line({"done": {"ids": ids, "page": page}})
+
+    return StreamingResponse(lines(), media_type="application/x-ndjson", headers={"Cache-Control": "no-store"})
+
+
+def _line(obj: dict[str, Any]) -> bytes:
+    return (json.dumps(obj) + "\n").encode()

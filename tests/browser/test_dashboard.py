@@ -285,3 +285,17 @@ def test_bad_upload_shows_the_message_inline(page: Page) -> None:
     page.locator("#upload-form").get_by_role("button", name="Import").click()
     expect(page.locator('#up-src_trace ~ .field-error')).to_contain_text("upload at least one file")
     assert page.url.endswith("/new")
+
+
+def test_long_run_shows_progress(page: Page) -> None:
+    page.goto("/new")
+    wait_ready(page)
+    page.select_option("#example", "stop-copy-query-fails")  # ~16,000 steps
+    expect(page.locator('#f-title')).to_have_value(re.compile("query fails", re.IGNORECASE))
+    page.click('button[data-submit="run"]')
+    page.wait_for_function(
+        "document.querySelector('#run-progress progress').value > 0 && "
+        "document.querySelector('#run-progress .progress-text').textContent.includes('steps')"
+    )
+    expect(page.locator("#run-progress")).to_be_visible()
+    page.wait_for_url(re.compile(r"/runs/[\w-]+$"), timeout=60_000)
