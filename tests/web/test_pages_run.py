@@ -107,3 +107,17 @@ def test_chart_series_for_a_zoomed_range(api_client: TestClient) -> None:
     body = api_client.get(URLS.run_chart_series(run["id"]) + "?from_ms=0&to_ms=500").json()
     xs = [x for trace in body["ram"]["data"] if trace.get("yaxis") != "y2" for x in trace["x"]]
     assert xs and max(xs) <= 0.5
+
+
+def test_a_long_run_is_downsampled_but_keeps_every_event(api_client: TestClient) -> None:
+    run = make_run(api_client, {"example": "stop-copy-query-fails"})  # ~16,000 steps
+    assert run["step_count"] > 10_000
+    html = api_client.get(URLS.run_at(run["id"], step=run["step_count"] // 2)).text
+    devices, ram, lane = figure(html, "devices"), figure(html, "ram"), figure(html, "lane")
+    lines = [t for fig in (devices, ram) for t in fig["data"] if t.get("mode") == "lines"]
+    assert lines and all(len(t["x"]) <= 1500 for t in lines)
+    assert any(len(t["x"]) > 1000 for t in lines)
+    twin = api_client.get(f"/api/runs/{run['id']}/series?event_kinds=all&max_points=3").json()
+    expected = [e for e in twin["events"] if e["kind"] not in ("window", "bitmap_sync")]
+    drawn = sum(len(t["x"]) for t in lane["data"] if "event_kind" in t.get("meta", {}))
+    assert drawn == len(expected)
