@@ -7,12 +7,17 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
+from pydantic import TypeAdapter
 from sqlalchemy import Engine, func, insert
 from sqlmodel import Session, col, select
 
 from app.engine.trace import Event, Step, Trace
 
 from .models import EventRow, Run, RunCreate, StepRow, utc_now
+
+# One validator call per list is about twice as fast as one per row on long runs.
+_STEPS: TypeAdapter[list[Step]] = TypeAdapter(list[Step])
+_EVENTS: TypeAdapter[list[Event]] = TypeAdapter(list[Event])
 
 RUN_ID_BYTES = 16  # 128 random bits: run URLs are shared, so they must not be guessable
 
@@ -97,10 +102,12 @@ def save_traces(
             run, step_rows, event_rows = _rows(run_id, trace, created_at or utc_now())
             session.add(run)
             session.flush()
+            # Core executemany: the ORM's bulk path adds nothing here and costs a lot per row.
+            connection = session.connection()
             if step_rows:
-                session.execute(insert(StepRow), step_rows)
+                connection.execute(insert(StepRow.__table__), step_rows)  # type: ignore[attr-defined]
             if event_rows:
-                session.execute(insert(EventRow), event_rows)
+                connection.execute(insert(EventRow.__table__), event_rows)  # type: ignore[attr-defined]
     return ids
 
 
@@ -140,7 +147,7 @@ def load_steps(session: Session, run_id: str, start: int = 0, stop: int | None =
     if stop is not None:
         query = query.where(col(StepRow.index) < stop)
     rows = session.exec(query.order_by(col(StepRow.index))).all()
-    return [Step.model_validate(data) for data in rows]
+    return _STEPS.validate_python(rows)
 
 
 def load_step(session: Session, run_id: str, index: int) -> Step | None:
@@ -168,7 +175,7 @@ def load_steps_in_time(
     session: Session, run_id: str, from_ms: float | None = None, to_ms: float | None = None
 ) -> list[Step]:
     """Steps whose end falls in [from_ms, to_ms], as models."""
-    return [Step.model_validate(data) for data in load_step_data_in_time(session, run_id, from_ms, to_ms)]
+    return _STEPS.validate_python(load_step_data_in_time(session, run_id, from_ms, to_ms))
 
 
 def load_events_in_time(
@@ -190,7 +197,7 @@ def load_events_in_time(
     if exclude_kinds is not None:
         query = query.where(col(EventRow.kind).not_in(list(exclude_kinds)))
     rows = session.exec(query.order_by(col(EventRow.seq))).all()
-    return [Event.model_validate(data) for data in rows]
+    return _EVENTS.validate_python(rows)
 
 
 def load_events(
@@ -210,7 +217,7 @@ def load_events(
     if kinds is not None:
         query = query.where(col(EventRow.kind).in_(list(kinds)))
     rows = session.exec(query.order_by(col(EventRow.seq))).all()
-    return [Event.model_validate(data) for data in rows]
+    return _EVENTS.validate_python(rows)
 
 
 def load_trace(session: Session, run_id: str) -> Trace | None:
