@@ -116,3 +116,17 @@ def test_serve_with_two_workers_shares_one_database(db_url: str) -> None:
         except subprocess.TimeoutExpired:
             os.killpg(process.pid, signal.SIGKILL)
             process.wait(timeout=10)
+
+
+def test_first_start_creates_the_sqlite_database_and_its_directory(tmp_path: Path) -> None:
+    from app.settings import Settings
+    from app.web.app import create_app
+
+    path = tmp_path / "not" / "there" / "migscope.db"
+    app = create_app(Settings(database_url=f"sqlite:///{path}"))
+    with TestClient(app) as client:
+        assert client.get("/api/runs").json()["total"] == 0
+    assert path.is_file()
+    with app.state.engine.connect() as connection:
+        assert connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+    app.state.engine.dispose()
