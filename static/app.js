@@ -40,8 +40,9 @@ function drawCharts(root) {
     MS.figures[div.id] = fig;
     Plotly.react(div, fig.data, fig.layout, { responsive: true, displaylogo: false });
     div.classList.add("drawn");
-    if (div.dataset.rangeUrl || document.getElementById("stepper")) {
-      div.on && div.on("plotly_relayout", (ev) => onZoom(div, ev));
+    if (!div.dataset.zoomHooked && div.on) {
+      div.dataset.zoomHooked = "1";
+      div.on("plotly_relayout", (ev) => { onZoom(div, ev); syncTimeAxes(div, ev); });
     }
   }
 }
@@ -59,6 +60,25 @@ function moveCursors(tMs) {
   }
 }
 
+// A relayout event names the new x range either way: mouse zoom or Plotly.relayout({"xaxis.range": ...}).
+function xRange(ev) {
+  if (Array.isArray(ev["xaxis.range"])) return ev["xaxis.range"];
+  return [ev["xaxis.range[0]"], ev["xaxis.range[1]"]];
+}
+
+// Compare page: both runs share one time axis, so a zoom on one chart applies to every time chart.
+let syncing = false;
+function syncTimeAxes(source, ev) {
+  if (syncing || !document.querySelector(".compare-grid") || source.id === "chart-downtime") return;
+  const [lo, hi] = xRange(ev);
+  const auto = ev["xaxis.autorange"];
+  if (lo === undefined && !auto) return;
+  syncing = true;
+  const update = auto ? { "xaxis.range": MS.figures[source.id].layout.xaxis.range } : { "xaxis.range": [lo, hi] };
+  const others = Object.keys(MS.figures).filter((id) => id !== source.id && id !== "chart-downtime");
+  Promise.all(others.map((id) => Plotly.relayout(id, update))).finally(() => { syncing = false; });
+}
+
 // Zoom: ask the server for the series of the visible time range (downsampled there).
 let zoomTimer = null;
 function onZoom(div, ev) {
@@ -66,7 +86,7 @@ function onZoom(div, ev) {
   const url = stepper && stepper.dataset.seriesUrl;
   if (!url || (div.id !== "chart-devices" && div.id !== "chart-ram")) return;
   const auto = ev["xaxis.autorange"];
-  const lo = ev["xaxis.range[0]"], hi = ev["xaxis.range[1]"];
+  const [lo, hi] = xRange(ev);
   if (lo === undefined && !auto) return;
   clearTimeout(zoomTimer);
   zoomTimer = setTimeout(async () => {

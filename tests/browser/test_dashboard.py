@@ -113,6 +113,11 @@ def test_zoom_survives_stepping(page: Page) -> None:
     page.goto(run["urls"]["page"])
     wait_ready(page, charts=4)
     page.evaluate("Plotly.relayout('chart-ram', {'xaxis.range': [0.5, 1.5]})")
+    # The chart re-asks the server for the series of the visible range.
+    page.wait_for_function(
+        "(() => { const x = document.getElementById('chart-ram').data[0].x;"
+        " return x.length > 0 && x.every(v => v >= 0.5 && v <= 1.5); })()"
+    )
     page.keyboard.press("ArrowRight")
     wait_step(page, 1)
     page.wait_for_timeout(400)
@@ -299,3 +304,14 @@ def test_long_run_shows_progress(page: Page) -> None:
     )
     expect(page.locator("#run-progress")).to_be_visible()
     page.wait_for_url(re.compile(r"/runs/[\w-]+$"), timeout=60_000)
+
+
+def test_compare_zoom_applies_to_every_time_chart(page: Page) -> None:
+    pair = page.request.post("/api/compare", data={"example": EXAMPLE}).json()
+    page.goto(pair["page"])
+    wait_ready(page, charts=7)
+    page.evaluate("Plotly.relayout('chart-ram-a', {'xaxis.range': [1, 2]})")
+    page.wait_for_function(
+        "['chart-devices-a','chart-devices-b','chart-ram-b','chart-lane-a','chart-lane-b']"
+        ".every(id => JSON.stringify(document.getElementById(id).layout.xaxis.range) === '[1,2]')"
+    )
