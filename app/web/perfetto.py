@@ -49,7 +49,18 @@ def _metadata() -> list[dict[str, Any]]:
 
 
 def phase_slices(steps: list[Step]) -> list[dict[str, Any]]:
-    """One complete ("X") slice per run of consecutive steps in the same phase."""
+    """One complete ("X") slice per run of consecutive steps in the same phase.
+
+    Slices on one track must not overlap (viewers reject improperly nested slices); an
+    imported trace's steps may, so each slice ends at the latest where the next one starts.
+    """
+    slices = _raw_phase_slices(steps)
+    for current, following in zip(slices, slices[1:]):
+        current["dur"] = round(max(min(current["dur"], following["ts"] - current["ts"]), 0.0), 3)
+    return slices
+
+
+def _raw_phase_slices(steps: list[Step]) -> list[dict[str, Any]]:
     slices: list[dict[str, Any]] = []
     group: list[Step] = []
     for step in [*steps, None]:
@@ -66,7 +77,7 @@ def phase_slices(steps: list[Step]) -> list[dict[str, Any]]:
                     "pid": SOURCE_PID,
                     "tid": PHASE_TID,
                     "ts": _us(start),
-                    "dur": max(_us(end) - _us(start), 0.0),
+                    "dur": round(max(_us(end) - _us(start), 0.0), 3),
                     "args": {"first_step": group[0].index, "last_step": group[-1].index,
                              "decision": group[-1].decision.code},
                 }

@@ -9,6 +9,8 @@ from collections import defaultdict
 from fastapi.testclient import TestClient
 
 from app.engine.trace import Trace
+from app.web.perfetto import to_trace_events
+from tests.store.factories import make_trace
 
 EXAMPLE = "two-mlx5-vfs"
 
@@ -74,7 +76,23 @@ def validate_trace_events(document: dict) -> dict[str, list[dict]]:
             assert event["name"] in ("process_name", "thread_name", "process_sort_index", "thread_sort_index")
     for track, stamps in tracks.items():
         assert stamps == sorted(stamps), f"timestamps go backwards on {track}"
+    # Complete slices on one thread nest properly: here, they follow one another.
+    slices: dict[tuple, list[dict]] = defaultdict(list)
+    for event in by_phase["X"]:
+        slices[(event["pid"], event["tid"])].append(event)
+    for track, items in slices.items():
+        for current, following in zip(items, items[1:]):
+            assert current["ts"] + current["dur"] <= following["ts"] + 1e-6, f"overlapping slices on {track}"
     return by_phase
+
+
+def test_perfetto_slices_never_overlap_even_for_overlapping_steps() -> None:
+    trace = make_trace(n_steps=6)
+    # An imported trace may report a step starting before the previous one ended.
+    steps = [step.model_copy(update={"end_ms": step.end_ms + 50.0}) for step in trace.steps]
+    document = to_trace_events(trace.model_copy(update={"steps": steps}), "overlap")
+    by_phase = validate_trace_events(document)
+    assert [s["name"] for s in by_phase["X"]] == ["setup", "iterate", "completed"]
 
 
 def test_perfetto_export_is_valid_trace_event_json(api_client: TestClient) -> None:
