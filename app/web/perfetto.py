@@ -8,6 +8,7 @@ mark INIT_DATA_SENT, acks and the VM stop/start. Times are microseconds, as the 
 
 from __future__ import annotations
 
+import itertools
 from typing import Any
 
 from app.engine.trace import Event, Step, Trace
@@ -55,7 +56,7 @@ def phase_slices(steps: list[Step]) -> list[dict[str, Any]]:
     imported trace's steps may, so each slice ends at the latest where the next one starts.
     """
     slices = _raw_phase_slices(steps)
-    for current, following in zip(slices, slices[1:]):
+    for current, following in itertools.pairwise(slices):
         current["dur"] = round(max(min(current["dur"], following["ts"] - current["ts"]), 0.0), 3)
     return slices
 

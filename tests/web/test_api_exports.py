@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 from collections import defaultdict
 
 from fastapi.testclient import TestClient
@@ -81,7 +82,7 @@ def validate_trace_events(document: dict) -> dict[str, list[dict]]:
     for event in by_phase["X"]:
         slices[(event["pid"], event["tid"])].append(event)
     for track, items in slices.items():
-        for current, following in zip(items, items[1:]):
+        for current, following in itertools.pairwise(items):
             assert current["ts"] + current["dur"] <= following["ts"] + 1e-6, f"overlapping slices on {track}"
     return by_phase
 
