@@ -88,6 +88,14 @@ def _wait_until_up(base: str, process: subprocess.Popen[bytes], timeout_s: float
     raise AssertionError("server did not answer in time")
 
 
+def _workers(pid: int) -> list[int]:
+    """Worker processes of a uvicorn supervisor (spawned children; not its resource tracker)."""
+    children: list[int] = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        children += [int(child) for child in (task / "children").read_text().split()]
+    return [child for child in children if b"spawn_main" in Path(f"/proc/{child}/cmdline").read_bytes()]
+
+
 def test_serve_with_two_workers_shares_one_database(db_url: str) -> None:
     port = _free_port()
     env = {**os.environ, "DATABASE_URL": db_url}
@@ -109,6 +117,7 @@ def test_serve_with_two_workers_shares_one_database(db_url: str) -> None:
                 answer = client.get(created["urls"]["api"])
                 assert answer.status_code == 200 and answer.json()["title"] == "served"
         assert httpx.get(f"{base}/api/runs").json()["total"] == 1
+        assert len(_workers(process.pid)) == 2, "both workers must still be running"
     finally:
         os.killpg(process.pid, signal.SIGTERM)
         try:
