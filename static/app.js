@@ -33,6 +33,7 @@ function drawCharts(root) {
     const fig = readFigure(div.dataset.figure);
     if (!fig) continue;
     fig.baseHeight = fig.layout.height;
+    fig.initialRange = fig.layout.xaxis && fig.layout.xaxis.range ? fig.layout.xaxis.range.slice() : null;
     if (big) {
       fig.layout.font = Object.assign({}, fig.layout.font, { size: 16 });
       fig.layout.height = Math.round((fig.layout.height || 360) * 1.5);
@@ -66,15 +67,17 @@ function xRange(ev) {
   return [ev["xaxis.range[0]"], ev["xaxis.range[1]"]];
 }
 
-// Compare page: both runs share one time axis, so a zoom on one chart applies to every time chart.
+// Every time chart of a page shares one time axis (on the compare page, both runs' charts too),
+// so a zoom on one applies to all of them.
 let syncing = false;
 function syncTimeAxes(source, ev) {
-  if (syncing || !document.querySelector(".compare-grid") || source.id === "chart-downtime") return;
+  if (syncing || source.id === "chart-downtime") return;
   const [lo, hi] = xRange(ev);
   const auto = ev["xaxis.autorange"];
   if (lo === undefined && !auto) return;
   syncing = true;
-  const update = auto ? { "xaxis.range": MS.figures[source.id].layout.xaxis.range } : { "xaxis.range": [lo, hi] };
+  const initial = MS.figures[source.id].initialRange;
+  const update = !auto ? { "xaxis.range": [lo, hi] } : initial ? { "xaxis.range": initial.slice() } : { "xaxis.autorange": true };
   const others = Object.keys(MS.figures).filter((id) => id !== source.id && id !== "chart-downtime");
   Promise.all(others.map((id) => Plotly.relayout(id, update))).finally(() => { syncing = false; });
 }

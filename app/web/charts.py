@@ -255,6 +255,8 @@ def device_chart(
                 "line": {"color": col, "width": 1.5, "dash": "dot"}, "meta": {"device": name, "series": "dirty"},
             }
         )
+    if not traces:
+        title += " (no VFIO device in this run: only the markers)"
     kinds = ["init_data_sent", "init_data_loaded", "ack_sent", "ack_received", "switchover_permitted", "vm_stop", "vm_start"]
     heights = {k: 0.05 + 0.1 * i for i, k in enumerate(kinds)}
     marker_events = [e for e in evs if e["kind"] in kinds]

@@ -94,16 +94,18 @@ def figures_for(
 ) -> dict[str, Any]:
     series = run_series(session, run.id, None, None)
     summary = dict(run.summary)
+    x_range = x_range or _lane_range(summary)
     return {
         "devices": charts.device_chart(series, events, cursor_ms=cursor_ms, x_range=x_range),
         "ram": charts.ram_chart(series, events, cursor_ms=cursor_ms, x_range=x_range),
-        "lane": charts.lane_chart(events, cursor_ms=cursor_ms, x_range=x_range or _lane_range(summary)),
+        "lane": charts.lane_chart(events, cursor_ms=cursor_ms, x_range=x_range),
         "downtime": charts.downtime_chart([(label, summary)]),
     }
 
 
 def _lane_range(summary: dict[str, Any]) -> list[float] | None:
-    """The lane spans the migration (imported logs may hold events from before `migrate`)."""
+    """Every time chart spans the migration, on one axis (imported logs may hold events from
+    before `migrate`: they stay in the data, a zoom-out shows them)."""
     total = summary.get("total_time_ms")
     return [0.0, total * 1.02] if total else None
 

@@ -315,3 +315,15 @@ def test_compare_zoom_applies_to_every_time_chart(page: Page) -> None:
         "['chart-devices-a','chart-devices-b','chart-ram-b','chart-lane-a','chart-lane-b']"
         ".every(id => JSON.stringify(document.getElementById(id).layout.xaxis.range) === '[1,2]')"
     )
+
+
+def test_run_charts_share_one_time_axis(page: Page) -> None:
+    run = api_run(page)
+    page.goto(run["urls"]["page"])
+    wait_ready(page, charts=4)
+    ranges = page.evaluate("['chart-devices','chart-ram','chart-lane'].map(id => document.getElementById(id).layout.xaxis.range)")
+    assert ranges[0] == ranges[1] == ranges[2]
+    page.evaluate("Plotly.relayout('chart-lane', {'xaxis.range': [2, 2.5]})")
+    page.wait_for_function(
+        "['chart-devices','chart-ram'].every(id => JSON.stringify(document.getElementById(id).layout.xaxis.range) === '[2,2.5]')"
+    )
