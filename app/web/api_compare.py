@@ -25,7 +25,7 @@ from .api_models import (
     run_links,
 )
 from .api_runner import scenario_from_request, simulate_and_store
-from .deps import EngineDep, SessionDep, SettingsDep, UrlsDep
+from .deps import CacheStoredRun, EngineDep, SessionDep, SettingsDep, UrlsDep
 from .urls import Urls
 
 router = APIRouter(tags=["compare"], responses=ERROR_RESPONSES)
@@ -136,7 +136,7 @@ async def create_comparison(
     )
 
 
-@router.get(paths.API_COMPARE_PATH, response_model=CompareOut)
+@router.get(paths.API_COMPARE_PATH, response_model=CompareOut, dependencies=[CacheStoredRun])
 def read_comparison(
     session: SessionDep,
     urls: UrlsDep,

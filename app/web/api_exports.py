@@ -15,7 +15,7 @@ from app.store.runs import trace_from_run
 
 from . import urls as paths
 from .api_models import ERROR_RESPONSES, NON_JSON_ERROR_RESPONSES
-from .deps import RunDep, SessionDep
+from .deps import STORED_RUN_CACHE_CONTROL, RunDep, SessionDep
 from .perfetto import to_trace_events
 
 router = APIRouter(tags=["exports"], responses=ERROR_RESPONSES)
@@ -40,7 +40,10 @@ class PerfettoTrace(BaseModel):
 
 def _attachment(run_id: str, suffix: str) -> dict[str, str]:
     # Run ids are URL-safe base64, so they are safe inside the quoted file name.
-    return {"Content-Disposition": f'attachment; filename="migscope-{run_id}{suffix}"'}
+    return {
+        "Content-Disposition": f'attachment; filename="migscope-{run_id}{suffix}"',
+        "Cache-Control": STORED_RUN_CACHE_CONTROL,
+    }
 
 
 def _cell(value: Any) -> Any:

@@ -29,7 +29,7 @@ from .api_models import (
     run_links,
 )
 from .api_runner import scenario_from_request, simulate_and_store
-from .deps import EngineDep, RunDep, SessionDep, SettingsDep, UrlsDep
+from .deps import CacheStoredRun, EngineDep, RunDep, SessionDep, SettingsDep, UrlsDep
 from .urls import Urls
 
 router = APIRouter(tags=["runs"], responses=ERROR_RESPONSES)
@@ -97,7 +97,7 @@ def _query_error(name: str, message: str) -> RequestValidationError:
     return RequestValidationError([{"loc": ["query", name], "msg": message, "type": "value_error"}])
 
 
-@router.get(paths.API_RUN_PATH, response_model=RunDetail)
+@router.get(paths.API_RUN_PATH, response_model=RunDetail, dependencies=[CacheStoredRun])
 def read_run(run: RunDep, urls: UrlsDep) -> RunDetail:
     """One run: scenario as given and resolved, summary, devices, notes and links."""
     public = RunPublic.model_validate(run)
@@ -109,7 +109,7 @@ def read_run(run: RunDep, urls: UrlsDep) -> RunDetail:
     )
 
 
-@router.get(paths.API_RUN_STEPS_PATH, response_model=StepWindow)
+@router.get(paths.API_RUN_STEPS_PATH, response_model=StepWindow, dependencies=[CacheStoredRun])
 def read_steps(
     run: RunDep,
     session: SessionDep,
@@ -138,7 +138,7 @@ def read_steps(
     )
 
 
-@router.get(paths.API_RUN_STEP_PATH, response_model=StepDetail)
+@router.get(paths.API_RUN_STEP_PATH, response_model=StepDetail, dependencies=[CacheStoredRun])
 def read_step(
     run: RunDep,
     session: SessionDep,

@@ -11,7 +11,7 @@ from app.store.runs import load_events_in_time, load_step_data_in_time
 
 from . import urls as paths
 from .api_models import ERROR_RESPONSES, MAX_POINTS_DEFAULT, MAX_POINTS_MAX, SeriesOut
-from .deps import RunDep, SessionDep
+from .deps import CacheStoredRun, RunDep, SessionDep
 from .series import PERIODIC_EVENT_KINDS, build_series, parse_fields
 
 router = APIRouter(tags=["runs"], responses=ERROR_RESPONSES)
@@ -33,7 +33,7 @@ def _run_device_names(resolved: dict[str, Any], summary: dict[str, Any]) -> list
     return names
 
 
-@router.get(paths.API_RUN_SERIES_PATH, response_model=SeriesOut)
+@router.get(paths.API_RUN_SERIES_PATH, response_model=SeriesOut, dependencies=[CacheStoredRun])
 def read_series(
     run: RunDep,
     session: SessionDep,

@@ -11,6 +11,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import APIRouter, FastAPI
 from fastapi.staticfiles import StaticFiles
+from starlette.middleware.gzip import DEFAULT_EXCLUDED_CONTENT_TYPES, GZipMiddleware
 
 from app.settings import REPO_ROOT, Settings
 from app.store.db import make_engine
@@ -75,6 +76,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     app.add_middleware(
         BodySizeLimit, max_bytes=settings.max_request_bytes, max_upload_bytes=settings.max_upload_bytes
+    )
+    # Exports of long runs are tens of MB of JSON or CSV; they compress ~10x. Streams stay
+    # unbuffered (the progress stream is NDJSON, live steps may be SSE).
+    app.add_middleware(
+        GZipMiddleware,
+        minimum_size=1024,
+        compresslevel=6,
+        exclude_content_types=(*DEFAULT_EXCLUDED_CONTENT_TYPES, "application/x-ndjson"),
     )
     # Added last, so outermost: even a 413 or a 500 carries the request id.
     app.add_middleware(RequestId)

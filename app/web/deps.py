@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Annotated
 
-from fastapi import Depends, HTTPException, Path, Request
+from fastapi import Depends, HTTPException, Path, Request, Response
 from sqlalchemy import Engine
 from sqlmodel import Session
 
@@ -52,3 +52,15 @@ def run_or_404(
 
 
 RunDep = Annotated[Run, Depends(run_or_404)]
+
+# A stored run never changes, so what is read from it may be cached (a day: the JSON around
+# the stored data can still change between app versions).
+STORED_RUN_CACHE_CONTROL = "public, max-age=86400"
+
+
+def cache_stored_run(response: Response) -> None:
+    """Mark a successful answer about stored runs as cacheable (errors are built fresh)."""
+    response.headers["Cache-Control"] = STORED_RUN_CACHE_CONTROL
+
+
+CacheStoredRun = Depends(cache_stored_run)

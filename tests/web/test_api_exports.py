@@ -120,3 +120,17 @@ def test_perfetto_export_is_valid_trace_event_json(api_client: TestClient) -> No
     assert "VM stop" in names and "VM start" in names
     vm_start = next(i for i in by_phase["i"] if i["name"] == "VM start")
     assert vm_start["pid"] == 2  # the destination starts the VM
+
+
+def test_exports_are_compressed_and_cacheable(api_client: TestClient) -> None:
+    run = _run(api_client)
+    response = api_client.get(run["urls"]["export_json"], headers={"Accept-Encoding": "gzip"})
+    assert response.headers["content-encoding"] == "gzip"
+    assert response.headers["cache-control"].startswith("public")
+    assert Trace.from_json(response.text)  # httpx decompresses transparently
+    detail = api_client.get(run["urls"]["api"])
+    assert detail.headers["cache-control"].startswith("public")
+    missing = api_client.get("/api/runs/nope")
+    assert "cache-control" not in missing.headers
+    listing = api_client.get("/api/runs")
+    assert "cache-control" not in listing.headers  # the list grows: never cached
