@@ -129,14 +129,22 @@ def get_run(session: Session, run_id: str) -> Run | None:
 
 
 def list_runs(
-    session: Session, *, offset: int, limit: int, status: str | None = None
+    session: Session,
+    *,
+    offset: int,
+    limit: int,
+    status: str | None = None,
+    source: str | None = None,
 ) -> tuple[Sequence[Run], int]:
-    """Newest first; returns one page and the total count."""
+    """Newest first; returns one page and the total count (both after the filters)."""
     query = select(Run)
     count = select(func.count()).select_from(Run)
     if status is not None:
         query = query.where(Run.status == status)
         count = count.where(col(Run.status) == status)
+    if source is not None:
+        query = query.where(Run.source == source)
+        count = count.where(col(Run.source) == source)
     query = query.order_by(col(Run.created_at).desc(), col(Run.id).desc()).offset(offset).limit(limit)
     return session.exec(query).all(), session.exec(count).one()
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Body, HTTPException, Path, Query, Response
 from fastapi.exceptions import RequestValidationError
@@ -67,10 +67,11 @@ def read_runs(
     page: Annotated[int, Query(ge=1, le=1_000_000, description="1-based page number")] = 1,
     per_page: Annotated[int, Query(ge=1, le=PAGE_SIZE_MAX, description="runs per page")] = PAGE_SIZE_DEFAULT,
     status: Annotated[str | None, Query(max_length=16, description="completed, failed or cancelled")] = None,
+    source: Annotated[Literal["simulation", "import"] | None, Query(description="simulated or imported runs")] = None,
 ) -> RunPageOut:
     """List stored runs, newest first, one page at a time."""
     size = per_page
-    runs, total = list_runs(session, offset=(page - 1) * size, limit=size, status=status)
+    runs, total = list_runs(session, offset=(page - 1) * size, limit=size, status=status, source=source)
     items = [_list_item(urls, run) for run in runs]
     more = page * size < total
     return RunPageOut(
@@ -78,8 +79,8 @@ def read_runs(
         page=page,
         per_page=size,
         total=total,
-        next=urls.api_runs(page=page + 1, per_page=size, status=status) if more else None,
-        prev=urls.api_runs(page=page - 1, per_page=size, status=status) if page > 1 else None,
+        next=urls.api_runs(page=page + 1, per_page=size, status=status, source=source) if more else None,
+        prev=urls.api_runs(page=page - 1, per_page=size, status=status, source=source) if page > 1 else None,
     )
 
 

@@ -87,8 +87,15 @@ class Urls:
         return self._p(OPENAPI_PATH)
 
     # API.
-    def api_runs(self, page: int | None = None, per_page: int | None = None, status: str | None = None) -> str:
-        return self._p(_with_query(API_RUNS_PATH, {"page": page, "per_page": per_page, "status": status}))
+    def api_runs(
+        self,
+        page: int | None = None,
+        per_page: int | None = None,
+        status: str | None = None,
+        source: str | None = None,
+    ) -> str:
+        query = {"page": page, "per_page": per_page, "status": status, "source": source}
+        return self._p(_with_query(API_RUNS_PATH, query))
 
     def api_run(self, run_id: str) -> str:
         return self._p(API_RUN_PATH.format(run_id=_seg(run_id)))

@@ -92,6 +92,9 @@ def test_listing_is_newest_first_and_paged(db_engine: Engine) -> None:
         assert completed == 5
         _, failed = list_runs(session, offset=0, limit=10, status="failed")
         assert failed == 0
+        _, simulated = list_runs(session, offset=0, limit=10, source="simulation")
+        _, imported = list_runs(session, offset=0, limit=10, source="import")
+        assert (simulated, imported) == (5, 0)
 
 
 def test_too_many_steps_stores_nothing(db_engine: Engine) -> None:
