@@ -39,6 +39,7 @@ LIMITS: dict[str, Any] = {
     "cost_ms": (0, 600_000),
     "downtime_limit_ms": (1, 2_000_000),
     "reinit_events_per_device": 32,
+    "actions_per_run": 64,
     "title_chars": 200,
     "description_chars": 4000,
     "device_name_chars": 64,
@@ -132,6 +133,30 @@ class Caps(_Strict):
         return value
 
 
+class Action(_Strict):
+    """Something the user does during the migration, as over QMP (a branch point: the same
+    scenario with an added action replays identically up to `at_ms`)."""
+
+    at_ms: float = Field(ge=0, le=LIMITS["max_time_ms"])
+    kind: Literal["set_parameters", "pause_guest", "cancel"] = Field(
+        description="set_parameters: migrate-set-parameters; pause_guest: QMP stop; cancel: migrate_cancel"
+    )
+    downtime_limit_ms: float | None = Field(default=None, ge=LIMITS["downtime_limit_ms"][0], le=LIMITS["downtime_limit_ms"][1])
+    max_bandwidth_bytes_per_s: Rate | None = None
+    avail_switchover_bandwidth_bytes_per_s: Rate | None = None
+
+    @model_validator(mode="after")
+    def _fields_match_kind(self) -> Action:
+        given = [k for k in ("downtime_limit_ms", "max_bandwidth_bytes_per_s", "avail_switchover_bandwidth_bytes_per_s")
+                 if getattr(self, k) is not None]
+        if self.kind == "set_parameters" and not given:
+            raise ValueError("set_parameters needs at least one of downtime_limit_ms, max_bandwidth_bytes_per_s, "
+                             "avail_switchover_bandwidth_bytes_per_s")
+        if self.kind != "set_parameters" and given:
+            raise ValueError(f"{self.kind} takes no parameters (got {', '.join(given)})")
+        return self
+
+
 class Reinit(_Strict):
     at_ms: Ms
     initial_bytes: DeviceBytes
@@ -221,6 +246,8 @@ class Scenario(_Strict):
     devices: list[DeviceSpec] = Field(default_factory=list, max_length=LIMITS["devices_per_run"])
     seed: int = Field(default=1, ge=0, le=2**32 - 1)
     max_time_ms: float = Field(default=600_000, gt=0, le=LIMITS["max_time_ms"])
+    actions: list[Action] = Field(default_factory=list, max_length=LIMITS["actions_per_run"],
+                                  description="user actions during the migration, applied at the first pass at or after at_ms")
 
     @field_validator("devices")
     @classmethod
@@ -241,6 +268,9 @@ class Scenario(_Strict):
     @model_validator(mode="after")
     def _profile_rules(self) -> Scenario:
         profile = PROFILES[self.qemu_profile]
+        for index, action in enumerate(self.actions):
+            if action.avail_switchover_bandwidth_bytes_per_s and not profile.avail_switchover_bandwidth:
+                raise ValueError(f"actions.{index}.avail_switchover_bandwidth_bytes_per_s: exists from QEMU 8.2")
         if self.params.avail_switchover_bandwidth_bytes_per_s and not profile.avail_switchover_bandwidth:
             raise ValueError(
                 "params.avail_switchover_bandwidth_bytes_per_s: avail-switchover-bandwidth exists from QEMU 8.2; "

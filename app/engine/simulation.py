@@ -72,8 +72,13 @@ class Simulation(SwitchoverMixin):
         self.dirty_pages_rate: float | None = None
         self.dirty_bytes_last_sync = 0
         self.last_rate_ms = 0.0
-        max_bw = scenario.params.max_bandwidth_bytes_per_s
-        self.budget_bytes: float | None = max_bw / 10.0 if max_bw > 0 else None
+        # Parameters a user may change during the migration (migrate-set-parameters).
+        self.downtime_limit_ms = scenario.params.downtime_limit_ms
+        self.avail_bw_bytes_per_s = scenario.params.avail_switchover_bandwidth_bytes_per_s
+        self.budget_bytes: float | None = None
+        self.set_max_bandwidth(scenario.params.max_bandwidth_bytes_per_s)
+        self.actions = sorted(scenario.actions, key=lambda a: a.at_ms)
+        self.guest_paused_at_ms: float | None = None
         # Counters.
         self.transferred = 0
         self.ram_transferred = 0
@@ -147,6 +152,52 @@ class Simulation(SwitchoverMixin):
         for old, new in machine.request(target):
             self.event(t, "device_state", side, f"{dev.name} ({side}): {old.value} -> {new.value}: {why}",
                        "vfio_migration_set_state", dev.name, **{"from": old.value, "to": new.value})
+
+    def set_max_bandwidth(self, bytes_per_s: int) -> None:
+        """migration_rate_set: a per-100 ms budget of max-bandwidth / 10 (0: no limit)."""
+        self.budget_bytes = bytes_per_s / 10.0 if bytes_per_s > 0 else None
+
+    def apply_actions(self) -> str | None:
+        """Apply user actions due by now; return a cancel reason if the user cancelled."""
+        while self.actions and self.actions[0].at_ms <= self.t:
+            action = self.actions.pop(0)
+            if action.kind == "cancel":
+                return f"migrate_cancel issued by the user at {action.at_ms:.0f} ms"
+            if action.kind == "pause_guest":
+                self.pause_guest()
+                continue
+            changed = []
+            if action.max_bandwidth_bytes_per_s is not None:
+                self.set_max_bandwidth(action.max_bandwidth_bytes_per_s)
+                changed.append(f"max-bandwidth {fmt_b(action.max_bandwidth_bytes_per_s)}/s (applies now)")
+            if action.downtime_limit_ms is not None:
+                self.downtime_limit_ms = action.downtime_limit_ms
+                changed.append(f"downtime-limit {action.downtime_limit_ms:.0f} ms")
+            if action.avail_switchover_bandwidth_bytes_per_s is not None:
+                self.avail_bw_bytes_per_s = action.avail_switchover_bandwidth_bytes_per_s
+                changed.append(f"avail-switchover-bandwidth {fmt_b(action.avail_switchover_bandwidth_bytes_per_s)}/s")
+            self.event(self.t, "set_parameters", "user", "migrate-set-parameters: " + ", ".join(changed) +
+                       "; the threshold is recomputed when the current window closes", "qmp_migrate_set_parameters",
+                       **{k: v for k, v in action.model_dump().items() if v is not None and k not in ("at_ms", "kind")})
+        return None
+
+    def pause_guest(self) -> None:
+        """QMP `stop` during migration: vCPUs stop, pre-copy devices go to STOP_COPY
+        (vfio_vmstate_change with RUN_STATE_PAUSED), and migration_can_switchover no
+        longer waits for the ack."""
+        if not self.vm_running:
+            return
+        self.advance_dirtying(self.t)
+        self.vm_running = False
+        self.guest_paused_at_ms = self.t
+        self.event(self.t, "guest_paused", "user", "the user paused the guest (QMP stop): its dirtying stops, and "
+                   "switchover no longer waits for the ack", "qmp_stop")
+        for dev in self.devs:
+            target = VfioState.STOP_COPY if dev.src.in_precopy else VfioState.STOP
+            self.t += dev.spec.stop_copy_enter_ms
+            self.device_transition(dev, "source", target, self.t, "vfio_vmstate_change (guest paused)")
+        if self.src_ack:
+            self.open_gate(self.t, "the guest is paused: migration_can_switchover is true without the ack")
 
     def sync_cost_ms(self) -> float:
         gib = self.scenario.guest.ram_bytes / 1024**3
@@ -275,6 +326,10 @@ class Simulation(SwitchoverMixin):
                 return
             if len(self.steps) >= ENGINE_STEP_LIMIT - 16:
                 yield from self.cancel_at_limit(f"engine step limit ({ENGINE_STEP_LIMIT} steps) reached")
+                return
+            cancelled = self.apply_actions()
+            if cancelled is not None:
+                yield from self.finish("cancelled", cancelled, "qmp_migrate_cancel")
                 return
             switch = yield from self.iteration_pass()
             if switch:
@@ -541,10 +596,10 @@ class Simulation(SwitchoverMixin):
         spent = self.t - self.window_t0
         moved = self.transferred - self.window_bytes0
         bandwidth = moved / spent if spent > 0 else 0.0
-        avail = self.scenario.params.avail_switchover_bandwidth_bytes_per_s
+        avail = self.avail_bw_bytes_per_s
         effective = avail / 1000.0 if avail else bandwidth
         self.bandwidth_bytes_per_ms = bandwidth
-        self.threshold_bytes = effective * self.scenario.params.downtime_limit_ms
+        self.threshold_bytes = effective * self.downtime_limit_ms
         if self.dirty_pages_rate is not None and moved > 10000 and effective > 0:
             self.expected_downtime_ms = self.dirty_bytes_last_sync / effective
         self.event(self.t, "window", "source", f"window of {spent:.0f} ms closed: measured {fmt_b(bandwidth * 1000)}/s, threshold "
@@ -569,6 +624,8 @@ class Simulation(SwitchoverMixin):
         for dev in self.devs:
             if dev.reinit_queue:
                 candidates.append(dev.reinit_queue[0][0])
+        if self.actions:
+            candidates.append(self.actions[0].at_ms)
         target = max(self.t, min(candidates))
         self.t = target
         if self.t - self.window_t0 >= BUFFER_DELAY_MS:

@@ -29,7 +29,7 @@ def build_summary(sim: Simulation) -> Summary:
         setup_time_ms=_r(sim.setup_time_ms),
         downtime_ms=_r(result.get("downtime_ms")),
         guest_downtime_ms=_r(result.get("guest_downtime_ms")),
-        downtime_limit_ms=sim.scenario.params.downtime_limit_ms,
+        downtime_limit_ms=sim.downtime_limit_ms,
         downtime_breakdown_ms=result.get("downtime_breakdown_ms", {}),
         dirty_sync_count=sim.dirty_sync_count,
         transferred_bytes=sim.transferred,

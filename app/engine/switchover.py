@@ -33,16 +33,22 @@ class SwitchoverMixin:
         # Phase 1: VM stop. Devices reach STOP_COPY here, not in save_complete.
         start = self.t
         self.advance_dirtying(self.t)
+        was_running = self.vm_running
         self.vm_running = False
-        self.event(self.t, "vm_stop", "source", "vCPUs stopped (RUN_STATE_FINISH_MIGRATE): downtime starts",
+        self.event(self.t, "vm_stop", "source", "vCPUs stopped (RUN_STATE_FINISH_MIGRATE): downtime starts"
+                   if was_running else "RUN_STATE_FINISH_MIGRATE (the guest was already paused): QEMU's downtime starts",
                    "migration_stop_vm")
-        self.t += guest.vm_stop_ms
+        if was_running:
+            self.t += guest.vm_stop_ms
+        already_stopped = (VfioState.STOP, VfioState.STOP_COPY)
         if self.profile.p2p_and_multi_device:
             for dev in self.devs:
-                if dev.src.p2p:
+                if dev.src.p2p and dev.src.state not in already_stopped:
                     target = VfioState.PRE_COPY_P2P if dev.src.in_precopy else VfioState.RUNNING_P2P
                     self.device_transition(dev, "source", target, self.t, "vfio_vmstate_change_prepare (P2P quiesce)")
         for dev in self.devs:
+            if dev.src.state in already_stopped:
+                continue
             target = VfioState.STOP_COPY if dev.src.in_precopy else VfioState.STOP
             self.t += dev.spec.stop_copy_enter_ms
             self.device_transition(dev, "source", target, self.t, "vfio_vmstate_change at VM stop")
@@ -157,7 +163,11 @@ class SwitchoverMixin:
             self.device_transition(dev, "destination", VfioState.RUNNING, self.t, "vm_start on the destination")
         self.dst_vm_running = True
         self.dst_started_ms = self.t
-        self.result["guest_downtime_ms"] = self.t - self.result["switchover_started_at_ms"]
+        # The guest stopped running at VM stop, or earlier if the user had paused it.
+        guest_stopped = self.result["switchover_started_at_ms"]
+        if self.guest_paused_at_ms is not None:
+            guest_stopped = min(guest_stopped, self.guest_paused_at_ms)
+        self.result["guest_downtime_ms"] = self.t - guest_stopped
         self.event(self.t, "vm_start", "destination", "destination VM running (announce + vm_start done)", "process_incoming_migration_bh")
         self.event(self.t, "status", "destination", "destination migration status completed", "process_incoming_migration_bh",
                    status="completed")
@@ -176,8 +186,7 @@ class SwitchoverMixin:
         records: list[Any] = self.stream.capture or []
         self.result.update(
             status="completed",
-            reason=f"downtime {downtime:.1f} ms against a downtime-limit of "
-                   f"{self.scenario.params.downtime_limit_ms:.0f} ms",
+            reason=f"downtime {downtime:.1f} ms against a downtime-limit of {self.downtime_limit_ms:.0f} ms",
             downtime_ms=downtime,
             total_time_ms=end_ms,
             downtime_breakdown_ms=breakdown(serial, window, records, device_reads, tail, downtime),
