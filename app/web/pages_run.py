@@ -28,6 +28,12 @@ CHART_EVENT_KINDS = [
     "device_state", "shut_sent", "shut_received", "reinit", "error",
 ]
 MAX_POINTS = 1500
+# A run without any stored step (it failed before its first pass) still gets a page.
+EMPTY_STEP: dict[str, Any] = {
+    "index": 0, "t_ms": 0.0, "end_ms": 0.0, "phase": None, "phase_title": "No step was recorded",
+    "happened": [], "gates": [], "holding": "This run recorded no step.", "decision": {},
+    "facts": [{"label": "time", "value": "no time recorded"}], "devices": [], "provenance": None,
+}
 
 
 def run_series(session: Session, run_id: str, from_ms: float | None, to_ms: float | None) -> dict[str, Any]:
@@ -128,7 +134,7 @@ def read_run_page(request: Request, run_id: str, step: int | None = Query(defaul
         index = clamp_step(step, run.step_count)
         current = load_step(session, run.id, index)
         step_events = load_events(session, run.id, step_from=index, step_to=index + 1)
-        explained = explain_step(current, step_events) if current is not None else None
+        explained = explain_step(current, step_events) if current is not None else EMPTY_STEP
         if request.headers.get("hx-target") == "step-panel" and not suffix:
             return render(request, "run.html", {"step": explained, "run": run_public(run)}, twin=explained,
                           fragments={"step-panel": "step_panel"})
