@@ -327,3 +327,18 @@ def test_run_charts_share_one_time_axis(page: Page) -> None:
     page.wait_for_function(
         "['chart-devices','chart-ram'].every(id => JSON.stringify(document.getElementById(id).layout.xaxis.range) === '[2,2.5]')"
     )
+
+
+def test_share_link_copies_the_current_step(page: Page) -> None:
+    page.context.grant_permissions(["clipboard-read", "clipboard-write"])
+    run = api_run(page)
+    page.goto(run["urls"]["page"] + "?step=2")
+    wait_ready(page, charts=4)
+    page.keyboard.press("ArrowRight")
+    wait_step(page, 3)
+    page.get_by_role("button", name="Copy the share link").click()
+    expect(page.locator("#copy-status")).to_have_text(re.compile("Copied|Ctrl\\+C"))
+    link = page.locator("#share-link").input_value()
+    assert link.endswith(f"/runs/{run['id']}?step=3")
+    if page.locator("#copy-status").inner_text() == "Copied.":
+        assert page.evaluate("navigator.clipboard.readText()") == link
