@@ -20,6 +20,7 @@ from app.store.runs import (
     load_trace,
     new_run_id,
     save_trace,
+    save_traces,
 )
 from tests.store.factories import make_trace
 
@@ -125,3 +126,17 @@ def test_stored_runs_refuse_updates(db_engine: Engine) -> None:
         session.add(run)
         with pytest.raises(StoredRunImmutable):
             session.commit()
+
+
+def test_a_pair_is_stored_whole_or_not_at_all(db_engine: Engine) -> None:
+    good = make_trace(n_steps=5, title="a")
+    bad = make_trace(n_steps=5, title="b")
+    bad = bad.model_copy(update={"steps": bad.steps + [bad.steps[0]]})
+    with pytest.raises(IntegrityError):
+        save_traces(db_engine, [good, bad])
+    with Session(db_engine) as session:
+        assert session.exec(select(func.count()).select_from(Run)).one() == 0
+    first, second = save_traces(db_engine, [good, make_trace(n_steps=3, title="c")])
+    with Session(db_engine) as session:
+        assert {r.title for r in session.exec(select(Run)).all()} == {"a", "c"}
+        assert first != second
