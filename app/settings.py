@@ -39,6 +39,11 @@ class Settings(BaseSettings):
         ge=1024,
         description="largest multipart/form-data body (file imports: 64 MiB of files plus form overhead)",
     )
+    max_concurrent_runs: int = Field(
+        default=4,
+        ge=1,
+        description="engine runs at once per worker process; more wait (reads are never held up)",
+    )
     max_steps_per_run: int = Field(
         default=20_000, ge=10, description="a run producing more steps is refused (422)"
     )

@@ -6,7 +6,6 @@ from types import SimpleNamespace
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, HTTPException, Query
-from starlette.concurrency import run_in_threadpool
 
 from app.engine.compare import difference, scenario_with_ack
 from app.engine.scenario import Scenario
@@ -24,7 +23,7 @@ from .api_models import (
     RunRequest,
     run_links,
 )
-from .api_runner import scenario_from_request, simulate_and_store
+from .api_runner import scenario_from_request, simulate_and_store_off_loop
 from .deps import CacheStoredRun, EngineDep, SessionDep, SettingsDep, UrlsDep
 from .urls import Urls
 
@@ -124,9 +123,7 @@ async def create_comparison(
     scenario = scenario_from_request(body)
     pair = ack_pair(scenario)
     # Both runs go into one transaction: a comparison is stored whole or not at all.
-    (id_a, trace_a), (id_b, trace_b) = await run_in_threadpool(
-        simulate_and_store, engine, pair, settings.max_steps_per_run
-    )
+    (id_a, trace_a), (id_b, trace_b) = await simulate_and_store_off_loop(engine, pair, settings)
     return CompareOut(
         a=_side(urls, id_a, trace_a.title, trace_a.summary.status, trace_a.summary),
         b=_side(urls, id_b, trace_b.title, trace_b.summary.status, trace_b.summary),

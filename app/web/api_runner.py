@@ -5,7 +5,10 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+import anyio
+import anyio.to_thread
 import structlog
+from anyio.lowlevel import RunVar
 from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 from sqlalchemy import Engine
@@ -14,6 +17,7 @@ from app.engine.examples import EXAMPLES, load_example
 from app.engine.scenario import Scenario
 from app.engine.simulation import Simulation
 from app.engine.trace import Trace
+from app.settings import Settings
 from app.store.runs import save_traces
 
 from .api_errors import scenario_validation_error
@@ -78,6 +82,25 @@ def run_engine(scenario: Scenario, max_steps: int) -> Trace:
         if count > max_steps:
             raise StepLimitExceeded(max_steps, step.end_ms)
     return simulation.trace()
+
+
+# Engine runs get their own threads, beyond AnyIO's default pool that serves the sync
+# endpoints: many long runs at once then queue here instead of starving every read.
+_ENGINE_LIMITER: RunVar[anyio.CapacityLimiter] = RunVar("migscope_engine_limiter")
+
+
+async def simulate_and_store_off_loop(
+    engine: Engine, scenarios: list[Scenario], settings: Settings
+) -> list[tuple[str, Trace]]:
+    """simulate_and_store in a worker thread, at most settings.max_concurrent_runs at once."""
+    try:
+        limiter = _ENGINE_LIMITER.get()
+    except LookupError:
+        limiter = anyio.CapacityLimiter(settings.max_concurrent_runs)
+        _ENGINE_LIMITER.set(limiter)
+    return await anyio.to_thread.run_sync(
+        simulate_and_store, engine, scenarios, settings.max_steps_per_run, limiter=limiter
+    )
 
 
 def simulate_and_store(engine: Engine, scenarios: list[Scenario], max_steps: int) -> list[tuple[str, Trace]]:

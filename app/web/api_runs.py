@@ -6,7 +6,6 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Body, HTTPException, Path, Query, Response
 from fastapi.exceptions import RequestValidationError
-from starlette.concurrency import run_in_threadpool
 
 from app.engine.trace import Event, Step
 from app.store.models import Run, RunListPublic, RunPublic
@@ -28,7 +27,7 @@ from .api_models import (
     StepWindow,
     run_links,
 )
-from .api_runner import scenario_from_request, simulate_and_store
+from .api_runner import scenario_from_request, simulate_and_store_off_loop
 from .deps import CacheStoredRun, EngineDep, RunDep, SessionDep, SettingsDep, UrlsDep
 from .urls import Urls
 
@@ -53,9 +52,7 @@ async def create_run(
     """Run the engine on a scenario (or a named example with overrides) and store the trace."""
     scenario = scenario_from_request(body)
     # The engine is CPU-bound: run it in a worker thread so other requests keep being served.
-    [(run_id, trace)] = await run_in_threadpool(
-        simulate_and_store, engine, [scenario], settings.max_steps_per_run
-    )
+    [(run_id, trace)] = await simulate_and_store_off_loop(engine, [scenario], settings)
     response.headers["Location"] = urls.api_run(run_id)
     return created(urls, run_id, trace.title, trace.summary.status, len(trace.steps), trace.summary)
 

@@ -183,3 +183,27 @@ def test_a_long_run_does_not_block_other_requests(api_app: FastAPI) -> None:
     # The listing was answered while the long run was still being simulated: the engine
     # runs off the event loop. (No timing bound: these machines are noisy.)
     assert still_running, "the long run finished too fast to show anything; pick a slower example"
+
+
+def test_queued_engine_runs_do_not_hold_up_reads(db_url: str) -> None:
+    app = create_app(Settings(database_url=db_url, max_concurrent_runs=1))
+
+    async def scenario() -> tuple[bool, list[int], int]:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://migscope.test") as client:
+            posts = [
+                asyncio.create_task(client.post("/api/runs", json={"example": "mlx5-300mb-default-params"}))
+                for _ in range(3)
+            ]
+            await asyncio.sleep(0.2)
+            listing = await client.get("/api/limits")
+            pending = not all(post.done() for post in posts)
+            statuses = [(await post).status_code for post in posts]
+            return pending, statuses, listing.status_code
+
+    # Own thread, own event loop (see test_a_long_run_does_not_block_other_requests).
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+        pending, statuses, listed = pool.submit(asyncio.run, scenario()).result()
+    app.state.engine.dispose()
+    assert listed == 200 and pending, "a read waited for queued engine runs"
+    assert statuses == [201, 201, 201]
