@@ -12,6 +12,7 @@ from fastapi import APIRouter, Body, Request
 from fastapi.responses import Response, StreamingResponse
 
 from app.engine.presets import PRESETS
+from app.engine.scenario import Scenario
 from app.engine.simulation import Simulation
 from app.engine.units import format_bytes
 from app.store.runs import TraceTooLarge, save_traces
@@ -24,6 +25,7 @@ from app.web.urls import INDEX_PATH, NEW_DEVICE_ROW_PATH, NEW_PAGE_PATH, NEW_PRO
 
 router = APIRouter(include_in_schema=False)
 PROGRESS_EVERY_S = 0.2
+DEFAULT_EXAMPLE = "mlx5-300mb-ack"
 
 
 def import_limits() -> dict[str, Any]:
@@ -41,14 +43,17 @@ def import_limits() -> dict[str, Any]:
 
 
 def form_context(scenario: dict[str, Any]) -> dict[str, Any]:
-    values = {}
+    values, defaults = {}, {}
+    model_defaults = Scenario().model_dump(mode="json")
     for _, fields in pf.SCENARIO_SECTIONS:
         for f in fields:
             values[f.path] = pf.display_value(f, pf.value_at(scenario, f.path))
+            defaults[f.path] = pf.display_value(f, pf.value_at(model_defaults, f.path))
     scenario.setdefault("caps", {"source": [], "destination": []})
     return {
         "sections": pf.SCENARIO_SECTIONS,
         "values": values,
+        "defaults": defaults,
         "scenario": scenario,
         "capabilities": pf.CAPABILITIES,
         "devices": [pf.device_row(i, d) for i, d in enumerate(scenario.get("devices") or [])],
@@ -62,11 +67,9 @@ def form_context(scenario: dict[str, Any]) -> dict[str, Any]:
 def read_new_page(request: Request, example: str | None = None) -> Response:
     """The scenario form; `?example=NAME` fills it from an example scenario."""
     examples = pf.examples()
-    scenario = pf.default_scenario()
-    if "mlx5-300mb-ack" in examples:
-        scenario = dict(examples["mlx5-300mb-ack"])
-    if example and example in examples:
-        scenario = dict(examples[example])
+    if example is None and DEFAULT_EXAMPLE in examples:
+        example = DEFAULT_EXAMPLE  # the headline case; `?example=` (empty) gives migscope's defaults
+    scenario = dict(examples[example]) if example in examples else {}
     scenario = {**pf.default_scenario(), **scenario}
     context = {"nav": "new", "examples": list(examples), "example": example, "import_limits": import_limits(),
                "json_url": urls_for(request).new_run(json=True), **form_context(scenario)}
