@@ -381,12 +381,20 @@ function renumberDevices(form) {
 
 async function submitScenario(form, action) {
   clearErrors(form);
-  const scenario = formToScenario(form);
-  const progress = document.getElementById("run-progress");
-  const bar = progress.querySelector("progress");
-  const label = progress.querySelector(".progress-text");
   const buttons = form.querySelectorAll("button[data-submit]");
   buttons.forEach((b) => (b.disabled = true));
+  try {
+    const url = action === "compare" ? form.dataset.compareUrl : form.dataset.runUrl;
+    await streamRun(url, formToScenario(form), document.getElementById("run-progress"), (detail) => showErrors(form, detail));
+  } finally {
+    buttons.forEach((b) => (b.disabled = false));
+  }
+}
+
+// POST a scenario to a progress endpoint; show its progress lines; open the page it names.
+async function streamRun(url, scenario, progress, onErrors) {
+  const bar = progress.querySelector("progress");
+  const label = progress.querySelector(".progress-text");
   progress.hidden = false;
   bar.value = 0;
   const started = performance.now();
@@ -394,14 +402,13 @@ async function submitScenario(form, action) {
   label.textContent = "Simulating…";
   let done = false;
   try {
-    const url = action === "compare" ? form.dataset.compareUrl : form.dataset.runUrl;
     const resp = await fetch(url, {
       method: "POST", headers: { "Content-Type": "application/json", Accept: "application/x-ndjson, application/json" },
       body: JSON.stringify(scenario),
     });
     if (!resp.ok) {
       const body = await resp.json().catch(() => ({ detail: `error ${resp.status}` }));
-      showErrors(form, body.detail !== undefined ? body.detail : body);
+      onErrors(body.detail !== undefined ? body.detail : body);
       return;
     }
     // One JSON object a line: {"progress": ...}, then {"done": ...} or {"error": ...}.
@@ -423,7 +430,7 @@ async function submitScenario(form, action) {
           label.textContent = `${p.runs > 1 ? `run ${p.run} of ${p.runs}: ` : ""}simulated ${(p.t_ms / 1000).toFixed(1)} s ` +
             `(at most ${(p.max_time_ms / 1000).toFixed(0)} s), ${p.steps} steps, ${seconds()} s`;
         } else if (msg.error) {
-          showErrors(form, msg.error.detail);
+          onErrors(msg.error.detail);
           return;
         } else if (msg.done) {
           done = true;
@@ -435,13 +442,28 @@ async function submitScenario(form, action) {
       }
       if (ended) break;
     }
-    showErrors(form, { message: "the server stopped before the run was stored" });
+    onErrors({ message: "the server stopped before the run was stored" });
   } catch (e) {
-    showErrors(form, { message: `request failed: ${e}` });
+    onErrors({ message: `request failed: ${e}` });
   } finally {
-    buttons.forEach((b) => (b.disabled = false));
     if (!done) progress.hidden = true;
   }
+}
+
+// Run page: "Compare switchover-ack on/off" runs this run's scenario twice.
+function setupCompareThis() {
+  const button = document.getElementById("compare-this");
+  if (!button) return;
+  button.addEventListener("click", async () => {
+    const scenario = JSON.parse(document.getElementById("run-scenario").textContent);
+    const status = document.getElementById("compare-this-status");
+    button.disabled = true;
+    await streamRun(button.dataset.url, scenario, document.getElementById("compare-this-progress"), (detail) => {
+      const items = Array.isArray(detail) ? detail : [detail];
+      status.textContent = items.map((e) => e.msg || e.message || String(e)).join("; ");
+    });
+    button.disabled = false;
+  });
 }
 
 /* ---------- upload form ---------- */
@@ -499,6 +521,7 @@ function start() {
   setupStepper();
   setupShare();
   setupSimulateThis();
+  setupCompareThis();
   setupScenarioForm();
   setupUpload();
   document.body.dataset.ready = "1";

@@ -342,3 +342,13 @@ def test_share_link_copies_the_current_step(page: Page) -> None:
     assert link.endswith(f"/runs/{run['id']}?step=3")
     if page.locator("#copy-status").inner_text() == "Copied.":
         assert page.evaluate("navigator.clipboard.readText()") == link
+
+
+def test_compare_ack_on_off_from_a_run_page(page: Page) -> None:
+    run = api_run(page)
+    page.goto(run["urls"]["page"])
+    wait_ready(page, charts=4)
+    page.get_by_role("button", name="Compare switchover-ack on/off").click()
+    page.wait_for_url(re.compile(r"/compare\?a=[\w-]+&b=[\w-]+$"), timeout=60_000)
+    wait_ready(page, charts=7)
+    expect(page.locator("#headline")).to_contain_text("With switchover-ack the downtime is")
