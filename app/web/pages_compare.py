@@ -105,7 +105,8 @@ def read_compare_page(request: Request, a: str | None = None, b: str | None = No
         with db_session(request) as session:
             recent, _ = list_runs(session, offset=0, limit=50)
         choices = [{"id": r.id, "title": r.title, "status": r.status} for r in recent]
-        return render(request, "compare_pick.html", {"nav": "runs", "choices": choices, "a": a, "b": b},
+        return render(request, "compare_pick.html", {"nav": "runs", "choices": choices, "a": a, "b": b,
+                                                      "json_url": urls.compare_page(json=True)},
                       twin={"detail": {"message": "give two run ids: /compare?a=ID&b=ID"}, "recent": choices},
                       json_suffix=suffix, status_code=200)
     with db_session(request) as session:
