@@ -45,7 +45,8 @@ class Settings(BaseSettings):
         description="engine runs at once per worker process; more wait (reads are never held up)",
     )
     max_steps_per_run: int = Field(
-        default=20_000, ge=10, description="a run producing more steps is refused (422)"
+        default=50_000, ge=20, description="steps stored per run: a simulation reaching it ends as cancelled "
+        "with the reason (an import is merged down to fit)"
     )
     migrate_on_start: bool = Field(
         default=True, description="run `alembic upgrade head` when the app is created"

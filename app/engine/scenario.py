@@ -74,7 +74,8 @@ Capability = Literal["return-path", "switchover-ack", "events", "pause-before-sw
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # NaN and infinity pass a `le=` bound check silently: refuse them outright.
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
 
 class Guest(_Strict):

@@ -31,8 +31,10 @@ ENGINE_STEP_LIMIT = 200_000  # documented engine limit: a run ends as cancelled 
 
 
 class Simulation(SwitchoverMixin):
-    def __init__(self, scenario: Scenario) -> None:
+    def __init__(self, scenario: Scenario, max_steps: int | None = None) -> None:
         self.scenario = scenario
+        # A run that would need more steps ends as cancelled, with the reason, at this count.
+        self.max_steps = min(max_steps or ENGINE_STEP_LIMIT, ENGINE_STEP_LIMIT)
         self.profile = PROFILES[scenario.qemu_profile]
         self.resolved_devices = scenario.resolved_devices()
         self.notes: list[str] = []
@@ -324,8 +326,10 @@ class Simulation(SwitchoverMixin):
             if self.t >= self.scenario.max_time_ms:
                 yield from self.cancel_at_limit(f"max_time_ms ({self.scenario.max_time_ms:.0f} ms) reached")
                 return
-            if len(self.steps) >= ENGINE_STEP_LIMIT - 16:
-                yield from self.cancel_at_limit(f"engine step limit ({ENGINE_STEP_LIMIT} steps) reached")
+            # Leave room for the switchover's steps (about six plus one per device).
+            if len(self.steps) >= self.max_steps - (8 + len(self.devs)):
+                yield from self.cancel_at_limit(f"step limit ({self.max_steps} steps per run) reached at "
+                                                f"{self.t:.0f} ms of simulated time")
                 return
             cancelled = self.apply_actions()
             if cancelled is not None:
@@ -731,6 +735,6 @@ SIMPLIFICATIONS = [
 ]
 
 
-def simulate(scenario: Scenario) -> Trace:
+def simulate(scenario: Scenario, max_steps: int | None = None) -> Trace:
     """Run a scenario to the end and return its trace."""
-    return Simulation(scenario).run()
+    return Simulation(scenario, max_steps=max_steps).run()

@@ -6,6 +6,7 @@ unit: "8 GiB", "300 MB", "128 MiB", "10 Gbit". Rates use the same units, per sec
 
 from __future__ import annotations
 
+import math
 import re
 
 _UNITS: dict[str, float] = {
@@ -47,6 +48,8 @@ def parse_bytes(value: object) -> int:
     if isinstance(value, int):
         return value
     if isinstance(value, float):
+        if not math.isfinite(value):
+            raise ValueError(f"expected a finite number of bytes, got {value}")
         if value != int(value):
             raise ValueError(f"expected a whole number of bytes, got {value}")
         return int(value)
@@ -59,7 +62,10 @@ def parse_bytes(value: object) -> int:
     factor = _UNITS.get(unit.lower() if unit else "b")
     if factor is None:
         raise ValueError(f"unknown unit {unit!r} in {value!r}: use B, KB, MB, GB, KiB, MiB, GiB, Gbit")
-    return int(round(float(number) * factor))
+    amount = float(number) * factor
+    if not math.isfinite(amount) or amount > 2**63:
+        raise ValueError(f"{value!r} is too large")
+    return int(round(amount))
 
 
 def format_bytes(n: float | int | None) -> str:

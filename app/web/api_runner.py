@@ -74,8 +74,9 @@ def scenario_from_request(body: Scenario | ExampleRun) -> Scenario:
 
 
 def run_engine(scenario: Scenario, max_steps: int) -> Trace:
-    """Run to the end, giving up as soon as the step limit is passed (so nothing huge is built)."""
-    simulation = Simulation(scenario)
+    """Run to the end; at the step limit the engine itself ends the run as cancelled, with
+    the reason, so a migration that never converges is still stored and can be inspected."""
+    simulation = Simulation(scenario, max_steps=max_steps)
     count = 0
     while (step := simulation.step()) is not None:
         count += 1

@@ -34,3 +34,19 @@ def test_format_uses_binary_units_and_ms():
     assert format_ms(1480.0) == "1480 ms"
     assert format_ms(62.875) == "62.9 ms"
     assert format_ms(61975.9) == "61.98 s"
+
+
+@pytest.mark.parametrize("bad", ["1e400", float("inf"), float("nan"), "1e30 TiB"])
+def test_non_finite_or_huge_numbers_are_errors_not_crashes(bad):
+    with pytest.raises(ValueError):
+        parse_bytes(bad)
+
+
+def test_nan_is_refused_for_float_fields():
+    from pydantic import ValidationError
+
+    from app.engine.scenario import Scenario
+
+    with pytest.raises(ValidationError) as info:
+        Scenario.model_validate({"link": {"latency_ms": float("nan")}})
+    assert "link.latency_ms" in str(info.value)

@@ -135,15 +135,15 @@ def test_invalid_scenario_is_422_with_field_path_and_stores_nothing(api_client: 
     assert api_client.get("/api/runs").json()["total"] == 0
 
 
-def test_step_limit_is_a_422_naming_max_time_ms(db_url: str) -> None:
+def test_step_limit_ends_the_run_as_cancelled_with_the_reason(db_url: str) -> None:
     app = create_app(Settings(database_url=db_url, max_steps_per_run=20))
     with TestClient(app) as client:
         response = client.post("/api/runs", json={"example": FAST_EXAMPLE})
-        assert response.status_code == 422
-        item = response.json()["detail"][0]
-        assert item["loc"] == ["body", "max_time_ms"]
-        assert "at most 20 steps" in item["msg"]
-        assert client.get("/api/runs").json()["total"] == 0
+        assert response.status_code == 201
+        body = response.json()
+        assert body["status"] == "cancelled" and body["step_count"] <= 20
+        assert "step limit (20 steps per run) reached" in body["summary"]["reason"]
+        assert client.get("/api/runs").json()["total"] == 1
         limits = client.get("/api/limits").json()
         assert limits["store"]["max_steps_per_run"] == 20
         assert limits["scenario"]["devices_per_run"] == 16
