@@ -118,7 +118,7 @@ def create_run_with_progress(
     def lines() -> Iterator[bytes]:
         traces = []
         for number, item in enumerate(scenarios, start=1):
-            simulation = Simulation(item)
+            simulation = Simulation(item, max_steps=settings.max_steps_per_run)
             count, shown = 0, 0.0
             while (step := simulation.step()) is not None:
                 count += 1
