@@ -352,3 +352,16 @@ def test_compare_ack_on_off_from_a_run_page(page: Page) -> None:
     page.wait_for_url(re.compile(r"/compare\?a=[\w-]+&b=[\w-]+$"), timeout=60_000)
     wait_ready(page, charts=7)
     expect(page.locator("#headline")).to_contain_text("With switchover-ack the downtime is")
+
+
+def test_every_control_has_a_label(page: Page) -> None:
+    run = api_run(page)
+    unlabelled_js = """() => [...document.querySelectorAll('input, select, textarea, button')]
+        .filter(el => el.type !== 'hidden')
+        .filter(el => !(el.labels && el.labels.length) && !el.getAttribute('aria-label')
+                      && !(el.tagName === 'BUTTON' && el.textContent.trim()))
+        .map(el => el.outerHTML.slice(0, 120))"""
+    for url in ("/new", run["urls"]["page"], "/runs", "/about", "/compare"):
+        page.goto(url)
+        wait_ready(page)
+        assert page.evaluate(unlabelled_js) == [], url

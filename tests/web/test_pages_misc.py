@@ -33,3 +33,20 @@ def test_about_page_names_qemu_functions(api_client: TestClient) -> None:
 def test_static_files_are_served(api_client: TestClient) -> None:
     for path in ("app.js", "app.css", "vendor/htmx-2.0.11.min.js", "vendor/plotly-basic-4.1.1.min.js"):
         assert api_client.get(URLS.static(path)).status_code == 200
+
+
+def test_every_page_links_a_json_twin_that_answers_json(api_client: TestClient) -> None:
+    import re
+
+    run = make_run(api_client)
+    pair = api_client.post("/api/compare", json={"example": "mlx5-300mb-ack"}).json()
+    pages = [URLS.new_run(), URLS.runs(), URLS.about(), URLS.run(run["id"]), URLS.run_at(run["id"], step=2),
+             pair["page"], URLS.compare_page()]
+    for page in pages:
+        html = api_client.get(page).text
+        match = re.search(r'<link rel="alternate" type="application/json" href="([^"]+)">', html)
+        assert match, page
+        twin = api_client.get(match.group(1).replace("&amp;", "&"))
+        assert twin.status_code == 200 and twin.headers["content-type"] == "application/json", page
+        by_accept = api_client.get(page, headers={"Accept": "application/json"})
+        assert by_accept.json() == twin.json(), page
