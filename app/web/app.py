@@ -17,7 +17,7 @@ from app.settings import REPO_ROOT, Settings
 from app.store.db import make_engine
 from app.store.migrate import upgrade
 
-from . import api_compare, api_exports, api_meta, api_runs, api_series
+from . import api_compare, api_docs, api_exports, api_meta, api_runs, api_series
 from .api_errors import BodySizeLimit, install_error_handlers
 from .api_logging import RequestId
 from .api_models import ERROR_RESPONSES
@@ -70,6 +70,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
         # Every route can answer these (the handlers and the body limit are app-wide).
         responses=ERROR_RESPONSES,
+        # /docs is served below from vendored Swagger UI files (FastAPI's default loads them
+        # from a CDN, which does not work offline); ReDoc has no offline build here.
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.engine = engine
@@ -89,6 +93,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(RequestId)
     for router in api_routers() + page_routers():
         app.include_router(router)
+    app.include_router(api_docs.router)
     if STATIC_DIR.is_dir():
         app.mount(STATIC_PATH, StaticFiles(directory=STATIC_DIR), name="static")
     return app
