@@ -76,7 +76,7 @@ def _seconds(values: Iterable[float]) -> list[float]:
 
 
 def _event_dict(event: Any) -> dict[str, Any]:
-    return event if isinstance(event, Mapping) else event.model_dump(mode="json")  # type: ignore[no-any-return]
+    return dict(event) if isinstance(event, Mapping) else event.model_dump(mode="json")  # type: ignore[no-any-return]
 
 
 def _first_known(fields: Mapping[str, Any], *keys: str) -> dict[str, list[Any]]:
@@ -398,6 +398,7 @@ def downtime_chart(runs: Sequence[tuple[str, Mapping[str, Any]]]) -> dict[str, A
     components.sort(key=lambda c: (c != "dest_load_initial_bytes", order.index(c)))
     patterns = ["", "/", ".", "x", "-"]
     for index, component in enumerate(components):
+        marker: dict[str, Any]
         if component == "dest_load_initial_bytes":  # the cost switchover-ack moves out of downtime
             marker = {"color": colour("vermillion")}
         else:

@@ -110,10 +110,11 @@ def read_compare_page(request: Request, a: str | None = None, b: str | None = No
                       twin={"detail": {"message": "give two run ids: /compare?a=ID&b=ID"}, "recent": choices},
                       json_suffix=suffix, status_code=200)
     with db_session(request) as session:
-        runs = [get_run(session, a), get_run(session, b)]
-        for rid, run in zip((a, b), runs):
-            if run is None:
-                return not_found(request, f"run {rid}", suffix)
+        found = [get_run(session, a), get_run(session, b)]
+        runs = [run for run in found if run is not None]
+        if len(runs) < 2:
+            missing = a if found[0] is None else b
+            return not_found(request, f"run {missing}", suffix)
         pub = [run_public(r) for r in runs]
         events = [load_events(session, r.id, kinds=CHART_EVENT_KINDS) for r in runs]
         series = [run_series(session, r.id, None, None) for r in runs]

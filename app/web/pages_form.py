@@ -152,6 +152,7 @@ def device_row(index: int, spec: dict[str, Any]) -> dict[str, Any]:
     preset = PRESETS.get(preset_name) if preset_name else None
     fields = []
     for f in DEVICE_FIELDS:
+        tag: str
         tagged = preset.fields.get(f.path) if preset else None
         if tagged is not None:
             base_value, tag, source = tagged.value, tagged.tag, tagged.source

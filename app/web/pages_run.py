@@ -9,7 +9,7 @@ import numpy as np
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from sqlalchemy import select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from app.store.models import StepRow
 from app.store.runs import get_run, load_events, load_step
@@ -44,16 +44,17 @@ def run_series(session: Session, run_id: str, from_ms: float | None, to_ms: floa
     """
     first = load_step(session, run_id, 0)
     names = [d.name for d in first.devices] if first is not None else []
-    data = StepRow.data
-    cols = [StepRow.end_ms] + [data[f].as_float() for f in charts.RUN_FIELDS]
+    data: Any = col(StepRow.data)  # a JSON column: the database extracts the numbers
+    end_ms = col(StepRow.end_ms)
+    cols = [end_ms] + [data[f].as_float() for f in charts.RUN_FIELDS]
     for position in range(len(names)):
         cols += [data[("devices", position, f)].as_float() for f in charts.DEVICE_FIELDS]
-    query = select(*cols).where(StepRow.run_id == run_id)
+    query = select(*cols).where(col(StepRow.run_id) == run_id)
     if from_ms is not None:
-        query = query.where(StepRow.end_ms >= from_ms)
+        query = query.where(end_ms >= from_ms)
     if to_ms is not None:
-        query = query.where(StepRow.end_ms <= to_ms)
-    rows = session.execute(query.order_by(StepRow.end_ms, StepRow.index)).all()
+        query = query.where(end_ms <= to_ms)
+    rows = session.execute(query.order_by(end_ms, col(StepRow.index))).all()
     table = np.array([tuple(row) for row in rows], dtype=np.float64).reshape(len(rows), len(cols))  # None -> NaN
 
     def column(k: int) -> dict[str, list[float]]:
