@@ -121,3 +121,15 @@ def test_a_long_run_is_downsampled_but_keeps_every_event(api_client: TestClient)
     expected = [e for e in twin["events"] if e["kind"] not in ("window", "bitmap_sync")]
     drawn = sum(len(t["x"]) for t in lane["data"] if "event_kind" in t.get("meta", {}))
     assert drawn == len(expected)
+
+
+def test_every_example_renders_at_first_middle_and_last_step(api_client: TestClient) -> None:
+    from app.engine.examples import EXAMPLES
+
+    for name in EXAMPLES:
+        run = make_run(api_client, {"example": name})
+        last = run["step_count"] - 1
+        for step in (0, last // 2, last):
+            response = api_client.get(URLS.run_at(run["id"], step=step))
+            assert response.status_code == 200, (name, step)
+            assert f'data-step="{step}"' in response.text, (name, step)
