@@ -167,6 +167,7 @@ function setupStepper() {
     if (timer) return pause();
     if (current >= total - 1) go(0);
     playButton.setAttribute("aria-pressed", "true");
+    panel.setAttribute("aria-live", "off"); // no narration flood while playing
     playButton.textContent = "⏸ Pause";
     playButton.setAttribute("aria-label", "Pause (Space)");
     const tick = () => {
@@ -178,6 +179,7 @@ function setupStepper() {
   }
   function pause() {
     clearTimeout(timer); timer = null;
+    panel.setAttribute("aria-live", "polite");
     playButton.setAttribute("aria-pressed", "false");
     playButton.textContent = "▶ Play";
     playButton.setAttribute("aria-label", "Play (Space)");
