@@ -168,7 +168,7 @@ function setupStepper() {
     if (current >= total - 1) go(0);
     playButton.setAttribute("aria-pressed", "true");
     panel.setAttribute("aria-live", "off"); // no narration flood while playing
-    playButton.textContent = "⏸ Pause";
+    playButton.textContent = "‖ Pause";
     playButton.setAttribute("aria-label", "Pause (Space)");
     const tick = () => {
       if (current >= total - 1) return pause();
