@@ -5,10 +5,10 @@ from __future__ import annotations
 import re
 
 from fastapi.testclient import TestClient
-from pages_helpers import make_comparison, make_run
 
 from app.engine.units import format_ms
 from app.web.urls import Urls
+from tests.web.pages_helpers import make_comparison, make_run
 
 URLS = Urls()
 

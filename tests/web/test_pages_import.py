@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from fastapi.testclient import TestClient
-from pages_helpers import XSS
 
 from app.web.urls import Urls
+from tests.web.pages_helpers import XSS
 
 URLS = Urls()
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "constructed"

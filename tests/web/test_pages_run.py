@@ -6,9 +6,9 @@ import json
 import re
 
 from fastapi.testclient import TestClient
-from pages_helpers import XSS, make_run
 
 from app.web.urls import Urls
+from tests.web.pages_helpers import XSS, make_run
 
 URLS = Urls()
 

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from fastapi.testclient import TestClient
-from pages_helpers import make_run
 
 from app.web.urls import Urls
+from tests.web.pages_helpers import make_run
 
 URLS = Urls()
 HX = {"HX-Request": "true"}
