@@ -365,3 +365,17 @@ def test_every_control_has_a_label(page: Page) -> None:
         page.goto(url)
         wait_ready(page)
         assert page.evaluate(unlabelled_js) == [], url
+
+
+def test_compare_any_two_runs_from_the_runs_list(page: Page) -> None:
+    first = api_run(page)
+    second = api_run(page, {"example": "two-mlx5-vfs"})
+    page.goto("/runs")
+    wait_ready(page)
+    page.get_by_label(f"Compare as run A: {first['title']}").first.check()
+    page.get_by_label(f"Compare as run B: {second['title']}").first.check()
+    page.get_by_role("button", name="Compare A with B").click()
+    page.wait_for_url(re.compile(r"/compare\?"))
+    assert f"a={first['id']}" in page.url and f"b={second['id']}" in page.url
+    wait_ready(page, charts=7)
+    expect(page.locator("#headline")).to_contain_text("downtime")
