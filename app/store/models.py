@@ -148,3 +148,39 @@ class StoredRunImmutable(RuntimeError):
 @event.listens_for(EventRow, "before_update")
 def _refuse_update(_mapper: Any, _connection: Any, target: Any) -> None:
     raise StoredRunImmutable(f"{type(target).__name__} rows are immutable once stored")
+
+
+class PresentationBase(SQLModel):
+    """A teacher's presenter session (revision 0003): which run, and the step the class sees."""
+
+    run_id: str
+    step: int
+
+
+class Presentation(PresentationBase, table=True):
+    """The one mutable table: the presenter's step moves; followers poll it (several workers)."""
+
+    __tablename__ = "presentations"
+
+    session_id: str = Field(sa_column=Column(String(32), primary_key=True))
+    run_id: str = Field(
+        sa_column=Column(String(32), ForeignKey("runs.id", ondelete="CASCADE"), nullable=False, index=True)
+    )
+    # Only a SHA-256 of the presenter key is kept: reading the database does not let anyone
+    # drive a class.
+    presenter_key_sha256: str = Field(sa_column=Column(String(64), nullable=False))
+    created_at: datetime = Field(
+        default_factory=utc_now, sa_column=Column(DateTime(timezone=True), nullable=False)
+    )
+    updated_at: datetime = Field(
+        default_factory=utc_now, sa_column=Column(DateTime(timezone=True), nullable=False)
+    )
+
+
+class PresentationPublic(PresentationBase):
+    """A presenter session as anyone with its id sees it (never the key)."""
+
+    session_id: str
+    updated_at: datetime
+
+    _utc = field_validator("updated_at")(_as_utc)

@@ -106,3 +106,19 @@ def test_downgrade_to_0001_and_back(db_url: str) -> None:
     upgrade(engine)
     assert current_revision(engine) == head_revision()
     engine.dispose()
+
+
+def test_downgrade_to_0002_drops_presentations_and_back(db_url: str) -> None:
+    from alembic import command
+
+    from app.store.migrate import alembic_config
+
+    engine = make_engine(db_url)
+    upgrade(engine)
+    assert "presentations" in sa.inspect(engine).get_table_names()
+    command.downgrade(alembic_config(engine), "0002")
+    assert current_revision(engine) == "0002"
+    assert "presentations" not in sa.inspect(engine).get_table_names()
+    upgrade(engine)
+    assert current_revision(engine) == head_revision() == "0003"
+    engine.dispose()

@@ -1,0 +1,56 @@
+"""Presenter sessions: create one for a run, read it, move its step (revision 0003)."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+
+from sqlalchemy import update
+from sqlmodel import Session, col
+
+from .models import Presentation, PresentationPublic, utc_now
+
+
+def _digest(key: str) -> str:
+    return hashlib.sha256(key.encode("utf-8")).hexdigest()
+
+
+def create_presentation(session: Session, run_id: str, step: int) -> tuple[PresentationPublic, str]:
+    """A new session at `step`; returns it and the presenter key (shown once, stored hashed)."""
+    key = secrets.token_urlsafe(32)
+    row = Presentation(
+        session_id=secrets.token_urlsafe(16), run_id=run_id, step=step, presenter_key_sha256=_digest(key)
+    )
+    session.add(row)
+    session.commit()
+    session.refresh(row)
+    return PresentationPublic.model_validate(row), key
+
+
+def _row(session: Session, session_id: str) -> Presentation | None:
+    return session.get(Presentation, session_id)
+
+
+def get_presentation(session: Session, session_id: str) -> PresentationPublic | None:
+    row = _row(session, session_id)
+    return PresentationPublic.model_validate(row) if row is not None else None
+
+
+def presenter_key_matches(session: Session, session_id: str, key: str | None) -> bool:
+    row = _row(session, session_id)
+    if row is None or not key:
+        return False
+    return hmac.compare_digest(row.presenter_key_sha256, _digest(key))
+
+
+def move_presentation(session: Session, session_id: str, step: int) -> PresentationPublic | None:
+    """Set the presenter's step (one UPDATE: the last writer wins, as the presenter's last key)."""
+    session.execute(
+        update(Presentation)
+        .where(col(Presentation.session_id) == session_id)
+        .values(step=step, updated_at=utc_now())
+    )
+    session.commit()
+    session.expire_all()
+    return get_presentation(session, session_id)
