@@ -18,6 +18,7 @@ from app.store.db import make_engine
 from app.store.migrate import upgrade
 
 from . import api_compare, api_docs, api_exports, api_meta, api_runs, api_series
+from . import api_branch  # "What if?" branches of a stored run
 from .api_errors import BodySizeLimit, install_error_handlers
 from .api_logging import RequestId
 from .api_models import ERROR_RESPONSES
@@ -33,6 +34,7 @@ def api_routers() -> list[APIRouter]:
         api_series.router,
         api_exports.router,
         api_compare.router,
+        api_branch.router,
         api_meta.router,
     ]
 

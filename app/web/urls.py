@@ -39,6 +39,8 @@ RUN_CHART_SERIES_PATH = "/runs/{run_id}/series"
 # Importer endpoints (app/web/api_imports.py).
 API_IMPORTS_PATH = "/api/imports"
 API_SIMULATE_THIS_PATH = "/api/runs/{run_id}/simulate-this"
+# "What if?" branches (app/web/api_branch.py).
+API_RUN_BRANCH_PATH = "/api/runs/{run_id}/branch"
 DOCS_PATH = "/docs"
 OPENAPI_PATH = "/openapi.json"
 
@@ -174,3 +176,7 @@ class Urls:
 
     def api_simulate_this(self, run_id: str) -> str:
         return self._p(API_SIMULATE_THIS_PATH.format(run_id=_seg(run_id)))
+
+    # "What if?" branches.
+    def api_run_branch(self, run_id: str) -> str:
+        return self._p(API_RUN_BRANCH_PATH.format(run_id=_seg(run_id)))
