@@ -14,6 +14,7 @@ from sqlmodel import Session, col
 from app.store.models import StepRow
 from app.store.runs import get_run, load_events, load_step
 from app.web import charts, series
+from app.web.api_branch import branch_panel
 from app.web.explain import explain_step
 from app.web.pages_common import absolute, db_session, not_found, render, strip_json, urls_for
 from app.web.urls import RUN_CHART_SERIES_PATH, RUN_PAGE_PATH, RUN_STEP_PAGE_PATH
@@ -167,6 +168,7 @@ def read_run_page(request: Request, run_id: str, step: int | None = Query(defaul
         "json_url": urls.run_at(run.id, step=index, json=True),
         "series_url": urls.run_chart_series(run.id),
         "simulate_this_url": urls.api_simulate_this(run.id),
+        "branch": branch_panel(run, current, urls),
         "chart_notes": {
             "devices": "Solid: initial bytes left at the source. Dashed: initial bytes loaded at the destination. "
             "Dotted: dirty bytes. The grey band is the downtime (VM stop to VM start).",
