@@ -160,6 +160,7 @@ function setupStepper() {
       s.searchParams.set("step", String(n));
       share.value = s.toString();
     }
+    document.dispatchEvent(new CustomEvent("migscope:step", { detail: { step: n } }));
     load(n);
   }
 

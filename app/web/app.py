@@ -19,6 +19,7 @@ from app.store.migrate import upgrade
 
 from . import api_compare, api_docs, api_exports, api_meta, api_runs, api_series
 from . import api_branch  # "What if?" branches of a stored run
+from . import api_presentations  # presenter sessions a class follows
 from .api_errors import BodySizeLimit, install_error_handlers
 from .api_logging import RequestId
 from .api_models import ERROR_RESPONSES
@@ -36,6 +37,7 @@ def api_routers() -> list[APIRouter]:
         api_compare.router,
         api_branch.router,
         api_meta.router,
+        api_presentations.router,
     ]
 
 
@@ -47,8 +49,10 @@ def page_routers() -> list[APIRouter]:
     """
     from .api_imports import router as imports_router  # the importer (issue 5)
     from .pages import router as pages_router  # the dashboard (issue 4)
+    from .pages_present import router as present_router  # a class follows a presenter
 
     routers: list[APIRouter] = [pages_router, imports_router]
+    routers.append(present_router)
     return routers
 
 

@@ -43,6 +43,12 @@ API_SIMULATE_THIS_PATH = "/api/runs/{run_id}/simulate-this"
 API_RUN_BRANCH_PATH = "/api/runs/{run_id}/branch"
 DOCS_PATH = "/docs"
 OPENAPI_PATH = "/openapi.json"
+# Presenter sessions (app/web/api_presentations.py, app/web/pages_present.py).
+API_RUN_PRESENTATIONS_PATH = "/api/runs/{run_id}/presentations"
+API_PRESENTATION_PATH = "/api/presentations/{session_id}"
+API_PRESENTATION_STEP_PATH = "/api/presentations/{session_id}/step"
+API_PRESENTATION_EVENTS_PATH = "/api/presentations/{session_id}/events"
+PRESENT_PAGE_PATH = "/present/{session_id}"
 
 
 def _seg(value: str) -> str:
@@ -180,3 +186,24 @@ class Urls:
     # "What if?" branches.
     def api_run_branch(self, run_id: str) -> str:
         return self._p(API_RUN_BRANCH_PATH.format(run_id=_seg(run_id)))
+
+    # Presenter sessions.
+    def api_run_presentations(self, run_id: str) -> str:
+        return self._p(API_RUN_PRESENTATIONS_PATH.format(run_id=_seg(run_id)))
+
+    def api_presentation(self, session_id: str) -> str:
+        return self._p(API_PRESENTATION_PATH.format(session_id=_seg(session_id)))
+
+    def api_presentation_step(self, session_id: str) -> str:
+        return self._p(API_PRESENTATION_STEP_PATH.format(session_id=_seg(session_id)))
+
+    def api_presentation_events(self, session_id: str) -> str:
+        return self._p(API_PRESENTATION_EVENTS_PATH.format(session_id=_seg(session_id)))
+
+    def present(self, session_id: str) -> str:
+        return self._p(PRESENT_PAGE_PATH.format(session_id=_seg(session_id)))
+
+    def presenter(self, run_id: str, session_id: str, step: int) -> str:
+        """The run page in presenter mode (the key stays in the teacher's sessionStorage)."""
+        path = RUN_PAGE_PATH.format(run_id=_seg(run_id))
+        return self._p(_with_query(path, {"step": int(step), "present": session_id}))
