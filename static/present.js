@@ -74,8 +74,8 @@
         activate(body.session_id, body.presenter_key, body.step_url, body.follow_url);
         box.dataset.sentStep = String(step);
         status.textContent = `Presenting: the class follows your steps (now ${step}).`;
-        link.focus();
-        link.select();
+        // Focus a button, not the link field: the arrow keys keep stepping (and the class with them).
+        document.getElementById("present-copy").focus();
       } finally {
         start.disabled = false;
       }
