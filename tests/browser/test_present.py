@@ -39,7 +39,7 @@ def test_a_follower_follows_detaches_and_rejoins(page: Page, shot: Any) -> None:
     assert "/present/" in follower.url
     presenter.keyboard.press("End")
     wait_step(follower, last)
-    shot("present-follower")
+    shot("present-presenter")
 
     # A key on the follower's page detaches it: the presenter's moves no longer move it.
     follower.keyboard.press("ArrowLeft")
