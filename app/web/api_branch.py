@@ -12,22 +12,26 @@ from __future__ import annotations
 import copy
 from typing import Annotated, Any
 
+import anyio
+import anyio.to_thread
 from fastapi import APIRouter, Body, HTTPException, Response
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model, model_validator
-from sqlalchemy import func, select
+from sqlalchemy import Engine, func, select
 from sqlmodel import Session, col
 
 from app.engine.scenario import LIMITS, Action, Params, Scenario
-from app.engine.trace import Step
+from app.engine.simulation import Simulation
+from app.engine.trace import Step, Trace
 from app.engine.units import format_bytes, format_ms, format_rate
+from app.settings import Settings
 from app.store.models import Run, StepRow
 from app.store.runs import load_step
 
 from . import urls as paths
 from .api_errors import validation_items
 from .api_models import ERROR_RESPONSES, RunCreated
-from .api_runner import simulate_and_store_off_loop
+from .api_runner import _ENGINE_LIMITER, simulate_and_store
 from .api_runs import created
 from .deps import EngineDep, RunDep, SessionDep, SettingsDep, UrlsDep
 from .urls import Urls
@@ -77,12 +81,15 @@ class BranchRequest(BaseModel):
 class BranchParent(BaseModel):
     id: str = Field(description="the run this branch was made from")
     step: int = Field(description="the step of the parent after which the action applies")
-    at_ms: float = Field(description="the action's time: the end of that step, ms since `migrate`")
+    at_ms: float = Field(description="the end of that step as stored (0.001 ms), ms since `migrate`")
 
 
 class BranchCreated(RunCreated):
     parent: BranchParent
-    action: dict[str, Any] = Field(description="the action as appended to the scenario's `actions`")
+    action: dict[str, Any] = Field(
+        description="the action as appended to the scenario's `actions`; at_ms is the engine's exact "
+        "(unrounded) end of the step"
+    )
     compare: str = Field(description="comparison page: the parent as a, the branch as b")
     compare_api: str = Field(description="GET /api/compare of the same pair")
 
@@ -122,13 +129,16 @@ def branch_description(description: str, parent_id: str, step: int, at_ms: float
     return f"{base}\n\n{note}" if base else note
 
 
-def _action_error(error: ValidationError, index: int) -> RequestValidationError:
-    """Scenario errors about the new action, as paths into the request's `action`."""
+def _action_error(error: ValidationError, index: int | None) -> RequestValidationError:
+    """Scenario (index = the new action's) or Action (index None) errors, as paths into the
+    request's `action`."""
     items = []
     for item in validation_items(error.errors()):
         loc, msg = list(item["loc"]), item["msg"]
         prefix = f"actions.{index}."
-        if loc[:2] == ["actions", index]:
+        if index is None:
+            loc = ["body", "action", *loc]
+        elif loc[:2] == ["actions", index]:
             loc = ["body", "action", *loc[2:]]
         elif msg.startswith(prefix):
             # A scenario-level rule (e.g. the QEMU profile) names the field in its message.
@@ -151,20 +161,62 @@ def last_branchable_step(session: Session, run_id: str) -> int:
     return -1 if last_pass is None else int(last_pass) - 1
 
 
-def branch_scenario(run: Run, step: Step, action: dict[str, Any]) -> tuple[Scenario, dict[str, Any]]:
-    """The parent's scenario as given, plus the action at the step's end (earlier actions kept)."""
+def branch_scenario(run: Run, step_index: int, at_ms: float, action: dict[str, Any]) -> Scenario:
+    """The parent's scenario as given, plus the action at `at_ms` (earlier actions kept)."""
     document = copy.deepcopy(run.scenario)
-    appended = {"at_ms": step.end_ms, **action}
+    appended = {"at_ms": at_ms, **action}
     actions = [*document.get("actions", []), appended]
-    label = action_label(Action.model_validate(appended).model_dump(mode="json"))
-    document["actions"] = actions
-    document["title"] = branch_title(run.title, step.end_ms, label)
-    document["description"] = branch_description(run.description or "", run.id, step.index, step.end_ms, label)
     try:
-        scenario = Scenario.model_validate(document)
+        label = action_label(Action.model_validate(appended).model_dump(mode="json"))
+    except ValidationError as error:
+        raise _action_error(error, None) from None
+    document["actions"] = actions
+    document["title"] = branch_title(run.title, at_ms, label)
+    document["description"] = branch_description(run.description or "", run.id, step_index, at_ms, label)
+    try:
+        return Scenario.model_validate(document)
     except ValidationError as error:
         raise _action_error(error, len(actions) - 1) from None
-    return scenario, scenario.actions[-1].model_dump(mode="json", exclude_none=True)
+
+
+def exact_end_ms(scenario: Scenario, n: int, max_steps: int) -> float | None:
+    """The engine's own, unrounded end time of step n (None if the replay never reaches it).
+
+    Stored steps round times to 0.001 ms, and the engine applies an action at the first pass
+    whose start is >= at_ms (and wakes an idle pass at at_ms): only the exact float makes the
+    action apply right after step n and leaves steps 0..n untouched. The engine is
+    deterministic, so replaying the parent's scenario up to step n gives that float.
+    """
+    simulation = Simulation(scenario, max_steps=max_steps)
+    while (step := simulation.step()) is not None:
+        if step.index == n:
+            return float(simulation.t)
+    return None
+
+
+def branch_and_store(
+    engine: Engine, run: Run, parent: Scenario, step: Step, action: dict[str, Any], max_steps: int
+) -> tuple[str, Trace, Scenario]:
+    """Blocking: replay the parent to step n, run the branch, store it (one transaction)."""
+    at_ms = exact_end_ms(parent, step.index, max_steps)
+    scenario = branch_scenario(run, step.index, step.end_ms if at_ms is None else at_ms, action)
+    [(branch_id, trace)] = simulate_and_store(engine, [scenario], max_steps)
+    return branch_id, trace, scenario
+
+
+async def branch_off_loop(
+    engine: Engine, run: Run, parent: Scenario, step: Step, action: dict[str, Any], settings: Settings
+) -> tuple[str, Trace, Scenario]:
+    """branch_and_store in a worker thread under the same limiter as POST /api/runs
+    (app.web.api_runner.simulate_and_store_off_loop): at most max_concurrent_runs engines."""
+    try:
+        limiter = _ENGINE_LIMITER.get()
+    except LookupError:
+        limiter = anyio.CapacityLimiter(settings.max_concurrent_runs)
+        _ENGINE_LIMITER.set(limiter)
+    return await anyio.to_thread.run_sync(
+        branch_and_store, engine, run, parent, step, action, settings.max_steps_per_run, limiter=limiter
+    )
 
 
 @router.post(paths.API_RUN_BRANCH_PATH, status_code=201, response_model=BranchCreated)
@@ -197,15 +249,18 @@ async def create_branch(
             "msg": f"no pre-copy pass follows step {body.at_step} (the migration had switched over or ended), "
                    f"so an action there changes nothing: {where}",
         }])
-    scenario, action = branch_scenario(run, step, body.action.model_dump(exclude_none=True))
-    # The same worker pool, step limit and one-transaction store as POST /api/runs.
-    [(branch_id, trace)] = await simulate_and_store_off_loop(engine, [scenario], settings)
+    action = body.action.model_dump(exclude_none=True)
+    # Refuse a bad action before any engine time is spent (the stored time is within 0.0005 ms
+    # of the exact one, which changes no validation rule).
+    branch_scenario(run, step.index, step.end_ms, action)
+    parent = Scenario.model_validate(run.scenario)
+    branch_id, trace, scenario = await branch_off_loop(engine, run, parent, step, action, settings)
     response.headers["Location"] = urls.api_run(branch_id)
     base = created(urls, branch_id, trace.title, trace.summary.status, len(trace.steps), trace.summary)
     return BranchCreated(
         **base.model_dump(),
         parent=BranchParent(id=run.id, step=step.index, at_ms=step.end_ms),
-        action=action,
+        action=scenario.actions[-1].model_dump(mode="json", exclude_none=True),
         compare=urls.compare(run.id, branch_id),
         compare_api=urls.api_compare(run.id, branch_id),
     )
