@@ -19,7 +19,6 @@ from app.store.migrate import upgrade
 
 from . import api_compare, api_docs, api_exports, api_meta, api_runs, api_series
 from . import api_branch  # "What if?" branches of a stored run
-from . import api_presentations  # presenter sessions a class follows
 from .api_errors import BodySizeLimit, install_error_handlers
 from .api_logging import RequestId
 from .api_models import ERROR_RESPONSES
@@ -30,6 +29,8 @@ STATIC_DIR = REPO_ROOT / "static"
 
 def api_routers() -> list[APIRouter]:
     """JSON API routers (all under /api)."""
+    from . import api_presentations  # presenter sessions a class follows
+
     return [
         api_runs.router,
         api_series.router,

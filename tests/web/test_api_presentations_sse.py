@@ -91,7 +91,7 @@ def events(response: httpx.Response) -> Iterator[dict[str, str]]:
             continue
         else:
             name, _, value = line.partition(":")
-            fields[name] = value[1:] if value.startswith(" ") else value
+            fields[name] = value.removeprefix(" ")
 
 
 def test_followers_on_another_worker_see_the_presenter_move(two_servers: tuple[str, str]) -> None:
