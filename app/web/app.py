@@ -17,8 +17,7 @@ from app.settings import REPO_ROOT, Settings
 from app.store.db import make_engine
 from app.store.migrate import upgrade
 
-from . import api_compare, api_docs, api_exports, api_meta, api_runs, api_series
-from . import api_branch  # "What if?" branches of a stored run
+from . import api_branch, api_compare, api_docs, api_exports, api_meta, api_runs, api_series
 from .api_errors import BodySizeLimit, install_error_handlers
 from .api_logging import RequestId
 from .api_models import ERROR_RESPONSES
