@@ -323,3 +323,38 @@ def branch_panel(run: Run, step: Step | None, urls: Urls) -> dict[str, Any] | No
             else format_rate(params["avail_switchover_bandwidth_bytes_per_s"]),
         },
     }
+
+
+# ---------------------------------------------------------------- the comparison page
+
+
+def branch_points(a: dict[str, Any], b: dict[str, Any]) -> list[dict[str, Any]]:
+    """Actions one run's scenario has and the other's lacks: where a what-if branch left its
+    parent (empty for two unrelated runs, or for imported ones, which have no actions)."""
+    actions_a = [x for x in (a.get("scenario") or {}).get("actions", []) if isinstance(x, dict)]
+    actions_b = [x for x in (b.get("scenario") or {}).get("actions", []) if isinstance(x, dict)]
+    extra = [x for x in actions_b if x not in actions_a] + [x for x in actions_a if x not in actions_b]
+    points = []
+    for action in extra:
+        try:
+            parsed = Action.model_validate(action).model_dump(mode="json")
+        except ValidationError:
+            continue
+        points.append({"at_ms": parsed["at_ms"], "label": action_label(parsed)})
+    return sorted(points, key=lambda p: p["at_ms"])
+
+
+def add_branch_lines(figure: dict[str, Any], points: list[dict[str, Any]]) -> None:
+    """A full-height dash-dot line, labelled, at each branch point of a time chart (seconds)."""
+    layout = figure["layout"]
+    for point in points:
+        x = point["at_ms"] / 1000.0
+        layout.setdefault("shapes", []).append({
+            "type": "line", "name": "branch", "xref": "x", "yref": "paper", "x0": x, "x1": x, "y0": 0, "y1": 1,
+            "line": {"color": "#CC79A7", "width": 2, "dash": "dashdot"}, "layer": "above",
+        })
+        layout.setdefault("annotations", []).append({
+            "name": "branch", "x": x, "xref": "x", "y": 0.02, "yref": "paper", "xanchor": "left", "yanchor": "bottom",
+            "text": f"what if: {point['label']}", "showarrow": False, "font": {"color": "#CC79A7", "size": 12},
+            "bgcolor": "rgba(255,255,255,0.85)",
+        })

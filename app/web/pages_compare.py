@@ -10,6 +10,7 @@ from fastapi.responses import Response
 from app.engine.units import format_ms
 from app.store.runs import get_run, list_runs, load_events
 from app.web import charts
+from app.web.api_branch import add_branch_lines, branch_points
 from app.web.pages_common import absolute, db_session, not_found, render, urls_for
 from app.web.pages_run import CHART_EVENT_KINDS, run_public, run_series
 from app.web.urls import COMPARE_PAGE_PATH
@@ -130,6 +131,11 @@ def read_compare_page(request: Request, a: str | None = None, b: str | None = No
         figures[f"ram-{key}"]["layout"]["title"]["text"] = f"{labels[i]}: RAM pending vs threshold"
         figures[f"lane-{key}"] = charts.lane_chart(events[i], x_range=x_range)
         figures[f"lane-{key}"]["layout"]["title"]["text"] = f"{labels[i]}: message lane"
+    # A what-if branch and its parent: mark where they part on every time chart.
+    points = branch_points(pub[0], pub[1])
+    for key, figure in figures.items():
+        if key != "downtime":
+            add_branch_lines(figure, points)
     diffs = differences(pub[0], pub[1])
     sentence = headline(pub[0], pub[1])
     twin = {
@@ -140,6 +146,7 @@ def read_compare_page(request: Request, a: str | None = None, b: str | None = No
               "switchover_ack": ack_on(pub[1]), "url": absolute(request, urls.run(pub[1]["id"]))},
         "differences": diffs,
         "time_axis_ms": x_range,
+        "branch_points": points,
     }
     context = {
         "nav": "runs", "a": pub[0], "b": pub[1], "labels": labels, "headline": sentence, "diffs": diffs,

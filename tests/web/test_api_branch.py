@@ -12,6 +12,7 @@ from fastapi.testclient import TestClient
 from app.engine.scenario import LIMITS
 from app.web.urls import Urls
 from tests.web.pages_helpers import XSS, make_run
+from tests.web.test_pages_run import figure
 
 URLS = Urls()
 ACK = "mlx5-300mb-ack"  # completes at 2.94 s; the ack arrives at 2293 ms
@@ -255,3 +256,18 @@ def test_run_page_panel_shows_the_parameters_in_force_at_the_step(api_client: Te
     assert 'placeholder="300"' in api_client.get(URLS.run_at(made["id"], step=4)).text
     after = api_client.get(URLS.run_at(made["id"], step=6)).text
     assert 'placeholder="2000"' in after and "now <span data-now=\"downtime_limit_ms\">2000 ms</span>" in after
+
+
+def test_the_comparison_page_marks_the_branch_point(api_client: TestClient) -> None:
+    parent = make_run(api_client, {"example": ACK})
+    made = branch(api_client, parent["id"], 5, {"kind": "set_parameters", "downtime_limit_ms": 2000})
+    twin = api_client.get(URLS.compare_page(parent["id"], made["id"], json=True)).json()
+    assert twin["branch_points"] == [{"at_ms": 500.0, "label": "downtime-limit 2000 ms"}]
+    html = api_client.get(made["compare"]).text
+    for key in ("devices-a", "devices-b", "ram-a", "ram-b", "lane-a", "lane-b"):
+        lines = [s for s in figure(html, key)["layout"]["shapes"] if s["name"] == "branch"]
+        assert [(s["x0"], s["x1"]) for s in lines] == [(0.5, 0.5)], key
+    assert not [s for s in figure(html, "downtime")["layout"].get("shapes", []) if s.get("name") == "branch"]
+    # Two runs that are not a branch pair get no line.
+    other = make_run(api_client, {"example": NEVER_CONVERGES})
+    assert api_client.get(URLS.compare_page(parent["id"], other["id"], json=True)).json()["branch_points"] == []
