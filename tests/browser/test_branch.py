@@ -57,4 +57,4 @@ def test_branch_from_a_step_opens_the_comparison(page: Page, shot: Any) -> None:
     for chart in ("chart-devices-a", "chart-ram-b", "chart-lane-b"):
         xs = page.evaluate(f"document.getElementById('{chart}').layout.shapes.filter(s => s.name === 'branch').map(s => s.x0)")
         assert xs == [5.0], chart
-    shot("branch-compare")
+    shot("branch-compare", full_page=True)
