@@ -35,4 +35,6 @@ def register(cli: typer.Typer) -> None:
             workers=workers,
             reload=reload,
             proxy_headers=True,
+            # Open event streams (presenter sessions) must not hold a shutdown for minutes.
+            timeout_graceful_shutdown=5,
         )
