@@ -19,6 +19,17 @@ def test_branch_from_a_step_opens_the_comparison(page: Page, shot: Any) -> None:
     assert run["status"] == "cancelled"
     page.goto(f"{run['urls']['page']}?step={STEP - 1}")
     wait_ready(page, charts=4)
+    late = page.locator("#branch-late")
+    expect(late).to_be_hidden()
+    # The last step is the cancellation: nothing can change there, and the panel says so.
+    page.keyboard.press("End")
+    wait_step(page, run["step_count"] - 1)
+    expect(late).to_be_visible()
+    page.keyboard.press("Home")
+    wait_step(page, 0)
+    expect(late).to_be_hidden()
+    page.goto(f"{run['urls']['page']}?step={STEP - 1}")
+    wait_ready(page, charts=4)
     # Step with the keyboard: the panel follows the step the page shows.
     page.keyboard.press("ArrowRight")
     wait_step(page, STEP)
