@@ -10,7 +10,7 @@ future"). The parent is recorded in the branch's title and description (no schem
 from __future__ import annotations
 
 import copy
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import anyio
 import anyio.to_thread
@@ -63,19 +63,22 @@ class _ActionChecks(BaseModel):
 
 # Every field of the engine's Action but at_ms (taken from the step), with the same types and
 # limits: a new Action field shows up here without a second definition to keep in step.
-BranchAction: type[BaseModel] = create_model(  # type: ignore[call-overload]
-    "BranchAction",
-    __base__=_ActionChecks,
-    __doc__="What the operator does: kind and, for set_parameters, at least one parameter.",
-    **{name: (info.annotation, info) for name, info in Action.model_fields.items() if name != "at_ms"},
-)
+if TYPE_CHECKING:
+    BranchAction = _ActionChecks  # what type checkers see; pydantic builds the real model below
+else:
+    BranchAction = create_model(
+        "BranchAction",
+        __base__=_ActionChecks,
+        __doc__="What the operator does: kind and, for set_parameters, at least one parameter.",
+        **{name: (info.annotation, info) for name, info in Action.model_fields.items() if name != "at_ms"},
+    )
 
 
 class BranchRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     at_step: int = Field(ge=0, le=10_000_000, description="the step after which the action applies (its end_ms is at_ms)")
-    action: BranchAction = Field(description="kind and parameters, as in a scenario's `actions` (without at_ms)")  # type: ignore[valid-type]
+    action: BranchAction = Field(description="kind and parameters, as in a scenario's `actions` (without at_ms)")
 
 
 class BranchParent(BaseModel):
