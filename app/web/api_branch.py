@@ -333,18 +333,30 @@ def branch_panel(run: Run, step: Step | None, urls: Urls) -> dict[str, Any] | No
 
 def branch_points(a: dict[str, Any], b: dict[str, Any]) -> list[dict[str, Any]]:
     """Actions one run's scenario has and the other's lacks: where a what-if branch left its
-    parent (empty for two unrelated runs, or for imported ones, which have no actions)."""
+    parent (empty for two unrelated runs, or for imported ones, which have no actions).
+    `run` says which side ("a" or "b") has the action, i.e. is the branch."""
     actions_a = [x for x in (a.get("scenario") or {}).get("actions", []) if isinstance(x, dict)]
     actions_b = [x for x in (b.get("scenario") or {}).get("actions", []) if isinstance(x, dict)]
-    extra = [x for x in actions_b if x not in actions_a] + [x for x in actions_a if x not in actions_b]
+    extra = [("b", x) for x in actions_b if x not in actions_a] + [("a", x) for x in actions_a if x not in actions_b]
     points = []
-    for action in extra:
+    for side, action in extra:
         try:
             parsed = Action.model_validate(action).model_dump(mode="json")
         except ValidationError:
             continue
-        points.append({"at_ms": parsed["at_ms"], "label": action_label(parsed)})
+        points.append({"at_ms": parsed["at_ms"], "label": action_label(parsed), "run": side})
     return sorted(points, key=lambda p: p["at_ms"])
+
+
+def branch_sentence(points: list[dict[str, Any]]) -> str | None:
+    """For the comparison's headline: which run branches from which, when, and how."""
+    if not points or len({p["run"] for p in points}) != 1:
+        return None  # no branch pair, or both sides have actions of their own
+    child, parent = ("B", "A") if points[0]["run"] == "b" else ("A", "B")
+    first, later = points[0], points[1:]
+    more = "".join(f"; at {format_ms(p['at_ms'])}, {p['label']}" for p in later)
+    return (f"{child} is a what-if branch of {parent}: the same run until {format_ms(first['at_ms'])}, "
+            f"then {first['label']}{more}.")
 
 
 def add_branch_lines(figure: dict[str, Any], points: list[dict[str, Any]]) -> None:

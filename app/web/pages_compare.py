@@ -10,7 +10,7 @@ from fastapi.responses import Response
 from app.engine.units import format_ms
 from app.store.runs import get_run, list_runs, load_events
 from app.web import charts
-from app.web.api_branch import add_branch_lines, branch_points
+from app.web.api_branch import add_branch_lines, branch_points, branch_sentence
 from app.web.pages_common import absolute, db_session, not_found, render, urls_for
 from app.web.pages_run import CHART_EVENT_KINDS, run_public, run_series
 from app.web.urls import COMPARE_PAGE_PATH
@@ -138,6 +138,7 @@ def read_compare_page(request: Request, a: str | None = None, b: str | None = No
             add_branch_lines(figure, points)
     diffs = differences(pub[0], pub[1])
     sentence = headline(pub[0], pub[1])
+    sentence = " ".join(part for part in (branch_sentence(points), sentence) if part)
     twin = {
         "headline": sentence,
         "a": {"id": pub[0]["id"], "title": pub[0]["title"], "label": labels[0], "summary": pub[0]["summary"],

@@ -262,7 +262,12 @@ def test_the_comparison_page_marks_the_branch_point(api_client: TestClient) -> N
     parent = make_run(api_client, {"example": ACK})
     made = branch(api_client, parent["id"], 5, {"kind": "set_parameters", "downtime_limit_ms": 2000})
     twin = api_client.get(URLS.compare_page(parent["id"], made["id"], json=True)).json()
-    assert twin["branch_points"] == [{"at_ms": 500.0, "label": "downtime-limit 2000 ms"}]
+    assert twin["branch_points"] == [{"at_ms": 500.0, "label": "downtime-limit 2000 ms", "run": "b"}]
+    assert twin["headline"].startswith(
+        "B is a what-if branch of A: the same run until 500 ms, then downtime-limit 2000 ms. Run A downtime "
+    )
+    swapped = api_client.get(URLS.compare_page(made["id"], parent["id"], json=True)).json()
+    assert swapped["headline"].startswith("A is a what-if branch of B:")
     html = api_client.get(made["compare"]).text
     for key in ("devices-a", "devices-b", "ram-a", "ram-b", "lane-a", "lane-b"):
         lines = [s for s in figure(html, key)["layout"]["shapes"] if s["name"] == "branch"]
