@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import Annotated, Any
 
 import typer
 from pydantic import ValidationError
@@ -95,12 +95,12 @@ def summary_text(trace: Trace) -> str:
 def register(cli: typer.Typer) -> None:
     @cli.command("simulate")
     def simulate_command(
-        scenario: Annotated[Optional[Path], typer.Argument(help="scenario JSON file")] = None,
-        example: Annotated[Optional[str], typer.Option("--example", help="run a shipped example by name")] = None,
+        scenario: Annotated[Path | None, typer.Argument(help="scenario JSON file")] = None,
+        example: Annotated[str | None, typer.Option("--example", help="run a shipped example by name")] = None,
         as_json: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
         compare_ack_flag: Annotated[bool, typer.Option("--compare-ack", help="run with switchover-ack on and off")] = False,
         steps: Annotated[bool, typer.Option("--steps", help="also print every step's decision")] = False,
-        trace_out: Annotated[Optional[Path], typer.Option("--trace", help="write the whole trace JSON here")] = None,
+        trace_out: Annotated[Path | None, typer.Option("--trace", help="write the whole trace JSON here")] = None,
     ) -> None:
         """Simulate a migration scenario and print its summary."""
         sc = load_scenario(scenario, example)
@@ -143,7 +143,7 @@ def register(cli: typer.Typer) -> None:
                 value = item.value
                 shown = format_bytes(value) if key.endswith("_bytes") else (
                     f"{format_bytes(value)}/s" if key.endswith("_bytes_per_s") else value)
-                typer.echo(f"    {key:24s} {str(shown):>14s}  {item.tag:9s} {item.source}")
+                typer.echo(f"    {key:24s} {shown!s:>14s}  {item.tag:9s} {item.source}")
 
     @cli.command("examples")
     def examples_command() -> None:

@@ -5,7 +5,7 @@ from pathlib import Path
 from app.engine.examples import EXAMPLES
 from app.engine.presets import PRESETS
 from app.engine.profiles import PROFILES
-from app.engine.scenario import DeviceSpec, Destination, Guest, Link, Params, Scenario
+from app.engine.scenario import Destination, DeviceSpec, Guest, Link, Params, Scenario
 
 README = (Path(__file__).parent.parent / "README.md").read_text()
 

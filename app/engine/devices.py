@@ -6,7 +6,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from .scenario import ResolvedDevice
-from .vfio import VFIO_MIG_DATA_BUFFER_BYTES, VFIO_MIG_STOP_COPY_SIZE, DeviceTruth, VfioState, VfioStateMachine
+from .vfio import (
+    VFIO_MIG_DATA_BUFFER_BYTES,
+    VFIO_MIG_STOP_COPY_SIZE,
+    DeviceTruth,
+    VfioState,
+    VfioStateMachine,
+)
 
 
 @dataclass

@@ -10,7 +10,7 @@ from .units import format_bytes as fmt_b
 if TYPE_CHECKING:
     from .simulation import Simulation
 
-__all__ = ["fmt_b", "ram_gate_detail", "ack_gate_detail", "gate_texts"]
+__all__ = ["ack_gate_detail", "fmt_b", "gate_texts", "ram_gate_detail"]
 
 
 def ram_gate_detail(sim: Simulation, estimate: int, exact: int | None, thr: float, ok: bool) -> str:

@@ -68,7 +68,7 @@ def parse_bytes(value: object) -> int:
     return int(round(amount))
 
 
-def format_bytes(n: float | int | None) -> str:
+def format_bytes(n: float | None) -> str:
     """Human form for users: binary units (MiB, GiB) as QEMU's own HMP output does."""
     if n is None:
         return "unknown"
@@ -82,7 +82,7 @@ def format_bytes(n: float | int | None) -> str:
     return f"{sign}{n:.0f} B"
 
 
-def format_rate(n: float | int | None) -> str:
+def format_rate(n: float | None) -> str:
     return "unknown" if n is None else f"{format_bytes(n)}/s"
 
 

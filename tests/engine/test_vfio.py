@@ -2,7 +2,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from app.engine.vfio import _ARCS_FULL, IllegalTransition, S, VfioState, VfioStateMachine, transition_path
+from app.engine.vfio import (
+    _ARCS_FULL,
+    IllegalTransition,
+    S,
+    VfioState,
+    VfioStateMachine,
+    transition_path,
+)
 
 
 def test_kernel_decompositions():
