@@ -12,10 +12,10 @@ cli = typer.Typer(
 )
 
 # Each part registers its commands here (one line each): see docs/CONTRACT.md.
-from app import engine_cli  # noqa: E402
-from app.store import cli as store_cli  # noqa: E402
-from app.web import cli as web_cli  # noqa: E402
-from app.importers import cli as importers_cli  # noqa: E402
+from app import engine_cli
+from app.importers import cli as importers_cli
+from app.store import cli as store_cli
+from app.web import cli as web_cli
 
 engine_cli.register(cli)
 store_cli.register(cli)
