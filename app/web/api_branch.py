@@ -12,8 +12,6 @@ from __future__ import annotations
 import copy
 from typing import TYPE_CHECKING, Annotated, Any
 
-import anyio
-import anyio.to_thread
 from fastapi import APIRouter, Body, HTTPException, Response
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model, model_validator
@@ -31,7 +29,7 @@ from app.store.runs import load_step
 from . import urls as paths
 from .api_errors import validation_items
 from .api_models import ERROR_RESPONSES, RunCreated
-from .api_runner import _ENGINE_LIMITER, simulate_and_store
+from .api_runner import off_loop, simulate_and_store
 from .api_runs import created
 from .deps import EngineDep, RunDep, SessionDep, SettingsDep, UrlsDep
 from .urls import Urls
@@ -212,14 +210,7 @@ async def branch_off_loop(
 ) -> tuple[str, Trace, Scenario]:
     """branch_and_store in a worker thread under the same limiter as POST /api/runs
     (app.web.api_runner.simulate_and_store_off_loop): at most max_concurrent_runs engines."""
-    try:
-        limiter = _ENGINE_LIMITER.get()
-    except LookupError:
-        limiter = anyio.CapacityLimiter(settings.max_concurrent_runs)
-        _ENGINE_LIMITER.set(limiter)
-    return await anyio.to_thread.run_sync(
-        branch_and_store, engine, run, parent, step, action, settings.max_steps_per_run, limiter=limiter
-    )
+    return await off_loop(settings, branch_and_store, engine, run, parent, step, action, settings.max_steps_per_run)
 
 
 @router.post(paths.API_RUN_BRANCH_PATH, status_code=201, response_model=BranchCreated)

@@ -16,7 +16,6 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Form, HTTPException, UploadFile
 from fastapi.responses import JSONResponse
-from starlette.concurrency import run_in_threadpool
 
 from app.engine.scenario import Scenario
 from app.importers import ImportError_, InputFile, derive_scenario, import_files
@@ -24,7 +23,7 @@ from app.importers.limits import MAX_FILE_BYTES, MAX_TOTAL_BYTES
 from app.store.runs import TraceTooLarge, save_trace, trace_from_run
 
 from . import urls as paths
-from .api_runner import simulate_and_store
+from .api_runner import off_loop, simulate_and_store_off_loop
 from .deps import EngineDep, RunDep, SessionDep, SettingsDep, UrlsDep
 
 router = APIRouter(tags=["imports"])
@@ -93,7 +92,7 @@ async def create_import(
     if not files:
         return _field_error(422, "src_trace", "upload at least one file (a source trace log, query-migrate samples, QMP events or info migrate text)", "missing")
     try:
-        run_id, trace = await run_in_threadpool(_import_and_store, engine, files, title or None, clock_offset_ms, settings.max_steps_per_run)
+        run_id, trace = await off_loop(settings, _import_and_store, engine, files, title or None, clock_offset_ms, settings.max_steps_per_run)
     except ImportError_ as error:
         field = by_name.get(error.file, next(iter(files)))
         return _field_error(422, field, error.message(), "import_error", file=error.file, line=error.line, expected=error.expected)
@@ -128,7 +127,7 @@ async def simulate_this(run: RunDep, session: SessionDep, engine: EngineDep, set
         raise HTTPException(status_code=422, detail=f"run {run.id} is a simulation; \"Simulate this\" needs an imported run")
     derived = derive_scenario(trace)
     scenario = Scenario.model_validate(derived["scenario"])
-    [(sim_id, sim_trace)] = await run_in_threadpool(simulate_and_store, engine, [scenario], settings.max_steps_per_run)
+    [(sim_id, sim_trace)] = await simulate_and_store_off_loop(engine, [scenario], settings)
     body = {
         "imported_id": run.id,
         "simulated_id": sim_id,

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import copy
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import anyio
 import anyio.to_thread
@@ -88,20 +89,29 @@ def run_engine(scenario: Scenario, max_steps: int) -> Trace:
 # Engine runs get their own threads, beyond AnyIO's default pool that serves the sync
 # endpoints: many long runs at once then queue here instead of starving every read.
 _ENGINE_LIMITER: RunVar[anyio.CapacityLimiter] = RunVar("migscope_engine_limiter")
+T = TypeVar("T")
+
+
+def engine_limiter(settings: Settings) -> anyio.CapacityLimiter:
+    """The per-event-loop pool of engine threads: at most settings.max_concurrent_runs."""
+    try:
+        return _ENGINE_LIMITER.get()
+    except LookupError:
+        limiter = anyio.CapacityLimiter(settings.max_concurrent_runs)
+        _ENGINE_LIMITER.set(limiter)
+        return limiter
+
+
+async def off_loop(settings: Settings, func: Callable[..., T], *args: Any) -> T:
+    """Run blocking engine work (simulate, store) in an engine thread, off the event loop."""
+    return await anyio.to_thread.run_sync(func, *args, limiter=engine_limiter(settings))
 
 
 async def simulate_and_store_off_loop(
     engine: Engine, scenarios: list[Scenario], settings: Settings
 ) -> list[tuple[str, Trace]]:
     """simulate_and_store in a worker thread, at most settings.max_concurrent_runs at once."""
-    try:
-        limiter = _ENGINE_LIMITER.get()
-    except LookupError:
-        limiter = anyio.CapacityLimiter(settings.max_concurrent_runs)
-        _ENGINE_LIMITER.set(limiter)
-    return await anyio.to_thread.run_sync(
-        simulate_and_store, engine, scenarios, settings.max_steps_per_run, limiter=limiter
-    )
+    return await off_loop(settings, simulate_and_store, engine, scenarios, settings.max_steps_per_run)
 
 
 def simulate_and_store(engine: Engine, scenarios: list[Scenario], max_steps: int) -> list[tuple[str, Trace]]:
