@@ -30,6 +30,7 @@ from . import urls as paths
 from .api_errors import validation_items
 from .api_models import ERROR_RESPONSES, RunCreated
 from .api_runner import off_loop, simulate_and_store
+from .charts import vertical_line
 from .api_runs import created
 from .deps import EngineDep, RunDep, SessionDep, SettingsDep, UrlsDep
 from .urls import Urls
@@ -355,10 +356,8 @@ def add_branch_lines(figure: dict[str, Any], points: list[dict[str, Any]]) -> No
     layout = figure["layout"]
     for point in points:
         x = point["at_ms"] / 1000.0
-        layout.setdefault("shapes", []).append({
-            "type": "line", "name": "branch", "xref": "x", "yref": "paper", "x0": x, "x1": x, "y0": 0, "y1": 1,
-            "line": {"color": "#CC79A7", "width": 2, "dash": "dashdot"}, "layer": "above",
-        })
+        layout.setdefault("shapes", []).append(
+            vertical_line("branch", x, {"color": "#CC79A7", "width": 2, "dash": "dashdot"}, "above"))
         layout.setdefault("annotations", []).append({
             "name": "branch", "x": x, "xref": "x", "y": 0.02, "yref": "paper", "xanchor": "left", "yanchor": "bottom",
             "text": f"what if: {point['label']}", "showarrow": False, "font": {"color": "#CC79A7", "size": 12},

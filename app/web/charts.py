@@ -116,21 +116,16 @@ def _base_layout(title: str, y_title: str, x_range: Sequence[float] | None) -> d
     }
 
 
+def vertical_line(name: str, x: float, line: dict[str, Any], layer: str) -> dict[str, Any]:
+    """A full-height line at time x (seconds) across the plot area."""
+    return {"type": "line", "name": name, "xref": "x", "yref": "paper", "x0": x, "x1": x, "y0": 0, "y1": 1,
+            "line": line, "layer": layer}
+
+
 def cursor_shape(t_ms: float | None) -> dict[str, Any]:
     """The current-step cursor; app.js moves it by name."""
     x = 0.0 if t_ms is None else t_ms / 1000.0
-    return {
-        "type": "line",
-        "name": "cursor",
-        "xref": "x",
-        "yref": "paper",
-        "x0": x,
-        "x1": x,
-        "y0": 0,
-        "y1": 1,
-        "line": {"color": "#222222", "width": 2, "dash": "solid"},
-        "layer": "above",
-    }
+    return vertical_line("cursor", x, {"color": "#222222", "width": 2, "dash": "solid"}, "above")
 
 
 def _event_lines(events: Sequence[Mapping[str, Any]], kinds: Iterable[str]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
@@ -146,20 +141,8 @@ def _event_lines(events: Sequence[Mapping[str, Any]], kinds: Iterable[str]) -> t
         key = (kind, event.get("device"))
         style = LINES.get(kind, {"dash": "dot", "width": 1})
         x = event["t_ms"] / 1000.0
-        shapes.append(
-            {
-                "type": "line",
-                "name": f"event:{kind}",
-                "xref": "x",
-                "yref": "paper",
-                "x0": x,
-                "x1": x,
-                "y0": 0,
-                "y1": 1,
-                "line": {"color": colour(MARKERS[kind]["colour"]), "width": style["width"], "dash": style["dash"]},
-                "layer": "below",
-            }
-        )
+        line = {"color": colour(MARKERS[kind]["colour"]), "width": style["width"], "dash": style["dash"]}
+        shapes.append(vertical_line(f"event:{kind}", x, line, "below"))
         if key in seen:
             continue
         seen.add(key)
