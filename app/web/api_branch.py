@@ -30,8 +30,8 @@ from . import urls as paths
 from .api_errors import validation_items
 from .api_models import ERROR_RESPONSES, RunCreated
 from .api_runner import off_loop, simulate_and_store
-from .charts import vertical_line
 from .api_runs import created
+from .charts import vertical_line
 from .deps import EngineDep, RunDep, SessionDep, SettingsDep, UrlsDep
 from .urls import Urls
 
