@@ -77,3 +77,16 @@ class DeviceRuntime:
 
     def in_state(self, *states: VfioState) -> bool:
         return self.src.state in states
+
+
+def device_records(dev: DeviceRuntime, init_part: int, dirty_part: int, rest_part: int) -> list[tuple[str, int, float]]:
+    """(kind, bytes, destination load cost in ms) for one chunk of device data: the initial
+    part pays the slow initial-bytes cost that switchover-ack exists for."""
+    per_init_ms = dev.spec.dest_initial_load_ms / dev.initial_total_bytes if dev.initial_total_bytes else 0.0
+    rate = dev.spec.dest_load_bytes_per_s / 1000.0
+    parts = (
+        ("vfio_init", init_part, init_part * per_init_ms),
+        ("vfio_dirty", dirty_part, dirty_part / rate),
+        ("vfio_stopcopy", rest_part, rest_part / rate),
+    )
+    return [part for part in parts if part[1] > 0]

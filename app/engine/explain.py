@@ -53,7 +53,7 @@ def ack_gate_detail(sim: Simulation, can: bool) -> str:
     for dev in needing:
         if sim.profile.reusable_ack and dev.ack_arrival_ms is not None and dev.ack_arrival_ms <= t:
             continue
-        _, init_loaded = sim.stream.device_loaded(dev.name, t)
+        _, init_loaded = sim.device_loaded(dev.name, t)
         not_loaded = dev.initial_total_bytes - init_loaded
         if dev.init_data_loaded_at_ms is not None and dev.init_data_loaded_at_ms <= t:
             waiting.append(f"{dev.name} has loaded its initial bytes; its ack is on the return path")

@@ -34,6 +34,9 @@ class Profile:
     device_state_always: bool
     # 10.0+: MIG_CMD_SWITCHOVER_START is sent after VM stop.
     switchover_start_cmd: bool
+    # 10.0+: with multifd, VFIO stop-copy data goes over multifd channels, one save thread
+    # and one load thread per device (x-migration-multifd-transfer).
+    multifd_device_state: bool
     # 9.2+: VFIO trace sizes printed in decimal (hex before).
     trace_sizes_decimal: bool
     # 2026 proposal: per-device, re-usable acks and VFIO_PRECOPY_INFO_REINIT.
@@ -57,6 +60,7 @@ def _profile(name: str, description: str, version: tuple[int, int], *, proposed:
         stop_at_cleanup=version >= (8, 2),
         device_state_always=version >= (10, 0),
         switchover_start_cmd=version >= (10, 0),
+        multifd_device_state=version >= (10, 0),
         trace_sizes_decimal=version >= (9, 2),
         reusable_ack=proposed,
         proposed=proposed,

@@ -70,7 +70,7 @@ LinkRate = _bytes_type(*LIMITS["link_bandwidth_bytes_per_s"], "link bytes per se
 DeviceBytes = _bytes_type(*LIMITS["device_bytes"], "device bytes")
 Ms = Annotated[float, Field(ge=LIMITS["cost_ms"][0], le=LIMITS["cost_ms"][1])]
 
-Capability = Literal["return-path", "switchover-ack", "events", "pause-before-switchover"]
+Capability = Literal["return-path", "switchover-ack", "events", "pause-before-switchover", "multifd"]
 
 
 class _Strict(BaseModel):

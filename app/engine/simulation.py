@@ -12,20 +12,19 @@ from collections.abc import Iterator
 from typing import Any
 
 from .. import __version__
-from .devices import DeviceRuntime
+from .devices import DeviceRuntime, device_records
 from .eventlog import EventLog
 from .explain import fmt_b, gate_texts
 from .profiles import PROFILES
 from .ram import NORMAL_PAGE_WIRE_BYTES, PAGE_BYTES, RamModel
 from .scenario import Scenario
-from .stream import Stream
+from .stream import MARKER_BYTES, Stream
 from .switchover import SwitchoverMixin
 from .trace import Decision, DeviceStep, Gate, Step, Trace
 from .vfio import VfioState
 
 BUFFER_DELAY_MS = 100.0  # migration/migration-stats.h
 MAX_WAIT_MS = 50.0  # ram.c: ram_save_iterate gives up its slice after 50 ms
-MARKER_BYTES = 8  # one be64 VFIO tag
 SECTION_HEADER_BYTES = 16
 ENGINE_STEP_LIMIT = 200_000  # documented engine limit: a run ends as cancelled past it
 
@@ -58,6 +57,14 @@ class Simulation(SwitchoverMixin):
         self.return_path = "return-path" in self.src_caps
         self.src_ack = "switchover-ack" in self.src_caps
         self.dst_ack = "switchover-ack" in self.dst_caps
+        # 10.0+: VFIO stop-copy data over multifd channels (x-migration-multifd-transfer=auto).
+        self.multifd = ("multifd" in self.src_caps and "multifd" in self.dst_caps
+                        and self.profile.multifd_device_state and bool(self.devs))
+        if "multifd" in self.src_caps and not self.profile.multifd_device_state:
+            self.notes.append("multifd: VFIO device state over multifd channels needs QEMU 10.0; RAM over multifd "
+                              "is not modelled, so the capability has no effect on this profile")
+        # Per-device multifd channels used at switchover (empty otherwise).
+        self.side_streams: list[Stream] = []
         self.log = EventLog()
         self.steps: list[Step] = []
         self.t = 0.0
@@ -243,6 +250,14 @@ class Simulation(SwitchoverMixin):
             return False
         return self.transferred - self.rate_start_bytes > self.budget_bytes
 
+    def device_loaded(self, name: str, t: float) -> tuple[int, int]:
+        """(device bytes, initial bytes) loaded at the destination by t, over every channel."""
+        data, init = 0, 0
+        for stream in (self.stream, *self.side_streams):
+            d, i = stream.device_loaded(name, t)
+            data, init = data + d, init + i
+        return data, init
+
     # ----------------------------------------------------------------- destination
     def on_dest_load(self, record: Any) -> None:
         """Destination side of a record, at the time it is loaded (qemu_loadvm_state)."""
@@ -341,6 +356,8 @@ class Simulation(SwitchoverMixin):
                 return
 
     def preflight(self) -> str | None:
+        if ("multifd" in self.src_caps) != ("multifd" in self.dst_caps):
+            return "multifd must be on at both ends: the destination cannot read the other side's channels"
         if self.src_ack and not self.return_path:
             return "Capability 'switchover-ack' requires capability 'return-path' (source; migrate_caps_check)"
         if self.dst_ack and "return-path" not in self.dst_caps:
@@ -567,22 +584,18 @@ class Simulation(SwitchoverMixin):
     def write_device_data(self, dev: DeviceRuntime, init_part: int, dirty_part: int, rest_part: int, precopy: bool) -> None:
         """Device data goes into the stream as DEV_DATA_STATE records; the destination
         pays the slow initial-bytes cost for the initial part."""
-        per_init_ms = dev.spec.dest_initial_load_ms / dev.initial_total_bytes if dev.initial_total_bytes else 0.0
-        rate = dev.spec.dest_load_bytes_per_s / 1000.0
-        for kind, part, cost in (
-            ("vfio_init", init_part, init_part * per_init_ms),
-            ("vfio_dirty", dirty_part, dirty_part / rate),
-            ("vfio_stopcopy", rest_part, rest_part / rate),
-        ):
-            if part > 0:
-                # DEV_DATA_STATE tag + be64 size, then the raw bytes.
-                self.write(part + 2 * MARKER_BYTES, kind, cost, dev.name, "DATA", payload=part)
-                dev.sent_bytes += part
-                self.vfio_transferred += part
-                if precopy:
-                    dev.precopy_sent_bytes += part
-                else:
-                    dev.stopcopy_sent_bytes += part
+        for kind, part, cost in device_records(dev, init_part, dirty_part, rest_part):
+            # DEV_DATA_STATE tag + be64 size, then the raw bytes.
+            self.write(part + 2 * MARKER_BYTES, kind, cost, dev.name, "DATA", payload=part)
+            self.count_device_bytes(dev, part, precopy)
+
+    def count_device_bytes(self, dev: DeviceRuntime, part: int, precopy: bool) -> None:
+        dev.sent_bytes += part
+        self.vfio_transferred += part
+        if precopy:
+            dev.precopy_sent_bytes += part
+        else:
+            dev.stopcopy_sent_bytes += part
 
     def rate_limit(self) -> str:
         """migration_rate_limit: close the window after >= 100 ms; sleep if over budget."""
@@ -648,10 +661,12 @@ class Simulation(SwitchoverMixin):
                   estimate: int | None = None, exact: int | None = None, pass_sent: int | None = None) -> Step:
         index = len(self.steps)
         t = self.t
-        loaded = self.stream.loaded_bytes(t)
+        streams = [self.stream, *self.side_streams]
+        loaded = sum(stream.loaded_bytes(t) for stream in streams)
+        written = sum(stream.written_bytes for stream in streams)
         devices = []
         for dev in self.devs:
-            dev_loaded, init_loaded = self.stream.device_loaded(dev.name, t)
+            dev_loaded, init_loaded = self.device_loaded(dev.name, t)
             devices.append(DeviceStep.model_construct(
                 name=dev.name,
                 src_state=dev.src.state.value,
@@ -692,7 +707,7 @@ class Simulation(SwitchoverMixin):
             ram_transferred_bytes=self.ram_transferred,
             vfio_transferred_bytes=self.vfio_transferred,
             loaded_bytes=loaded,
-            in_flight_bytes=self.stream.written_bytes - loaded,
+            in_flight_bytes=written - loaded,
             pass_sent_bytes=pass_sent,
             devices=devices,
             gates=gates or [],
@@ -728,7 +743,8 @@ class Simulation(SwitchoverMixin):
 
 
 SIMPLIFICATIONS = [
-    "Simplified: one main channel; multifd (including 10.0 multifd VFIO stop-copy) is not modelled.",
+    "Simplified: RAM always uses the main channel; with multifd (10.0+) only VFIO stop-copy data uses per-device "
+    "channels, which share the link equally and have no queue limit (x-migration-max-queued-buffers-size unlimited).",
     "Simplified: RAM pages are counted, not tracked by address; pages of one pass are mixed in proportion.",
     "Simplified: idle spins of the migration thread are skipped to the next change.",
     "Simplified: the destination starts the VM itself (autostart on); postcopy is not modelled.",

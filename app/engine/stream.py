@@ -12,8 +12,10 @@ has consumed enough. That is how a slow destination lowers the bandwidth QEMU me
 
 from __future__ import annotations
 
-from collections import deque
+from bisect import bisect_left, bisect_right
 from dataclasses import dataclass, field
+
+MARKER_BYTES = 8  # one be64 VFIO tag (END_OF_STATE, INIT_DATA_SENT, ...)
 
 
 @dataclass
@@ -51,35 +53,38 @@ class Stream:
     written_bytes: int = 0
     link_free_ms: float = 0.0
     dest_free_ms: float = 0.0
-    # Records not yet fully loaded as of the last prune, oldest first.
-    pending: deque[Record] = field(default_factory=deque)
-    loaded_done_bytes: int = 0
-    device_loaded_done: dict[str, int] = field(default_factory=dict)
-    init_loaded_done: dict[str, int] = field(default_factory=dict)
+    # Records in write order, with running sums, searched by bisection: load times only
+    # grow along the stream (the destination is one FIFO), and so do the sums. Records
+    # before `head` are fully loaded and only their sums still matter.
+    records: list[Record] = field(default_factory=list)
+    cum_ends: list[int] = field(default_factory=list)
+    load_ends: list[float] = field(default_factory=list)
+    head: int = 0
+    # Per device: load-end times and running sums of (device bytes, initial bytes).
+    device_index: dict[str, _DeviceIndex] = field(default_factory=dict)
     # When set, every record written is also kept here (for the downtime breakdown).
     capture: list[Record] | None = None
     dest_dead: bool = False
 
     def _time_consumed(self, target_bytes: int) -> float:
         """Earliest time at which the destination has loaded `target_bytes` in total."""
-        if target_bytes <= self.loaded_done_bytes:
-            return 0.0
-        for record in self.pending:
-            if record.cum_end >= target_bytes:
-                if record.nbytes == 0:
-                    return record.load_end_ms
-                frac = (target_bytes - record.cum_start) / record.nbytes
-                return record.load_start_ms + frac * (record.load_end_ms - record.load_start_ms)
-        return self.pending[-1].load_end_ms if self.pending else 0.0
+        if self.head > 0 and target_bytes <= self.cum_ends[self.head - 1]:
+            return 0.0  # already loaded
+        i = bisect_left(self.cum_ends, target_bytes, lo=self.head)
+        if i >= len(self.records):
+            return self.records[-1].load_end_ms if self.records else 0.0
+        record = self.records[i]
+        if record.nbytes == 0:
+            return record.load_end_ms
+        frac = (target_bytes - record.cum_start) / record.nbytes
+        return record.load_start_ms + frac * (record.load_end_ms - record.load_start_ms)
 
     def prune(self, now_ms: float) -> None:
-        while self.pending and self.pending[0].load_end_ms <= now_ms:
-            record = self.pending.popleft()
-            self.loaded_done_bytes += record.nbytes
-            if record.device is not None and record.kind.startswith("vfio_"):
-                self.device_loaded_done[record.device] = self.device_loaded_done.get(record.device, 0) + record.payload
-                if record.kind == "vfio_init":
-                    self.init_loaded_done[record.device] = self.init_loaded_done.get(record.device, 0) + record.payload
+        self.head = bisect_right(self.load_ends, now_ms, lo=self.head)
+        if self.head > 4096 and self.head * 2 > len(self.records):
+            # Drop fully loaded records; their bytes live on in the running sums.
+            del self.records[: self.head - 1], self.cum_ends[: self.head - 1], self.load_ends[: self.head - 1]
+            self.head = 1
 
     def write(self, now_ms: float, nbytes: int, kind: str, load_cost_ms: float, device: str | None = None, label: str = "", payload: int = 0) -> Record:
         """Write one record; returns it. `record.write_ms` is when the source's write returned."""
@@ -92,8 +97,9 @@ class Stream:
         tx_end = tx_start + nbytes / self.link_bytes_per_ms
         arrive = tx_end + self.latency_ms
         if self.dest_dead:
-            # A failed destination stops loading; the source finds out over the return path.
-            load_start = load_end = arrive
+            # A failed destination stops loading (it costs nothing any more); the source
+            # finds out over the return path.
+            load_start = load_end = max(arrive, self.dest_free_ms)
         else:
             load_start = max(arrive, self.dest_free_ms)
             load_end = load_start + load_cost_ms
@@ -101,24 +107,53 @@ class Stream:
         self.dest_free_ms = load_end
         record = Record(kind, nbytes, device, accept, tx_end, arrive, load_start, load_end, self.written_bytes, label, payload)
         self.written_bytes += nbytes
-        self.pending.append(record)
+        self.records.append(record)
+        self.cum_ends.append(self.written_bytes)
+        self.load_ends.append(load_end)
+        if device is not None and kind.startswith("vfio_"):
+            self.device_index.setdefault(device, _DeviceIndex()).add(record)
         if self.capture is not None:
             self.capture.append(record)
         return record
 
     def loaded_bytes(self, t_ms: float) -> int:
-        self.prune(t_ms)
-        return self.loaded_done_bytes + int(sum(r.loaded_by(t_ms) for r in self.pending))
+        """Bytes the destination has loaded by t_ms."""
+        i = bisect_right(self.load_ends, t_ms, lo=self.head)
+        done = self.cum_ends[i - 1] if i > 0 else (self.records[0].cum_start if self.records else 0)
+        partial = self.records[i].loaded_by(t_ms) if i < len(self.records) else 0.0
+        return done + int(partial)
 
     def device_loaded(self, device: str, t_ms: float) -> tuple[int, int]:
         """(device data bytes loaded, initial bytes loaded) at t_ms."""
-        self.prune(t_ms)
-        data = self.device_loaded_done.get(device, 0)
-        init = self.init_loaded_done.get(device, 0)
-        for record in self.pending:
-            if record.device == device and record.kind.startswith("vfio_"):
-                part = int(record.payload * record.loaded_by(t_ms) / record.nbytes) if record.nbytes else 0
-                data += part
-                if record.kind == "vfio_init":
-                    init += part
+        index = self.device_index.get(device)
+        return (0, 0) if index is None else index.loaded(t_ms)
+
+
+@dataclass
+class _DeviceIndex:
+    """One device's data records: load-end times and running sums, for bisection."""
+
+    records: list[Record] = field(default_factory=list)
+    load_ends: list[float] = field(default_factory=list)
+    data_sums: list[int] = field(default_factory=list)
+    init_sums: list[int] = field(default_factory=list)
+
+    def add(self, record: Record) -> None:
+        data = (self.data_sums[-1] if self.data_sums else 0) + record.payload
+        init = (self.init_sums[-1] if self.init_sums else 0) + (record.payload if record.kind == "vfio_init" else 0)
+        self.records.append(record)
+        self.load_ends.append(record.load_end_ms)
+        self.data_sums.append(data)
+        self.init_sums.append(init)
+
+    def loaded(self, t_ms: float) -> tuple[int, int]:
+        i = bisect_right(self.load_ends, t_ms)
+        data = self.data_sums[i - 1] if i else 0
+        init = self.init_sums[i - 1] if i else 0
+        if i < len(self.records):
+            record = self.records[i]
+            part = int(record.payload * record.loaded_by(t_ms) / record.nbytes) if record.nbytes else 0
+            data += part
+            if record.kind == "vfio_init":
+                init += part
         return data, init

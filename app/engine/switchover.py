@@ -8,9 +8,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
+from .devices import device_records
 from .downtime import breakdown
 from .explain import fmt_b
 from .ram import NORMAL_PAGE_WIRE_BYTES, ZERO_PAGE_WIRE_BYTES
+from .stream import MARKER_BYTES, Stream
 from .trace import Decision, Step
 from .vfio import VFIO_MIG_DATA_BUFFER_BYTES, VfioState
 
@@ -27,7 +29,7 @@ class SwitchoverMixin:
         self.result["switchover_started_at_ms"] = ds
         # Records still queued at the destination, and every later one, feed the breakdown.
         self.stream.prune(ds)
-        self.stream.capture = list(self.stream.pending)
+        self.stream.capture = self.stream.records[self.stream.head:]
         serial: list[tuple[str, float, float]] = []
 
         # Phase 1: VM stop. Devices reach STOP_COPY here, not in save_complete.
@@ -94,40 +96,25 @@ class SwitchoverMixin:
             qemu_function="ram_save_complete"))
 
         # Phase 3: each device's stop-copy data, read from the device then sent.
-        device_reads: list[tuple[float, float]] = []
-        for dev in self.devs:
-            start = self.t
-            if dev.src.state != VfioState.STOP_COPY:
-                self.t += dev.spec.stop_copy_enter_ms
-                self.device_transition(dev, "source", VfioState.STOP_COPY, self.t, "vfio_save_complete_precopy")
-            truth = dev.truth
-            total = int(truth.init_bytes + truth.dirty_bytes) + truth.stop_copy_bytes
-            rest = truth.stop_copy_bytes
-            sent = 0
-            while sent < total:
-                n = min(VFIO_MIG_DATA_BUFFER_BYTES, total - sent)
-                read_start = self.t
-                self.t += n / (dev.spec.read_bytes_per_s / 1000.0)
-                device_reads.append((read_start, self.t))
-                init_part, dirty_part = truth.read(n)
-                rest_part = n - init_part - dirty_part
-                rest -= rest_part
-                self.write_device_data(dev, init_part, dirty_part, rest_part, precopy=False)
-                sent += n
-            truth.stop_copy_bytes = max(0, rest)
-            self.write(8, "marker", 0.0, dev.name, "END_OF_STATE")
-            yield self.make_step(start, "device_complete", Decision(
-                code="device_complete", reason=f"{dev.name}: {fmt_b(total)} of stop-copy data read from the device and sent",
-                qemu_function="vfio_save_complete_precopy"))
+        if self.multifd:
+            device_reads, critical = yield from self.multifd_device_complete(window_start)
+        else:
+            device_reads = yield from self.main_channel_device_complete()
+            critical = None
 
         # Phase 4: non-iterable state (CPUs, devices, VFIO config space), then EOF.
         start = self.t
         self.write(guest.non_iterable_state_bytes, "cpu", guest.non_iterable_state_bytes / load_rate, label="CPU")
-        for dev in self.devs:
-            self.write(CONFIG_STATE_BYTES, "config", dev.spec.dest_config_load_ms, dev.name, "CONFIG_STATE")
+        if not self.multifd:  # with multifd the config state went over each device's channel
+            for dev in self.devs:
+                self.write(CONFIG_STATE_BYTES, "config", dev.spec.dest_config_load_ms, dev.name, "CONFIG_STATE")
         eof = self.write(8, "eof", 0.0, label="EOF")
         flush_ms = self.t
-        loaded_ms = eof.load_end_ms
+        # The destination joins its device load threads before loadvm completes.
+        loaded_ms = max([eof.load_end_ms] + [side.dest_free_ms for side in self.side_streams])
+        if critical is not None and critical.dest_free_ms <= eof.load_end_ms:
+            critical = None
+        records = (critical.capture if critical is not None else self.stream.capture) or []
         self.event(loaded_ms, "loadvm_completed", "destination", "destination loaded the whole stream "
                    "(dst-precopy-loadvm-completed)", "qemu_loadvm_state")
         yield self.make_step(start, "non_iterable", Decision(
@@ -137,7 +124,7 @@ class SwitchoverMixin:
 
         if not self.return_path:
             # Without a return path the source stops the clock once its sends are flushed.
-            yield from self.complete(ds, flush_ms, serial, (window_start, flush_ms), device_reads, [])
+            yield from self.complete(ds, flush_ms, serial, (window_start, flush_ms), device_reads, [], records=records)
             yield from self.destination_finish(loaded_ms)
             return
         yield from self.destination_finish(loaded_ms)
@@ -148,7 +135,81 @@ class SwitchoverMixin:
         self.event(self.t, "shut_received", "source", "SHUT received: the return-path thread exits; downtime ends",
                    "source_return_path_thread")
         tail = [("dest_vm_start", start_ms, started_ms), ("return_path_shut", started_ms, self.t)]
-        yield from self.complete(ds, self.t, serial, (window_start, loaded_ms), device_reads, tail, start)
+        yield from self.complete(ds, self.t, serial, (window_start, loaded_ms), device_reads, tail, start, records=records)
+
+    def main_channel_device_complete(self: Simulation) -> Iterator[Step]:  # type: ignore[misc]
+        """Devices one after another on the main channel (vfio_save_complete_precopy)."""
+        device_reads: list[tuple[float, float]] = []
+        for dev in self.devs:
+            start = self.t
+            self.enter_stop_copy(dev)
+            total, chunks = self.stop_copy_chunks(dev)
+            for n, init_part, dirty_part, rest_part in chunks:
+                read_start = self.t
+                self.t += n / (dev.spec.read_bytes_per_s / 1000.0)
+                device_reads.append((read_start, self.t))
+                self.write_device_data(dev, init_part, dirty_part, rest_part, precopy=False)
+            self.write(8, "marker", 0.0, dev.name, "END_OF_STATE")
+            yield self.make_step(start, "device_complete", Decision(
+                code="device_complete", reason=f"{dev.name}: {fmt_b(total)} of stop-copy data read from the device and sent",
+                qemu_function="vfio_save_complete_precopy"))
+        return device_reads
+
+    def multifd_device_complete(self: Simulation, threads_start: float) -> Iterator[Step]:  # type: ignore[misc]
+        """10.0+ multifd: one save thread per device reads its stop-copy data in parallel
+        and sends it over its own multifd channel; a load thread per device on the
+        destination writes it into the device. The main channel carries only a dummy
+        END_OF_STATE per device (vfio_multifd_save_complete_precopy_thread)."""
+        start = self.t
+        share = self.stream.link_bytes_per_ms / len(self.devs)
+        device_reads: list[tuple[float, float]] = []
+        finished: list[str] = []
+        done_ms = threads_start
+        for dev in self.devs:
+            side = Stream(link_bytes_per_ms=share, latency_ms=self.stream.latency_ms, buffer_bytes=2**62, capture=[])
+            self.side_streams.append(side)
+            self.enter_stop_copy(dev)
+            t = threads_start
+            total, chunks = self.stop_copy_chunks(dev)
+            for n, init_part, dirty_part, rest_part in chunks:
+                read_start = t
+                t += n / (dev.spec.read_bytes_per_s / 1000.0)
+                device_reads.append((read_start, t))
+                for kind, part, cost in device_records(dev, init_part, dirty_part, rest_part):
+                    side.write(t, part + 2 * MARKER_BYTES, kind, cost, dev.name, "DATA", payload=part)
+                    self.transferred += part + 2 * MARKER_BYTES
+                    self.count_device_bytes(dev, part, precopy=False)
+            side.write(t, CONFIG_STATE_BYTES, "config", dev.spec.dest_config_load_ms, dev.name, "CONFIG_STATE")
+            self.transferred += CONFIG_STATE_BYTES
+            self.write(8, "marker", 0.0, dev.name, "END_OF_STATE")
+            done_ms = max(done_ms, t)
+            finished.append(f"{dev.name} {fmt_b(total)} read by {t:.0f} ms, loaded by {side.dest_free_ms:.0f} ms")
+        # The migration thread waits for every device save thread before the non-iterables.
+        self.t = max(self.t, done_ms)
+        yield self.make_step(start, "device_complete", Decision(
+            code="device_complete", reason="multifd: device save threads in parallel: " + "; ".join(finished),
+            qemu_function="vfio_multifd_save_complete_precopy_thread"))
+        critical = max(self.side_streams, key=lambda side: side.dest_free_ms)
+        return device_reads, critical
+
+    def enter_stop_copy(self: Simulation, dev: Any) -> None:  # type: ignore[misc]
+        if dev.src.state != VfioState.STOP_COPY:
+            self.t += dev.spec.stop_copy_enter_ms
+            self.device_transition(dev, "source", VfioState.STOP_COPY, self.t, "vfio_save_complete_precopy")
+
+    def stop_copy_chunks(self: Simulation, dev: Any) -> tuple[int, list[tuple[int, int, int, int]]]:  # type: ignore[misc]
+        """The device's STOP_COPY stream in read() chunks: (n, initial, dirty, rest) bytes."""
+        truth = dev.truth
+        total = int(truth.init_bytes + truth.dirty_bytes) + truth.stop_copy_bytes
+        chunks = []
+        sent = 0
+        while sent < total:
+            n = min(VFIO_MIG_DATA_BUFFER_BYTES, total - sent)
+            init_part, dirty_part = truth.read(n)
+            chunks.append((n, init_part, dirty_part, n - init_part - dirty_part))
+            sent += n
+        truth.stop_copy_bytes = 0
+        return total, chunks
 
     def destination_finish(self: Simulation, loaded_ms: float) -> Iterator[Step]:  # type: ignore[misc]
         start = self.t
@@ -179,11 +240,13 @@ class SwitchoverMixin:
 
     def complete(self: Simulation, ds: float, end_ms: float, serial: list[tuple[str, float, float]],  # type: ignore[misc]
                  window: tuple[float, float], device_reads: list[tuple[float, float]],
-                 tail: list[tuple[str, float, float]], step_start: float | None = None) -> Iterator[Step]:
+                 tail: list[tuple[str, float, float]], step_start: float | None = None,
+                 records: list[Any] | None = None) -> Iterator[Step]:
         start = self.t if step_start is None else step_start
         self.t = max(self.t, end_ms)
         downtime = end_ms - ds
-        records: list[Any] = self.stream.capture or []
+        # The breakdown follows the channel that finished last (the critical path).
+        records = records if records is not None else (self.stream.capture or [])
         self.result.update(
             status="completed",
             reason=f"downtime {downtime:.1f} ms against a downtime-limit of {self.downtime_limit_ms:.0f} ms",

@@ -34,9 +34,13 @@ def scenarios(draw: st.DrawFn) -> dict:
         if profile == "2026" and draw(st.booleans()):
             device["reinit"] = [{"at_ms": draw(st.floats(min_value=0, max_value=3000)), "initial_bytes": 4 * MiB}]
         devices.append(device)
-    caps_choices = [[], ["return-path"], ["return-path", "switchover-ack"], ["return-path", "switchover-ack", "pause-before-switchover"]]
+    caps_choices = [[], ["return-path"], ["return-path", "switchover-ack"], ["return-path", "switchover-ack", "pause-before-switchover"],
+                    ["return-path", "switchover-ack", "multifd"]]
     src = draw(st.sampled_from(caps_choices))
     dst = draw(st.sampled_from(caps_choices[:3]))
+    if "multifd" in src:
+        dst = src[:]  # one-sided multifd is refused before anything runs; keep the run meaningful
+        dst = [c for c in dst if c != "pause-before-switchover"]
     params = {
         "downtime_limit_ms": draw(st.sampled_from([50, 300, 1000])),
         "max_bandwidth_bytes_per_s": draw(st.sampled_from([0, 32 * MiB, 128 * MiB, 1024 * MiB])),

@@ -59,3 +59,32 @@ def test_stop_copy_data_of_unsent_initial_bytes_is_loaded_in_downtime():
     assert off.summary.devices[0].precopy_bytes == 0
     assert off.summary.devices[0].stop_copy_bytes == 300_000_000
     assert off.summary.downtime_breakdown_ms["dest_load_initial_bytes"] == pytest.approx(1480, abs=1)
+
+
+def test_multifd_sends_device_state_in_parallel_from_10_0():
+    # 10.0 multifd device state: one save thread and one load thread per device, so two
+    # ~100 MiB VFs read, send and load their stop-copy data side by side instead of one
+    # after the other. The gain is in the device part of the downtime.
+    doc = run_example("two-mlx5-vfs").scenario
+    serial = run(doc)
+    for side in ("source", "destination"):
+        doc["caps"][side] = doc["caps"][side] + ["multifd"]
+    parallel = run(doc)
+    a, b = serial.summary, parallel.summary
+    assert a.status == b.status == "completed"
+    assert a.downtime_breakdown_ms["dest_load_device_data"] == pytest.approx(2 * b.downtime_breakdown_ms["dest_load_device_data"], rel=0.01)
+    assert b.downtime_ms < 0.6 * a.downtime_ms
+    assert b.vfio_transferred_bytes == a.vfio_transferred_bytes
+    steps = [s for s in parallel.steps if s.phase == "device_complete"]
+    assert len(steps) == 1 and "in parallel" in steps[0].decision.reason
+    assert steps[0].decision.qemu_function == "vfio_multifd_save_complete_precopy_thread"
+    assert all(s.transferred_bytes == s.loaded_bytes + s.in_flight_bytes for s in parallel.steps)
+
+
+def test_multifd_needs_both_ends_and_10_0():
+    one_side = run(scenario(caps={"source": BOTH + ["multifd"], "destination": BOTH}, devices=VF))
+    assert one_side.summary.status == "failed" and "multifd must be on at both ends" in one_side.summary.reason
+    old = run(scenario(qemu_profile="9.2", caps={"source": BOTH + ["multifd"], "destination": BOTH + ["multifd"]},
+                       devices=VF, params=FAST))
+    assert old.summary.status == "completed"
+    assert any("needs QEMU 10.0" in note for note in old.notes)
