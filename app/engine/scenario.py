@@ -6,9 +6,11 @@ duration has a documented limit (see LIMITS and the README); errors name the fie
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -71,6 +73,21 @@ DeviceBytes = _bytes_type(*LIMITS["device_bytes"], "device bytes")
 Ms = Annotated[float, Field(ge=LIMITS["cost_ms"][0], le=LIMITS["cost_ms"][1])]
 
 Capability = Literal["return-path", "switchover-ack", "events", "pause-before-switchover", "multifd"]
+
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def _printable(value: str) -> str:
+    """Text users type may hold anything printable (it is escaped when shown), but no
+    control characters: a NUL byte, for one, cannot be stored in PostgreSQL."""
+    match = _CONTROL.search(value)
+    if match:
+        raise ValueError(f"control character {match.group()!r} at position {match.start()} is not allowed")
+    return value
+
+
+PlainText = Annotated[str, AfterValidator(_printable)]
 
 
 class _Strict(BaseModel):
@@ -166,7 +183,7 @@ class Reinit(_Strict):
 class DeviceSpec(_Strict):
     """A VFIO device: a preset name, any field overriding it; or every field given."""
 
-    name: str = Field(min_length=1, max_length=LIMITS["device_name_chars"])
+    name: PlainText = Field(min_length=1, max_length=LIMITS["device_name_chars"])
     preset: str | None = None
     migratable: bool | None = None
     precopy: bool | None = Field(default=None, description="device advertises VFIO_MIGRATION_PRE_COPY")
@@ -236,8 +253,8 @@ class ResolvedDevice(_Strict):
 
 
 class Scenario(_Strict):
-    title: str = Field(default="untitled migration", max_length=LIMITS["title_chars"])
-    description: str = Field(default="", max_length=LIMITS["description_chars"])
+    title: PlainText = Field(default="untitled migration", max_length=LIMITS["title_chars"])
+    description: PlainText = Field(default="", max_length=LIMITS["description_chars"])
     qemu_profile: Literal[tuple(PROFILES)] = DEFAULT_PROFILE  # type: ignore[valid-type]
     guest: Guest = Field(default_factory=Guest)
     link: Link = Field(default_factory=Link)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import secrets
 from collections.abc import Iterable, Sequence
 from datetime import datetime
@@ -82,6 +83,20 @@ def _rows(run_id: str, trace: Trace, created_at: datetime) -> tuple[Run, list[di
     return run, step_rows, event_rows
 
 
+_RUN_ID = re.compile(r"[A-Za-z0-9_-]+")
+
+
+def _storable(trace: Trace) -> Trace:
+    """Imported logs may carry NUL bytes, which PostgreSQL text and JSON cannot hold: they
+    are stored as U+FFFD. Simulated traces come from validated scenarios and need no check."""
+    if trace.source != "import":
+        return trace
+    text = trace.to_json()
+    if "\\u0000" not in text:
+        return trace
+    return Trace.model_validate_json(text.replace("\\u0000", "\\ufffd"))
+
+
 def save_traces(
     engine: Engine,
     traces: Sequence[Trace],
@@ -99,7 +114,7 @@ def save_traces(
     ids = [new_run_id() for _ in traces]
     with Session(engine) as session, session.begin():
         for run_id, trace in zip(ids, traces, strict=True):
-            run, step_rows, event_rows = _rows(run_id, trace, created_at or utc_now())
+            run, step_rows, event_rows = _rows(run_id, _storable(trace), created_at or utc_now())
             session.add(run)
             session.flush()
             # Core executemany: the ORM's bulk path adds nothing here and costs a lot per row.
@@ -123,7 +138,9 @@ def save_trace(
 
 
 def get_run(session: Session, run_id: str) -> Run | None:
-    if not run_id or len(run_id) > 32:
+    # Ids are token_urlsafe: anything else cannot be a run (and a NUL byte would make
+    # PostgreSQL refuse the query instead of finding nothing).
+    if not run_id or len(run_id) > 32 or not _RUN_ID.fullmatch(run_id):
         return None
     return session.get(Run, run_id)
 

@@ -72,3 +72,12 @@ def test_schema_documents_sizes_as_int_or_string():
     schema = scenario_json_schema()
     ram = schema["$defs"]["Guest"]["properties"]["ram_bytes"]
     assert {"type": "integer", "minimum": LIMITS["ram_bytes"][0], "maximum": LIMITS["ram_bytes"][1]} in ram["anyOf"]
+
+
+def test_control_characters_are_refused_in_text_fields():
+    errs = errors(scenario(title="a\x00b"))
+    assert "title" in errs and "control character" in errs["title"]
+    errs = errors(scenario(devices=[{"name": "vf\x07", "preset": "hisi-acc-vf"}]))
+    assert "devices.0.name" in errs
+    ok = Scenario.model_validate(scenario(title="<script>alert(1)</script>", description="line one\nline two\ttab"))
+    assert ok.title.startswith("<script>")

@@ -140,3 +140,39 @@ def test_a_pair_is_stored_whole_or_not_at_all(db_engine: Engine) -> None:
     with Session(db_engine) as session:
         assert {r.title for r in session.exec(select(Run)).all()} == {"a", "c"}
         assert first != second
+
+
+def test_ids_that_cannot_be_run_ids_find_nothing(db_url: str) -> None:
+    from sqlmodel import Session
+
+    from app.store.db import make_engine
+    from app.store.migrate import upgrade
+    from app.store.runs import get_run
+
+    engine = make_engine(db_url)
+    upgrade(engine)
+    with Session(engine) as session:
+        for bad in ("abc\x00def", "../etc", "a b", "é"):
+            assert get_run(session, bad) is None
+    engine.dispose()
+
+
+def test_nul_bytes_from_imported_logs_are_stored_as_replacement_characters(db_url: str) -> None:
+    from sqlmodel import Session
+
+    from app.engine.examples import load_example
+    from app.engine.scenario import Scenario
+    from app.engine.simulation import simulate
+    from app.store.db import make_engine
+    from app.store.migrate import upgrade
+    from app.store.runs import load_trace, save_trace
+
+    trace = simulate(Scenario.model_validate(load_example("zero-devices")))
+    imported = trace.model_copy(update={"source": "import", "title": "log\x00name"})
+    engine = make_engine(db_url)
+    upgrade(engine)
+    run_id = save_trace(engine, imported)
+    with Session(engine) as session:
+        loaded = load_trace(session, run_id)
+    assert loaded is not None and loaded.title == "log\ufffdname"
+    engine.dispose()
