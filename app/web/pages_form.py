@@ -4,11 +4,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, get_args
 
 from app.engine.presets import PRESETS
 from app.engine.profiles import DEFAULT_PROFILE, PROFILES
-from app.engine.scenario import DEVICE_DEFAULTS, LIMITS, Scenario
+from app.engine.scenario import DEVICE_DEFAULTS, LIMITS, Capability, Scenario
 
 KiB, MiB, GiB, TiB = 1024, 1024**2, 1024**3, 1024**4
 
@@ -86,7 +86,7 @@ SCENARIO_SECTIONS: list[tuple[str, list[FieldSpec]]] = [
         ],
     ),
 ]
-CAPABILITIES = ("return-path", "switchover-ack", "events", "pause-before-switchover")
+CAPABILITIES = tuple(get_args(Capability))  # the engine's list, so the form never lags behind it
 
 DEVICE_FIELDS: list[FieldSpec] = [
     FieldSpec("migratable", "Migratable", "tristate"),
