@@ -449,7 +449,11 @@ class Simulation(SwitchoverMixin):
         if trigger:
             exact = self.exact_query()
             pending = exact
-            can = self.check_gate(self.t)
+            if self.profile.reusable_ack:
+                # Proposed 2026: a REINIT seen by the exact query withdraws that device's
+                # ack at once. Otherwise can_switchover stays the value taken at the top of
+                # the pass, as in migration_iteration_run.
+                can = self.check_gate(self.t)
         if self.profile.complete_le:
             ram_ok = pending <= thr
         else:

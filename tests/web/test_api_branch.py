@@ -90,12 +90,12 @@ def test_avail_switchover_bandwidth_branch_of_the_default_params_example_complet
     assert made["action"] == {"at_ms": 5000.0, "kind": "set_parameters", "avail_switchover_bandwidth_bytes_per_s": 1_250_000_000}
     summary = made["summary"]
     assert made["status"] == summary["status"] == "completed"
-    assert made["step_count"] == 458
+    assert made["step_count"] == 459
     # QEMU now assumes 10 Gbit for the switchover: 1.16 GiB/s x 300 ms holds the 300 MB stop-copy
     # size once the ack is in, so it switches over, and the real downtime is far above the limit.
     assert summary["switchover_started_at_ms"] > 5000.0
     assert summary["total_time_ms"] < 60000.0
-    assert summary["downtime_ms"] == pytest.approx(699.741, abs=1e-3)
+    assert summary["downtime_ms"] == pytest.approx(691.289, abs=1e-3)
     assert summary["downtime_ms"] > summary["downtime_limit_ms"] == 300.0
     assert steps(api_client, made["id"], 0, 51) == steps(api_client, parent["id"], 0, 51)
     compared = api_client.get(made["compare_api"]).json()
@@ -173,8 +173,8 @@ def test_a_long_title_stays_within_the_limit(api_client: TestClient) -> None:
         ({"at_step": 5, "action": {"kind": "cancel", "at_ms": 5}}, ["body", "action", "at_ms"], "Extra inputs"),
         ({"at_step": -1, "action": {"kind": "cancel"}}, ["body", "at_step"], "greater than or equal to 0"),
         ({"action": {"kind": "cancel"}}, ["body", "at_step"], "Field required"),
-        # Step 27 decides the switchover: no pass follows, an action there would change nothing.
-        ({"at_step": 27, "action": {"kind": "cancel"}}, ["body", "at_step"], "branch from step 26 or earlier"),
+        # Step 28 decides the switchover: no pass follows, an action there would change nothing.
+        ({"at_step": 28, "action": {"kind": "cancel"}}, ["body", "at_step"], "branch from step 27 or earlier"),
     ],
 )
 def test_invalid_branches_are_422_naming_the_field_and_store_nothing(
@@ -192,9 +192,9 @@ def test_invalid_branches_are_422_naming_the_field_and_store_nothing(
 
 def test_the_last_pre_copy_pass_can_still_be_branched(api_client: TestClient) -> None:
     parent = make_run(api_client, {"example": ACK})
-    made = branch(api_client, parent["id"], 26, {"kind": "pause_guest"})
-    assert steps(api_client, made["id"], 0, 27) == steps(api_client, parent["id"], 0, 27)
-    assert any(e["kind"] == "guest_paused" for e in events(api_client, made["id"], 27, 28))
+    made = branch(api_client, parent["id"], 27, {"kind": "pause_guest"})
+    assert steps(api_client, made["id"], 0, 28) == steps(api_client, parent["id"], 0, 28)
+    assert any(e["kind"] == "guest_paused" for e in events(api_client, made["id"], 28, 29))
 
 
 def test_a_parameter_the_profile_lacks_is_422_on_the_action_field(api_client: TestClient) -> None:
@@ -214,9 +214,9 @@ def test_unknown_run_or_step_is_404(api_client: TestClient) -> None:
     assert response.status_code == 404
     assert response.json()["message"] == "no run with id 'nosuchrun'"
     parent = make_run(api_client, {"example": ACK})
-    response = api_client.post(URLS.api_run_branch(parent["id"]), json={"at_step": 35, "action": {"kind": "cancel"}})
+    response = api_client.post(URLS.api_run_branch(parent["id"]), json={"at_step": 36, "action": {"kind": "cancel"}})
     assert response.status_code == 404
-    assert response.json()["message"] == f"run {parent['id']} has no step 35 (it has 35)"
+    assert response.json()["message"] == f"run {parent['id']} has no step 36 (it has 36)"
 
 
 def _import(client: TestClient) -> dict[str, Any]:
