@@ -43,7 +43,7 @@ def test_compare_ack_prints_both_and_the_difference():
     on, off = doc["ack_on"], doc["ack_off"]
     assert on["downtime_ms"] < off["downtime_ms"]
     assert doc["difference"]["downtime_ms"] == round(on["downtime_ms"] - off["downtime_ms"], 3)
-    assert "with switchover-ack the downtime is" in doc["difference"]["sentence"]
+    assert "With switchover-ack the downtime is" in doc["difference"]["sentence"]
 
 
 def test_invalid_scenario_exits_2_naming_the_field(tmp_path: Path):

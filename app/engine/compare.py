@@ -6,7 +6,7 @@ from typing import Any
 
 from .scenario import Scenario
 from .simulation import simulate
-from .trace import Trace
+from .trace import Summary, Trace
 from .units import format_ms
 
 
@@ -29,8 +29,9 @@ def scenario_without_ack(scenario: Scenario) -> Scenario:
     return scenario_with_ack(scenario, False)
 
 
-def difference(on: Trace, off: Trace) -> dict[str, Any]:
-    a, b = on.summary, off.summary
+def difference(a: Summary, b: Summary) -> dict[str, Any]:
+    """Run a with switchover-ack against run b without: the differences and one sentence.
+    The work moved is the drop in the destination's initial-bytes load inside downtime."""
 
     def sub(x: float | None, y: float | None) -> float | None:
         return None if x is None or y is None else round(x - y, 3)
@@ -39,11 +40,14 @@ def difference(on: Trace, off: Trace) -> dict[str, Any]:
     components = {k: round(a.downtime_breakdown_ms.get(k, 0.0) - b.downtime_breakdown_ms.get(k, 0.0), 3) for k in keys}
     moved = b.downtime_breakdown_ms.get("dest_load_initial_bytes", 0.0) - a.downtime_breakdown_ms.get("dest_load_initial_bytes", 0.0)
     if a.downtime_ms is not None and b.downtime_ms is not None:
-        sentence = (f"with switchover-ack the downtime is {format_ms(a.downtime_ms)}, without it {format_ms(b.downtime_ms)}: "
-                    f"{format_ms(moved)} of destination work (loading initial bytes) moved into pre-copy; total time "
-                    f"{format_ms(a.total_time_ms)} vs {format_ms(b.total_time_ms)}.")
+        both = f"With switchover-ack the downtime is {format_ms(a.downtime_ms)}, without it {format_ms(b.downtime_ms)}"
+        if moved > 0:
+            sentence = (f"{both}: {format_ms(moved)} of destination work (loading initial bytes) moved into pre-copy; "
+                        f"total time {format_ms(a.total_time_ms)} vs {format_ms(b.total_time_ms)}.")
+        else:
+            sentence = f"{both}: the ack moved no destination work out of the downtime here."
     else:
-        sentence = f"with switchover-ack the run {a.status} ({a.reason}); without it {b.status} ({b.reason})."
+        sentence = f"With switchover-ack the run {a.status} ({a.reason}); without it {b.status} ({b.reason})."
     return {
         "downtime_ms": sub(a.downtime_ms, b.downtime_ms),
         "guest_downtime_ms": sub(a.guest_downtime_ms, b.guest_downtime_ms),
@@ -57,4 +61,4 @@ def difference(on: Trace, off: Trace) -> dict[str, Any]:
 def compare_ack(scenario: Scenario) -> tuple[Trace, Trace, dict[str, Any]]:
     on = simulate(scenario_with_ack(scenario, True))
     off = simulate(scenario_with_ack(scenario, False))
-    return on, off, difference(on, off)
+    return on, off, difference(on.summary, off.summary)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from types import SimpleNamespace
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, HTTPException, Query
@@ -103,7 +102,7 @@ def ack_pair(scenario: Scenario) -> list[Scenario]:
 
 def sentence(a: Summary, b: Summary) -> str:
     """The engine's one-sentence reading of an on/off pair (it only looks at the summaries)."""
-    return str(difference(SimpleNamespace(summary=a), SimpleNamespace(summary=b))["sentence"])  # type: ignore[arg-type]
+    return str(difference(a, b)["sentence"])
 
 
 def _side(urls: Urls, run_id: str, title: str, status: str, summary: Summary | dict[str, Any]) -> CompareSide:

@@ -11,6 +11,7 @@ from app.engine.trace import Event, Step
 from app.store.models import Run, RunListPublic, RunPublic
 from app.store.runs import list_runs, load_events, load_step, load_steps
 
+from . import explain
 from . import urls as paths
 from .api_models import (
     ERROR_RESPONSES,
@@ -160,14 +161,10 @@ def read_step(
 
 
 def explain_step(step: Step) -> str:
-    """One paragraph: what the migration thread did, why, and what holds switchover."""
-    text = (
+    """One paragraph: what the migration thread did, why, and what holds switchover (the
+    same reading as the run page's step panel, app.web.explain)."""
+    explained = explain.explain_step(step)
+    return (
         f"Step {step.index} ({step.phase}, {step.t_ms:.1f}-{step.end_ms:.1f} ms): "
-        f"{step.decision.reason} [{step.decision.qemu_function}]."
+        f"{step.decision.reason} [{step.decision.qemu_function}]. {explained['holding']}"
     )
-    held = [gate for gate in step.gates if not gate.open]
-    if held:
-        text += " Switchover is held by: " + "; ".join(f"{g.name} ({g.detail})" for g in held) + "."
-    elif step.gates:
-        text += " Every switchover gate is open."
-    return text

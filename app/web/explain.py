@@ -38,14 +38,14 @@ def _plain(obj: Any) -> dict[str, Any]:
 def explain_step(step: Any, events: Sequence[Any] = ()) -> dict[str, Any]:
     """A JSON-able explanation of one step (used by the step panel and its JSON twin)."""
     s = _plain(step)
-    evs = [_plain(e) for e in events if _plain(e).get("step") == s["index"] and _plain(e)["kind"] != "window"]
+    evs = [e for e in map(_plain, events) if e.get("step") == s["index"] and e["kind"] != "window"]
     gates = [dict(g) for g in s.get("gates") or []]
     for gate in gates:
         gate["title"] = GATE_TITLES.get(gate["name"], gate["name"])
     closed = [g for g in gates if not g.get("open")]
     decision = dict(s.get("decision") or {})
     if closed:
-        holding = "Switchover is held by: " + "; ".join(g["detail"] for g in closed)
+        holding = "Switchover is held by: " + "; ".join(g["detail"] for g in closed) + "."
     elif s.get("phase") in ("iterate", "idle", "setup"):
         holding = "No gate holds switchover: every condition is met."
     else:

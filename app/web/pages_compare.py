@@ -7,10 +7,12 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
+from app.engine.trace import Summary
 from app.engine.units import format_ms
 from app.store.runs import get_run, list_runs, load_events
 from app.web import charts
 from app.web.api_branch import add_branch_lines, branch_points, branch_sentence
+from app.web.api_compare import sentence as ack_sentence
 from app.web.pages_common import absolute, db_session, not_found, render, urls_for
 from app.web.pages_run import CHART_EVENT_KINDS, run_public, run_series
 from app.web.urls import COMPARE_PAGE_PATH
@@ -71,17 +73,9 @@ def headline(a: dict[str, Any], b: dict[str, Any]) -> str:
                 f"{format_ms(db)}.")
     on_a, on_b = ack_on(a), ack_on(b)
     if on_a is not None and on_b is not None and on_a != on_b:
+        # The engine's own reading of an on/off pair, so the page and the CLI agree.
         with_ack, without = (a, b) if on_a else (b, a)
-        x, y = with_ack["summary"].get("downtime_ms"), without["summary"].get("downtime_ms")
-        if x is None or y is None:
-            return (f"With switchover-ack the downtime is {format_ms(x)}, without it {format_ms(y)} "
-                    "(a run that did not complete has no downtime).")
-        moved = y - x
-        if moved > 0:
-            return (f"With switchover-ack the downtime is {format_ms(x)}, without it {format_ms(y)}: "
-                    f"{format_ms(moved)} of destination work moved into pre-copy.")
-        return (f"With switchover-ack the downtime is {format_ms(x)}, without it {format_ms(y)}: "
-                "the ack moved no destination work out of the downtime here.")
+        return ack_sentence(Summary.model_validate(with_ack["summary"]), Summary.model_validate(without["summary"]))
     if da is None or db is None:
         return f"Run A downtime {format_ms(da)}, run B downtime {format_ms(db)}."
     return f"Run A downtime {format_ms(da)}, run B downtime {format_ms(db)}: B is {format_ms(db - da)} {'longer' if db >= da else 'shorter'}."
