@@ -10,7 +10,7 @@ import typer
 from pydantic import ValidationError
 
 from app.engine import Scenario, simulate
-from app.engine.compare import compare_ack, scenario_without_ack
+from app.engine.compare import compare_ack
 from app.engine.examples import EXAMPLES, load_example
 from app.engine.presets import PRESETS
 from app.engine.scenario import scenario_json_schema
@@ -151,5 +151,3 @@ def register(cli: typer.Typer) -> None:
         for name, doc in EXAMPLES.items():
             typer.echo(f"{name:28s} {doc.get('title', '')}")
 
-
-__all__ = ["register", "scenario_without_ack"]

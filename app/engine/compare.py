@@ -25,10 +25,6 @@ def scenario_with_ack(scenario: Scenario, on: bool) -> Scenario:
     return Scenario.model_validate(doc)
 
 
-def scenario_without_ack(scenario: Scenario) -> Scenario:
-    return scenario_with_ack(scenario, False)
-
-
 def difference(a: Summary, b: Summary) -> dict[str, Any]:
     """Run a with switchover-ack against run b without: the differences and one sentence.
     The work moved is the drop in the destination's initial-bytes load inside downtime."""

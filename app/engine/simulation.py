@@ -430,16 +430,13 @@ class Simulation(SwitchoverMixin):
         self.gate_open_since = None
         self.gate_event = None
 
-    def check_gate(self, t: float) -> bool:
-        return self.can_switchover(t)
-
     # ----------------------------------------------------------------- one pass
     def iteration_pass(self) -> Iterator[Step]:
         """migration_iteration_run, then migration_rate_limit. Returns True to switch over."""
         start = self.t
         self.passes += 1
         self.advance_dirtying(self.t)
-        can = self.check_gate(self.t)
+        can = self.can_switchover(self.t)
         ram_est = self.ram.remaining_bytes
         estimate = ram_est + sum(d.precopy_estimate() for d in self.devs)
         thr = self.threshold_bytes
@@ -453,7 +450,7 @@ class Simulation(SwitchoverMixin):
                 # Proposed 2026: a REINIT seen by the exact query withdraws that device's
                 # ack at once. Otherwise can_switchover stays the value taken at the top of
                 # the pass, as in migration_iteration_run.
-                can = self.check_gate(self.t)
+                can = self.can_switchover(self.t)
         if self.profile.complete_le:
             ram_ok = pending <= thr
         else:

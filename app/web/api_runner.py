@@ -27,18 +27,6 @@ from .api_models import ExampleRun
 log = structlog.get_logger("migscope.store")
 
 
-class StepLimitExceeded(RequestValidationError):
-    """The scenario needs more steps than the store keeps: a 422 naming max_time_ms."""
-
-    def __init__(self, max_steps: int, t_ms: float) -> None:
-        message = (
-            f"the run needs more than {max_steps} steps (it reached {t_ms:.0f} ms of simulated time "
-            f"without finishing); at most {max_steps} steps are stored per run: lower max_time_ms "
-            f"to about {max(t_ms, 1.0):.0f} or change the scenario so the migration converges"
-        )
-        super().__init__([{"loc": ["body", "max_time_ms"], "msg": message, "type": "step_limit"}])
-
-
 def example_names() -> list[str]:
     return sorted(EXAMPLES)
 
@@ -77,13 +65,7 @@ def scenario_from_request(body: Scenario | ExampleRun) -> Scenario:
 def run_engine(scenario: Scenario, max_steps: int) -> Trace:
     """Run to the end; at the step limit the engine itself ends the run as cancelled, with
     the reason, so a migration that never converges is still stored and can be inspected."""
-    simulation = Simulation(scenario, max_steps=max_steps)
-    count = 0
-    while (step := simulation.step()) is not None:
-        count += 1
-        if count > max_steps:
-            raise StepLimitExceeded(max_steps, step.end_ms)
-    return simulation.trace()
+    return Simulation(scenario, max_steps=max_steps).run()
 
 
 # Engine runs get their own threads, beyond AnyIO's default pool that serves the sync

@@ -19,7 +19,7 @@ from app.store.runs import TraceTooLarge, save_traces
 from app.web import pages_form as pf
 from app.web.api_compare import ack_pair
 from app.web.api_models import RunRequest
-from app.web.api_runner import StepLimitExceeded, scenario_from_request
+from app.web.api_runner import scenario_from_request
 from app.web.pages_common import render, urls_for
 from app.web.urls import INDEX_PATH, NEW_DEVICE_ROW_PATH, NEW_PAGE_PATH, NEW_PROGRESS_PATH
 
@@ -122,10 +122,6 @@ def create_run_with_progress(
             count, shown = 0, 0.0
             while (step := simulation.step()) is not None:
                 count += 1
-                if count > settings.max_steps_per_run:
-                    error = StepLimitExceeded(settings.max_steps_per_run, step.end_ms)
-                    yield _line({"error": {"detail": list(error.errors())}})
-                    return
                 now = time.monotonic()
                 if now - shown >= PROGRESS_EVERY_S:
                     shown = now
