@@ -15,12 +15,14 @@ cli = typer.Typer(
 from app import engine_cli
 from app.importers import cli as importers_cli
 from app.store import cli as store_cli
+from app.sweeps import cli as sweeps_cli
 from app.web import cli as web_cli
 
 engine_cli.register(cli)
 store_cli.register(cli)
 web_cli.register(cli)
 importers_cli.register(cli)
+sweeps_cli.register(cli)
 
 
 def main() -> None:

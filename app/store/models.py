@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import field_validator
-from sqlalchemy import JSON, Column, DateTime, ForeignKey, Index, String, Text, event
+from sqlalchemy import JSON, BigInteger, Column, DateTime, ForeignKey, Index, String, Text, event
 from sqlmodel import Field, SQLModel
 
 from app.engine.trace import Summary
@@ -184,3 +184,62 @@ class PresentationPublic(PresentationBase):
     updated_at: datetime
 
     _utc = field_validator("updated_at")(_as_utc)
+
+
+class Sweep(SQLModel, table=True):
+    """A parameter sweep (revision 0004): the base scenario and its axes. Points are rows of
+    `sweep_points`, written as they finish; the plan gives every point's values from its
+    index, so the points not stored yet are the ones a resume runs."""
+
+    __tablename__ = "sweeps"
+
+    id: str = Field(sa_column=Column(String(32), primary_key=True))
+    created_at: datetime = Field(
+        default_factory=utc_now, sa_column=Column(DateTime(timezone=True), nullable=False, index=True)
+    )
+    updated_at: datetime = Field(
+        default_factory=utc_now, sa_column=Column(DateTime(timezone=True), nullable=False)
+    )
+    title: str = Field(sa_type=Text)
+    # queued, running, completed, cancelled, failed
+    status: str = Field(sa_column=Column(String(16), nullable=False, index=True))
+    source: str = Field(sa_column=Column(String(16), nullable=False))  # api or cli
+    engine_version: str
+    base_scenario: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    vary: list[str] = Field(sa_column=Column(JSON, nullable=False))
+    axes: list[dict[str, Any]] = Field(sa_column=Column(JSON, nullable=False))  # [{path, values}]
+    compare_ack: bool
+    max_steps: int
+    point_count: int
+    done_count: int = 0
+    error: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    # The process running it and when it last wrote: a worker resumes a sweep at start-up
+    # only when its owner has been silent for a while (several workers share one database).
+    owner: str | None = Field(default=None, sa_column=Column(String(64), nullable=True))
+    heartbeat_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True), nullable=True))
+
+
+class SweepPoint(SQLModel, table=True):
+    """One finished point of a sweep: its values and the summary outputs."""
+
+    __tablename__ = "sweep_points"
+
+    sweep_id: str = Field(
+        sa_column=Column(String(32), ForeignKey("sweeps.id", ondelete="CASCADE"), primary_key=True)
+    )
+    index: int = Field(primary_key=True)
+    axis_values: list[float] = Field(sa_column=Column(JSON, nullable=False))  # one per axis
+    status: str = Field(sa_column=Column(String(16), nullable=False))
+    reason: str = Field(sa_type=Text)
+    downtime_ms: float | None = None
+    total_time_ms: float | None = None
+    ack_received_at_ms: float | None = None
+    dirty_sync_count: int | None = None
+    transferred_bytes: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
+    off_status: str | None = Field(default=None, sa_column=Column(String(16), nullable=True))
+    off_downtime_ms: float | None = None
+    off_total_time_ms: float | None = None
+    ack_saves_ms: float | None = None
+    # The point opened as full stored runs (ack on, ack off), made on first click.
+    run_id: str | None = Field(default=None, sa_column=Column(String(32), nullable=True))
+    off_run_id: str | None = Field(default=None, sa_column=Column(String(32), nullable=True))

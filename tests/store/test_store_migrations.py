@@ -120,5 +120,5 @@ def test_downgrade_to_0002_drops_presentations_and_back(db_url: str) -> None:
     assert current_revision(engine) == "0002"
     assert "presentations" not in sa.inspect(engine).get_table_names()
     upgrade(engine)
-    assert current_revision(engine) == head_revision() == "0003"
+    assert current_revision(engine) == head_revision()
     engine.dispose()
