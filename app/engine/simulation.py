@@ -22,6 +22,7 @@ from .stream import MARKER_BYTES, Stream
 from .switchover import SwitchoverMixin
 from .trace import Decision, DeviceStep, Gate, Step, Trace
 from .vfio import VfioState
+from .clock import before, reached
 
 BUFFER_DELAY_MS = 100.0  # migration/migration-stats.h
 MAX_WAIT_MS = 50.0  # ram.c: ram_save_iterate gives up its slice after 50 ms
@@ -463,10 +464,13 @@ class Simulation(SwitchoverMixin):
             yield self.make_step(start, "iterate", decision, gates, estimate, exact)
             return True
         sent_before = self.transferred
+        payload_before = self.ram_transferred + self.vfio_transferred
         stopped_by = self.iterate_handlers()
         sent = self.transferred - sent_before
         slept = self.rate_limit()
-        idle = sent == 0 and exact is None
+        # A pass that wrote only VFIO END_OF_STATE markers (read() said ENOMSG) moved no
+        # data: QEMU spins through such passes, so it is idle like a pass that wrote nothing.
+        idle = self.ram_transferred + self.vfio_transferred == payload_before and exact is None and not slept
         if idle:
             self.skip_idle()
         code = "wait_for_ack" if ram_ok and not can else "keep_iterating"
@@ -601,11 +605,11 @@ class Simulation(SwitchoverMixin):
     def rate_limit(self) -> str:
         """migration_rate_limit: close the window after >= 100 ms; sleep if over budget."""
         slept = ""
-        if self.t - self.window_t0 < BUFFER_DELAY_MS and self.budget_exceeded():
-            wake = self.window_t0 + BUFFER_DELAY_MS
+        wake = self.window_end_ms()
+        if before(self.t, wake) and self.budget_exceeded():
             slept = f"Rate budget used: sleep {wake - self.t:.1f} ms until the window ends (migration_rate_limit)."
             self.t = wake
-        if self.t - self.window_t0 >= BUFFER_DELAY_MS:
+        if reached(self.t, wake):
             self.close_window()
         return slept
 
@@ -632,8 +636,8 @@ class Simulation(SwitchoverMixin):
         """Nothing was sent and nothing synced: QEMU would spin; jump to the next moment
         something can change (window end, an ack or an error arriving, the time limit)."""
         candidates = [self.scenario.max_time_ms]
-        if self.t - self.window_t0 < BUFFER_DELAY_MS or self.transferred > self.window_bytes0:
-            candidates.append(self.window_t0 + BUFFER_DELAY_MS)
+        if before(self.t, self.window_end_ms()) or self.transferred > self.window_bytes0:
+            candidates.append(self.window_end_ms())
         for arrival in [self.ack_arrival_ms] + [d.ack_arrival_ms for d in self.devs]:
             if arrival is not None and arrival > self.t:
                 candidates.append(arrival)
@@ -646,8 +650,12 @@ class Simulation(SwitchoverMixin):
             candidates.append(self.actions[0].at_ms)
         target = max(self.t, min(candidates))
         self.t = target
-        if self.t - self.window_t0 >= BUFFER_DELAY_MS:
+        if reached(self.t, self.window_end_ms()):
             self.close_window()
+
+    def window_end_ms(self) -> float:
+        """The moment the current bandwidth window may close (BUFFER_DELAY after its start)."""
+        return self.window_t0 + BUFFER_DELAY_MS
 
     # ----------------------------------------------------------------- snapshots
     def gates(self, ram_ok: bool, can: bool, estimate: int, exact: int | None, thr: float) -> list[Gate]:
