@@ -112,7 +112,8 @@ def register(cli: typer.Typer) -> None:
         except ValueError as error:
             raise _fail(str(error)) from None
         except OSError as error:
-            raise _fail(f"cannot reach the Dask scheduler {scheduler}: {error}") from None
+            first_line = (str(error).splitlines() or [type(error).__name__])[0]
+            raise _fail(f"cannot reach the Dask scheduler {scheduler}: {first_line}") from None
         try:
             if store or resume is not None:
                 results = _run_stored(plan, sweep_id, vary or [], executor, quiet)

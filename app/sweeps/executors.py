@@ -63,7 +63,7 @@ class DaskExecutor:
     """Points on a Dask distributed cluster (`tcp://HOST:PORT` of its scheduler). Every worker
     needs migscope installed at the same version: the batches call app.sweeps.point.run_batch."""
 
-    def __init__(self, scheduler: str, timeout_s: float = 20.0) -> None:
+    def __init__(self, scheduler: str, timeout_s: float = 10.0) -> None:
         from distributed import Client
 
         self._client = Client(scheduler, timeout=timeout_s)

@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from app.cli import cli
 from app.engine import Scenario, simulate
 from app.engine.compare import scenario_with_ack
 from app.engine.examples import load_example
+from tests.sweeps.conftest import cli
 
 GiB = 1024**3
 VARY = ["--vary", "guest.ram_bytes=1GiB..8GiB:log:4", "--vary", "guest.dirty_rate_bytes_per_s=0,512MiB"]
