@@ -1,12 +1,19 @@
-"""`migscope import SRC.log [DST.log] [...]`: store a real QEMU migration and print its URL."""
+"""`migscope import SRC.log [DST.log] [...]`: store a real QEMU migration and print its URL.
+
+The importers sit below the web layer and beside the engine's CLI: app/cli.py passes in the
+two things this command needs from them (the run page's path, the summary printer).
+"""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
+
+from app.engine.trace import Trace
 
 from .errors import ImportError_
 from .importer import InputFile, import_files
@@ -27,7 +34,7 @@ def _read(path: Path | None, role: str) -> InputFile | None:
         raise ImportError_(str(path), None, f"a readable {role} file ({error.strerror or error})") from None
 
 
-def store_trace(trace: Any) -> str:
+def store_trace(trace: Trace) -> str:
     """Store through the store module (the same database the web app uses); returns the run id."""
     from app.settings import Settings
     from app.store.db import make_engine
@@ -44,7 +51,10 @@ def store_trace(trace: Any) -> str:
         engine.dispose()
 
 
-def register(cli: typer.Typer) -> None:
+def register(cli: typer.Typer, *, run_path: Callable[[str], str], summary_text: Callable[[Trace], str]) -> None:
+    """Add `migscope import`; `run_path(id)` is the run page's path, `summary_text(trace)` the
+    readable summary `migscope simulate` prints."""
+
     @cli.command("import")
     def import_command(
         src: Annotated[Path, typer.Argument(help="source trace log (QEMU -trace ... -D file)")],
@@ -80,14 +90,10 @@ def register(cli: typer.Typer) -> None:
         except TraceTooLarge as error:
             typer.echo(f"migscope import: {src}: {error}", err=True)
             raise typer.Exit(code=2) from None
-        from app.web.urls import Urls
-
-        url = base_url.rstrip("/") + Urls().run(run_id)
+        url = base_url.rstrip("/") + run_path(run_id)
         if as_json:
             typer.echo(json.dumps({"id": run_id, "url": url, "summary": trace.summary.model_dump(mode="json")}, indent=2))
             return
-        from app.engine_cli import summary_text
-
         typer.echo(summary_text(trace))
         info = trace.import_info or {}
         clock = info.get("clock")

@@ -10,6 +10,7 @@ from typing import Any
 
 from pydantic import TypeAdapter
 from sqlalchemy import Engine, func, insert
+from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
 from app.engine.trace import Event, Step, Trace
@@ -194,6 +195,43 @@ def load_step_data_in_time(
     if to_ms is not None:
         query = query.where(col(StepRow.end_ms) <= to_ms)
     return [dict(row) for row in session.exec(query.order_by(col(StepRow.end_ms), col(StepRow.index))).all()]
+
+
+def load_step_numbers_in_time(
+    session: Session,
+    run_id: str,
+    fields: Sequence[str],
+    device_fields: Sequence[str],
+    device_count: int,
+    from_ms: float | None = None,
+    to_ms: float | None = None,
+) -> list[tuple[float | None, ...]]:
+    """(end_ms, each field, then each device's fields) per step whose end falls in the range.
+
+    Only these numbers are read, extracted from the stored step JSON by the database (one range
+    scan of (run_id, end_ms)): a 100,000-step run's chart series load in well under a second.
+    Devices are addressed by position in `step.devices`; an unknown value is None.
+    """
+    data: Any = col(StepRow.data)  # a JSON column: the database extracts the numbers
+    end_ms = col(StepRow.end_ms)
+    columns = [end_ms] + [data[field].as_float() for field in fields]
+    for position in range(device_count):
+        columns += [data[("devices", position, field)].as_float() for field in device_fields]
+    query = sa_select(*columns).where(col(StepRow.run_id) == run_id)
+    if from_ms is not None:
+        query = query.where(end_ms >= from_ms)
+    if to_ms is not None:
+        query = query.where(end_ms <= to_ms)
+    return [tuple(row) for row in session.execute(query.order_by(end_ms, col(StepRow.index))).all()]
+
+
+def last_step_in_phases(session: Session, run_id: str, phases: Iterable[str]) -> int | None:
+    """The index of the run's last step in one of `phases` (None if it has none)."""
+    query = sa_select(func.max(col(StepRow.index))).where(
+        col(StepRow.run_id) == run_id, col(StepRow.phase).in_(list(phases))
+    )
+    last = session.execute(query).scalar()
+    return None if last is None else int(last)
 
 
 def load_steps_in_time(

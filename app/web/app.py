@@ -13,47 +13,46 @@ from fastapi import APIRouter, FastAPI
 from fastapi.staticfiles import StaticFiles
 from starlette.middleware.gzip import DEFAULT_EXCLUDED_CONTENT_TYPES, GZipMiddleware
 
-from app.settings import REPO_ROOT, Settings
+from app.settings import Settings
 from app.store.db import make_engine
 from app.store.migrate import upgrade
 
-from . import api_branch, api_compare, api_docs, api_exports, api_meta, api_runs, api_series
-from .api_errors import BodySizeLimit, install_error_handlers
-from .api_logging import RequestId
-from .api_models import ERROR_RESPONSES
+from .api import branch, compare, docs, exports, imports, meta, presentations, runs, series
+from .api.errors import BodySizeLimit, install_error_handlers
+from .api.models import ERROR_RESPONSES
+from .api.request_id import RequestId
+from .assets import STATIC_DIR
+from .pages import about, new, present, run
+from .pages import compare as compare_page
+from .pages import runs as runs_page
 from .urls import STATIC_PATH
-
-STATIC_DIR = REPO_ROOT / "static"
 
 
 def api_routers() -> list[APIRouter]:
-    """JSON API routers (all under /api)."""
-    from . import api_presentations  # presenter sessions a class follows
-
+    """JSON API routers (all under /api, in the OpenAPI schema)."""
     return [
-        api_runs.router,
-        api_series.router,
-        api_exports.router,
-        api_compare.router,
-        api_branch.router,
-        api_meta.router,
-        api_presentations.router,
+        runs.router,
+        series.router,
+        exports.router,
+        compare.router,
+        branch.router,
+        meta.router,
+        presentations.router,
+        imports.router,
     ]
 
 
 def page_routers() -> list[APIRouter]:
-    """HTML page routers.
-
-    ===== DASHBOARD / IMPORTER: add your routers HERE (import inside this function so that
-    your modules may import from app.web freely). =====
-    """
-    from .api_imports import router as imports_router  # the importer (issue 5)
-    from .pages import router as pages_router  # the dashboard (issue 4)
-    from .pages_present import router as present_router  # a class follows a presenter
-
-    routers: list[APIRouter] = [pages_router, imports_router]
-    routers.append(present_router)
-    return routers
+    """HTML pages (each with a JSON twin) and the offline API documentation."""
+    return [
+        new.router,
+        runs_page.router,
+        compare_page.router,
+        run.router,
+        present.router,
+        about.router,
+        docs.router,
+    ]
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -99,7 +98,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(RequestId)
     for router in api_routers() + page_routers():
         app.include_router(router)
-    app.include_router(api_docs.router)
     if STATIC_DIR.is_dir():
         app.mount(STATIC_PATH, StaticFiles(directory=STATIC_DIR), name="static")
     return app

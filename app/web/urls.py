@@ -7,9 +7,13 @@ pages, templates) calls a `Urls` method. No route path is typed twice.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 from urllib.parse import quote, urlencode
 
-# API paths (registered by app/web/api_*.py).
+if TYPE_CHECKING:
+    from starlette.requests import HTTPConnection
+
+# API paths (registered by app/web/api/*.py).
 API_RUNS_PATH = "/api/runs"
 API_RUN_PATH = "/api/runs/{run_id}"
 API_RUN_STEPS_PATH = "/api/runs/{run_id}/steps"
@@ -22,33 +26,38 @@ EXPORT_CSV_PATH = "/api/runs/{run_id}/export.csv"
 EXPORT_JSON_PATH = "/api/runs/{run_id}/export.json"
 EXPORT_PERFETTO_PATH = "/api/runs/{run_id}/export.perfetto.json"
 
-# Page paths (registered by the dashboard's app/web/pages*.py).
+# Page paths (registered by app/web/pages/*.py).
 INDEX_PATH = "/"
 RUN_PAGE_PATH = "/runs/{run_id}"
 RUN_JSON_PATH = "/runs/{run_id}.json"
 RUN_STEP_PAGE_PATH = "/runs/{run_id}/steps/{n}"
 COMPARE_PAGE_PATH = "/compare"
 STATIC_PATH = "/static"
-# Dashboard pages (app/web/pages*.py); each has a JSON twin with the `.json` suffix.
+# Dashboard pages; each has a JSON twin with the `.json` suffix.
 NEW_PAGE_PATH = "/new"
 NEW_DEVICE_ROW_PATH = "/new/device"
 NEW_PROGRESS_PATH = "/new/progress"
 RUNS_PAGE_PATH = "/runs"
 ABOUT_PAGE_PATH = "/about"
 RUN_CHART_SERIES_PATH = "/runs/{run_id}/series"
-# Importer endpoints (app/web/api_imports.py).
+# Importer endpoints (app/web/api/imports.py).
 API_IMPORTS_PATH = "/api/imports"
 API_SIMULATE_THIS_PATH = "/api/runs/{run_id}/simulate-this"
-# "What if?" branches (app/web/api_branch.py).
+# "What if?" branches (app/web/api/branch.py).
 API_RUN_BRANCH_PATH = "/api/runs/{run_id}/branch"
 DOCS_PATH = "/docs"
 OPENAPI_PATH = "/openapi.json"
-# Presenter sessions (app/web/api_presentations.py, app/web/pages_present.py).
+# Presenter sessions (app/web/api/presentations.py, app/web/pages/present.py).
 API_RUN_PRESENTATIONS_PATH = "/api/runs/{run_id}/presentations"
 API_PRESENTATION_PATH = "/api/presentations/{session_id}"
 API_PRESENTATION_STEP_PATH = "/api/presentations/{session_id}/step"
 API_PRESENTATION_EVENTS_PATH = "/api/presentations/{session_id}/events"
 PRESENT_PAGE_PATH = "/present/{session_id}"
+
+
+def absolute(request: HTTPConnection, path: str) -> str:
+    """A full URL for sharing (scheme and host of this request)."""
+    return f"{request.url.scheme}://{request.url.netloc}{path}"
 
 
 def _seg(value: str) -> str:
@@ -150,7 +159,7 @@ class Urls:
     def export_perfetto(self, run_id: str) -> str:
         return self._p(EXPORT_PERFETTO_PATH.format(run_id=_seg(run_id)))
 
-    # Dashboard pages (app/web/pages*.py).
+    # Dashboard pages.
     def new_run(self, json: bool = False) -> str:
         return self._p(NEW_PAGE_PATH + (".json" if json else ""))
 

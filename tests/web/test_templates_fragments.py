@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi.testclient import TestClient
 
 from app.web.urls import Urls
-from tests.web.pages_helpers import make_run
+from tests.web.helpers import make_run
 
 URLS = Urls()
 HX = {"HX-Request": "true"}

@@ -1,0 +1,215 @@
+"""POST /api/runs/{id}/branch: "What if the operator had done X at step N?"
+
+The stored run's scenario (as given) gets one more user action, at the end time of step N,
+and runs again. The engine is deterministic and applies an action at the first pass at or
+after its `at_ms`, so the branch replays the original exactly up to step N and differs only
+from there on: a branch, not a new story (style guide section 3, "Branch, do not delete the
+future"). The parent is recorded in the branch's title and description (no schema change).
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import TYPE_CHECKING, Annotated, Any
+
+from fastapi import APIRouter, Body, HTTPException, Response
+from fastapi.exceptions import RequestValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model, model_validator
+from sqlalchemy import Engine
+from sqlmodel import Session
+
+from app.engine.scenario import Action, Scenario
+from app.engine.simulation import Simulation
+from app.engine.trace import Step, Trace
+from app.settings import Settings
+from app.store.models import Run
+from app.store.runs import last_step_in_phases, load_step
+
+from .. import urls as paths
+from ..branching import PRECOPY_PHASES, action_label, branch_description, branch_title
+from ..deps import EngineDep, RunDep, SessionDep, SettingsDep, UrlsDep
+from ..runner import off_loop, simulate_and_store
+from ..validation import validation_items
+from .models import ERROR_RESPONSES, RunCreated
+from .runs import created
+
+router = APIRouter(tags=["runs"], responses=ERROR_RESPONSES)
+
+
+class _ActionChecks(BaseModel):
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+
+    @model_validator(mode="after")
+    def _engine_rules(self) -> _ActionChecks:
+        # The engine's own rule about which fields go with which kind (Action._fields_match_kind);
+        # at_ms is only a stand-in here, the endpoint sets the real one.
+        try:
+            Action.model_validate({"at_ms": 0.0, **self.model_dump(exclude_none=True)})
+        except ValidationError as error:
+            first = error.errors()[0]
+            cause = first.get("ctx", {}).get("error")
+            raise ValueError(str(cause) if cause is not None else first["msg"]) from None
+        return self
+
+
+# Every field of the engine's Action but at_ms (taken from the step), with the same types and
+# limits: a new Action field shows up here without a second definition to keep in step.
+if TYPE_CHECKING:
+    BranchAction = _ActionChecks  # what type checkers see; pydantic builds the real model below
+else:
+    BranchAction = create_model(
+        "BranchAction",
+        __base__=_ActionChecks,
+        __doc__="What the operator does: kind and, for set_parameters, at least one parameter.",
+        **{name: (info.annotation, info) for name, info in Action.model_fields.items() if name != "at_ms"},
+    )
+
+
+class BranchRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    at_step: int = Field(ge=0, le=10_000_000, description="the step after which the action applies (its end_ms is at_ms)")
+    action: BranchAction = Field(description="kind and parameters, as in a scenario's `actions` (without at_ms)")
+
+
+class BranchParent(BaseModel):
+    id: str = Field(description="the run this branch was made from")
+    step: int = Field(description="the step of the parent after which the action applies")
+    at_ms: float = Field(description="the end of that step as stored (0.001 ms), ms since `migrate`")
+
+
+class BranchCreated(RunCreated):
+    parent: BranchParent
+    action: dict[str, Any] = Field(
+        description="the action as appended to the scenario's `actions`; at_ms is the engine's exact "
+        "(unrounded) end of the step"
+    )
+    compare: str = Field(description="comparison page: the parent as a, the branch as b")
+    compare_api: str = Field(description="GET /api/compare of the same pair")
+
+
+def _action_error(error: ValidationError, index: int | None) -> RequestValidationError:
+    """Scenario (index = the new action's) or Action (index None) errors, as paths into the
+    request's `action`."""
+    items = []
+    for item in validation_items(error.errors()):
+        loc, msg = list(item["loc"]), item["msg"]
+        prefix = f"actions.{index}."
+        if index is None:
+            loc = ["body", "action", *loc]
+        elif loc[:2] == ["actions", index]:
+            loc = ["body", "action", *loc[2:]]
+        elif msg.startswith(prefix):
+            # A scenario-level rule (e.g. the QEMU profile) names the field in its message.
+            field, _, rest = msg[len(prefix) :].partition(":")
+            loc, msg = ["body", "action", field], rest.strip() or msg
+        elif loc == ["actions"]:
+            loc = ["body", "action"]
+        else:
+            loc = ["body", "action", *loc]
+        items.append({**item, "loc": loc, "msg": msg})
+    return RequestValidationError(items)
+
+
+def last_branchable_step(session: Session, run_id: str) -> int:
+    """The last step after which another pre-copy pass followed (-1 if none did)."""
+    last_pass = last_step_in_phases(session, run_id, PRECOPY_PHASES)
+    return -1 if last_pass is None else last_pass - 1
+
+
+def branch_scenario(run: Run, step_index: int, at_ms: float, action: dict[str, Any]) -> Scenario:
+    """The parent's scenario as given, plus the action at `at_ms` (earlier actions kept)."""
+    document = copy.deepcopy(run.scenario)
+    appended = {"at_ms": at_ms, **action}
+    actions = [*document.get("actions", []), appended]
+    try:
+        label = action_label(Action.model_validate(appended).model_dump(mode="json"))
+    except ValidationError as error:
+        raise _action_error(error, None) from None
+    document["actions"] = actions
+    document["title"] = branch_title(run.title, at_ms, label)
+    document["description"] = branch_description(run.description or "", run.id, step_index, at_ms, label)
+    try:
+        return Scenario.model_validate(document)
+    except ValidationError as error:
+        raise _action_error(error, len(actions) - 1) from None
+
+
+def exact_end_ms(scenario: Scenario, n: int, max_steps: int) -> float | None:
+    """The engine's own, unrounded end time of step n (None if the replay never reaches it).
+
+    Stored steps round times to 0.001 ms, and the engine applies an action at the first pass
+    whose start is >= at_ms (and wakes an idle pass at at_ms): only the exact float makes the
+    action apply right after step n and leaves steps 0..n untouched. The engine is
+    deterministic, so replaying the parent's scenario up to step n gives that float.
+    """
+    simulation = Simulation(scenario, max_steps=max_steps)
+    while (step := simulation.step()) is not None:
+        if step.index == n:
+            return float(simulation.t)
+    return None
+
+
+def branch_and_store(
+    engine: Engine, run: Run, parent: Scenario, step: Step, action: dict[str, Any], max_steps: int
+) -> tuple[str, Trace, Scenario]:
+    """Blocking: replay the parent to step n, run the branch, store it (one transaction)."""
+    at_ms = exact_end_ms(parent, step.index, max_steps)
+    scenario = branch_scenario(run, step.index, step.end_ms if at_ms is None else at_ms, action)
+    [(branch_id, trace)] = simulate_and_store(engine, [scenario], max_steps)
+    return branch_id, trace, scenario
+
+
+async def branch_off_loop(
+    engine: Engine, run: Run, parent: Scenario, step: Step, action: dict[str, Any], settings: Settings
+) -> tuple[str, Trace, Scenario]:
+    """branch_and_store in a worker thread under the same limiter as POST /api/runs
+    (app.web.runner.simulate_and_store_off_loop): at most max_concurrent_runs engines."""
+    return await off_loop(settings, branch_and_store, engine, run, parent, step, action, settings.max_steps_per_run)
+
+
+@router.post(paths.API_RUN_BRANCH_PATH, status_code=201, response_model=BranchCreated)
+async def create_branch(
+    run: RunDep,
+    body: Annotated[BranchRequest, Body(description="at_step and the action the operator takes after it")],
+    session: SessionDep,
+    engine: EngineDep,
+    settings: SettingsDep,
+    urls: UrlsDep,
+    response: Response,
+) -> BranchCreated:
+    """What if the operator had acted after step `at_step`? Run the stored scenario again with
+    that action added, store the branch, answer like POST /api/runs plus the parent and the
+    comparison URL (parent = a, branch = b)."""
+    if run.source == "import":
+        raise RequestValidationError([{
+            "loc": ["path", "run_id"], "type": "value_error",
+            "msg": f"run {run.id} was imported from QEMU logs: it has no scenario to branch "
+                   "(use Simulate this, then branch the simulation)",
+        }])
+    step = load_step(session, run.id, body.at_step)
+    if step is None:
+        raise HTTPException(status_code=404, detail=f"run {run.id} has no step {body.at_step} (it has {run.step_count})")
+    last = last_branchable_step(session, run.id)
+    if body.at_step > last:
+        where = f"branch from step {last} or earlier" if last >= 0 else "no step of this run can be branched"
+        raise RequestValidationError([{
+            "loc": ["body", "at_step"], "type": "value_error",
+            "msg": f"no pre-copy pass follows step {body.at_step} (the migration had switched over or ended), "
+                   f"so an action there changes nothing: {where}",
+        }])
+    action = body.action.model_dump(exclude_none=True)
+    # Refuse a bad action before any engine time is spent (the stored time is within 0.0005 ms
+    # of the exact one, which changes no validation rule).
+    branch_scenario(run, step.index, step.end_ms, action)
+    parent = Scenario.model_validate(run.scenario)
+    branch_id, trace, scenario = await branch_off_loop(engine, run, parent, step, action, settings)
+    response.headers["Location"] = urls.api_run(branch_id)
+    base = created(urls, branch_id, trace.title, trace.summary.status, len(trace.steps), trace.summary)
+    return BranchCreated(
+        **base.model_dump(),
+        parent=BranchParent(id=run.id, step=step.index, at_ms=step.end_ms),
+        action=scenario.actions[-1].model_dump(mode="json", exclude_none=True),
+        compare=urls.compare(run.id, branch_id),
+        compare_api=urls.api_compare(run.id, branch_id),
+    )

@@ -1,0 +1,220 @@
+"""Presenter sessions: a teacher moves a run's step, a class follows it (Server-Sent Events).
+
+Every state lives in the `presentations` table; the event stream polls it, so a follower served
+by one worker sees a step set through another worker or host.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import datetime
+from typing import Annotated, Any
+
+import anyio
+from fastapi import APIRouter, Body, Depends, Header, HTTPException, Path, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.sse import EventSourceResponse, ServerSentEvent
+from pydantic import BaseModel, Field
+from sqlalchemy import Engine
+from sqlmodel import Session
+
+from app.store.models import PresentationPublic
+from app.store.presentations import (
+    create_presentation,
+    get_presentation,
+    move_presentation,
+    presenter_key_matches,
+)
+from app.store.runs import get_run
+
+from .. import urls as paths
+from .models import ERROR_RESPONSES, NON_JSON_ERROR_RESPONSES, ErrorResponse
+from ..deps import EngineDep, RunDep, SessionDep, UrlsDep
+from ..urls import Urls, absolute
+
+router = APIRouter(tags=["presentations"], responses=ERROR_RESPONSES)
+
+# Followers see a move within a poll; 4 cheap primary-key reads a second per follower.
+POLL_SECONDS = 0.25
+# A stream ends after this long and the browser's EventSource reconnects (with Last-Event-ID):
+# no connection, test or server shutdown ever waits on an endless stream.
+STREAM_SECONDS = 180.0
+RECONNECT_MS = 1000
+PRESENTER_KEY_HEADER = "X-Presenter-Key"
+
+
+class PresentationCreate(BaseModel):
+    """Where the class starts."""
+
+    step: int = Field(default=0, ge=0, le=10_000_000, description="the step the class opens at")
+
+
+class PresentationMove(BaseModel):
+    """The presenter's new step."""
+
+    step: int = Field(ge=0, le=10_000_000, description="0-based step index within the run")
+
+
+class PresentationState(BaseModel):
+    session_id: str
+    run_id: str
+    step: int = Field(description="the presenter's current step")
+    step_count: int
+    updated_at: datetime
+    follow_url: str = Field(description="the page a class opens (follows the presenter live)")
+    events_url: str = Field(description="Server-Sent Events: one event per step change, id = step")
+    step_url: str = Field(description=f"POST {{step}} here with {PRESENTER_KEY_HEADER} to move the class")
+    run_url: str = Field(description="the run page at the presenter's step")
+
+
+class PresentationCreated(PresentationState):
+    presenter_key: str = Field(description=f"send as {PRESENTER_KEY_HEADER} to move the step; shown once")
+    presenter_url: str = Field(description="the run page in presenter mode")
+
+
+def _state(request: Request, urls: Urls, p: PresentationPublic, step_count: int) -> dict[str, Any]:
+    return {
+        "session_id": p.session_id,
+        "run_id": p.run_id,
+        "step": p.step,
+        "step_count": step_count,
+        "updated_at": p.updated_at,
+        "follow_url": absolute(request, urls.present(p.session_id)),
+        "events_url": urls.api_presentation_events(p.session_id),
+        "step_url": urls.api_presentation_step(p.session_id),
+        "run_url": urls.run_at(p.run_id, step=p.step),
+    }
+
+
+def _step_error(step: int, step_count: int) -> RequestValidationError:
+    last = max(step_count - 1, 0)
+    return RequestValidationError(
+        [{"loc": ["body", "step"], "msg": f"step {step} is outside the run (0 to {last})", "type": "value_error"}]
+    )
+
+
+def _check_step(step: int, step_count: int) -> None:
+    # A run without stored steps still opens at step 0 (its page shows "no step recorded").
+    if step > max(step_count - 1, 0):
+        raise _step_error(step, step_count)
+
+
+def _read(engine: Engine, session_id: str) -> PresentationPublic | None:
+    # A session of its own per read: a stream must not hold a connection (or a SQLite read
+    # transaction) open for minutes.
+    with Session(engine) as session:
+        return get_presentation(session, session_id)
+
+
+SessionIdPath = Annotated[str, Path(max_length=64, description="the presenter session's id")]
+
+
+def presentation_or_404(session_id: SessionIdPath, engine: EngineDep) -> PresentationPublic:
+    found = _read(engine, session_id)
+    if found is None:
+        raise HTTPException(status_code=404, detail=f"no presenter session with id {session_id!r}")
+    return found
+
+
+PresentationDep = Annotated[PresentationPublic, Depends(presentation_or_404)]
+
+
+@router.post(
+    paths.API_RUN_PRESENTATIONS_PATH, status_code=201, response_model=PresentationCreated,
+)
+def create_run_presentation(
+    request: Request,
+    run: RunDep,
+    session: SessionDep,
+    urls: UrlsDep,
+    body: Annotated[PresentationCreate | None, Body()] = None,
+) -> PresentationCreated:
+    """Start presenting a run to a class: a follow link for the class, a key for the presenter."""
+    step = (body or PresentationCreate()).step
+    _check_step(step, run.step_count)
+    created, key = create_presentation(session, run.id, step)
+    state = _state(request, urls, created, run.step_count)
+    return PresentationCreated.model_validate(
+        {**state, "presenter_key": key, "presenter_url": urls.presenter(run.id, created.session_id, step)}
+    )
+
+
+@router.get(paths.API_PRESENTATION_PATH, response_model=PresentationState)
+def read_presentation(
+    request: Request, presentation: PresentationDep, session: SessionDep, urls: UrlsDep
+) -> PresentationState:
+    """The presenter's current step (what a class would see now)."""
+    run = get_run(session, presentation.run_id)
+    step_count = run.step_count if run is not None else 0
+    return PresentationState.model_validate(_state(request, urls, presentation, step_count))
+
+
+@router.post(
+    paths.API_PRESENTATION_STEP_PATH,
+    response_model=PresentationState,
+    responses={403: {"model": ErrorResponse, "description": f"missing or wrong {PRESENTER_KEY_HEADER}"}},
+)
+def move_presentation_step(
+    request: Request,
+    presentation: PresentationDep,
+    body: PresentationMove,
+    session: SessionDep,
+    urls: UrlsDep,
+    presenter_key: Annotated[str | None, Header(alias=PRESENTER_KEY_HEADER, max_length=200)] = None,
+) -> PresentationState:
+    """Move the class to a step (only the presenter, who holds the key)."""
+    if not presenter_key_matches(session, presentation.session_id, presenter_key):
+        raise HTTPException(status_code=403, detail=f"moving a presentation needs its {PRESENTER_KEY_HEADER}")
+    run = get_run(session, presentation.run_id)
+    step_count = run.step_count if run is not None else 0
+    _check_step(body.step, step_count)
+    moved = move_presentation(session, presentation.session_id, body.step)
+    if moved is None:  # deleted with its run meanwhile
+        raise HTTPException(status_code=404, detail=f"no presenter session with id {presentation.session_id!r}")
+    return PresentationState.model_validate(_state(request, urls, moved, step_count))
+
+
+def _last_event_id(value: str | None) -> int | None:
+    try:
+        return int(value) if value is not None else None
+    except ValueError:
+        return None
+
+
+@router.get(
+    paths.API_PRESENTATION_EVENTS_PATH,
+    response_class=EventSourceResponse,
+    # Errors are JSON even here (the route's class would document them as event streams).
+    responses={**NON_JSON_ERROR_RESPONSES, 200: {"content": {"text/event-stream": {"schema": {
+        "type": "string",
+        "description": 'events "id: STEP" and "data: {step, run_id, updated_at}"; ": ping" comments',
+    }}}}},
+)
+async def read_presentation_events(
+    presentation: PresentationDep,
+    engine: EngineDep,
+    last_event_id: Annotated[str | None, Header(alias="Last-Event-ID", max_length=32)] = None,
+) -> AsyncIterator[ServerSentEvent]:
+    """Server-Sent Events: the presenter's step whenever it changes (id = step; data = state).
+
+    The first event is the current step unless `Last-Event-ID` already names it. A stream ends
+    after a few minutes (or when the session is gone); EventSource reconnects by itself.
+    """
+    sent = _last_event_id(last_event_id)
+    current: PresentationPublic | None = presentation
+    deadline = anyio.current_time() + STREAM_SECONDS
+    first = True
+    while current is not None:
+        if current.step != sent:
+            sent = current.step
+            yield ServerSentEvent(
+                id=str(current.step),
+                data={"step": current.step, "run_id": current.run_id, "updated_at": current.updated_at},
+                retry=RECONNECT_MS if first else None,
+            )
+            first = False
+        if anyio.current_time() >= deadline:
+            return
+        await anyio.sleep(POLL_SECONDS)
+        # The read is blocking I/O: off the event loop, so a class of streams never stalls it.
+        current = await anyio.to_thread.run_sync(_read, engine, presentation.session_id)

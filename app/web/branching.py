@@ -1,0 +1,108 @@
+"""What-if branches, the rules the API and the pages share: labels and titles of a branch,
+the parameters in force at a time, where two runs part.
+
+A branch is its parent's scenario plus one user action (see app/web/api/branch.py, which
+creates them); nothing here touches the database.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import ValidationError
+
+from app.engine.scenario import LIMITS, Action, Params, Scenario
+from app.engine.units import format_ms, format_rate
+
+# The parameters a set_parameters action may carry, in the engine's own order.
+PARAMETER_FIELDS = ("downtime_limit_ms", "max_bandwidth_bytes_per_s", "avail_switchover_bandwidth_bytes_per_s")
+# Phases of a pre-copy pass: user actions are applied only at the start of one (the engine's
+# main loop calls apply_actions before each iteration_pass, never during the switchover).
+PRECOPY_PHASES = ("setup", "iterate")
+
+
+def action_label(action: dict[str, Any]) -> str:
+    """A few words for the title: "downtime-limit 2000 ms", "guest paused", "migrate_cancel"."""
+    kind = action["kind"]
+    if kind == "pause_guest":
+        return "guest paused"
+    if kind == "cancel":
+        return "migrate_cancel"
+    parts = []
+    if action.get("downtime_limit_ms") is not None:
+        parts.append(f"downtime-limit {action['downtime_limit_ms']:g} ms")
+    if action.get("max_bandwidth_bytes_per_s") is not None:
+        parts.append(f"max-bandwidth {format_rate(action['max_bandwidth_bytes_per_s'])}")
+    if action.get("avail_switchover_bandwidth_bytes_per_s") is not None:
+        parts.append(f"avail-switchover-bandwidth {format_rate(action['avail_switchover_bandwidth_bytes_per_s'])}")
+    return ", ".join(parts)
+
+
+def branch_title(title: str, at_ms: float, label: str) -> str:
+    """`title [branch at 5.00 s: label]`, the original shortened so the 200-character limit holds."""
+    suffix = f" [branch at {format_ms(at_ms)}: {label}]"
+    room = LIMITS["title_chars"] - len(suffix)
+    base = title if len(title) <= room else title[: max(room - 1, 0)] + "…"
+    return (base + suffix)[: LIMITS["title_chars"]]
+
+
+def branch_description(description: str, parent_id: str, step: int, at_ms: float, label: str) -> str:
+    note = (
+        f"What-if branch of run {parent_id} at step {step} ({format_ms(at_ms)}): {label}. "
+        f"Up to that step it replays the original exactly."
+    )
+    room = LIMITS["description_chars"] - len(note) - 2
+    base = description if len(description) <= room else description[: max(room - 1, 0)] + "…"
+    return f"{base}\n\n{note}" if base else note
+
+
+def params_at(scenario_document: dict[str, Any], at_ms: float | None) -> dict[str, Any]:
+    """The parameters in force when an action at `at_ms` applies: the scenario's, changed by
+    its own earlier set_parameters actions (an equal at_ms applies before the new one)."""
+    try:
+        scenario = Scenario.model_validate(scenario_document)
+    except ValidationError:
+        return {"params": Params().model_dump(mode="json"), "paused": False, "actions": []}
+    current = scenario.params.model_dump(mode="json")
+    paused = False
+    for action in sorted(scenario.actions, key=lambda a: a.at_ms):
+        if at_ms is None or action.at_ms > at_ms:
+            break
+        paused = paused or action.kind == "pause_guest"
+        for key in PARAMETER_FIELDS:
+            if getattr(action, key) is not None:
+                current[key] = getattr(action, key)
+    return {
+        "params": current,
+        "paused": paused,
+        "base": scenario.params.model_dump(mode="json"),
+        "actions": [a.model_dump(mode="json") for a in scenario.actions],
+    }
+
+
+def branch_points(a: dict[str, Any], b: dict[str, Any]) -> list[dict[str, Any]]:
+    """Actions one run's scenario has and the other's lacks: where a what-if branch left its
+    parent (empty for two unrelated runs, or for imported ones, which have no actions).
+    `run` says which side ("a" or "b") has the action, i.e. is the branch."""
+    actions_a = [x for x in (a.get("scenario") or {}).get("actions", []) if isinstance(x, dict)]
+    actions_b = [x for x in (b.get("scenario") or {}).get("actions", []) if isinstance(x, dict)]
+    extra = [("b", x) for x in actions_b if x not in actions_a] + [("a", x) for x in actions_a if x not in actions_b]
+    points = []
+    for side, action in extra:
+        try:
+            parsed = Action.model_validate(action).model_dump(mode="json")
+        except ValidationError:
+            continue
+        points.append({"at_ms": parsed["at_ms"], "label": action_label(parsed), "run": side})
+    return sorted(points, key=lambda p: p["at_ms"])
+
+
+def branch_sentence(points: list[dict[str, Any]]) -> str | None:
+    """For the comparison's headline: which run branches from which, when, and how."""
+    if not points or len({p["run"] for p in points}) != 1:
+        return None  # no branch pair, or both sides have actions of their own
+    child, parent = ("B", "A") if points[0]["run"] == "b" else ("A", "B")
+    first, later = points[0], points[1:]
+    more = "".join(f"; at {format_ms(p['at_ms'])}, {p['label']}" for p in later)
+    return (f"{child} is a what-if branch of {parent}: the same run until {format_ms(first['at_ms'])}, "
+            f"then {first['label']}{more}.")

@@ -1,0 +1,1 @@
+"""Charts: Plotly figure builders (`figures`) and the run page's chart series (`run_series`)."""

@@ -1,0 +1,83 @@
+"""The run page's chart series: the charted numbers of a time range, downsampled on the server.
+
+Format (`ChartSeries`, what `figures` draws): ``{"fields": {"<field>": {"x_ms": [...], "y": [...]}},
+"devices": {name: {"<field>": {"x_ms": [...], "y": [...]}}}}``; an unknown value is absent.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+from sqlmodel import Session
+
+from app.store.runs import load_step, load_step_numbers_in_time
+
+from ..series import downsample_indices
+
+# Events drawn on the charts. bitmap_sync and window happen every pass and are drawn as series
+# (dirty-sync count, bandwidth); every other event is drawn, none is dropped.
+CHART_EVENT_KINDS = [
+    "status", "open_return_path", "ping", "pong", "init_data_sent", "init_data_loaded", "ack_needed", "approve",
+    "ack_sent", "ack_received", "switchover_permitted", "switchover_decided", "vm_stop", "vm_start",
+    "device_state", "shut_sent", "shut_received", "reinit", "error",
+]
+MAX_POINTS = 1500
+
+# Fields the run page asks for (top level and per device).
+RUN_FIELDS = [
+    "ram_remaining_bytes", "pending_estimate_bytes", "pending_exact_bytes", "threshold_bytes", "bandwidth_bytes_per_s",
+]
+DEVICE_FIELDS = ["init_kernel_bytes", "init_est_bytes", "init_loaded_bytes", "dirty_kernel_bytes", "dirty_est_bytes"]
+
+
+def series_from_steps(steps: Sequence[Any]) -> dict[str, Any]:
+    """Chart series straight from steps (no downsampling): for tests and small traces."""
+    rows = [s if isinstance(s, Mapping) else s.model_dump(mode="json") for s in steps]
+    out: dict[str, Any] = {"fields": {}, "devices": {}}
+    for field in RUN_FIELDS:
+        pts = [(r["end_ms"], r.get(field)) for r in rows if r.get(field) is not None]
+        out["fields"][field] = {"x_ms": [p[0] for p in pts], "y": [p[1] for p in pts]}
+    names: list[str] = []
+    for r in rows:
+        for dev in r.get("devices", []):
+            if dev["name"] not in names:
+                names.append(dev["name"])
+    for name in names:
+        cols: dict[str, Any] = {}
+        for field in DEVICE_FIELDS:
+            pts = []
+            for r in rows:
+                dev = next((d for d in r.get("devices", []) if d["name"] == name), None)
+                if dev is not None and dev.get(field) is not None:
+                    pts.append((r["end_ms"], dev[field]))
+            cols[field] = {"x_ms": [p[0] for p in pts], "y": [p[1] for p in pts]}
+        out["devices"][name] = cols
+    return out
+
+
+def run_series(session: Session, run_id: str, from_ms: float | None, to_ms: float | None) -> dict[str, Any]:
+    """Chart series for a time range (all of the run when both are None), MinMaxLTTB-downsampled."""
+    first = load_step(session, run_id, 0)
+    names = [d.name for d in first.devices] if first is not None else []
+    rows = load_step_numbers_in_time(session, run_id, RUN_FIELDS, DEVICE_FIELDS, len(names), from_ms, to_ms)
+    width = 1 + len(RUN_FIELDS) + len(names) * len(DEVICE_FIELDS)
+    table = np.array(rows, dtype=np.float64).reshape(len(rows), width)  # None -> NaN
+
+    def column(k: int) -> dict[str, list[float]]:
+        x, y = table[:, 0], table[:, k]
+        known = ~np.isnan(y)
+        x, y = x[known], y[known]
+        keep = downsample_indices(x, y, MAX_POINTS)
+        return {"x_ms": x[keep].tolist(), "y": y[keep].tolist()}
+
+    out: dict[str, Any] = {"fields": {}, "devices": {}}
+    for k, field in enumerate(RUN_FIELDS, start=1):
+        out["fields"][field] = column(k)
+    base = 1 + len(RUN_FIELDS)
+    for position, name in enumerate(names):
+        out["devices"][name] = {
+            field: column(base + position * len(DEVICE_FIELDS) + k) for k, field in enumerate(DEVICE_FIELDS)
+        }
+    return out

@@ -1,0 +1,211 @@
+"""The run page: `/runs/{id}` and `/runs/{id}?step=N`, its JSON twin, the step-panel fragment and
+the chart series of a visible time range."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import JSONResponse, RedirectResponse, Response
+from sqlmodel import Session
+
+from app.engine.trace import Step
+from app.engine.units import format_bytes, format_ms, format_rate
+from app.store.models import Run
+from app.store.runs import get_run, load_events, load_step
+
+from ..branching import params_at
+from ..charts import figures as charts
+from ..charts.run_series import CHART_EVENT_KINDS, run_series
+from ..deps import SessionDep, UrlsDep
+from ..explain import explain_step
+from ..urls import RUN_CHART_SERIES_PATH, RUN_PAGE_PATH, RUN_STEP_PAGE_PATH, Urls, absolute
+from .errors import not_found
+from .render import render, strip_json
+
+router = APIRouter(include_in_schema=False)
+
+# A run without any stored step (it failed before its first pass) still gets a page.
+EMPTY_STEP: dict[str, Any] = {
+    "index": 0, "t_ms": 0.0, "end_ms": 0.0, "phase": None, "phase_title": "No step was recorded",
+    "happened": [], "gates": [], "holding": "This run recorded no step.", "decision": {},
+    "facts": [{"label": "time", "value": "no time recorded"}], "devices": [], "provenance": None,
+}
+
+
+def run_public(run: Run) -> dict[str, Any]:
+    summary = dict(run.summary)
+    return {
+        "id": run.id,
+        "title": run.title,
+        "description": run.description,
+        "source": run.source,
+        "engine_version": run.engine_version,
+        "qemu_profile": run.qemu_profile,
+        "created_at": run.created_at.isoformat(timespec="seconds") if run.created_at else None,
+        "status": run.status,
+        "step_count": run.step_count,
+        "event_count": run.event_count,
+        "scenario": run.scenario,
+        "summary": summary,
+        "notes": list(run.notes or []),
+        "import_info": run.import_info,
+    }
+
+
+def figures_for(
+    session: Session, run: Run, events: list[Any], cursor_ms: float | None, x_range: list[float] | None = None,
+    *, label: str = "this run",
+) -> dict[str, Any]:
+    series = run_series(session, run.id, None, None)
+    summary = dict(run.summary)
+    x_range = x_range or _lane_range(summary)
+    return {
+        "devices": charts.device_chart(series, events, cursor_ms=cursor_ms, x_range=x_range),
+        "ram": charts.ram_chart(series, events, cursor_ms=cursor_ms, x_range=x_range),
+        "lane": charts.lane_chart(events, cursor_ms=cursor_ms, x_range=x_range),
+        "downtime": charts.downtime_chart([(label, summary)]),
+    }
+
+
+def _lane_range(summary: dict[str, Any]) -> list[float] | None:
+    """Every time chart spans the migration, on one axis (imported logs may hold events from
+    before `migrate`: they stay in the data, a zoom-out shows them)."""
+    total = summary.get("total_time_ms")
+    return [0.0, total * 1.02] if total else None
+
+
+def clamp_step(step: int | None, count: int) -> int:
+    if step is None or count <= 0:
+        return 0
+    return max(0, min(count - 1, step))
+
+
+@router.get(RUN_PAGE_PATH)
+def read_run_page(
+    request: Request,
+    session: SessionDep,
+    urls: UrlsDep,
+    run_id: str,
+    step: Annotated[int | None, Query()] = None,
+) -> Response:
+    """A stored run: charts, step controls, explanation, summary (JSON twin with `.json`)."""
+    run_id, suffix = strip_json(run_id)
+    return run_page(request, session, urls, run_id, step, suffix=suffix)
+
+
+def run_page(
+    request: Request,
+    session: Session,
+    urls: Urls,
+    run_id: str,
+    step: int | None,
+    *,
+    suffix: bool = False,
+    presentation: dict[str, Any] | None = None,
+) -> Response:
+    """The run page at a step; `presentation` (a presenter session a class follows) turns the
+    "Present to a class" button into the follow banner."""
+    run = get_run(session, run_id)
+    if run is None:
+        return not_found(request, f"run {run_id}", suffix)
+    index = clamp_step(step, run.step_count)
+    current = load_step(session, run.id, index)
+    step_events = load_events(session, run.id, step_from=index, step_to=index + 1)
+    explained = explain_step(current, step_events) if current is not None else EMPTY_STEP
+    if request.headers.get("hx-target") == "step-panel" and not suffix:
+        return render(request, "run.html", {"step": explained, "run": run_public(run)}, twin=explained,
+                      fragments={"step-panel": "step_panel"})
+    events = load_events(session, run.id, kinds=CHART_EVENT_KINDS)
+    cursor = current.end_ms if current is not None else None
+    figures = figures_for(session, run, events, cursor)
+    public = run_public(run)
+    summary = public["summary"]
+    over = (summary.get("downtime_ms") or 0) > (summary.get("downtime_limit_ms") or float("inf"))
+    exports = {
+        "csv": urls.export_csv(run.id),
+        "json": urls.export_json(run.id),
+        "perfetto": urls.export_perfetto(run.id),
+    }
+    share = absolute(request, urls.run_at(run.id, step=index))
+    twin = {
+        "run": public,
+        "step": explained,
+        "urls": {"page": share, "json": absolute(request, urls.run_at(run.id, step=index, json=True)), "exports": exports},
+    }
+    context = {
+        "nav": "runs",
+        "run": public,
+        "step": explained,
+        "figures": figures,
+        "exports": exports,
+        "share_url": share,
+        "over_limit": over,
+        "json_url": urls.run_at(run.id, step=index, json=True),
+        "series_url": urls.run_chart_series(run.id),
+        "simulate_this_url": urls.api_simulate_this(run.id),
+        "branch": branch_panel(run, current, urls),
+        "presentation": presentation,
+        "chart_notes": {
+            "devices": "Solid: initial bytes left at the source. Dashed: initial bytes loaded at the destination. "
+            "Dotted: dirty bytes. The grey band is the downtime (VM stop to VM start).",
+        },
+    }
+    return render(request, "run.html", context, twin=twin, json_suffix=suffix,
+                  fragments={"step-panel": "step_panel"})
+
+
+@router.get(RUN_CHART_SERIES_PATH)
+def read_run_series(
+    session: SessionDep, run_id: str, from_ms: float | None = None, to_ms: float | None = None
+) -> Response:
+    """Chart data for the visible time range (the charts re-ask on zoom); JSON only."""
+    run = get_run(session, run_id)
+    if run is None:
+        return JSONResponse({"detail": {"message": f"run {run_id} was not found"}}, status_code=404)
+    series = run_series(session, run.id, from_ms, to_ms)
+    events = load_events(session, run.id, kinds=CHART_EVENT_KINDS)
+    return JSONResponse(
+        {
+            "devices": {"data": charts.device_chart(series, events)["data"]},
+            "ram": {"data": charts.ram_chart(series, events)["data"]},
+        }
+    )
+
+
+@router.get(RUN_STEP_PAGE_PATH)
+def read_run_step_page(urls: UrlsDep, run_id: str, n: int) -> Response:
+    """`/runs/{id}/steps/{n}` is the run page opened at step n."""
+    return RedirectResponse(urls.run_at(run_id, step=n), status_code=307)
+
+
+def branch_panel(run: Run, step: Step | None, urls: Urls) -> dict[str, Any] | None:
+    """What templates/_branch.html needs; None for imported runs (no scenario to branch)."""
+    if run.source == "import":
+        return None
+    state = params_at(run.scenario, step.end_ms if step is not None else None)
+    params = state["params"]
+    summary = run.summary or {}
+    return {
+        "url": urls.api_run_branch(run.id),
+        "step": step.index if step is not None else 0,
+        "at_ms": step.end_ms if step is not None else 0.0,
+        # Actions after this time change nothing (switchover started, or the run ended): a
+        # hint for the page; the API decides from the stored phases.
+        "until_ms": summary.get("switchover_started_at_ms") or summary.get("total_time_ms"),
+        "paused": state["paused"],
+        "state": state,
+        "placeholders": {
+            "downtime_limit_ms": f"{params['downtime_limit_ms']:g}",
+            "max_bandwidth_bytes_per_s": format_bytes(params["max_bandwidth_bytes_per_s"]),
+            "avail_switchover_bandwidth_bytes_per_s": format_bytes(params["avail_switchover_bandwidth_bytes_per_s"]),
+        },
+        "now": {
+            "downtime_limit_ms": format_ms(params["downtime_limit_ms"]),
+            "max_bandwidth_bytes_per_s": "no limit" if not params["max_bandwidth_bytes_per_s"]
+            else format_rate(params["max_bandwidth_bytes_per_s"]),
+            "avail_switchover_bandwidth_bytes_per_s": "0 (the measured bandwidth is used)"
+            if not params["avail_switchover_bandwidth_bytes_per_s"]
+            else format_rate(params["avail_switchover_bandwidth_bytes_per_s"]),
+        },
+    }

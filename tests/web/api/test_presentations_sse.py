@@ -1,0 +1,134 @@
+"""The presenter event stream against REAL uvicorn processes (an endless stream would hang an
+in-process client): two servers on one database, as two workers or hosts would be. The
+presenter moves through one, the class listens on the other."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from app.web.api.presentations import PRESENTER_KEY_HEADER
+
+ROOT = Path(__file__).resolve().parents[3]
+EXAMPLE = "mlx5-300mb-ack"
+# Each read waits at most this long: a broken stream fails the test instead of hanging it.
+READ_TIMEOUT = httpx.Timeout(20.0)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _serve(db_url: str, log_path: Path) -> tuple[subprocess.Popen[bytes], str]:
+    port = _free_port()
+    env = {**os.environ, "DATABASE_URL": db_url}
+    log = log_path.open("w")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", "app.web.app:create_app", "--factory",
+         "--host", "127.0.0.1", "--port", str(port)],
+        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+    )
+    log.close()
+    return proc, f"http://127.0.0.1:{port}"
+
+
+def _wait_up(proc: subprocess.Popen[bytes], base: str, log_path: Path) -> None:
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            if httpx.get(base + "/api/limits", timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            pytest.fail(f"uvicorn did not answer on {base}: {log_path.read_text()[-2000:]}")
+        time.sleep(0.2)
+
+
+@pytest.fixture
+def two_servers(db_url: str, tmp_path: Path) -> Iterator[tuple[str, str]]:
+    """Two uvicorn processes on one fresh database (the first one migrates it)."""
+    procs: list[subprocess.Popen[bytes]] = []
+    bases: list[str] = []
+    try:
+        for name in ("a", "b"):
+            log_path = tmp_path / f"uvicorn-{name}.log"
+            proc, base = _serve(db_url, log_path)
+            procs.append(proc)
+            _wait_up(proc, base, log_path)
+            bases.append(base)
+        yield bases[0], bases[1]
+    finally:
+        for proc in procs:
+            proc.terminate()
+        for proc in procs:
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+
+def events(response: httpx.Response) -> Iterator[dict[str, str]]:
+    """Parse a text/event-stream into {id, data, ...} dicts; comments (pings) are skipped."""
+    fields: dict[str, str] = {}
+    for line in response.iter_lines():
+        if line == "":
+            if fields:
+                yield fields
+            fields = {}
+        elif line.startswith(":"):
+            continue
+        else:
+            name, _, value = line.partition(":")
+            fields[name] = value.removeprefix(" ")
+
+
+def test_followers_on_another_worker_see_the_presenter_move(two_servers: tuple[str, str]) -> None:
+    presenter_server, class_server = two_servers
+    with httpx.Client(base_url=presenter_server, timeout=READ_TIMEOUT) as teacher:
+        run = teacher.post("/api/runs", json={"example": EXAMPLE})
+        assert run.status_code == 201, run.text
+        created = teacher.post(f"/api/runs/{run.json()['id']}/presentations", json={"step": 2}).json()
+        key = {PRESENTER_KEY_HEADER: created["presenter_key"]}
+        stream_url = class_server + created["events_url"]
+
+        with httpx.Client(timeout=READ_TIMEOUT) as student:
+            with student.stream("GET", stream_url) as response:
+                assert response.status_code == 200
+                assert response.headers["content-type"].startswith("text/event-stream")
+                assert "content-encoding" not in response.headers  # never gzip-buffered
+                received = events(response)
+                first = next(received)
+                assert first["id"] == "2" and '"step":2' in first["data"].replace(" ", "")
+                assert int(first["retry"]) > 0  # the browser reconnects when a stream ends
+
+                for step in (3, 7):
+                    assert teacher.post(created["step_url"], json={"step": step}, headers=key).status_code == 200
+                    assert next(received)["id"] == str(step)
+                # Only changes are sent: setting 7 again sends nothing, so the next event is 1.
+                assert teacher.post(created["step_url"], json={"step": 7}, headers=key).status_code == 200
+                assert teacher.post(created["step_url"], json={"step": 1}, headers=key).status_code == 200
+                assert next(received)["id"] == "1"
+
+            # A wrong key moves nothing: a reconnect at the last id waits for a real change.
+            assert teacher.post(created["step_url"], json={"step": 9}, headers={PRESENTER_KEY_HEADER: "x"}).status_code == 403
+            with student.stream("GET", stream_url, headers={"Last-Event-ID": "1"}) as response:
+                received = events(response)
+                # Last-Event-ID names the current step: nothing is re-sent until the presenter moves.
+                assert teacher.post(created["step_url"], json={"step": 5}, headers=key).status_code == 200
+                assert next(received)["id"] == "5"
+
+            # A reconnect with an older id gets the current step at once.
+            with student.stream("GET", stream_url, headers={"Last-Event-ID": "0"}) as response:
+                assert next(events(response))["id"] == "5"
