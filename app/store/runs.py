@@ -15,6 +15,7 @@ from sqlmodel import Session, col, select
 
 from app.engine.trace import Event, Step, Trace
 
+from .db import RawJSON
 from .models import EventRow, Run, RunCreate, StepRow, utc_now
 
 # One validator call per list is about twice as fast as one per row on long runs.
@@ -64,7 +65,7 @@ def _rows(run_id: str, trace: Trace, created_at: datetime) -> tuple[Run, list[di
             "end_ms": step.end_ms,
             "phase": step.phase,
             "status": step.status,
-            "data": step.model_dump(mode="json"),
+            "data": RawJSON(step.model_dump_json()),
         }
         for step in trace.steps
     ]
@@ -77,7 +78,7 @@ def _rows(run_id: str, trace: Trace, created_at: datetime) -> tuple[Run, list[di
             "kind": ev.kind,
             "side": ev.side,
             "device": ev.device,
-            "data": ev.model_dump(mode="json"),
+            "data": RawJSON(ev.model_dump_json()),
         }
         for seq, ev in enumerate(trace.events)
     ]
