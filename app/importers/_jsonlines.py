@@ -7,7 +7,7 @@ import math
 from collections.abc import Iterator
 from typing import Any
 
-from .errors import ImportError_
+from .errors import ImportFileError
 from .limits import MAX_LINE_CHARS
 
 # A QMP transcript may carry direction markers before each JSON object.
@@ -30,7 +30,7 @@ def json_lines(text: str, file: str) -> Iterator[tuple[int, dict[str, Any] | Non
         try:
             value = json.loads(line)
         except (ValueError, RecursionError):
-            raise ImportError_(file, line_no, "one JSON object per line", line) from None
+            raise ImportFileError(file, line_no, "one JSON object per line", line) from None
         yield line_no, (value if isinstance(value, dict) else None), line
 
 
@@ -45,7 +45,7 @@ def timestamp_us(value: Any, file: str, line_no: int, line: str) -> int:
             return seconds * 1_000_000 + micros
     elif _is_number(value) and 0 <= value < 10**11:
         return round(float(value) * 1_000_000)
-    raise ImportError_(
+    raise ImportFileError(
         file, line_no, 'a "timestamp" of {"seconds": <int>, "microseconds": <0..999999>} or seconds since the epoch', line
     )
 
@@ -63,7 +63,7 @@ def number_or_none(obj: dict[str, Any], key: str, file: str, line_no: int, line:
         return None
     value = obj[key]
     if not _is_number(value) or value < 0:
-        raise ImportError_(file, line_no, f"{what}{key!r} as a non-negative number", line)
+        raise ImportFileError(file, line_no, f"{what}{key!r} as a non-negative number", line)
     return float(value)
 
 

@@ -15,7 +15,7 @@ import typer
 
 from app.engine.trace import Trace
 
-from .errors import ImportError_
+from .errors import ImportFileError
 from .importer import InputFile, import_files
 from .limits import MAX_FILE_BYTES
 
@@ -28,10 +28,10 @@ def _read(path: Path | None, role: str) -> InputFile | None:
     try:
         size = path.stat().st_size
         if size > MAX_FILE_BYTES:
-            raise ImportError_(str(path), None, f"a {role} of at most {MAX_FILE_BYTES // 2**20} MiB; it has {size} bytes")
+            raise ImportFileError(str(path), None, f"a {role} of at most {MAX_FILE_BYTES // 2**20} MiB; it has {size} bytes")
         return InputFile(str(path), path.read_bytes())
     except OSError as error:
-        raise ImportError_(str(path), None, f"a readable {role} file ({error.strerror or error})") from None
+        raise ImportFileError(str(path), None, f"a readable {role} file ({error.strerror or error})") from None
 
 
 def store_trace(trace: Trace) -> str:
@@ -80,7 +80,7 @@ def register(cli: typer.Typer, *, run_path: Callable[[str], str], summary_text: 
                 title=title,
                 clock_offset_ms=clock_offset_ms,
             )
-        except ImportError_ as error:
+        except ImportFileError as error:
             typer.echo(f"migscope import: {error.message()}", err=True)
             raise typer.Exit(code=2) from None
         from app.store.runs import TraceTooLarge

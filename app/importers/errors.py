@@ -1,14 +1,13 @@
 """The one error the importers raise: a bad input, named by file, line and what was expected.
 
-Every parser turns anything it cannot read into `ImportError_`; no other exception escapes
-(the fuzz tests in tests/importers check that). The trailing underscore keeps it apart from
-Python's built-in ImportError.
+Every parser turns anything it cannot read into `ImportFileError`; no other exception escapes
+(the fuzz tests in tests/importers check that).
 """
 
 from __future__ import annotations
 
 
-class ImportError_(ValueError):
+class ImportFileError(ValueError):
     """A file that cannot be imported: which file, which line (1-based, or None), what was expected."""
 
     def __init__(self, file: str, line: int | None, expected: str, found: str | None = None) -> None:

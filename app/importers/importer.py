@@ -6,9 +6,10 @@ from dataclasses import dataclass
 
 from app.engine.trace import Trace
 
-from .build import ImportInputs, build_trace
-from .errors import ImportError_
+from .build import build_trace
+from .errors import ImportFileError
 from .infomigrate import parse_info_migrate
+from .inputs import ImportInputs
 from .limits import MAX_FILE_BYTES, MAX_TOTAL_BYTES
 from .qmpevents import parse_qmp_events
 from .querymigrate import parse_query_migrate
@@ -26,7 +27,7 @@ class InputFile:
 
 def decode(file: InputFile) -> str:
     if len(file.data) > MAX_FILE_BYTES:
-        raise ImportError_(file.name, None, f"a file of at most {MAX_FILE_BYTES} bytes ({MAX_FILE_BYTES // 2**20} MiB); it has {len(file.data)}")
+        raise ImportFileError(file.name, None, f"a file of at most {MAX_FILE_BYTES} bytes ({MAX_FILE_BYTES // 2**20} MiB); it has {len(file.data)}")
     # QEMU writes ASCII; anything else is kept visible (replacement characters) rather than fatal.
     return file.data.decode("utf-8", errors="replace")
 
@@ -42,13 +43,13 @@ def import_files(
     title: str | None = None,
     clock_offset_ms: float | None = None,
 ) -> Trace:
-    """Parse and build; raises ImportError_ (file, line, expected) for any bad input."""
+    """Parse and build; raises ImportFileError (file, line, expected) for any bad input."""
     given = [f for f in (src_trace, dst_trace, query_migrate, src_events, dst_events, info_migrate) if f is not None]
     if not given:
-        raise ImportError_("(no file)", None, "at least one file: a source trace log, query-migrate samples, QMP events or `info migrate` text")
+        raise ImportFileError("(no file)", None, "at least one file: a source trace log, query-migrate samples, QMP events or `info migrate` text")
     total = sum(len(f.data) for f in given)
     if total > MAX_TOTAL_BYTES:
-        raise ImportError_("(all files)", None, f"at most {MAX_TOTAL_BYTES // 2**20} MiB in all; got {total} bytes")
+        raise ImportFileError("(all files)", None, f"at most {MAX_TOTAL_BYTES // 2**20} MiB in all; got {total} bytes")
     inputs = ImportInputs(
         src_trace=parse_trace_log(decode(src_trace), src_trace.name) if src_trace else None,
         dst_trace=parse_trace_log(decode(dst_trace), dst_trace.name) if dst_trace else None,

@@ -18,7 +18,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from .errors import ImportError_
+from .errors import ImportFileError
 
 _UNITS = {"B": 1, "KiB": 1024, "MiB": 1024**2, "GiB": 1024**3, "TiB": 1024**4, "PiB": 1024**5, "EiB": 1024**6}
 _SIZE = re.compile(r"^([0-9]+(?:\.[0-9]+)?(?:e[+-]?[0-9]+)?) ?(B|KiB|MiB|GiB|TiB|PiB|EiB)$")
@@ -116,7 +116,7 @@ def parse_info_migrate(text: str, file: str) -> InfoMigrate:
             blocks.append(current)
             status, _, rest = value.partition(" ")
             if not re.fullmatch(r"[a-z-]{1,40}", status):
-                raise ImportError_(file, line_no, f"`{key}: <MigrationStatus>`", line)
+                raise ImportFileError(file, line_no, f"`{key}: <MigrationStatus>`", line)
             current.status = status
             if rest.startswith("(") and rest.endswith(")"):
                 current.error_desc = rest[1:-1]
@@ -129,7 +129,7 @@ def parse_info_migrate(text: str, file: str) -> InfoMigrate:
             attribute, convert, shape = _CLASSIC[key]
             converted = convert(value)
             if converted is None:
-                raise ImportError_(file, line_no, f"`{key}: {shape}`", line)
+                raise ImportFileError(file, line_no, f"`{key}: {shape}`", line)
             setattr(current, attribute, converted)
             current.lines_used += 1
         elif current.layout == "10.1" and key in ("Time (ms)", "Transfers", "Channels", "Sizes", "Others", "Throughput (Mbps)"):
@@ -138,7 +138,7 @@ def parse_info_migrate(text: str, file: str) -> InfoMigrate:
         else:
             skipped += 1
     if not blocks:
-        raise ImportError_(file, None, "HMP `info migrate` output with a `Migration status:` (or `Status:`) line")
+        raise ImportFileError(file, None, "HMP `info migrate` output with a `Migration status:` (or `Status:`) line")
     final = blocks[-1]
     final.skipped_lines = skipped
     return final
@@ -149,22 +149,22 @@ def _read_new_layout(info: InfoMigrate, key: str, value: str, file: str, line_no
         try:
             info.mbps = float(value)
         except ValueError:
-            raise ImportError_(file, line_no, "`Throughput (Mbps): <x>`", line) from None
+            raise ImportFileError(file, line_no, "`Throughput (Mbps): <x>`", line) from None
         return
     pairs = _pairs(value)
     if not pairs:
-        raise ImportError_(file, line_no, f"`{key}: name=value, ...`", line)
+        raise ImportFileError(file, line_no, f"`{key}: name=value, ...`", line)
     if key == "Time (ms)":
         for name, attribute in (("total", "total_time_ms"), ("setup", "setup_time_ms"), ("down", "downtime_ms"), ("exp_down", "expected_downtime_ms")):
             if name in pairs:
                 if not re.fullmatch(r"[0-9]{1,20}", pairs[name]):
-                    raise ImportError_(file, line_no, f"`Time (ms): ... {name}=<n>`", line)
+                    raise ImportFileError(file, line_no, f"`Time (ms): ... {name}=<n>`", line)
                 setattr(info, attribute, float(pairs[name]))
         return
     if key == "Others":
         if "dirty_syncs" in pairs:
             if not re.fullmatch(r"[0-9]{1,20}", pairs["dirty_syncs"]):
-                raise ImportError_(file, line_no, "`Others: dirty_syncs=<n>, ...`", line)
+                raise ImportFileError(file, line_no, "`Others: dirty_syncs=<n>, ...`", line)
             info.dirty_sync_count = int(pairs["dirty_syncs"])
         return
     wanted = {
@@ -176,7 +176,7 @@ def _read_new_layout(info: InfoMigrate, key: str, value: str, file: str, line_no
         if name in pairs:
             size = _size(pairs[name])
             if size is None:
-                raise ImportError_(file, line_no, f"`{key}: ... {name}=<size, e.g. 143 MiB>`", line)
+                raise ImportFileError(file, line_no, f"`{key}: ... {name}=<size, e.g. 143 MiB>`", line)
             setattr(info, attribute, size)
             if attribute not in info.approximate:
                 info.approximate.append(attribute)

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ._jsonlines import json_lines, timestamp_us
-from .errors import ImportError_
+from .errors import ImportFileError
 
 USED_EVENTS = ("MIGRATION", "MIGRATION_PASS", "VFIO_MIGRATION", "STOP", "RESUME")
 
@@ -57,19 +57,19 @@ def parse_qmp_events(text: str, file: str) -> QmpEventLog:
             log.ignored_events[name[:64]] = log.ignored_events.get(name[:64], 0) + 1
             continue
         if "timestamp" not in obj:
-            raise ImportError_(file, line_no, f'a "timestamp" on the {name} event', line)
+            raise ImportFileError(file, line_no, f'a "timestamp" on the {name} event', line)
         t_us = timestamp_us(obj["timestamp"], file, line_no, line)
         data = obj.get("data", {})
         if not isinstance(data, dict):
-            raise ImportError_(file, line_no, f'"data" of {name} as an object', line)
+            raise ImportFileError(file, line_no, f'"data" of {name} as an object', line)
         if name == "MIGRATION" and not (isinstance(data.get("status"), str) and data["status"]):
-            raise ImportError_(file, line_no, 'MIGRATION with "data": {"status": <MigrationStatus>}', line)
+            raise ImportFileError(file, line_no, 'MIGRATION with "data": {"status": <MigrationStatus>}', line)
         if name == "MIGRATION_PASS" and not (isinstance(data.get("pass"), int) and not isinstance(data["pass"], bool) and data["pass"] >= 0):
-            raise ImportError_(file, line_no, 'MIGRATION_PASS with "data": {"pass": <non-negative int>}', line)
+            raise ImportFileError(file, line_no, 'MIGRATION_PASS with "data": {"pass": <non-negative int>}', line)
         if name == "VFIO_MIGRATION" and not (
             isinstance(data.get("device-id"), str) and isinstance(data.get("device-state"), str)
         ):
-            raise ImportError_(file, line_no, 'VFIO_MIGRATION with "data": {"device-id": <str>, "device-state": <str>}', line)
+            raise ImportFileError(file, line_no, 'VFIO_MIGRATION with "data": {"device-id": <str>, "device-state": <str>}', line)
         log.events.append(QmpEvent(line=line_no, t_us=t_us, name=name, data=dict(data)))
     log.events.sort(key=lambda e: (e.t_us, e.line))
     return log

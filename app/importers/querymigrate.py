@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ._jsonlines import int_or_none, json_lines, number_or_none, timestamp_us
-from .errors import ImportError_
+from .errors import ImportFileError
 
 
 @dataclass(frozen=True)
@@ -71,23 +71,23 @@ def parse_query_migrate(text: str, file: str) -> QueryMigrateSeries:
             continue
         reply = obj.get("return", obj)
         if not isinstance(reply, dict):
-            raise ImportError_(file, line_no, 'a query-migrate reply object under "return"', line)
+            raise ImportFileError(file, line_no, 'a query-migrate reply object under "return"', line)
         if "status" not in reply:
             # e.g. {"return": {}} replies to other commands in a transcript.
             series.skipped_lines += 1
             continue
         if "timestamp" not in obj:
-            raise ImportError_(file, line_no, 'a "timestamp" next to the query-migrate reply', line)
+            raise ImportFileError(file, line_no, 'a "timestamp" next to the query-migrate reply', line)
         t_us = timestamp_us(obj["timestamp"], file, line_no, line)
         status = reply["status"]
         if not isinstance(status, str) or not status or len(status) > 40:
-            raise ImportError_(file, line_no, '"status" as a MigrationStatus string', line)
+            raise ImportFileError(file, line_no, '"status" as a MigrationStatus string', line)
         ram = reply.get("ram", {})
         if not isinstance(ram, dict):
-            raise ImportError_(file, line_no, '"ram" as an object', line)
+            raise ImportFileError(file, line_no, '"ram" as an object', line)
         vfio = reply.get("vfio", {})
         if not isinstance(vfio, dict):
-            raise ImportError_(file, line_no, '"vfio" as an object', line)
+            raise ImportFileError(file, line_no, '"vfio" as an object', line)
         error_desc = reply.get("error-desc")
         series.samples.append(
             QuerySample(

@@ -12,7 +12,7 @@ stderr and trace output), optionally prefixed with an ISO time and `qemu-system-
 as errors when they carry a program prefix or a known migration error text.
 
 Events we know are parsed into typed fields; a known event whose arguments do not match its
-format string raises `ImportError_` with the line number and the expected shape. Well-formed
+format string raises `ImportFileError` with the line number and the expected shape. Well-formed
 lines of other events are counted per name and ignored; other lines are counted as skipped.
 """
 
@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from .errors import ImportError_
+from .errors import ImportFileError
 from .limits import MAX_LINE_CHARS
 
 _N = r"(?:0x[0-9a-fA-F]+|[0-9]+)"
@@ -237,7 +237,7 @@ def _error_record(text: str, line_no: int, last_t_us: int | None) -> TraceRecord
 
 
 def parse_trace_log(text: str, file: str) -> TraceLog:
-    """Parse one trace log. Raises ImportError_ for a malformed line of a known event."""
+    """Parse one trace log. Raises ImportFileError for a malformed line of a known event."""
     log = TraceLog(file=file)
     last_t_us: int | None = None
     hex_seen = decimal_seen = False
@@ -277,7 +277,7 @@ def parse_trace_log(text: str, file: str) -> TraceLog:
         if pattern is not None:
             parsed = pattern.fullmatch(args)
             if parsed is None:
-                raise ImportError_(file, line_no, f"`{name} {_SPECS[name][1]}`", line)
+                raise ImportFileError(file, line_no, f"`{name} {_SPECS[name][1]}`", line)
             for key, value in parsed.groupdict().items():
                 if value is None:
                     fields[key] = None

@@ -1,4 +1,4 @@
-"""Fuzzing every parser (bounded): no exception escapes except the documented ImportError_."""
+"""Fuzzing every parser (bounded): no exception escapes except the documented ImportFileError."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from app.importers import ImportError_, InputFile, import_files
+from app.importers import ImportFileError, InputFile, import_files
 from app.importers.infomigrate import parse_info_migrate
 from app.importers.qmpevents import parse_qmp_events
 from app.importers.querymigrate import parse_query_migrate
@@ -100,7 +100,7 @@ JSONISH = st.recursive(
 def _only_import_errors(parse: Callable[[str, str], Any], text: str) -> None:
     try:
         parse(text, "fuzz.txt")
-    except ImportError_ as error:
+    except ImportFileError as error:
         assert error.file == "fuzz.txt"
         assert error.line is None or error.line >= 1
         assert error.expected
@@ -144,7 +144,7 @@ def test_fuzz_whole_import(src: str, dst: str, query: str) -> None:
             dst_trace=InputFile("dst.log", dst.encode()),
             query_migrate=InputFile("q.jsonl", query.encode()),
         )
-    except ImportError_:
+    except ImportFileError:
         return
     assert trace.source == "import"
     trace.to_json()
@@ -165,7 +165,7 @@ def test_fuzz_import_without_trace_logs(query: str, events: str, hmp: str, with_
             src_events=InputFile("e.jsonl", events.encode()),
             info_migrate=InputFile("i.txt", hmp.encode()) if with_hmp else None,
         )
-    except ImportError_:
+    except ImportFileError:
         return
     assert trace.steps
     trace.to_json()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from app.importers import ImportError_
+from app.importers import ImportFileError
 from app.importers.infomigrate import parse_info_migrate
 from app.importers.qmpevents import parse_qmp_events
 from app.importers.querymigrate import parse_query_migrate
@@ -49,7 +49,7 @@ def test_query_migrate_real_file() -> None:
     ],
 )
 def test_query_migrate_errors_name_the_line(line: str, expected: str) -> None:
-    with pytest.raises(ImportError_) as caught:
+    with pytest.raises(ImportFileError) as caught:
         parse_query_migrate('{"timestamp": 1, "return": {"status": "setup"}}\n' + line, "q.jsonl")
     assert caught.value.line == 2 and caught.value.file == "q.jsonl"
     assert expected in caught.value.expected
@@ -69,7 +69,7 @@ def test_qmp_events_real_file_and_shapes() -> None:
 
 
 def test_qmp_event_with_bad_data_is_reported() -> None:
-    with pytest.raises(ImportError_) as caught:
+    with pytest.raises(ImportFileError) as caught:
         parse_qmp_events('{"timestamp": {"seconds": 1, "microseconds": 0}, "event": "MIGRATION_PASS", "data": {"pass": "two"}}', "e.jsonl")
     assert caught.value.line == 1 and "MIGRATION_PASS" in caught.value.expected
 
@@ -93,10 +93,10 @@ def test_info_migrate_1010_layout_sizes_are_marked_approximate() -> None:
 
 
 def test_info_migrate_errors() -> None:
-    with pytest.raises(ImportError_) as caught:
+    with pytest.raises(ImportFileError) as caught:
         parse_info_migrate("hello\nworld\n", "hmp.txt")
     assert caught.value.line is None and "Migration status" in caught.value.expected
-    with pytest.raises(ImportError_) as caught:
+    with pytest.raises(ImportFileError) as caught:
         parse_info_migrate("Migration status: completed\ndowntime: soon\n", "hmp.txt")
     assert caught.value.line == 2 and "<n> ms" in caught.value.expected
 

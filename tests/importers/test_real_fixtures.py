@@ -200,10 +200,10 @@ def test_events_alone_or_info_migrate_alone_give_one_step() -> None:
 
 
 def test_long_runs_are_merged_to_the_step_limit() -> None:
-    from app.importers.build import _merge_passes
+    from app.importers.steps import merge_passes
 
     trace = import_real("q100-w64-r12288-bw32-dt100-1")  # 300 passes
-    merged = _merge_passes(trace.steps, 50)
+    merged = merge_passes(trace.steps, 50)
     assert len(merged) <= 50
     assert merged[0].phase == "setup" and merged[-1].phase == "cancelled"
     iterate = [s for s in merged if s.phase == "iterate"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from app.importers import ImportError_
+from app.importers import ImportFileError
 from app.importers.tracelog import parse_trace_log
 
 from .helpers import REAL, REAL_RUNS, count_lines
@@ -66,7 +66,7 @@ def test_vfio_load_state_tag_stays_hex_in_every_version() -> None:
 
 def test_malformed_line_of_a_known_event_names_file_line_and_shape() -> None:
     text = "1@1.000000:migrate_set_state new state setup\n1@1.000100:migrate_pending_exact exact pending size lots\n"
-    with pytest.raises(ImportError_) as caught:
+    with pytest.raises(ImportFileError) as caught:
         parse_trace_log(text, "src.log")
     error = caught.value
     assert (error.file, error.line) == ("src.log", 2)
@@ -75,7 +75,7 @@ def test_malformed_line_of_a_known_event_names_file_line_and_shape() -> None:
 
 
 def test_malformed_vfio_line_is_reported() -> None:
-    with pytest.raises(ImportError_) as caught:
+    with pytest.raises(ImportFileError) as caught:
         parse_trace_log("ok line\n1@1.0:vfio_save_iterate  (dev) precopy initial size x precopy dirty size 0x0\n", "v.log")
     assert caught.value.line == 2
     assert "precopy initial size <n>" in caught.value.expected

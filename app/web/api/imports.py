@@ -19,7 +19,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from app.engine.scenario import Scenario
-from app.importers import ImportError_, InputFile, derive_scenario, import_files
+from app.importers import ImportFileError, InputFile, derive_scenario, import_files
 from app.importers.limits import MAX_FILE_BYTES, MAX_TOTAL_BYTES
 from app.store.runs import TraceTooLarge, save_trace, trace_from_run
 
@@ -123,7 +123,7 @@ async def create_import(
         return _field_error(422, "src_trace", "upload at least one file (a source trace log, query-migrate samples, QMP events or info migrate text)", "missing")
     try:
         run_id, trace = await off_loop(settings, _import_and_store, engine, files, title or None, clock_offset_ms, settings.max_steps_per_run)
-    except ImportError_ as error:
+    except ImportFileError as error:
         field = by_name.get(error.file, next(iter(files)))
         return _field_error(422, field, error.message(), "import_error", file=error.file, line=error.line, expected=error.expected)
     except TraceTooLarge as error:
