@@ -2,14 +2,23 @@
 
 Figures are ratios measured in one run (these machines are noisy): simulated milliseconds
 per wall-clock millisecond, and the cost of serialising the trace relative to simulating.
+
+The sweep benchmark runs 50 x 50 points (MIGSCOPE_BENCH_SWEEP_SIDE=N for N x N) with the ack
+on and off on every core and compares it with one process (timed on a spread sample of the
+same points); the store benchmark compares storing a run with a raw sqlite3 executemany of
+the same rows.
 """
 
 from __future__ import annotations
 
+import json
+import os
+import sqlite3
 import statistics
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 from app.engine import Scenario, simulate
 from app.engine.examples import load_example
@@ -72,6 +81,94 @@ def bench_store(name: str, rounds: int = 3) -> dict[str, float]:
             "read_over_sim": statistics.median(reads) / sim, "write_s": statistics.median(writes)}
 
 
+SWEEP_BASE = "mlx5-300mb-ack"
+SWEEP_VARY = ("guest.ram_bytes=2GiB..64GiB:log:{n}", "guest.dirty_rate_bytes_per_s=0..1GiB:{n}")
+SWEEP_SAMPLE = 100
+
+
+def bench_sweep(side: int, sample: int = SWEEP_SAMPLE) -> dict[str, Any]:
+    """side x side points around the mlx5 example, ack on and off, on every core; the
+    single-process rate comes from every k-th point of the same grid."""
+    from app.sweeps.executors import InlineExecutor, LocalExecutor, default_workers
+    from app.sweeps.plan import plan_sweep
+    from app.sweeps.point import run_batch
+    from app.sweeps.run import run_all
+
+    scenario = Scenario.model_validate(load_example(SWEEP_BASE))
+    plan = plan_sweep(scenario, [v.format(n=side) for v in SWEEP_VARY], compare_ack=True,
+                      max_points=side * side)
+    stride = max(1, plan.point_count // sample)
+    picked = list(range(0, plan.point_count, stride))
+    start = time.perf_counter()
+    for batch in plan.batches(picked, 16):
+        run_batch(batch)
+    single_per_point = (time.perf_counter() - start) / len(picked)
+    workers = default_workers()
+    start = time.perf_counter()  # pool start-up included: it is part of what a user waits for
+    executor = LocalExecutor(workers) if workers > 1 else InlineExecutor()
+    try:
+        results = run_all(plan, executor)
+    finally:
+        executor.close()
+    wall = time.perf_counter() - start
+    statuses = [r.status for r in results.values()]
+    return {"points": plan.point_count, "simulations": 2 * plan.point_count, "workers": workers, "wall_s": wall,
+            "points_per_s": plan.point_count / wall, "speedup": single_per_point * plan.point_count / wall,
+            "single_points_per_s": 1 / single_per_point, "sampled": len(picked),
+            "converged": statuses.count("completed")}
+
+
+def bench_store_vs_raw(name: str, rounds: int = 5) -> dict[str, float]:
+    """save_trace against sqlite3 executemany of the same rows (serialised with
+    model_dump_json) into the same schema, in one transaction each."""
+    from app.store.db import make_engine
+    from app.store.migrate import upgrade
+    from app.store.runs import new_run_id, run_create_from_trace, save_trace
+
+    trace = simulate(Scenario.model_validate(load_example(name)))
+
+    def raw(path: Path) -> float:
+        connection = sqlite3.connect(path)
+        connection.execute("PRAGMA journal_mode=WAL")
+        connection.execute("PRAGMA synchronous=NORMAL")
+        start = time.perf_counter()
+        run_id = new_run_id()
+        run = run_create_from_trace(trace).model_dump()
+        run.update(id=run_id, created_at="2026-01-01 00:00:00")
+        run_row = {k: json.dumps(v) if isinstance(v, dict | list) or v is None else v for k, v in run.items()}
+        steps = [(run_id, s.index, s.t_ms, s.end_ms, s.phase, s.status, s.model_dump_json()) for s in trace.steps]
+        events = [(run_id, i, e.step, e.t_ms, e.kind, e.side, e.device, e.model_dump_json())
+                  for i, e in enumerate(trace.events)]
+        with connection:
+            columns = ", ".join(f'"{k}"' for k in run_row)
+            connection.execute(f"INSERT INTO runs ({columns}) VALUES ({', '.join('?' * len(run_row))})",
+                               list(run_row.values()))
+            connection.executemany('INSERT INTO steps (run_id, "index", t_ms, end_ms, phase, status, data) '
+                                   "VALUES (?, ?, ?, ?, ?, ?, ?)", steps)
+            connection.executemany("INSERT INTO events (run_id, seq, step, t_ms, kind, side, device, data) "
+                                   "VALUES (?, ?, ?, ?, ?, ?, ?, ?)", events)
+        wall = time.perf_counter() - start
+        connection.close()
+        return wall
+
+    stores, raws = [], []
+    with tempfile.TemporaryDirectory() as tmp:
+        engine = make_engine(f"sqlite:///{Path(tmp) / 'store.db'}")
+        upgrade(engine)
+        raw_engine = make_engine(f"sqlite:///{Path(tmp) / 'raw.db'}")
+        upgrade(raw_engine)
+        raw_engine.dispose()
+        save_trace(engine, trace)  # warm the statement caches, as a running server has them
+        for _ in range(rounds):
+            start = time.perf_counter()
+            save_trace(engine, trace)
+            stores.append(time.perf_counter() - start)
+            raws.append(raw(Path(tmp) / "raw.db"))
+        engine.dispose()
+    store, raw_s = statistics.median(stores), statistics.median(raws)
+    return {"rows": 1 + len(trace.steps) + len(trace.events), "store_s": store, "raw_s": raw_s, "ratio": store / raw_s}
+
+
 def main() -> None:
     print(f"engine benchmark: median of {ROUNDS} rounds per scenario")
     for name in (REFERENCE, "mlx5-300mb-default-params", "mlx5-300mb-ack"):
@@ -83,6 +180,18 @@ def main() -> None:
         r = bench_store(name)
         print(f"  {name:28s} {r['steps']:6d} steps: write {r['write_s'] * 1000:7.1f} ms = {r['write_over_sim']:.2f}x "
               f"the simulation, read back {r['read_over_sim']:.2f}x")
+    print("store against raw sqlite3 executemany of the same rows (median of 5, one transaction each)")
+    for name in (REFERENCE, "mlx5-300mb-default-params"):
+        r = bench_store_vs_raw(name)
+        print(f"  {name:28s} {r['rows']:6d} rows: store {r['store_s'] * 1000:7.1f} ms, raw {r['raw_s'] * 1000:7.1f} ms "
+              f"= {r['ratio']:.2f}x raw")
+    side = int(os.environ.get("MIGSCOPE_BENCH_SWEEP_SIDE", "50"))
+    r = bench_sweep(side)
+    print(f"sweep benchmark: {r['points']} points ({side} guest sizes x {side} dirty rates around {SWEEP_BASE}), "
+          f"ack on and off = {r['simulations']} simulations")
+    print(f"  {r['workers']} worker processes: {r['wall_s']:.1f} s wall, {r['points_per_s']:.1f} points/s; "
+          f"one process {r['single_points_per_s']:.1f} points/s (sampled {r['sampled']} points) "
+          f"-> {r['speedup']:.2f}x one process; {r['converged']} points converged with the ack")
 
 
 if __name__ == "__main__":

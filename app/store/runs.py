@@ -9,13 +9,12 @@ from datetime import datetime
 from typing import Any
 
 from pydantic import TypeAdapter
-from sqlalchemy import Engine, func, insert
+from sqlalchemy import Connection, Engine, func
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
 from app.engine.trace import Event, Step, Trace
 
-from .db import RawJSON
 from .models import EventRow, Run, RunCreate, StepRow, utc_now
 
 # One validator call per list is about twice as fast as one per row on long runs.
@@ -55,34 +54,34 @@ def run_create_from_trace(trace: Trace) -> RunCreate:
     )
 
 
-def _rows(run_id: str, trace: Trace, created_at: datetime) -> tuple[Run, list[dict[str, Any]], list[dict[str, Any]]]:
+_STEP_COLUMNS = ("run_id", "index", "t_ms", "end_ms", "phase", "status", "data")
+_EVENT_COLUMNS = ("run_id", "seq", "step", "t_ms", "kind", "side", "device", "data")
+
+
+def _rows(run_id: str, trace: Trace, created_at: datetime) -> tuple[Run, list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+    """The run row, then step and event rows as plain tuples (in _STEP_COLUMNS/_EVENT_COLUMNS
+    order) whose JSON is serialised once, by pydantic."""
     run = Run.model_validate(run_create_from_trace(trace), update={"id": run_id, "created_at": created_at})
     step_rows = [
-        {
-            "run_id": run_id,
-            "index": step.index,
-            "t_ms": step.t_ms,
-            "end_ms": step.end_ms,
-            "phase": step.phase,
-            "status": step.status,
-            "data": RawJSON(step.model_dump_json()),
-        }
+        (run_id, step.index, step.t_ms, step.end_ms, step.phase, step.status, step.model_dump_json())
         for step in trace.steps
     ]
     event_rows = [
-        {
-            "run_id": run_id,
-            "seq": seq,
-            "step": ev.step,
-            "t_ms": ev.t_ms,
-            "kind": ev.kind,
-            "side": ev.side,
-            "device": ev.device,
-            "data": RawJSON(ev.model_dump_json()),
-        }
+        (run_id, seq, ev.step, ev.t_ms, ev.kind, ev.side, ev.device, ev.model_dump_json())
         for seq, ev in enumerate(trace.events)
     ]
     return run, step_rows, event_rows
+
+
+def _insert_many(connection: Connection, table: str, columns: Sequence[str], rows: list[tuple[Any, ...]]) -> None:
+    """The driver's own executemany: SQLAlchemy's per-row parameter processing costs as much as
+    the insert itself, and these rows are plain numbers and text already (JSON as text: both
+    SQLite and PostgreSQL read it into their JSON columns)."""
+    quote = connection.dialect.identifier_preparer.quote
+    mark = "?" if connection.dialect.paramstyle == "qmark" else "%s"
+    sql = (f"INSERT INTO {quote(table)} ({', '.join(quote(c) for c in columns)}) "
+           f"VALUES ({', '.join([mark] * len(columns))})")
+    connection.exec_driver_sql(sql, rows)  # type: ignore[arg-type]
 
 
 _RUN_ID = re.compile(r"[A-Za-z0-9_-]+")
@@ -119,12 +118,11 @@ def save_traces(
             run, step_rows, event_rows = _rows(run_id, _storable(trace), created_at or utc_now())
             session.add(run)
             session.flush()
-            # Core executemany: the ORM's bulk path adds nothing here and costs a lot per row.
             connection = session.connection()
             if step_rows:
-                connection.execute(insert(StepRow.__table__), step_rows)  # type: ignore[attr-defined]
+                _insert_many(connection, StepRow.__tablename__, _STEP_COLUMNS, step_rows)  # type: ignore[arg-type]
             if event_rows:
-                connection.execute(insert(EventRow.__table__), event_rows)  # type: ignore[attr-defined]
+                _insert_many(connection, EventRow.__tablename__, _EVENT_COLUMNS, event_rows)  # type: ignore[arg-type]
     return ids
 
 
