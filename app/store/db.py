@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -10,15 +9,6 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
-
-
-class RawJSON(str):
-    """Text that is JSON already (a pydantic `model_dump_json()`): stored in a JSON column as
-    it is. Serialising once in Rust instead of model_dump + json.dumps is ~3x cheaper."""
-
-
-def json_serializer(value: Any) -> str:
-    return str(value) if isinstance(value, RawJSON) else json.dumps(value)
 
 
 def is_sqlite(url: str) -> bool:
@@ -49,7 +39,7 @@ def make_engine(url: str) -> Engine:
         if path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)
         # Requests run in a thread pool: connections move between threads.
-        engine = create_engine(url, connect_args={"check_same_thread": False}, json_serializer=json_serializer)
+        engine = create_engine(url, connect_args={"check_same_thread": False})
         event.listen(engine, "connect", _on_sqlite_connect)
         return engine
-    return create_engine(url, pool_pre_ping=True, json_serializer=json_serializer)
+    return create_engine(url, pool_pre_ping=True)
