@@ -31,7 +31,7 @@ def test_about_page_names_qemu_functions(api_client: TestClient) -> None:
 
 
 def test_static_files_are_served(api_client: TestClient) -> None:
-    for path in ("app.js", "app.css", "vendor/htmx-2.0.11.min.js", "vendor/plotly-basic-4.1.1.min.js"):
+    for path in ("app.js", "app.css", "vendor/htmx-2.0.11.min.js", "vendor/plotly-cartesian-4.1.1.min.js"):
         assert api_client.get(URLS.static(path)).status_code == 200
 
 
