@@ -11,7 +11,7 @@ from .trace import Event
 
 
 @dataclass(order=True)
-class _Pending:
+class PendingEvent:
     t_ms: float
     seq: int
     kind: str = field(compare=False)
@@ -25,19 +25,19 @@ class _Pending:
 
 class EventLog:
     def __init__(self) -> None:
-        self._heap: list[_Pending] = []
+        self._heap: list[PendingEvent] = []
         self._seq = 0
         self.events: list[Event] = []
         self.flushed_until_ms = 0.0
 
-    def add(self, t_ms: float, kind: str, side: str, detail: str, qemu_function: str | None = None, device: str | None = None, **data: Any) -> _Pending:
+    def add(self, t_ms: float, kind: str, side: str, detail: str, qemu_function: str | None = None, device: str | None = None, **data: Any) -> PendingEvent:
         self._seq += 1
         if t_ms < self.flushed_until_ms:
             # Noticed after its step was closed (e.g. a device change the engine only sees
             # at the next pass): keep the true time in data, keep the log in time order.
             data = {**data, "happened_at_ms": round(t_ms, 3)}
             t_ms = self.flushed_until_ms
-        pending = _Pending(t_ms, self._seq, kind, side, device, detail, qemu_function, data)
+        pending = PendingEvent(t_ms, self._seq, kind, side, device, detail, qemu_function, data)
         heapq.heappush(self._heap, pending)
         return pending
 

@@ -10,7 +10,7 @@ from .units import format_bytes as fmt_b
 if TYPE_CHECKING:
     from .simulation import Simulation
 
-__all__ = ["ack_gate_detail", "fmt_b", "gate_texts", "ram_gate_detail"]
+__all__ = ["ack_gate_detail", "fmt_b", "gate_texts", "ram_gate_detail", "stall_text"]
 
 
 def ram_gate_detail(sim: Simulation, estimate: int, exact: int | None, thr: float, ok: bool) -> str:
@@ -31,19 +31,24 @@ def ram_gate_detail(sim: Simulation, estimate: int, exact: int | None, thr: floa
                                     ")" if sim.devs else "")
     if ok:
         return f"exact pending {fmt_b(exact)} ({parts}) {'<=' if le else '<'} threshold {fmt_b(thr)}"
-    return f"exact pending {fmt_b(exact)} ({parts}) > threshold {fmt_b(thr)}: keep iterating"
+    text = f"exact pending {fmt_b(exact)} ({parts}) > threshold {fmt_b(thr)}: keep iterating"
+    if devices > thr and not sim.window.avail_bw_bytes_per_s:
+        text += (f"; the devices' reported stop-copy size alone ({fmt_b(devices)}) exceeds a threshold taken from the "
+                 "measured bandwidth, so unless more is sent per window this never converges: set "
+                 "avail-switchover-bandwidth to the bandwidth really available at switchover")
+    return text
 
 
 def ack_gate_detail(sim: Simulation, can: bool) -> str:
     t = sim.t
     if not sim.src_ack:
         return "switchover-ack is off on the source: nothing to wait for"
-    if not sim.vm_running:
+    if not sim.src.vm_running:
         return "the guest is not running: migration_can_switchover does not wait for the ack"
     if can:
         if sim.profile.reusable_ack and any(d.needs_ack for d in sim.devs):
             return "every device needing an ack has a valid ack (per-device acks, proposed 2026)"
-        return f"ack received at {sim.ack_arrival_ms:.1f} ms (latched until the end)"
+        return f"ack received at {sim.rp.ack_arrival_ms or 0.0:.1f} ms (latched until the end)"
     if not sim.dst_ack:
         return "waiting for the ack, but the destination does not have switchover-ack on: it never acks"
     needing = [d for d in sim.devs if d.needs_ack]
@@ -74,4 +79,21 @@ def gate_texts(gates: list[Gate], switch: bool) -> str:
     text = "Switchover held: " + "; ".join(g.detail for g in closed) + "."
     if opened:
         text += " Open: " + "; ".join(g.detail for g in opened) + "."
+    return text
+
+
+def stall_text(sim: Simulation, can: bool) -> str:
+    """When the destination is busy with a long image load while the source waits for the
+    ack, say what that does to the source and to the threshold (the surprising part)."""
+    if can:
+        return ""
+    record = sim.main.loading_at(sim.t)
+    if record is None or not record.kind.startswith("vfio_") or record.load_end_ms - record.load_start_ms < 50.0:
+        return ""
+    text = (f"The destination is loading {record.device}'s image ({record.load_end_ms - record.load_start_ms:.0f} ms "
+            "in one synchronous mlx5vf_cmd_load_vhca_state): its load loop is blocked, the channel backs up, the "
+            "source's writes block, and the bandwidth QEMU measures falls towards the guest's dirty rate.")
+    if not sim.window.avail_bw_bytes_per_s:
+        text += (" The threshold follows that collapsed bandwidth, so after the ack the reported stop-copy size may "
+                 "never fit again: this is what avail-switchover-bandwidth is for.")
     return text

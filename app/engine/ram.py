@@ -1,22 +1,27 @@
 """Guest RAM as QEMU's migration bitmap sees it.
 
-Pages are counted, not tracked one by one (a 1 TiB guest has 2^28 pages). Three pools:
-zero pages (never written; ~9 bytes on the wire), cold pages (written once before
-migration, outside the working set) and working-set pages (the guest keeps writing them).
+Pages are counted, not tracked one by one (a 1 TiB guest has 2^28 pages). Zero pages (never
+written; ~9 bytes on the wire), cold pages (written once before migration, outside the
+working set) and the working set, split into pools that the guest writes at their own rate:
+one pool for `uniform` and `sequential`, a hot and a cold pool for `hot_cold`.
 
-Bitmap semantics (migration/ram.c): `bitmap_*` is what QEMU will send; it only shrinks
-between syncs. The guest's writes go to the dirty log (`log_ws_pages`, the KVM dirty log),
-where a page written twice counts once; a sync merges the log into the bitmap (a union:
-pages already in the bitmap are not counted twice).
+Bitmap semantics (migration/ram.c): a pool's `bitmap` pages are what QEMU will send; they
+only shrink between syncs. The guest's writes go to the dirty log (`log`, the KVM dirty
+log), where a page written twice counts once; a sync merges the log into the bitmap (a
+union: pages already in the bitmap are not counted twice).
 
-Simplification: the union assumes the log's pages fall uniformly over the working set, so
-the overlap with the bitmap's working-set pages is bitmap_ws x log / W.
+How the union overlaps depends on the write pattern:
+- uniform (and each pool of hot_cold): the log's pages fall uniformly over the pool, so the
+  overlap with the bitmap is bitmap x log / pages;
+- sequential (the real-QEMU fixtures' guest writes one byte per page, cycling through its
+  working set): the sweep writes the pages that follow the ones it wrote before the last
+  sync, so the log and the bitmap overlap only once the sweep has gone all the way round.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 PAGE_BYTES = 4096
 # ram_save_zero_page: an 8-byte header + one byte. save_normal_page: header + 4 KiB.
@@ -25,29 +30,59 @@ NORMAL_PAGE_WIRE_BYTES = PAGE_BYTES + 8
 
 
 @dataclass
+class Pool:
+    """Part of the working set the guest writes at one rate."""
+
+    pages: int
+    writes_per_ms: float
+    bitmap: int
+    log: float = 0.0
+
+
+@dataclass
 class RamModel:
     total_pages: int
-    ws_pages: int
-    dirty_pages_per_ms: float
-    pattern: str  # "uniform" or "sequential"
+    pattern: str  # "uniform", "sequential" or "hot_cold"
     bitmap_zero: int = 0
     bitmap_cold: int = 0
-    bitmap_ws: int = 0
-    log_ws_pages: float = 0.0
+    pools: list[Pool] = field(default_factory=list)
     last_ms: float = 0.0
     # Pages newly set in the bitmap by syncs since the last dirty-rate computation.
     new_dirty_pages_period: int = 0
 
     @classmethod
-    def create(cls, ram_bytes: int, working_set_bytes: int, zero_fraction: float, dirty_rate_bytes_per_s: int, pattern: str) -> RamModel:
+    def create(
+        cls,
+        ram_bytes: int,
+        working_set_bytes: int,
+        zero_fraction: float,
+        dirty_rate_bytes_per_s: int,
+        pattern: str,
+        hot_set_fraction: float = 0.1,
+        hot_write_fraction: float = 0.9,
+    ) -> RamModel:
         total = ram_bytes // PAGE_BYTES
         zero = int(round(total * zero_fraction))
         ws = min(working_set_bytes // PAGE_BYTES, total - zero)
-        model = cls(total_pages=total, ws_pages=ws, dirty_pages_per_ms=dirty_rate_bytes_per_s / PAGE_BYTES / 1000.0, pattern=pattern)
-        model.bitmap_zero = zero
-        model.bitmap_cold = total - zero - ws
-        model.bitmap_ws = ws
+        writes = dirty_rate_bytes_per_s / PAGE_BYTES / 1000.0
+        model = cls(total_pages=total, pattern=pattern, bitmap_zero=zero, bitmap_cold=total - zero - ws)
+        if pattern == "hot_cold" and ws > 1:
+            hot = min(ws - 1, max(1, int(round(ws * hot_set_fraction))))
+            model.pools = [
+                Pool(hot, writes * hot_write_fraction, hot),
+                Pool(ws - hot, writes * (1.0 - hot_write_fraction), ws - hot),
+            ]
+        else:
+            model.pools = [Pool(ws, writes, ws)]
         return model
+
+    @property
+    def ws_pages(self) -> int:
+        return sum(pool.pages for pool in self.pools)
+
+    @property
+    def bitmap_ws(self) -> int:
+        return sum(pool.bitmap for pool in self.pools)
 
     @property
     def remaining_pages(self) -> int:
@@ -59,7 +94,7 @@ class RamModel:
 
     @property
     def log_bytes(self) -> int:
-        return int(self.log_ws_pages) * PAGE_BYTES
+        return sum(int(pool.log) for pool in self.pools) * PAGE_BYTES
 
     def advance(self, now_ms: float, running: bool) -> None:
         """Let the guest write pages until now_ms (only while its vCPUs run)."""
@@ -67,31 +102,43 @@ class RamModel:
         if dt <= 0:
             return
         self.last_ms = now_ms
-        if not running or self.ws_pages == 0 or self.dirty_pages_per_ms <= 0:
+        if not running:
             return
-        writes = self.dirty_pages_per_ms * dt
-        w = float(self.ws_pages)
-        if self.pattern == "sequential":
-            self.log_ws_pages = min(w, self.log_ws_pages + writes)
-        else:
-            # Uniform random writes: the clean part decays exponentially.
-            self.log_ws_pages = w - (w - self.log_ws_pages) * math.exp(-writes / w)
+        for pool in self.pools:
+            if pool.pages == 0 or pool.writes_per_ms <= 0:
+                continue
+            writes = pool.writes_per_ms * dt
+            w = float(pool.pages)
+            if self.pattern == "sequential":
+                pool.log = min(w, pool.log + writes)
+            else:
+                # Uniform random writes: the clean part decays exponentially.
+                pool.log = w - (w - pool.log) * math.exp(-writes / w)
 
     def sync(self) -> int:
         """migration_bitmap_sync: merge the dirty log into the bitmap; return new pages."""
-        log = int(self.log_ws_pages)
-        overlap = int(round(self.bitmap_ws * log / self.ws_pages)) if self.ws_pages else 0
-        new_pages = log - overlap
-        self.bitmap_ws = min(self.ws_pages, self.bitmap_ws + new_pages)
-        self.log_ws_pages -= log
-        self.new_dirty_pages_period += new_pages
-        return new_pages
+        new_total = 0
+        for pool in self.pools:
+            log = int(pool.log)
+            if pool.pages == 0:
+                overlap = 0
+            elif self.pattern == "sequential":
+                overlap = max(0, pool.bitmap + log - pool.pages)
+            else:
+                overlap = int(round(pool.bitmap * log / pool.pages))
+            new_pages = log - overlap
+            pool.bitmap = min(pool.pages, pool.bitmap + new_pages)
+            pool.log -= log
+            new_total += new_pages
+        self.new_dirty_pages_period += new_total
+        return new_total
 
     def wire_bytes_per_page(self) -> float:
         total = self.remaining_pages
         if total == 0:
             return float(NORMAL_PAGE_WIRE_BYTES)
-        return (self.bitmap_zero * ZERO_PAGE_WIRE_BYTES + (total - self.bitmap_zero) * NORMAL_PAGE_WIRE_BYTES) / total
+        normal = total - self.bitmap_zero
+        return (self.bitmap_zero * ZERO_PAGE_WIRE_BYTES + normal * NORMAL_PAGE_WIRE_BYTES) / total
 
     def take(self, pages: int) -> tuple[int, int]:
         """Send `pages` pages from the bitmap, mixed in proportion (QEMU walks RAM in
@@ -100,25 +147,21 @@ class RamModel:
         pages = min(pages, total)
         if pages <= 0:
             return 0, 0
+        counts = [self.bitmap_zero, self.bitmap_cold] + [pool.bitmap for pool in self.pools]
         if pages == total:
-            zero, cold, ws = self.bitmap_zero, self.bitmap_cold, self.bitmap_ws
+            taken = counts[:]
         else:
-            zero = min(self.bitmap_zero, pages * self.bitmap_zero // total)
-            cold = min(self.bitmap_cold, pages * self.bitmap_cold // total)
-            ws = min(self.bitmap_ws, pages - zero - cold)
-            rest = pages - zero - cold - ws
-            # Integer rounding leftovers go to whichever pool still has pages.
-            for pool in ("bitmap_cold", "bitmap_zero"):
+            taken = [pages * c // total for c in counts]
+            rest = pages - sum(taken)
+            # Integer rounding leftovers go to whichever bucket still has pages.
+            for i, c in enumerate(counts):
                 if rest <= 0:
                     break
-                room = getattr(self, pool) - (cold if pool == "bitmap_cold" else zero)
-                extra = min(rest, room)
-                if pool == "bitmap_cold":
-                    cold += extra
-                else:
-                    zero += extra
+                extra = min(rest, c - taken[i])
+                taken[i] += extra
                 rest -= extra
-        self.bitmap_zero -= zero
-        self.bitmap_cold -= cold
-        self.bitmap_ws -= ws
-        return zero, cold + ws
+        self.bitmap_zero -= taken[0]
+        self.bitmap_cold -= taken[1]
+        for pool, n in zip(self.pools, taken[2:], strict=True):
+            pool.bitmap -= n
+        return taken[0], sum(taken[1:])

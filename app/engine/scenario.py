@@ -45,6 +45,8 @@ LIMITS: dict[str, Any] = {
     "title_chars": 200,
     "description_chars": 4000,
     "device_name_chars": 64,
+    "vcpus": (1, 4096),
+    "multifd_channels": (1, 64),
 }
 
 
@@ -100,12 +102,25 @@ class Guest(_Strict):
     dirty_rate_bytes_per_s: Rate = Field(default=64 * MiB, description="guest page writes per second x 4 KiB")
     working_set_bytes: DeviceBytes = Field(default=1 * GiB, description="the RAM the guest keeps writing")
     zero_page_fraction: float = Field(default=0.5, ge=0.0, le=1.0, description="RAM never written: sent as ~9-byte zero pages")
-    dirty_pattern: Literal["uniform", "sequential"] = Field(
-        default="uniform", description="uniform: random pages of the working set; sequential: cycles through it"
+    dirty_pattern: Literal["uniform", "sequential", "hot_cold"] = Field(
+        default="uniform",
+        description="uniform: random pages of the working set; sequential: one write per page, cycling through it "
+        "(the real-QEMU fixtures' guest); hot_cold: hot_write_fraction of the writes go to a hot part of "
+        "hot_set_fraction of the working set, the rest uniformly to the cold part",
     )
+    hot_set_fraction: float = Field(default=0.1, gt=0.0, le=1.0, description="hot_cold: share of the working set that is hot")
+    hot_write_fraction: float = Field(default=0.9, ge=0.0, le=1.0, description="hot_cold: share of the writes that hit the hot part")
+    vcpus: int = Field(default=1, ge=LIMITS["vcpus"][0], le=LIMITS["vcpus"][1], description="vCPUs (VM stop cost grows with them)")
     non_iterable_state_bytes: DeviceBytes = Field(default=256 * 1024, description="CPU and device state sent after the iterables")
     setup_ms: Ms = Field(default=5.0, description="save_setup hooks (estimate)")
-    vm_stop_ms: Ms = Field(default=20.0, description="vCPU stop at switchover, device transitions not included (estimate)")
+    vm_stop_ms: Ms = Field(
+        default=20.0,
+        description="fixed part of the VM stop at switchover (estimate); published totals: ~128 ms with two VFs "
+        "(Oracle, Jul 2024), ~268 ms for 384 vCPUs (Red Hat QE, 2024)",
+    )
+    vm_stop_ms_per_vcpu: Ms = Field(
+        default=0.65, description="VM stop cost per vCPU (derived: (268 ms - 20 ms) / 384 vCPUs, Red Hat QE 2024)"
+    )
     vm_start_ms: Ms = Field(default=20.0, description="destination announce + vm_start (published ~20 ms)")
     bitmap_sync_ms_per_gib: Ms = Field(default=0.25, description="cost of one dirty-bitmap sync per GiB of RAM (estimate)")
 
@@ -136,6 +151,11 @@ class Params(_Strict):
     avail_switchover_bandwidth_bytes_per_s: Rate = Field(default=0, description="0 = use the measured bandwidth (8.2+)")
     pause_before_switchover_ms: Ms = Field(
         default=0.0, description="with pause-before-switchover: time until migrate-continue arrives"
+    )
+    multifd_channels: int = Field(
+        default=2, ge=LIMITS["multifd_channels"][0], le=LIMITS["multifd_channels"][1],
+        description="multifd-channels (QEMU default 2): with the multifd capability RAM pages and (10.0+) the "
+        "devices' stop-copy state share these channels and the link",
     )
 
 
@@ -178,6 +198,11 @@ class Action(_Strict):
 class Reinit(_Strict):
     at_ms: Ms
     initial_bytes: DeviceBytes
+    dest_load_ms: Ms | None = Field(
+        default=None,
+        description="destination cost of loading the re-initialised state (default: dest_initial_load_ms scaled "
+        "by initial_bytes)",
+    )
 
 
 class DeviceSpec(_Strict):
@@ -191,11 +216,30 @@ class DeviceSpec(_Strict):
     initial_bytes: DeviceBytes | None = None
     dirty_rate_bytes_per_s: Rate | None = None
     dirty_max_bytes: DeviceBytes | None = None
-    stop_copy_bytes: DeviceBytes | None = Field(default=None, description="state left for STOP_COPY once pre-copy data is read")
+    stop_copy_bytes: DeviceBytes | None = Field(
+        default=None, description="bytes the final (STOP_COPY) image holds: what is read and sent after VM stop"
+    )
+    reported_stop_copy_bytes: DeviceBytes | None = Field(
+        default=None,
+        description="what VFIO_DEVICE_FEATURE_MIG_DATA_SIZE reports (stop_copy_length; QEMU's exact pending uses "
+        "it); null: stop_copy_bytes plus the unread pre-copy data",
+    )
     stop_copy_query_fails: bool | None = Field(default=None, description="VFIO_DEVICE_FEATURE_MIG_DATA_SIZE fails: QEMU assumes 100 GiB")
     read_bytes_per_s: LinkRate | None = Field(default=None, description="source reading device data from the data fd")
     dest_initial_load_ms: Ms | None = Field(default=None, description="destination cost of loading all initial bytes")
     dest_load_bytes_per_s: LinkRate | None = Field(default=None, description="destination load rate for the other device data")
+    dest_load_granularity: Literal["image", "byte"] | None = Field(
+        default=None,
+        description="image: the driver buffers written bytes and loads an image once it is complete, so the write "
+        "that completes it pays the whole load (mlx5vf_resume_write); byte: every byte pays its share",
+    )
+    dest_write_bytes_per_s: LinkRate | None = Field(
+        default=None, description="destination: copying a written chunk into the driver's buffer (before the load)"
+    )
+    setup_saves_initial_image: bool | None = Field(
+        default=None,
+        description="entering PRE_COPY saves the first image and vfio_save_setup waits for it (mlx5), at read_bytes_per_s",
+    )
     dest_config_load_ms: Ms | None = None
     precopy_enter_ms: Ms | None = None
     stop_copy_enter_ms: Ms | None = None
@@ -220,6 +264,10 @@ DEVICE_DEFAULTS: dict[str, Any] = {
     "dest_initial_load_ms": 0.0,
     "dest_load_bytes_per_s": 1 * GiB,
     "dest_config_load_ms": 5.0,
+    "dest_load_granularity": "image",
+    "dest_write_bytes_per_s": 8 * GiB,
+    "setup_saves_initial_image": False,
+    "reported_stop_copy_bytes": None,
     "precopy_enter_ms": 1.0,
     "stop_copy_enter_ms": 5.0,
     "resume_exit_ms": 5.0,
@@ -240,11 +288,15 @@ class ResolvedDevice(_Strict):
     dirty_rate_bytes_per_s: int
     dirty_max_bytes: int
     stop_copy_bytes: int
+    reported_stop_copy_bytes: int | None
     stop_copy_query_fails: bool
     read_bytes_per_s: int
     dest_initial_load_ms: float
     dest_load_bytes_per_s: int
     dest_config_load_ms: float
+    dest_load_granularity: Literal["image", "byte"]
+    dest_write_bytes_per_s: int
+    setup_saves_initial_image: bool
     precopy_enter_ms: float
     stop_copy_enter_ms: float
     resume_exit_ms: float

@@ -2,35 +2,50 @@
 
 `Simulation(scenario)` runs QEMU's pre-copy migration as a generator of steps: the setup,
 then one step per pass of `migration_iteration_run`, then one step per phase of the
-switchover (see switchover.py). Time is event driven: a pass takes as long as its sends,
-syncs and device reads take; idle stretches are skipped to the next thing that can change.
+switchover (switchover.py). Time is event driven: a pass takes as long as its sends, syncs
+and device reads take; idle stretches are skipped to the next thing that can change.
+
+The state lives in small named parts:
+- `src` (source.py): the migration thread's clock, status and counters; `window` its
+  bandwidth window (budget, threshold);
+- `devs` (devices.py): each VFIO device's images, QEMU's cached view and both state machines;
+- `main`, `ram_channels`, `device_channels` (stream.py): the channels, sharing one `link`;
+- `dst` (destination.py): the destination's load path and its ack count;
+- `rp` (returnpath.py): the return path and the switchover gate;
+- `switchover` (switchover.py): the completion, a collaborator that drives the others.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from typing import Any
 
 from .. import __version__
-from .devices import DeviceRuntime, device_records
-from .eventlog import EventLog
-from .explain import fmt_b, gate_texts
-from .profiles import PROFILES
-from .ram import NORMAL_PAGE_WIRE_BYTES, PAGE_BYTES, RamModel
-from .scenario import Scenario
-from .stream import MARKER_BYTES, Stream
-from .switchover import SwitchoverMixin
-from .trace import Decision, DeviceStep, Gate, Step, Trace
-from .vfio import VfioState
 from .clock import before, reached
+from .destination import DestinationLoader
+from .devices import DeviceRuntime, ImageKind, Piece
+from .eventlog import EventLog
+from .explain import fmt_b, gate_texts, stall_text
+from .profiles import PROFILES
+from .ram import NORMAL_PAGE_WIRE_BYTES, PAGE_BYTES, ZERO_PAGE_WIRE_BYTES, RamModel
+from .returnpath import ReturnPath
+from .scenario import Scenario
+from .source import RateWindow, SourceThread
+from .stream import MARKER_BYTES, Record, Stream, Wire
+from .switchover import Switchover
+from .trace import Decision, DeviceStep, EventKind, Gate, Phase, Step, Trace
+from .vfio import VfioState
 
-BUFFER_DELAY_MS = 100.0  # migration/migration-stats.h
 MAX_WAIT_MS = 50.0  # ram.c: ram_save_iterate gives up its slice after 50 ms
 SECTION_HEADER_BYTES = 16
 ENGINE_STEP_LIMIT = 200_000  # documented engine limit: a run ends as cancelled past it
+# An image load this long is worth an event and a word in the step text.
+NOTABLE_LOAD_MS = 10.0
+
+StepGen = Generator[Step, None, bool]
 
 
-class Simulation(SwitchoverMixin):
+class Simulation:
     def __init__(self, scenario: Scenario, max_steps: int | None = None) -> None:
         self.scenario = scenario
         # A run that would need more steps ends as cancelled, with the reason, at this count.
@@ -39,76 +54,59 @@ class Simulation(SwitchoverMixin):
         self.resolved_devices = scenario.resolved_devices()
         self.notes: list[str] = []
         g = scenario.guest
-        self.ram = RamModel.create(g.ram_bytes, g.working_set_bytes, g.zero_page_fraction, g.dirty_rate_bytes_per_s, g.dirty_pattern)
-        self.stream = Stream(
-            link_bytes_per_ms=scenario.link.bandwidth_bytes_per_s / 1000.0,
-            latency_ms=scenario.link.latency_ms,
-            buffer_bytes=scenario.link.socket_buffer_bytes,
-        )
-        self.devs = [DeviceRuntime.create(spec, p2p_states=self.profile.p2p_and_multi_device) for spec in self.resolved_devices]
-        for dev in self.devs:
-            if dev.reinit_queue and not self.profile.reusable_ack:
-                self.notes.append(
-                    f"{dev.name}: re-initialisation events ignored: VFIO_PRECOPY_INFO_REINIT needs the proposed 2026 profile"
-                )
-                dev.reinit_queue = []
+        self.ram = RamModel.create(g.ram_bytes, g.working_set_bytes, g.zero_page_fraction, g.dirty_rate_bytes_per_s,
+                                   g.dirty_pattern, g.hot_set_fraction, g.hot_write_fraction)
         caps = scenario.caps
         self.src_caps = set(caps.source)
         self.dst_caps = set(caps.destination)
-        self.return_path = "return-path" in self.src_caps
         self.src_ack = "switchover-ack" in self.src_caps
         self.dst_ack = "switchover-ack" in self.dst_caps
-        # 10.0+: VFIO stop-copy data over multifd channels (x-migration-multifd-transfer=auto).
-        self.multifd = ("multifd" in self.src_caps and "multifd" in self.dst_caps
-                        and self.profile.multifd_device_state and bool(self.devs))
-        if "multifd" in self.src_caps and not self.profile.multifd_device_state:
-            self.notes.append("multifd: VFIO device state over multifd channels needs QEMU 10.0; RAM over multifd "
-                              "is not modelled, so the capability has no effect on this profile")
-        # Per-device multifd channels used at switchover (empty otherwise).
-        self.side_streams: list[Stream] = []
+        self.devs = [DeviceRuntime.create(spec, p2p_states=self.profile.p2p_and_multi_device)
+                     for spec in self.resolved_devices]
+        for dev in self.devs:
+            if dev.reinit_queue and not self.profile.reusable_ack:
+                self.notes.append(
+                    f"{dev.name}: this QEMU does not opt into VFIO_PRECOPY_INFO_REINIT (proposed 2026): re-initialised "
+                    "state goes with the stop-copy image and its load lands in the downtime"
+                )
+        # Channels: the main one, and with multifd the RAM channels (and at switchover, on
+        # 10.0+, one stream per device's stop-copy state), all sharing one link.
+        self.link = Wire(scenario.link.bandwidth_bytes_per_s / 1000.0, scenario.link.latency_ms)
+        self.main = Stream(self.link, scenario.link.socket_buffer_bytes)
+        both_multifd = "multifd" in self.src_caps and "multifd" in self.dst_caps
+        self.lanes = [Wire(self.link.bytes_per_ms) for _ in range(scenario.params.multifd_channels)] if both_multifd else []
+        self.ram_channels = [Stream(self.link, scenario.link.socket_buffer_bytes, lane) for lane in self.lanes]
+        self.next_ram_channel = 0
+        # 10.0+: VFIO stop-copy data over the multifd channels (x-migration-multifd-transfer=auto).
+        self.multifd = both_multifd and self.profile.multifd_device_state and bool(self.devs)
+        if both_multifd and self.devs and not self.profile.multifd_device_state:
+            self.notes.append("multifd: RAM pages use the multifd channels; VFIO device state over multifd needs "
+                              "QEMU 10.0, so device data stays on the main channel")
+        self.device_channels: list[Stream] = []
         self.log = EventLog()
         self.steps: list[Step] = []
-        self.t = 0.0
-        self.status = "none"
-        self.vm_running = True
-        self.dst_vm_running = False
-        # Bandwidth accounting (migration_update_counters).
-        self.window_t0 = 0.0
-        self.window_bytes0 = 0
-        self.rate_start_bytes = 0
-        self.bandwidth_bytes_per_ms: float | None = None
-        self.threshold_bytes = 0.0
-        self.expected_downtime_ms: float | None = scenario.params.downtime_limit_ms
-        self.dirty_pages_rate: float | None = None
-        self.dirty_bytes_last_sync = 0
-        self.last_rate_ms = 0.0
-        # Parameters a user may change during the migration (migrate-set-parameters).
-        self.downtime_limit_ms = scenario.params.downtime_limit_ms
-        self.avail_bw_bytes_per_s = scenario.params.avail_switchover_bandwidth_bytes_per_s
-        self.budget_bytes: float | None = None
-        self.set_max_bandwidth(scenario.params.max_bandwidth_bytes_per_s)
+        self.src = SourceThread()
+        self.window = RateWindow(scenario.params.downtime_limit_ms, scenario.params.avail_switchover_bandwidth_bytes_per_s,
+                                 expected_downtime_ms=scenario.params.downtime_limit_ms)
+        self.window.set_max_bandwidth(scenario.params.max_bandwidth_bytes_per_s)
+        self.rp = ReturnPath(self.log, "return-path" in self.src_caps, scenario.link.latency_ms)
+        self.dst = DestinationLoader(self, self.dst_ack)
+        self.switchover = Switchover(self)
         self.actions = sorted(scenario.actions, key=lambda a: a.at_ms)
-        self.guest_paused_at_ms: float | None = None
-        # Counters.
-        self.transferred = 0
-        self.ram_transferred = 0
-        self.vfio_transferred = 0
-        self.dirty_sync_count = 0
-        self.passes = 0
-        self.setup_time_ms: float | None = None
-        # Switchover-ack (legacy: one latched ack; 2026: per device).
-        self.dst_pending_num = 0
-        self.ack_arrival_ms: float | None = None
-        self.ack_sent_ms: float | None = None
-        self.gate_open_since: float | None = None
-        self.gate_event: Any = None
-        self.dst_error: tuple[float, str] | None = None
         self.result: dict[str, Any] = {}
-        self.dst_started_ms = 0.0
         self._gen = self._run()
         self.done = False
 
     # ----------------------------------------------------------------- public API
+    @property
+    def t(self) -> float:
+        """The source migration thread's clock (ms since `migrate`)."""
+        return self.src.t
+
+    @t.setter
+    def t(self, value: float) -> None:
+        self.src.t = value
+
     def step(self) -> Step | None:
         """Advance one step (a pass or a switchover phase); None once finished."""
         if self.done:
@@ -147,29 +145,39 @@ class Simulation(SwitchoverMixin):
             notes=self.notes + SIMPLIFICATIONS,
         )
 
-    # ----------------------------------------------------------------- helpers
-    def event(self, t: float, kind: str, side: str, detail: str, fn: str | None = None, device: str | None = None, **data: Any) -> None:
+    # ----------------------------------------------------------------- shared helpers
+    @property
+    def vm_running(self) -> bool:
+        return self.src.vm_running
+
+    @property
+    def downtime_limit_ms(self) -> float:
+        return self.window.downtime_limit_ms
+
+    @property
+    def streams(self) -> list[Stream]:
+        return [self.main, *self.ram_channels, *self.device_channels]
+
+    def event(self, t: float, kind: str, side: str, detail: str, fn: str | None = None, device: str | None = None,
+              **data: Any) -> None:
         self.log.add(t, kind, side, detail, fn, device, **data)
 
     def set_status(self, new: str, t: float | None = None) -> None:
-        if new == self.status:
+        if new == self.src.status:
             return
-        self.event(self.t if t is None else t, "status", "source", f"migration status {self.status} -> {new}", "migrate_set_state", status=new, previous=self.status)
-        self.status = new
+        self.event(self.t if t is None else t, EventKind.STATUS, "source", f"migration status {self.src.status} -> {new}",
+                   "migrate_set_state", status=new, previous=self.src.status)
+        self.src.status = new
 
     def device_transition(self, dev: DeviceRuntime, side: str, target: VfioState, t: float, why: str) -> None:
         machine = dev.src if side == "source" else dev.dst
         for old, new in machine.request(target):
-            self.event(t, "device_state", side, f"{dev.name} ({side}): {old.value} -> {new.value}: {why}",
+            self.event(t, EventKind.DEVICE_STATE, side, f"{dev.name} ({side}): {old.value} -> {new.value}: {why}",
                        "vfio_migration_set_state", dev.name, **{"from": old.value, "to": new.value})
-
-    def set_max_bandwidth(self, bytes_per_s: int) -> None:
-        """migration_rate_set: a per-100 ms budget of max-bandwidth / 10 (0: no limit)."""
-        self.budget_bytes = bytes_per_s / 10.0 if bytes_per_s > 0 else None
 
     def apply_actions(self) -> str | None:
         """Apply user actions due by now; return a cancel reason if the user cancelled."""
-        while self.actions and self.actions[0].at_ms <= self.t:
+        while self.actions and reached(self.t, self.actions[0].at_ms):
             action = self.actions.pop(0)
             if action.kind == "cancel":
                 return f"migrate_cancel issued by the user at {action.at_ms:.0f} ms"
@@ -178,15 +186,15 @@ class Simulation(SwitchoverMixin):
                 continue
             changed = []
             if action.max_bandwidth_bytes_per_s is not None:
-                self.set_max_bandwidth(action.max_bandwidth_bytes_per_s)
+                self.window.set_max_bandwidth(action.max_bandwidth_bytes_per_s)
                 changed.append(f"max-bandwidth {fmt_b(action.max_bandwidth_bytes_per_s)}/s (applies now)")
             if action.downtime_limit_ms is not None:
-                self.downtime_limit_ms = action.downtime_limit_ms
+                self.window.downtime_limit_ms = action.downtime_limit_ms
                 changed.append(f"downtime-limit {action.downtime_limit_ms:.0f} ms")
             if action.avail_switchover_bandwidth_bytes_per_s is not None:
-                self.avail_bw_bytes_per_s = action.avail_switchover_bandwidth_bytes_per_s
+                self.window.avail_bw_bytes_per_s = action.avail_switchover_bandwidth_bytes_per_s
                 changed.append(f"avail-switchover-bandwidth {fmt_b(action.avail_switchover_bandwidth_bytes_per_s)}/s")
-            self.event(self.t, "set_parameters", "user", "migrate-set-parameters: " + ", ".join(changed) +
+            self.event(self.t, EventKind.SET_PARAMETERS, "user", "migrate-set-parameters: " + ", ".join(changed) +
                        "; the threshold is recomputed when the current window closes", "qmp_migrate_set_parameters",
                        **{k: v for k, v in action.model_dump().items() if v is not None and k not in ("at_ms", "kind")})
         return None
@@ -195,137 +203,122 @@ class Simulation(SwitchoverMixin):
         """QMP `stop` during migration: vCPUs stop, pre-copy devices go to STOP_COPY
         (vfio_vmstate_change with RUN_STATE_PAUSED), and migration_can_switchover no
         longer waits for the ack."""
-        if not self.vm_running:
+        if not self.src.vm_running:
             return
         self.advance_dirtying(self.t)
-        self.vm_running = False
-        self.guest_paused_at_ms = self.t
-        self.event(self.t, "guest_paused", "user", "the user paused the guest (QMP stop): its dirtying stops, and "
-                   "switchover no longer waits for the ack", "qmp_stop")
+        self.src.vm_running = False
+        self.src.guest_paused_at_ms = self.t
+        self.event(self.t, EventKind.GUEST_PAUSED, "user", "the user paused the guest (QMP stop): its dirtying stops, "
+                   "and switchover no longer waits for the ack", "qmp_stop")
         for dev in self.devs:
-            target = VfioState.STOP_COPY if dev.src.in_precopy else VfioState.STOP
+            precopy = dev.src.in_precopy
             self.t += dev.spec.stop_copy_enter_ms
-            self.device_transition(dev, "source", target, self.t, "vfio_vmstate_change (guest paused)")
+            self.device_transition(dev, "source", VfioState.STOP_COPY if precopy else VfioState.STOP, self.t,
+                                   "vfio_vmstate_change (guest paused)")
+            if precopy:
+                dev.start_final_save(self.t)
         if self.src_ack:
-            self.open_gate(self.t, "the guest is paused: migration_can_switchover is true without the ack")
+            self.rp.open_gate(self.t, "the guest is paused: migration_can_switchover is true without the ack")
 
     def sync_cost_ms(self) -> float:
         gib = self.scenario.guest.ram_bytes / 1024**3
         return 0.05 + self.scenario.guest.bitmap_sync_ms_per_gib * gib
 
     def advance_dirtying(self, t: float) -> None:
-        self.ram.advance(t, self.vm_running)
+        self.ram.advance(t, self.src.vm_running)
         for dev in self.devs:
-            while dev.reinit_queue and dev.reinit_queue[0][0] <= t and dev.src.in_precopy:
-                at_ms, init_bytes = dev.reinit_queue.pop(0)
-                dev.truth.advance(at_ms, True)
-                dev.truth.init_bytes = float(init_bytes)
-                dev.truth.dirty_bytes = 0.0
-                dev.initial_total_bytes += init_bytes
-                dev.reinit_pending_report = True
-                self.event(at_ms, "reinit", "source", f"{dev.name}: the driver re-initialised its pre-copy data: "
-                           f"{fmt_b(init_bytes)} of new initial bytes (VFIO_PRECOPY_INFO_REINIT, proposed 2026)", None, dev.name,
-                           initial_bytes=init_bytes)
-            dev.truth.advance(t, dev.src.in_precopy and self.vm_running)
+            while dev.reinit_queue and reached(t, dev.reinit_queue[0][0]) and dev.src.in_precopy:
+                at_ms, init_bytes, load_ms = dev.reinit_queue.pop(0)
+                dev.reinit(at_ms, init_bytes, load_ms, self.profile.reusable_ack)
+                if self.profile.reusable_ack:
+                    detail = (f"{dev.name}: the driver re-initialised its pre-copy data: {fmt_b(init_bytes)} of new "
+                              "initial bytes (VFIO_PRECOPY_INFO_REINIT, proposed 2026)")
+                else:
+                    detail = (f"{dev.name}: the device re-initialised ({fmt_b(init_bytes)} of new state, "
+                              f"{load_ms:.0f} ms to load), but this QEMU cannot be told (no VFIO_PRECOPY_INFO_REINIT "
+                              "before the proposed 2026 series): the state goes with the stop-copy image and its load "
+                              "lands in the downtime")
+                self.event(at_ms, EventKind.REINIT, "source", detail, None, dev.name, initial_bytes=init_bytes)
+            dev.data.advance(t, dev.src.in_precopy and self.src.vm_running)
 
     def acked(self, t: float) -> bool:
         """switchover_acked as the source's return-path thread has set it by time t."""
         if self.profile.reusable_ack and any(d.needs_ack for d in self.devs):
             needing = [d for d in self.devs if d.needs_ack]
             return all(d.ack_arrival_ms is not None and d.ack_arrival_ms <= t for d in needing)
-        return self.ack_arrival_ms is not None and self.ack_arrival_ms <= t
+        return self.rp.ack_arrival_ms is not None and self.rp.ack_arrival_ms <= t
 
     def can_switchover(self, t: float) -> bool:
         """migration_can_switchover."""
-        return (not self.src_ack) or (not self.vm_running) or self.acked(t)
+        return (not self.src_ack) or (not self.src.vm_running) or self.acked(t)
 
-    def write(self, nbytes: int, kind: str, load_cost_ms: float, device: str | None = None, label: str = "", payload: int = 0) -> Any:
-        record = self.stream.write(self.t, nbytes, kind, load_cost_ms, device, label, payload)
+    def write(self, nbytes: int, kind: str, load_cost_ms: float, device: str | None = None, label: str = "",
+              payload: int = 0) -> Record:
+        """The migration thread writes one record into the main channel (it blocks while
+        the channel is full)."""
+        record = self.main.write(self.t, nbytes, kind, load_cost_ms, device, label, payload)
         self.t = record.write_ms
-        self.transferred += nbytes
+        self.src.transferred += nbytes
         return record
 
+    def write_ram(self, nbytes: int, load_cost_ms: float) -> None:
+        """RAM pages: the main channel, or with multifd the next multifd channel."""
+        if self.ram_channels:
+            stream = self.ram_channels[self.next_ram_channel]
+            self.next_ram_channel = (self.next_ram_channel + 1) % len(self.ram_channels)
+            record = stream.write(self.t, nbytes, "ram", load_cost_ms)
+            self.t = record.write_ms
+            self.src.transferred += nbytes
+        else:
+            self.write(nbytes, "ram", load_cost_ms)
+        self.src.ram_transferred += nbytes
+
     def budget_exceeded(self) -> bool:
-        """migration_rate_exceeded: bytes since the window start > max-bandwidth / 10."""
-        if self.budget_bytes is None or self.status not in ("active", "setup"):
+        if self.src.status not in ("active", "setup"):
             return False
-        return self.transferred - self.rate_start_bytes > self.budget_bytes
+        return self.window.exceeded(self.src.transferred)
 
     def device_loaded(self, name: str, t: float) -> tuple[int, int]:
         """(device bytes, initial bytes) loaded at the destination by t, over every channel."""
         data, init = 0, 0
-        for stream in (self.stream, *self.side_streams):
+        for stream in self.streams:
             d, i = stream.device_loaded(name, t)
             data, init = data + d, init + i
         return data, init
 
-    # ----------------------------------------------------------------- destination
-    def on_dest_load(self, record: Any) -> None:
-        """Destination side of a record, at the time it is loaded (qemu_loadvm_state)."""
-        t = record.load_end_ms
-        if self.dst_error is not None:
-            return
-        if record.kind == "header":
-            self.event(t, "status", "destination", "destination: incoming migration active; load_setup hooks run",
-                       "qemu_loadvm_state_setup", status="active")
-            for dev in self.devs:
-                self.device_transition(dev, "destination", VfioState.RESUMING, t, "vfio_load_setup")
-            if self.dst_ack:
-                self.dst_pending_num = sum(1 for d in self.devs if d.needs_ack)
-                self.event(t, "ack_needed", "destination", f"switchover ack pending num={self.dst_pending_num}: "
-                           f"{self.dst_pending_num} device(s) must load their initial bytes first",
-                           "qemu_loadvm_state_switchover_ack_needed", pending_num=self.dst_pending_num)
-        elif record.label == "OPEN_RETURN_PATH":
-            self.event(t, "open_return_path", "destination", "destination opened the return path", "loadvm_process_command")
-            if self.dst_ack and self.dst_pending_num == 0:
-                self.send_ack(t, None, "no device needs an ack: the destination acks as soon as the return path opens")
-        elif record.label == "PING":
-            self.event(t + self.stream.latency_ms, "pong", "source", "PONG 0x1 received on the return path",
-                       "source_return_path_thread")
-        elif record.label == "INIT_DATA_SENT":
-            dev = next(d for d in self.devs if d.name == record.device)
-            dev.init_data_loaded_at_ms = t
-            if not self.dst_ack or not dev.needs_ack:
-                message = "Received INIT_DATA_SENT but switchover ack is not used"
-                self.event(t, "error", "destination", f"{dev.name}: {message}; load of migration failed: Invalid argument",
-                           "vfio_load_state", dev.name)
-                self.dst_error = (t + self.stream.latency_ms, f"destination: {message} (device {dev.name}); load of migration failed: Invalid argument")
-                self.stream.dest_dead = True
-                return
-            self.event(t, "init_data_loaded", "destination", f"{dev.name}: INIT_DATA_SENT processed: all its initial bytes are "
-                       "loaded into the device", "vfio_load_state", dev.name)
-            if self.profile.reusable_ack:
-                self.send_ack(t, dev, f"{dev.name} loaded its initial bytes (per-device ack, proposed 2026)")
-                return
-            if self.dst_pending_num <= 0:
-                return
-            self.dst_pending_num -= 1
-            self.event(t, "approve", "destination", f"switchover ack pending num={self.dst_pending_num}",
-                       "qemu_loadvm_approve_switchover", dev.name, pending_num=self.dst_pending_num)
-            if self.dst_pending_num == 0:
-                self.send_ack(t, None, "the last device needing an ack loaded its initial bytes")
-
-    def send_ack(self, t: float, dev: DeviceRuntime | None, why: str) -> None:
-        arrival = t + self.stream.latency_ms
-        name = dev.name if dev else None
-        self.event(t, "ack_sent", "destination", f"SWITCHOVER_ACK sent on the return path: {why}",
-                   "migrate_send_rp_switchover_ack", name)
-        self.event(arrival, "ack_received", "source", "SWITCHOVER_ACK received: switchover_acked = true "
-                   "(a gate, not a trigger: completion still needs pending <= threshold)",
-                   "source_return_path_thread_switchover_acked", name)
-        if dev is not None:
-            dev.ack_arrival_ms = arrival
-        else:
-            self.ack_sent_ms = t
-            self.ack_arrival_ms = arrival
-        if self.src_ack:
-            if dev is None:
-                self.open_gate(arrival, "the switchover ack arrived")
+    def write_device_pieces(self, dev: DeviceRuntime, pieces: list[Piece], precopy: bool,
+                            stream: Stream | None = None, at_ms: float | None = None) -> float:
+        """Device data goes into a channel as DEV_DATA_STATE records (tag + be64 size + the
+        bytes); the destination pays a copy per piece and the image's load on the piece
+        that completes it. Returns the writer's clock after the writes."""
+        t = self.t if at_ms is None else at_ms
+        for piece in pieces:
+            nbytes = piece.nbytes + 2 * MARKER_BYTES
+            cost = dev.dest_cost_ms(piece)
+            if stream is None:
+                record = self.write(nbytes, piece.kind.value, cost, dev.name, "DATA", payload=piece.nbytes)
+                t = self.t
             else:
-                arrivals = [d.ack_arrival_ms for d in self.devs if d.needs_ack]
-                if all(a is not None for a in arrivals):
-                    self.open_gate(max(a for a in arrivals if a is not None),
-                                   "every device that needs an ack has a valid ack")
+                record = stream.write(t, nbytes, piece.kind.value, cost, dev.name, "DATA", payload=piece.nbytes)
+                t = record.write_ms
+                self.src.transferred += nbytes
+            self.count_device_bytes(dev, piece.nbytes, precopy)
+            if piece.completes and dev.image_granular and piece.image.load_ms >= NOTABLE_LOAD_MS:
+                what = {ImageKind.INITIAL: "initial", ImageKind.DIRTY: "incremental", ImageKind.FINAL: "stop-copy"}
+                self.event(record.load_end_ms, EventKind.IMAGE_LOADED, "destination",
+                           f"{dev.name}: {what[piece.kind]} image of {fmt_b(piece.image.total)} loaded in "
+                           f"{piece.image.load_ms:.0f} ms by one synchronous load when its last byte arrived; the load "
+                           "loop was blocked meanwhile", "mlx5vf_cmd_load_vhca_state", dev.name,
+                           image=piece.kind.value, image_bytes=piece.image.total, load_ms=round(piece.image.load_ms, 3))
+        return t
+
+    def count_device_bytes(self, dev: DeviceRuntime, part: int, precopy: bool) -> None:
+        dev.sent_bytes += part
+        self.src.vfio_transferred += part
+        if precopy:
+            dev.precopy_sent_bytes += part
+        else:
+            dev.stopcopy_sent_bytes += part
 
     # ----------------------------------------------------------------- main loop
     def _run(self) -> Iterator[Step]:
@@ -336,10 +329,10 @@ class Simulation(SwitchoverMixin):
             return
         yield from self.setup()
         while True:
-            if self.dst_error is not None and self.t >= self.dst_error[0]:
-                yield from self.finish("failed", self.dst_error[1], "migration_detect_error")
+            if self.dst.error is not None and reached(self.t, self.dst.error[0]):
+                yield from self.finish("failed", self.dst.error[1], "migration_detect_error")
                 return
-            if self.t >= self.scenario.max_time_ms:
+            if reached(self.t, self.scenario.max_time_ms):
                 yield from self.cancel_at_limit(f"max_time_ms ({self.scenario.max_time_ms:.0f} ms) reached")
                 return
             # Leave room for the switchover's steps (about six plus one per device).
@@ -353,13 +346,13 @@ class Simulation(SwitchoverMixin):
                 return
             switch = yield from self.iteration_pass()
             if switch:
-                yield from self.switchover()
+                yield from self.switchover.run()
                 return
 
     def preflight(self) -> str | None:
         if ("multifd" in self.src_caps) != ("multifd" in self.dst_caps):
             return "multifd must be on at both ends: the destination cannot read the other side's channels"
-        if self.src_ack and not self.return_path:
+        if self.src_ack and not self.rp.enabled:
             return "Capability 'switchover-ack' requires capability 'return-path' (source; migrate_caps_check)"
         if self.dst_ack and "return-path" not in self.dst_caps:
             return "Capability 'switchover-ack' requires capability 'return-path' (destination; migrate_caps_check)"
@@ -376,71 +369,59 @@ class Simulation(SwitchoverMixin):
     def setup(self) -> Iterator[Step]:
         start = self.t
         # update_iteration_initial_status runs before setup: the first window includes it.
-        self.window_t0 = 0.0
-        record = self.write(SECTION_HEADER_BYTES, "header", 0.0, label="HEADER")
-        self.on_dest_load(record)
-        if self.return_path:
-            self.event(self.t, "open_return_path", "source", "MIG_CMD_OPEN_RETURN_PATH sent; return-path thread started",
-                       "migration_thread")
-            self.on_dest_load(self.write(MARKER_BYTES, "command", 0.0, label="OPEN_RETURN_PATH"))
-            self.on_dest_load(self.write(MARKER_BYTES + 4, "command", 0.0, label="PING"))
-            self.event(self.t, "ping", "source", "MIG_CMD_PING 0x1 sent", "qemu_savevm_send_ping")
+        self.window.t0 = 0.0
+        self.dst.on_load(self.write(SECTION_HEADER_BYTES, "header", 0.0, label="HEADER"))
+        if self.rp.enabled:
+            self.event(self.t, EventKind.OPEN_RETURN_PATH, "source", "MIG_CMD_OPEN_RETURN_PATH sent; return-path "
+                       "thread started", "migration_thread")
+            self.dst.on_load(self.write(MARKER_BYTES, "command", 0.0, label="OPEN_RETURN_PATH"))
+            self.dst.on_load(self.write(MARKER_BYTES + 4, "command", 0.0, label="PING"))
+            self.event(self.t, EventKind.PING, "source", "MIG_CMD_PING 0x1 sent", "qemu_savevm_send_ping")
         # RAM setup: the initial bitmap sync; every page is dirty in the bitmap.
         self.t += self.scenario.guest.setup_ms + self.sync_cost_ms()
-        self.dirty_sync_count = 1
-        self.last_rate_ms = self.t
+        self.src.dirty_sync_count = 1
+        self.window.last_rate_ms = self.t
         self.ram.advance(self.t, False)
-        self.event(self.t, "bitmap_sync", "source", f"initial bitmap sync: all {fmt_b(self.ram.remaining_bytes)} of RAM dirty",
-                   "ram_save_setup", dirty_sync_count=1, remaining_bytes=self.ram.remaining_bytes)
+        self.event(self.t, EventKind.BITMAP_SYNC, "source", f"initial bitmap sync: all {fmt_b(self.ram.remaining_bytes)} "
+                   "of RAM dirty", "ram_save_setup", dirty_sync_count=1, remaining_bytes=self.ram.remaining_bytes)
+        waited = []
         for dev in self.devs:
             length = dev.query_stop_copy_length()
-            dev.chunk_bytes = max(1, min(dev.chunk_bytes, length)) if not dev.spec.stop_copy_query_fails else dev.chunk_bytes
+            if not dev.spec.stop_copy_query_fails:
+                dev.chunk_bytes = max(1, min(dev.chunk_bytes, length))
             if dev.spec.precopy:
-                self.t += dev.spec.precopy_enter_ms
+                save_ms = dev.setup_save_ms()
+                self.t += dev.spec.precopy_enter_ms + save_ms
                 self.advance_dirtying(self.t)
                 self.device_transition(dev, "source", VfioState.PRE_COPY, self.t, "vfio_save_setup")
-                dev.truth.last_ms = self.t
-                dev.init_est = int(dev.truth.init_bytes)
-                dev.dirty_est = int(dev.truth.dirty_bytes)
+                if save_ms > 0:
+                    waited.append(f"{dev.name} {save_ms:.0f} ms")
+                    self.event(self.t, EventKind.DEVICE_SAVE, "source", f"{dev.name}: entering PRE_COPY saved the first "
+                               f"full image ({fmt_b(dev.initial_total_bytes)}); the pre-copy info query waited "
+                               f"{save_ms:.0f} ms for it, inside vfio_save_setup", "mlx5vf_pci_save_device_data", dev.name,
+                               save_ms=round(save_ms, 3))
+                dev.data.last_ms = self.t
+                dev.refresh_estimates()
             self.write(SECTION_HEADER_BYTES + MARKER_BYTES * 2, "marker", 0.0, dev.name, "SETUP_STATE")
-        self.setup_time_ms = self.t
+        self.src.setup_time_ms = self.t
         self.set_status("active")
         if not self.src_ack:
-            self.open_gate(self.t, "switchover-ack is off on the source: nothing to wait for")
-        yield self.make_step(start, "setup", Decision(
-            code="setup", reason=f"setup hooks ran (RAM bitmap, {len(self.devs)} VFIO device(s) to PRE_COPY): status active",
-            qemu_function="qemu_savevm_state_setup"))
-
-    def open_gate(self, t: float, why: str) -> None:
-        """Record the moment switchover becomes permitted (scheduled at its own time, which
-        may be in the future: an ack that is still on the return path)."""
-        if self.gate_open_since is None:
-            self.gate_open_since = t
-            self.gate_event = self.log.add(t, "switchover_permitted", "source", f"switchover permitted from now on: {why}",
-                                           "migration_can_switchover")
-
-    def close_gate(self, t: float) -> None:
-        """2026 profile: a re-initialised device invalidates its ack."""
-        if self.gate_open_since is None:
-            return
-        if self.gate_open_since > t and self.gate_event is not None:
-            self.gate_event.cancelled = True
-        else:
-            self.event(t, "switchover_blocked", "source", "switchover no longer permitted: a device re-initialised and needs "
-                       "a fresh ack (proposed 2026)", "migration_can_switchover")
-        self.gate_open_since = None
-        self.gate_event = None
+            self.rp.open_gate(self.t, "switchover-ack is off on the source: nothing to wait for")
+        reason = f"setup hooks ran (RAM bitmap, {len(self.devs)} VFIO device(s) to PRE_COPY): status active"
+        if waited:
+            reason += ("; vfio_save_setup waited for the devices' first SAVE (" + ", ".join(waited) +
+                       "), which also dilutes the first bandwidth window")
+        yield self.make_step(start, Phase.SETUP, Decision(code="setup", reason=reason, qemu_function="qemu_savevm_state_setup"))
 
     # ----------------------------------------------------------------- one pass
-    def iteration_pass(self) -> Iterator[Step]:
+    def iteration_pass(self) -> StepGen:
         """migration_iteration_run, then migration_rate_limit. Returns True to switch over."""
         start = self.t
-        self.passes += 1
+        self.src.passes += 1
         self.advance_dirtying(self.t)
         can = self.can_switchover(self.t)
-        ram_est = self.ram.remaining_bytes
-        estimate = ram_est + sum(d.precopy_estimate() for d in self.devs)
-        thr = self.threshold_bytes
+        estimate = self.ram.remaining_bytes + sum(d.precopy_estimate() for d in self.devs)
+        thr = self.window.threshold_bytes
         trigger = estimate <= thr if self.profile.exact_trigger_le else estimate < thr
         exact: int | None = None
         pending = estimate
@@ -452,25 +433,25 @@ class Simulation(SwitchoverMixin):
                 # ack at once. Otherwise can_switchover stays the value taken at the top of
                 # the pass, as in migration_iteration_run.
                 can = self.can_switchover(self.t)
-        if self.profile.complete_le:
-            ram_ok = pending <= thr
-        else:
-            ram_ok = pending == 0 or pending < thr
+        ram_ok = pending <= thr if self.profile.complete_le else (pending == 0 or pending < thr)
         gates = self.gates(ram_ok, can, estimate, exact, thr)
         if ram_ok and can:
-            self.event(self.t, "switchover_decided", "source", f"pending {fmt_b(pending)} within threshold {fmt_b(thr)} and "
-                       "switchover permitted: stop the VM", "migration_thread_low_pending", pending_bytes=pending)
-            decision = Decision.model_construct(code="switchover", reason=gate_texts(gates, switch=True), qemu_function="migration_iteration_run")
-            yield self.make_step(start, "iterate", decision, gates, estimate, exact)
+            self.event(self.t, EventKind.SWITCHOVER_DECIDED, "source", f"pending {fmt_b(pending)} within threshold "
+                       f"{fmt_b(thr)} and switchover permitted: stop the VM", "migration_thread_low_pending",
+                       pending_bytes=pending)
+            decision = Decision.model_construct(code="switchover", reason=gate_texts(gates, switch=True),
+                                                qemu_function="migration_iteration_run")
+            yield self.make_step(start, Phase.ITERATE, decision, gates, estimate, exact)
             return True
-        sent_before = self.transferred
-        payload_before = self.ram_transferred + self.vfio_transferred
+        sent_before = self.src.transferred
+        payload_before = self.src.ram_transferred + self.src.vfio_transferred
         stopped_by = self.iterate_handlers()
-        sent = self.transferred - sent_before
+        sent = self.src.transferred - sent_before
         slept = self.rate_limit()
         # A pass that wrote only VFIO END_OF_STATE markers (read() said ENOMSG) moved no
         # data: QEMU spins through such passes, so it is idle like a pass that wrote nothing.
-        idle = self.ram_transferred + self.vfio_transferred == payload_before and exact is None and not slept
+        moved = self.src.ram_transferred + self.src.vfio_transferred - payload_before
+        idle = moved == 0 and exact is None and not slept
         if idle:
             self.skip_idle()
         code = "wait_for_ack" if ram_ok and not can else "keep_iterating"
@@ -479,11 +460,14 @@ class Simulation(SwitchoverMixin):
             reason += f" This pass: {stopped_by}."
         if slept:
             reason += f" {slept}"
+        stall = stall_text(self, can)
+        if stall:
+            reason += f" {stall}"
         if idle:
             code = "idle"
             reason += " Nothing to send: skip ahead to the next window or return-path message (QEMU busy-loops here)."
-        yield self.make_step(start, "iterate", Decision.model_construct(code=code, reason=reason, qemu_function="migration_iteration_run"),
-                             gates, estimate, exact, pass_sent=sent)
+        decision = Decision.model_construct(code=code, reason=reason, qemu_function="migration_iteration_run")
+        yield self.make_step(start, Phase.ITERATE, decision, gates, estimate, exact, pass_sent=sent)
         return False
 
     def exact_query(self) -> int:
@@ -493,46 +477,46 @@ class Simulation(SwitchoverMixin):
         self.ram_sync("exact pending query")
         total = self.ram.remaining_bytes
         for dev in self.devs:
-            length = dev.query_stop_copy_length()
-            total += length
+            total += dev.query_stop_copy_length()
             if dev.src.in_precopy:
                 if dev.reinit_pending_report and self.profile.reusable_ack:
                     dev.reinit_pending_report = False
                     dev.initial_data_sent = False
                     dev.ack_arrival_ms = None
-                    self.close_gate(self.t)
-                    self.event(self.t, "reinit", "source", f"{dev.name}: VFIO_PRECOPY_INFO_REINIT seen: initial bytes must be "
-                               "sent again and acked again (proposed 2026)", "vfio_query_precopy_size", dev.name)
-                dev.init_est = int(dev.truth.init_bytes)
-                dev.dirty_est = int(dev.truth.dirty_bytes)
+                    self.rp.close_gate(self.t)
+                    self.event(self.t, EventKind.REINIT, "source", f"{dev.name}: VFIO_PRECOPY_INFO_REINIT seen: initial "
+                               "bytes must be sent again and acked again (proposed 2026)", "vfio_query_precopy_size",
+                               dev.name)
+                dev.refresh_estimates()
                 if self.profile.vfio_exact_double_count:
                     total += dev.init_est + dev.dirty_est
         return total
 
     def ram_sync(self, why: str) -> None:
         new_pages = self.ram.sync()
-        self.dirty_sync_count += 1
-        self.dirty_bytes_last_sync = self.ram.remaining_bytes
-        if self.t - self.last_rate_ms >= 1000.0:
-            self.dirty_pages_rate = self.ram.new_dirty_pages_period * 1000.0 / (self.t - self.last_rate_ms)
+        self.src.dirty_sync_count += 1
+        w = self.window
+        w.dirty_bytes_last_sync = self.ram.remaining_bytes
+        if reached(self.t, w.last_rate_ms + 1000.0):
+            w.dirty_pages_rate = self.ram.new_dirty_pages_period * 1000.0 / (self.t - w.last_rate_ms)
             self.ram.new_dirty_pages_period = 0
-            self.last_rate_ms = self.t
-        self.event(self.t, "bitmap_sync", "source", f"bitmap sync #{self.dirty_sync_count} ({why}): {fmt_b(new_pages * PAGE_BYTES)} "
-                   f"newly dirty; {fmt_b(self.ram.remaining_bytes)} to send (MIGRATION_PASS)", "migration_bitmap_sync_precopy",
-                   dirty_sync_count=self.dirty_sync_count, remaining_bytes=self.ram.remaining_bytes)
+            w.last_rate_ms = self.t
+        self.event(self.t, EventKind.BITMAP_SYNC, "source", f"bitmap sync #{self.src.dirty_sync_count} ({why}): "
+                   f"{fmt_b(new_pages * PAGE_BYTES)} newly dirty; {fmt_b(self.ram.remaining_bytes)} to send "
+                   "(MIGRATION_PASS)", "migration_bitmap_sync_precopy", dirty_sync_count=self.src.dirty_sync_count,
+                   remaining_bytes=self.ram.remaining_bytes)
 
     def iterate_handlers(self) -> str:
         """qemu_savevm_state_iterate: RAM first, then each VFIO device in pre-copy; the
         rate budget is checked before each handler; 8.x stops at the first 'not done'."""
-        handlers: list[DeviceRuntime | None] = [None] + [d for d in self.devs if d.src.in_precopy]
-        for handler in handlers:
+        handlers: list[DeviceRuntime | None] = [None, *[d for d in self.devs if d.src.in_precopy]]
+        for index, handler in enumerate(handlers):
             name = "RAM" if handler is None else handler.name
             if self.budget_exceeded():
                 return f"rate budget used before {name}: handlers after it get nothing this pass"
             done = self.ram_iterate() if handler is None else self.vfio_iterate(handler)
             if self.profile.serialize_iterate and not done:
-                rest = handlers[handlers.index(handler) + 1:]
-                if rest:
+                if handlers[index + 1:]:
                     return f"{name} returned 0 (not done): in 8.x the walk stops here, later devices are starved"
                 return ""
         return ""
@@ -545,31 +529,30 @@ class Simulation(SwitchoverMixin):
         while True:
             if self.ram.remaining_pages == 0:
                 return True
-            if self.budget_exceeded() or self.t - start >= MAX_WAIT_MS:
+            if self.budget_exceeded() or reached(self.t, start + MAX_WAIT_MS):
                 return False
             per_page = self.ram.wire_bytes_per_page()
             limit_pages = max(1, int(1024**2 // per_page))
-            if self.budget_bytes is not None:
-                left = self.budget_bytes - (self.transferred - self.rate_start_bytes)
+            left = self.window.budget_left(self.src.transferred)
+            if left is not None:
                 limit_pages = min(limit_pages, max(1, int(left // per_page) + 1))
             zero, normal = self.ram.take(limit_pages)
-            nbytes = zero * 9 + normal * NORMAL_PAGE_WIRE_BYTES
-            self.write(nbytes, "ram", nbytes / load_rate)
-            self.ram_transferred += nbytes
+            nbytes = zero * ZERO_PAGE_WIRE_BYTES + normal * NORMAL_PAGE_WIRE_BYTES
+            self.write_ram(nbytes, nbytes / load_rate)
 
     def vfio_iterate(self, dev: DeviceRuntime) -> bool:
         """vfio_save_iterate: one read() of at most the buffer size, then INIT_DATA_SENT
         or END_OF_STATE."""
         self.advance_dirtying(self.t)
-        n = int(min(dev.chunk_bytes, dev.truth.init_bytes + dev.truth.dirty_bytes))
+        n = min(dev.chunk_bytes, dev.data.init_bytes + dev.data.dirty_bytes)
         if n <= 0:
             # read() fails with ENOMSG: vfio_update_estimated_pending_data(0) zeroes both.
             dev.init_est = 0
             dev.dirty_est = 0
         else:
-            self.t += n / (dev.spec.read_bytes_per_s / 1000.0)
-            init_part, dirty_part = dev.truth.read(n)
-            self.write_device_data(dev, init_part, dirty_part, 0, precopy=True)
+            pieces = dev.read(n)
+            self.t += dev.read_cost_ms(pieces)
+            self.write_device_pieces(dev, pieces, precopy=True)
             taken = min(dev.init_est, n)
             dev.init_est -= taken
             dev.dirty_est = max(0, dev.dirty_est - (n - taken))
@@ -577,85 +560,55 @@ class Simulation(SwitchoverMixin):
             dev.initial_data_sent = True
             record = self.write(MARKER_BYTES, "marker", 0.0, dev.name, "INIT_DATA_SENT")
             dev.init_data_sent_at_ms = self.t
-            self.event(self.t, "init_data_sent", "source", f"{dev.name}: QEMU's local initial-bytes count reached 0: "
-                       "section ends with INIT_DATA_SENT", "vfio_save_iterate", dev.name)
-            self.on_dest_load(record)
+            self.event(self.t, EventKind.INIT_DATA_SENT, "source", f"{dev.name}: QEMU's local initial-bytes count "
+                       "reached 0: section ends with INIT_DATA_SENT", "vfio_save_iterate", dev.name)
+            self.dst.on_load(record)
         else:
             self.write(MARKER_BYTES, "marker", 0.0, dev.name, "END_OF_STATE")
         if self.profile.serialize_iterate:
             return True  # 8.x: vfio_save_iterate always returned 1
         return dev.init_est == 0 and dev.dirty_est == 0
 
-    def write_device_data(self, dev: DeviceRuntime, init_part: int, dirty_part: int, rest_part: int, precopy: bool) -> None:
-        """Device data goes into the stream as DEV_DATA_STATE records; the destination
-        pays the slow initial-bytes cost for the initial part."""
-        for kind, part, cost in device_records(dev, init_part, dirty_part, rest_part):
-            # DEV_DATA_STATE tag + be64 size, then the raw bytes.
-            self.write(part + 2 * MARKER_BYTES, kind, cost, dev.name, "DATA", payload=part)
-            self.count_device_bytes(dev, part, precopy)
-
-    def count_device_bytes(self, dev: DeviceRuntime, part: int, precopy: bool) -> None:
-        dev.sent_bytes += part
-        self.vfio_transferred += part
-        if precopy:
-            dev.precopy_sent_bytes += part
-        else:
-            dev.stopcopy_sent_bytes += part
-
     def rate_limit(self) -> str:
         """migration_rate_limit: close the window after >= 100 ms; sleep if over budget."""
         slept = ""
-        wake = self.window_end_ms()
+        wake = self.window.end_ms()
         if before(self.t, wake) and self.budget_exceeded():
             slept = f"Rate budget used: sleep {wake - self.t:.1f} ms until the window ends (migration_rate_limit)."
             self.t = wake
-        if reached(self.t, wake):
+        if self.window.can_close(self.t):
             self.close_window()
         return slept
 
     def close_window(self) -> None:
         """migration_update_counters: bandwidth, threshold_size, expected downtime."""
-        spent = self.t - self.window_t0
-        moved = self.transferred - self.window_bytes0
-        bandwidth = moved / spent if spent > 0 else 0.0
-        avail = self.avail_bw_bytes_per_s
-        effective = avail / 1000.0 if avail else bandwidth
-        self.bandwidth_bytes_per_ms = bandwidth
-        self.threshold_bytes = effective * self.downtime_limit_ms
-        if self.dirty_pages_rate is not None and moved > 10000 and effective > 0:
-            self.expected_downtime_ms = self.dirty_bytes_last_sync / effective
-        self.event(self.t, "window", "source", f"window of {spent:.0f} ms closed: measured {fmt_b(bandwidth * 1000)}/s, threshold "
-                   f"{fmt_b(self.threshold_bytes)}" + (" (avail-switchover-bandwidth)" if avail else ""),
+        spent, bandwidth = self.window.close(self.t, self.src.transferred)
+        avail = self.window.avail_bw_bytes_per_s
+        thr = self.window.threshold_bytes
+        self.event(self.t, EventKind.WINDOW, "source", f"window of {spent:.0f} ms closed: measured {fmt_b(bandwidth * 1000)}/s, "
+                   f"threshold {fmt_b(thr)}" + (" (avail-switchover-bandwidth)" if avail else ""),
                    "migration_update_counters", bandwidth_bytes_per_s=round(bandwidth * 1000, 3),
-                   threshold_bytes=round(self.threshold_bytes, 3))
-        self.window_t0 = self.t
-        self.window_bytes0 = self.transferred
-        self.rate_start_bytes = self.transferred
+                   threshold_bytes=round(thr, 3))
 
     def skip_idle(self) -> None:
         """Nothing was sent and nothing synced: QEMU would spin; jump to the next moment
         something can change (window end, an ack or an error arriving, the time limit)."""
         candidates = [self.scenario.max_time_ms]
-        if before(self.t, self.window_end_ms()) or self.transferred > self.window_bytes0:
-            candidates.append(self.window_end_ms())
-        for arrival in [self.ack_arrival_ms] + [d.ack_arrival_ms for d in self.devs]:
+        if before(self.t, self.window.end_ms()) or self.src.transferred > self.window.bytes0:
+            candidates.append(self.window.end_ms())
+        for arrival in [self.rp.ack_arrival_ms] + [d.ack_arrival_ms for d in self.devs]:
             if arrival is not None and arrival > self.t:
                 candidates.append(arrival)
-        if self.dst_error is not None and self.dst_error[0] > self.t:
-            candidates.append(self.dst_error[0])
+        if self.dst.error is not None and self.dst.error[0] > self.t:
+            candidates.append(self.dst.error[0])
         for dev in self.devs:
             if dev.reinit_queue:
                 candidates.append(dev.reinit_queue[0][0])
         if self.actions:
             candidates.append(self.actions[0].at_ms)
-        target = max(self.t, min(candidates))
-        self.t = target
-        if reached(self.t, self.window_end_ms()):
+        self.t = max(self.t, min(candidates))
+        if self.window.can_close(self.t):
             self.close_window()
-
-    def window_end_ms(self) -> float:
-        """The moment the current bandwidth window may close (BUFFER_DELAY after its start)."""
-        return self.window_t0 + BUFFER_DELAY_MS
 
     # ----------------------------------------------------------------- snapshots
     def gates(self, ram_ok: bool, can: bool, estimate: int, exact: int | None, thr: float) -> list[Gate]:
@@ -666,11 +619,11 @@ class Simulation(SwitchoverMixin):
             Gate.model_construct(name="switchover_ack", open=can, detail=ack_gate_detail(self, can)),
         ]
 
-    def make_step(self, start: float, phase: str, decision: Decision, gates: list[Gate] | None = None,
+    def make_step(self, start: float, phase: Phase, decision: Decision, gates: list[Gate] | None = None,
                   estimate: int | None = None, exact: int | None = None, pass_sent: int | None = None) -> Step:
         index = len(self.steps)
         t = self.t
-        streams = [self.stream, *self.side_streams]
+        streams = self.streams
         loaded = sum(stream.loaded_bytes(t) for stream in streams)
         written = sum(stream.written_bytes for stream in streams)
         devices = []
@@ -682,8 +635,8 @@ class Simulation(SwitchoverMixin):
                 dst_state=dev.dst.state.value,
                 init_est_bytes=dev.init_est,
                 dirty_est_bytes=dev.dirty_est,
-                init_kernel_bytes=int(dev.truth.init_bytes),
-                dirty_kernel_bytes=int(dev.truth.dirty_bytes),
+                init_kernel_bytes=dev.data.init_bytes,
+                dirty_kernel_bytes=dev.data.dirty_bytes,
                 stop_copy_length_bytes=dev.query_stop_copy_length() if dev.src.state != VfioState.STOP else 0,
                 sent_bytes=dev.sent_bytes,
                 loaded_bytes=dev_loaded,
@@ -692,29 +645,30 @@ class Simulation(SwitchoverMixin):
                 init_data_loaded=dev.init_data_loaded_at_ms is not None and dev.init_data_loaded_at_ms <= t,
                 acked=(dev.ack_arrival_ms is not None and dev.ack_arrival_ms <= t) if self.profile.reusable_ack else None,
             ))
+        w = self.window
         # model_construct: the engine builds these from typed values; validating every one
         # of 100,000 steps would cost more than the simulation itself.
         step = Step.model_construct(
             index=index,
             t_ms=round(start, 3),
             end_ms=round(t, 3),
-            phase=phase,
-            status=self.status,
-            vm_running=self.vm_running,
-            dst_vm_running=self.dst_vm_running,
+            phase=phase.value,
+            status=self.src.status,
+            vm_running=self.src.vm_running,
+            dst_vm_running=self.dst.vm_running,
             ram_remaining_bytes=self.ram.remaining_bytes,
             ram_dirty_unsynced_bytes=self.ram.log_bytes,
-            dirty_sync_count=self.dirty_sync_count,
-            bandwidth_bytes_per_s=None if self.bandwidth_bytes_per_ms is None else round(self.bandwidth_bytes_per_ms * 1000, 3),
-            threshold_bytes=round(self.threshold_bytes, 3),
+            dirty_sync_count=self.src.dirty_sync_count,
+            bandwidth_bytes_per_s=None if w.bandwidth_bytes_per_ms is None else round(w.bandwidth_bytes_per_ms * 1000, 3),
+            threshold_bytes=round(w.threshold_bytes, 3),
             pending_estimate_bytes=estimate,
             pending_exact_bytes=exact,
-            expected_downtime_ms=None if self.expected_downtime_ms is None else round(self.expected_downtime_ms, 3),
+            expected_downtime_ms=None if w.expected_downtime_ms is None else round(w.expected_downtime_ms, 3),
             can_switchover=self.can_switchover(t),
             switchover_acked=self.acked(t),
-            transferred_bytes=self.transferred,
-            ram_transferred_bytes=self.ram_transferred,
-            vfio_transferred_bytes=self.vfio_transferred,
+            transferred_bytes=self.src.transferred,
+            ram_transferred_bytes=self.src.ram_transferred,
+            vfio_transferred_bytes=self.src.vfio_transferred,
             loaded_bytes=loaded,
             in_flight_bytes=written - loaded,
             pass_sent_bytes=pass_sent,
@@ -733,13 +687,13 @@ class Simulation(SwitchoverMixin):
             self.set_status("cancelling")
         self.set_status(status)
         if status == "failed":
-            self.event(self.t, "error", "source", reason, fn)
+            self.event(self.t, EventKind.ERROR, "source", reason, fn)
         for dev in self.devs:
-            if dev.src.state not in (VfioState.RUNNING,):
+            if dev.src.state != VfioState.RUNNING:
                 # The migration notifier puts source devices back to RUNNING.
                 self.device_transition(dev, "source", VfioState.RUNNING, self.t, "migration failed or cancelled")
         self.result = {"status": status, "reason": reason}
-        step = self.make_step(start, status, Decision(code=status, reason=reason, qemu_function=fn))
+        step = self.make_step(start, Phase(status), Decision(code=status, reason=reason, qemu_function=fn))
         self.log.flush(step.index, None)
         yield step
 
@@ -752,8 +706,9 @@ class Simulation(SwitchoverMixin):
 
 
 SIMPLIFICATIONS = [
-    "Simplified: RAM always uses the main channel; with multifd (10.0+) only VFIO stop-copy data uses per-device "
-    "channels, which share the link equally and have no queue limit (x-migration-max-queued-buffers-size unlimited).",
+    "Simplified: channels share the link first come, first served; a multifd channel has no throughput limit of "
+    "its own and no queue limit (x-migration-max-queued-buffers-size unlimited); the destination's main thread does "
+    "not wait for the multifd channels at bitmap syncs.",
     "Simplified: RAM pages are counted, not tracked by address; pages of one pass are mixed in proportion.",
     "Simplified: idle spins of the migration thread are skipped to the next change.",
     "Simplified: the destination starts the VM itself (autostart on); postcopy is not modelled.",

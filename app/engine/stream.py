@@ -1,9 +1,12 @@
-"""The single in-order migration stream: source socket, link, destination loader.
+"""Migration channels: source socket, link, destination loader.
 
-QEMU's pre-copy uses one main channel (multifd is not modelled). Records leave the source
-in write order, cross the link at its bandwidth, arrive one latency later and are loaded by
-the destination strictly in order (savevm.c:qemu_loadvm_state), each with a load cost.
-Because the whole pipeline is FIFO, a record's load time is known when it is written.
+A `Stream` is one channel: the main channel (qemu_loadvm_state parses it strictly in order),
+a multifd channel carrying RAM pages, or a device's multifd stop-copy state (10.0+). Records
+leave the source in write order, wait for their channel (`lane`) and the shared `link`, cross
+it at its bandwidth, arrive one latency later and are loaded by the stream's destination
+loader strictly in order, each with a load cost. Because every part is FIFO, a record's load
+time is known when it is written. All channels share one `Link`: adding channels or devices
+adds contention, not bandwidth.
 
 Back-pressure: the source may have at most `buffer_bytes` written but not yet loaded
 (socket buffers on both hosts plus QEMUFile buffers); a write blocks until the destination
@@ -46,12 +49,21 @@ class Record:
 
 
 @dataclass
+class Wire:
+    """A serial resource records queue for: the link (shared by every channel), or one
+    channel's send side (shared by the device-state threads that use it)."""
+
+    bytes_per_ms: float
+    latency_ms: float = 0.0
+    free_ms: float = 0.0
+
+
+@dataclass
 class Stream:
-    link_bytes_per_ms: float
-    latency_ms: float
+    link: Wire
     buffer_bytes: int
+    lane: Wire | None = None
     written_bytes: int = 0
-    link_free_ms: float = 0.0
     dest_free_ms: float = 0.0
     # Records in write order, with running sums, searched by bisection: load times only
     # grow along the stream (the destination is one FIFO), and so do the sums. Records
@@ -93,9 +105,9 @@ class Stream:
         need = self.written_bytes + nbytes - self.buffer_bytes
         if need > 0:
             accept = max(accept, self._time_consumed(need))
-        tx_start = max(accept, self.link_free_ms)
-        tx_end = tx_start + nbytes / self.link_bytes_per_ms
-        arrive = tx_end + self.latency_ms
+        tx_start = max(accept, self.link.free_ms, self.lane.free_ms if self.lane is not None else 0.0)
+        tx_end = tx_start + nbytes / self.link.bytes_per_ms
+        arrive = tx_end + self.link.latency_ms
         if self.dest_dead:
             # A failed destination stops loading (it costs nothing any more); the source
             # finds out over the return path.
@@ -103,7 +115,9 @@ class Stream:
         else:
             load_start = max(arrive, self.dest_free_ms)
             load_end = load_start + load_cost_ms
-        self.link_free_ms = tx_end
+        self.link.free_ms = tx_end
+        if self.lane is not None:
+            self.lane.free_ms = tx_end
         self.dest_free_ms = load_end
         record = Record(kind, nbytes, device, accept, tx_end, arrive, load_start, load_end, self.written_bytes, label, payload)
         self.written_bytes += nbytes
@@ -115,6 +129,17 @@ class Stream:
         if self.capture is not None:
             self.capture.append(record)
         return record
+
+    def loading_at(self, t_ms: float) -> Record | None:
+        """The record the destination is loading at t_ms, if any."""
+        i = bisect_right(self.load_ends, t_ms, lo=self.head)
+        if i < len(self.records) and self.records[i].load_start_ms <= t_ms:
+            return self.records[i]
+        return None
+
+    @property
+    def latency_ms(self) -> float:
+        return self.link.latency_ms
 
     def loaded_bytes(self, t_ms: float) -> int:
         """Bytes the destination has loaded by t_ms."""

@@ -11,6 +11,7 @@ Serialisation is deterministic: `Trace.to_json()` gives the same bytes for the s
 from __future__ import annotations
 
 import json
+from enum import StrEnum
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -19,6 +20,57 @@ TRACE_FORMAT = "migscope-trace"
 TRACE_FORMAT_VERSION = 1
 
 Side = Literal["source", "destination", "link", "return-path", "user"]
+
+
+class Phase(StrEnum):
+    """Step phases. The values are the strings stored in traces (other layers read them)."""
+
+    SETUP = "setup"
+    ITERATE = "iterate"
+    IDLE = "idle"
+    VM_STOP = "vm_stop"
+    PRE_SWITCHOVER = "pre_switchover"
+    RAM_COMPLETE = "ram_complete"
+    DEVICE_COMPLETE = "device_complete"
+    NON_ITERABLE = "non_iterable"
+    DEST_LOAD = "dest_load"
+    VM_START = "vm_start"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+class EventKind(StrEnum):
+    """Event kinds. The values are the strings stored in traces (docs/CONTRACT.md)."""
+
+    STATUS = "status"
+    OPEN_RETURN_PATH = "open_return_path"
+    PING = "ping"
+    PONG = "pong"
+    INIT_DATA_SENT = "init_data_sent"
+    INIT_DATA_LOADED = "init_data_loaded"
+    ACK_NEEDED = "ack_needed"
+    APPROVE = "approve"
+    ACK_SENT = "ack_sent"
+    ACK_RECEIVED = "ack_received"
+    SWITCHOVER_PERMITTED = "switchover_permitted"
+    SWITCHOVER_BLOCKED = "switchover_blocked"
+    SWITCHOVER_DECIDED = "switchover_decided"
+    VM_STOP = "vm_stop"
+    VM_START = "vm_start"
+    DEVICE_STATE = "device_state"
+    BITMAP_SYNC = "bitmap_sync"
+    WINDOW = "window"
+    SHUT_SENT = "shut_sent"
+    SHUT_RECEIVED = "shut_received"
+    REINIT = "reinit"
+    ERROR = "error"
+    GUEST_PAUSED = "guest_paused"
+    SET_PARAMETERS = "set_parameters"
+    MIGRATE_CONTINUE = "migrate_continue"
+    LOADVM_COMPLETED = "loadvm_completed"
+    IMAGE_LOADED = "image_loaded"
+    DEVICE_SAVE = "device_save"
 
 
 class Decision(BaseModel):

