@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import field_validator
-from sqlalchemy import JSON, BigInteger, Column, DateTime, ForeignKey, Index, String, Text, event
+from sqlalchemy import JSON, BigInteger, Boolean, Column, DateTime, ForeignKey, Index, String, Text, event, false, true
 from sqlmodel import Field, SQLModel
 
 from app.engine.trace import Summary
@@ -51,6 +51,8 @@ class RunCreate(RunBase):
 
 class Run(RunBase, table=True):
     __tablename__ = "runs"
+    # The runs list: complete, listed runs, newest first (revision 0005_run_access).
+    __table_args__ = (Index("ix_runs_listed_created_at", "complete", "visibility", "created_at"),)
 
     id: str = Field(primary_key=True, max_length=32)
     created_at: datetime = Field(
@@ -68,6 +70,12 @@ class Run(RunBase, table=True):
     import_info: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
     step_count: int
     event_count: int
+    # Revision 0005_run_access (app/store/access.py): listed or unlisted, kept by retention
+    # when pinned, its size for retention, and whether every batch of it is stored yet.
+    visibility: str = Field(default="listed", sa_column=Column(String(16), nullable=False, server_default="listed"))
+    pinned: bool = Field(default=False, sa_column=Column(Boolean, nullable=False, server_default=false()))
+    stored_bytes: int = Field(default=0, sa_column=Column(BigInteger, nullable=False, server_default="0"))
+    complete: bool = Field(default=True, sa_column=Column(Boolean, nullable=False, server_default=true()))
 
 
 def _as_utc(value: datetime) -> datetime:

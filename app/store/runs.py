@@ -1,4 +1,4 @@
-"""Writing and reading runs. A run is written in one transaction and never changed after."""
+"""Writing and reading runs. A run is seen whole or not at all, and never changes after."""
 
 from __future__ import annotations
 
@@ -10,7 +10,9 @@ from typing import Any
 
 from pydantic import TypeAdapter
 from sqlalchemy import Connection, Engine, func
+from sqlalchemy import delete as sa_delete
 from sqlalchemy import select as sa_select
+from sqlalchemy import update as sa_update
 from sqlmodel import Session, col, select
 
 from app.engine.trace import Event, Step, Trace
@@ -98,32 +100,88 @@ def _storable(trace: Trace) -> Trace:
     return Trace.model_validate_json(text.replace("\\u0000", "\\ufffd"))
 
 
+# Rows per write transaction: each batch holds SQLite's write lock for a few milliseconds, so
+# other writers (another run, a presenter's step) wait for one batch, not a whole long run.
+BATCH_ROWS = 2000
+VISIBILITIES = ("listed", "unlisted")
+
+
+def default_visibility(trace: Trace) -> str:
+    """Imported logs come from real hosts: unlisted unless asked otherwise (the link works)."""
+    return "unlisted" if trace.source == "import" else "listed"
+
+
+def _row_bytes(rows: list[tuple[Any, ...]]) -> int:
+    return sum(len(row[-1]) + 16 * len(row) for row in rows)
+
+
 def save_traces(
     engine: Engine,
     traces: Sequence[Trace],
     *,
     max_steps: int | None = None,
     created_at: datetime | None = None,
+    visibility: str | None = None,
+    pinned: bool = False,
 ) -> list[str]:
-    """Store several traces in ONE transaction (all or none) and return their new ids, in order."""
+    """Store several traces and return their new ids, in order: all or none of them is ever seen.
+
+    The runs go in first marked incomplete, then their steps and events in batches of
+    BATCH_ROWS rows (one short transaction each, under the write lock: app.store.writes), then
+    one transaction marks them all complete. Readers (get_run, list_runs) see only complete
+    runs; a failure deletes what was written, and a killed writer's leftovers are invisible and
+    removed by app.store.access.delete_incomplete_runs.
+    """
+    from .writes import checkpoint_if_large, write_lock
+
     for trace in traces:
         if max_steps is not None and len(trace.steps) > max_steps:
             raise TraceTooLarge(
                 f"the run has {len(trace.steps)} steps; at most {max_steps} are stored per run "
                 "(shorten max_time_ms or make the migration converge)"
             )
+    if visibility is not None and visibility not in VISIBILITIES:
+        raise ValueError(f"visibility must be one of {VISIBILITIES}")
     ids = [new_run_id() for _ in traces]
-    with Session(engine) as session, session.begin():
-        for run_id, trace in zip(ids, traces, strict=True):
-            run, step_rows, event_rows = _rows(run_id, _storable(trace), created_at or utc_now())
-            session.add(run)
-            session.flush()
-            connection = session.connection()
-            if step_rows:
-                _insert_many(connection, StepRow.__tablename__, _STEP_COLUMNS, step_rows)  # type: ignore[arg-type]
-            if event_rows:
-                _insert_many(connection, EventRow.__tablename__, _EVENT_COLUMNS, event_rows)  # type: ignore[arg-type]
+    prepared = []
+    for run_id, trace in zip(ids, traces, strict=True):
+        run, step_rows, event_rows = _rows(run_id, _storable(trace), created_at or utc_now())
+        run.visibility = visibility or default_visibility(trace)
+        run.pinned = pinned
+        run.complete = False
+        run.stored_bytes = len(run.model_dump_json()) + _row_bytes(step_rows) + _row_bytes(event_rows)
+        prepared.append((run, step_rows, event_rows))
+    try:
+        with write_lock(engine), Session(engine) as session, session.begin():
+            for run, _steps, _events in prepared:
+                session.add(run)
+        for run, step_rows, event_rows in prepared:
+            for table, columns, rows in ((StepRow.__tablename__, _STEP_COLUMNS, step_rows),
+                                         (EventRow.__tablename__, _EVENT_COLUMNS, event_rows)):
+                for start in range(0, len(rows), BATCH_ROWS):
+                    with write_lock(engine), engine.begin() as connection:
+                        _insert_many(connection, table, columns, rows[start : start + BATCH_ROWS])  # type: ignore[arg-type]
+        with write_lock(engine):
+            with engine.begin() as connection:
+                connection.execute(sa_update(Run).where(col(Run.id).in_(ids)).values(complete=True))
+            checkpoint_if_large(engine)
+    except BaseException:
+        _discard(engine, ids)
+        raise
     return ids
+
+
+def _discard(engine: Engine, ids: list[str]) -> None:
+    """Best effort: remove the runs of a failed store (leftovers stay invisible anyway)."""
+    from .writes import write_lock
+
+    try:
+        with write_lock(engine, timeout_s=30), engine.begin() as connection:
+            for table in (EventRow, StepRow):
+                connection.execute(sa_delete(table).where(col(table.run_id).in_(ids)))
+            connection.execute(sa_delete(Run).where(col(Run.id).in_(ids)))
+    except Exception:  # noqa: BLE001  the original error matters more; leftovers are invisible
+        pass
 
 
 def save_trace(
@@ -132,9 +190,10 @@ def save_trace(
     *,
     max_steps: int | None = None,
     created_at: datetime | None = None,
+    visibility: str | None = None,
 ) -> str:
-    """Store a whole trace in ONE transaction and return the new run's id."""
-    return save_traces(engine, [trace], max_steps=max_steps, created_at=created_at)[0]
+    """Store a whole trace (all or nothing, see save_traces) and return the new run's id."""
+    return save_traces(engine, [trace], max_steps=max_steps, created_at=created_at, visibility=visibility)[0]
 
 
 def get_run(session: Session, run_id: str) -> Run | None:
@@ -142,7 +201,9 @@ def get_run(session: Session, run_id: str) -> Run | None:
     # PostgreSQL refuse the query instead of finding nothing).
     if not run_id or len(run_id) > 32 or not _RUN_ID.fullmatch(run_id):
         return None
-    return session.get(Run, run_id)
+    run = session.get(Run, run_id)
+    # A run still being written (or left by a killed writer) does not exist yet.
+    return run if run is not None and run.complete else None
 
 
 def list_runs(
@@ -153,9 +214,12 @@ def list_runs(
     status: str | None = None,
     source: str | None = None,
 ) -> tuple[Sequence[Run], int]:
-    """Newest first; returns one page and the total count (both after the filters)."""
-    query = select(Run)
-    count = select(func.count()).select_from(Run)
+    """Listed, complete runs, newest first; one page and the total count (after the filters).
+
+    Unlisted runs (imports by default) are left out: they open only by their link."""
+    shown = (col(Run.complete).is_(True), col(Run.visibility) == "listed")
+    query = select(Run).where(*shown)
+    count = select(func.count()).select_from(Run).where(*shown)
     if status is not None:
         query = query.where(Run.status == status)
         count = count.where(col(Run.status) == status)

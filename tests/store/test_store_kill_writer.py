@@ -1,4 +1,7 @@
-"""A writer killed with SIGKILL mid-run leaves the run whole or absent, never half stored."""
+"""A writer killed with SIGKILL mid-run leaves the run whole or invisible, never half stored.
+
+Runs are written in batches (app.store.runs.save_traces) and marked complete last: a killed
+writer's rows are never seen by a reader, and delete_incomplete_runs removes them."""
 
 from __future__ import annotations
 
@@ -8,12 +11,15 @@ import signal
 import subprocess
 import sys
 import time
+from datetime import timedelta
 from pathlib import Path
 
 from sqlalchemy import Engine, func
 from sqlmodel import Session, select
 
+from app.store.access import delete_incomplete_runs
 from app.store.models import EventRow, Run, StepRow
+from app.store.runs import get_run, list_runs
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -38,7 +44,7 @@ def _counts(engine: Engine) -> tuple[int, int, int]:
 
 def _assert_every_run_whole(engine: Engine) -> int:
     with Session(engine) as session:
-        runs = session.exec(select(Run)).all()
+        runs = session.exec(select(Run).where(Run.complete == True)).all()  # noqa: E712
         for run in runs:
             steps = session.exec(select(func.count()).where(StepRow.run_id == run.id)).one()
             events = session.exec(select(func.count()).where(EventRow.run_id == run.id)).one()
@@ -58,6 +64,17 @@ def test_killed_inside_the_transaction_stores_nothing(db_url: str, db_engine: En
     os.kill(writer.pid, signal.SIGKILL)
     writer.wait(timeout=30)
     assert writer.returncode == -signal.SIGKILL
+    # The run row and the first batches are there, but no reader sees them ...
+    runs, steps, _events = _counts(db_engine)
+    assert (runs, steps) == (1, 3000)
+    with Session(db_engine) as session:
+        leftover = session.exec(select(Run)).one()
+        assert not leftover.complete
+        assert get_run(session, leftover.id) is None
+        assert list_runs(session, offset=0, limit=10) == ([], 0)
+    # ... and the clean-up removes them (the grace period guards a writer still at work).
+    assert delete_incomplete_runs(db_engine, grace=timedelta(hours=1)) == 0
+    assert delete_incomplete_runs(db_engine, grace=timedelta(0)) == 1
     assert _counts(db_engine) == (0, 0, 0)
 
 
