@@ -1,9 +1,17 @@
 import pytest
 
+from app.engine.compare import compare_ack
+
 from app.engine import Scenario, simulate
 from app.engine.examples import EXAMPLES, load_example
 
 EXPECTED_STATUS = {
+    "ack-cannot-help-big-guest": "completed",
+    "ack-without-avail-bw-never-converges": "cancelled",
+    "multifd-1-vf": "completed",
+    "multifd-2-vfs": "completed",
+    "multifd-4-vfs": "completed",
+    "reinit-10.2": "completed",
     "ack-source-only": "failed",
     "busy-guest-8.1": "cancelled",
     "mlx5-300mb-ack": "completed",
@@ -35,3 +43,50 @@ def test_load_example_returns_a_copy():
     assert load_example("zero-devices")["title"] != "changed"
     with pytest.raises(KeyError):
         load_example("nope")
+
+
+def _run(name: str):
+    return simulate(Scenario.model_validate(load_example(name))).summary
+
+
+def _on_off(name: str):
+    on, off, _ = compare_ack(Scenario.model_validate(load_example(name)))
+    return on.summary, off.summary
+
+
+def test_the_ack_helps():
+    on, off = _on_off("mlx5-300mb-ack")
+    assert "the ack helps" in load_example("mlx5-300mb-ack")["description"]
+    assert on.downtime_ms == pytest.approx(270, abs=30)
+    assert off.downtime_ms - on.downtime_ms == pytest.approx(1480, rel=0.05)
+
+
+def test_the_ack_cannot_help_when_the_ram_round_is_longer():
+    on, off = _on_off("ack-cannot-help-big-guest")
+    assert "the RAM round is longer" in load_example("ack-cannot-help-big-guest")["title"]
+    assert on.downtime_ms == pytest.approx(off.downtime_ms, rel=0.10)
+    assert on.downtime_ms == pytest.approx(270, abs=30)
+
+
+def test_the_ack_without_avail_switchover_bandwidth_never_converges():
+    on, off = _on_off("ack-without-avail-bw-never-converges")
+    assert on.status == "cancelled" and off.status == "completed"
+    assert "avail-switchover-bandwidth" in on.reason
+
+
+def test_multifd_with_1_2_4_devices_shows_contention_not_free_channels():
+    one, two, four = (_run(n) for n in ("multifd-1-vf", "multifd-2-vfs", "multifd-4-vfs"))
+    assert one.downtime_ms < two.downtime_ms < four.downtime_ms
+    assert two.downtime_ms - one.downtime_ms == pytest.approx(75, abs=25)
+    assert four.downtime_ms - one.downtime_ms == pytest.approx(220, abs=40)
+    # The same four VFs on the main channel: SAVE, transfer and LOAD one after the other.
+    doc = load_example("multifd-4-vfs")
+    for side in ("source", "destination"):
+        doc["caps"][side] = [c for c in doc["caps"][side] if c != "multifd"]
+    serial = simulate(Scenario.model_validate(doc)).summary
+    assert serial.downtime_ms > 2 * four.downtime_ms
+
+
+def test_reinit_on_10_2_costs_its_load_in_the_downtime_and_not_on_2026():
+    old, new = _run("reinit-10.2"), _run("reinit-2026")
+    assert old.downtime_ms - new.downtime_ms == pytest.approx(900, rel=0.05)
