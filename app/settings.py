@@ -8,6 +8,7 @@ on a temporary SQLite file and on PostgreSQL in one session.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -47,6 +48,27 @@ class Settings(BaseSettings):
     max_steps_per_run: int = Field(
         default=50_000, ge=20, description="steps stored per run: a simulation reaching it ends as cancelled "
         "with the reason (an import is merged down to fit)"
+    )
+    sweep_workers: int = Field(
+        default=0,
+        ge=0,
+        le=256,
+        description="worker processes running sweep points per web worker (0 = every core)",
+    )
+    max_concurrent_sweeps: int = Field(
+        default=2,
+        ge=1,
+        le=64,
+        description="sweeps queued or running at once per web worker; more get 503 with Retry-After",
+    )
+    sweep_executor: Literal["local", "dask"] = Field(
+        default="local",
+        description="where sweep points run: local worker processes or a Dask cluster",
+    )
+    sweep_scheduler: str | None = Field(
+        default=None,
+        max_length=500,
+        description="Dask scheduler address (tcp://HOST:PORT) when sweep_executor is dask",
     )
     migrate_on_start: bool = Field(
         default=True, description="run `alembic upgrade head` when the app is created"

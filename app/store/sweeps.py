@@ -184,6 +184,13 @@ def claim_sweep(engine: Engine, sweep_id: str, owner: str, *, stale_after_s: flo
         return connection.execute(query).rowcount == 1
 
 
+def release_sweeps(engine: Engine, owner: str) -> None:
+    """A process shutting down gives its unfinished sweeps back: the next start takes them at once."""
+    with engine.begin() as connection:
+        connection.execute(update(Sweep).where(col(Sweep.owner) == owner, col(Sweep.status).in_(list(UNFINISHED)))
+                           .values(owner=None))
+
+
 def unfinished_sweep_ids(engine: Engine) -> list[str]:
     with Session(engine) as session:
         query = select(Sweep.id).where(col(Sweep.status).in_(list(UNFINISHED))).order_by(col(Sweep.created_at))

@@ -17,14 +17,15 @@ from app.settings import Settings
 from app.store.db import make_engine
 from app.store.migrate import upgrade
 
-from .api import branch, compare, docs, exports, imports, meta, presentations, runs, series
+from .api import branch, compare, docs, exports, imports, meta, presentations, runs, series, sweeps
 from .api.errors import BodySizeLimit, install_error_handlers
 from .api.models import ERROR_RESPONSES
 from .api.request_id import RequestId
 from .assets import STATIC_DIR
-from .pages import about, new, present, run
+from .pages import about, new, present, run, sweep
 from .pages import compare as compare_page
 from .pages import runs as runs_page
+from .sweep_pool import SweepPool
 from .urls import STATIC_PATH
 
 
@@ -39,6 +40,7 @@ def api_routers() -> list[APIRouter]:
         meta.router,
         presentations.router,
         imports.router,
+        sweeps.router,
     ]
 
 
@@ -51,6 +53,7 @@ def page_routers() -> list[APIRouter]:
         run.router,
         present.router,
         about.router,
+        sweep.router,
         docs.router,
     ]
 
@@ -62,9 +65,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # Start-up brings any older database to the current schema (no separate set-up step).
         upgrade(engine)
 
+    # Sweeps run in worker processes fed by threads of their own, never the request pool.
+    sweep_pool = SweepPool(engine, settings)
+
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        sweep_pool.open()  # resumes unfinished sweeps
         yield
+        sweep_pool.close()
         engine.dispose()
 
     app = FastAPI(
@@ -82,6 +90,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.engine = engine
+    app.state.sweeps = sweep_pool
     install_error_handlers(app)
     app.add_middleware(
         BodySizeLimit, max_bytes=settings.max_request_bytes, max_upload_bytes=settings.max_upload_bytes

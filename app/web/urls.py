@@ -53,6 +53,17 @@ API_PRESENTATION_PATH = "/api/presentations/{session_id}"
 API_PRESENTATION_STEP_PATH = "/api/presentations/{session_id}/step"
 API_PRESENTATION_EVENTS_PATH = "/api/presentations/{session_id}/events"
 PRESENT_PAGE_PATH = "/present/{session_id}"
+# Parameter sweeps (app/web/api/sweeps.py, app/web/pages/sweep.py).
+API_SWEEPS_PATH = "/api/sweeps"
+API_SWEEP_PATH = "/api/sweeps/{sweep_id}"
+API_SWEEP_POINTS_PATH = "/api/sweeps/{sweep_id}/points"
+API_SWEEP_POINT_RUN_PATH = "/api/sweeps/{sweep_id}/points/{index}/run"
+API_SWEEP_EXPORT_CSV_PATH = "/api/sweeps/{sweep_id}/export.csv"
+API_SWEEP_EVENTS_PATH = "/api/sweeps/{sweep_id}/events"
+API_SWEEP_CANCEL_PATH = "/api/sweeps/{sweep_id}/cancel"
+SWEEP_PAGE_PATH = "/sweeps/{sweep_id}"
+SWEEP_JSON_PATH = "/sweeps/{sweep_id}.json"
+SWEEP_POINT_PAGE_PATH = "/sweeps/{sweep_id}/points/{index}"
 
 
 def absolute(request: HTTPConnection, path: str) -> str:
@@ -216,3 +227,36 @@ class Urls:
         """The run page in presenter mode (the key stays in the teacher's sessionStorage)."""
         path = RUN_PAGE_PATH.format(run_id=_seg(run_id))
         return self._p(_with_query(path, {"step": int(step), "present": session_id}))
+
+    # Parameter sweeps.
+    def api_sweeps(self) -> str:
+        return self._p(API_SWEEPS_PATH)
+
+    def api_sweep(self, sweep_id: str) -> str:
+        return self._p(API_SWEEP_PATH.format(sweep_id=_seg(sweep_id)))
+
+    def api_sweep_points(
+        self, sweep_id: str, offset: int | None = None, limit: int | None = None
+    ) -> str:
+        path = API_SWEEP_POINTS_PATH.format(sweep_id=_seg(sweep_id))
+        return self._p(_with_query(path, {"offset": offset, "limit": limit}))
+
+    def api_sweep_point_run(self, sweep_id: str, index: int) -> str:
+        return self._p(API_SWEEP_POINT_RUN_PATH.format(sweep_id=_seg(sweep_id), index=int(index)))
+
+    def api_sweep_export_csv(self, sweep_id: str) -> str:
+        return self._p(API_SWEEP_EXPORT_CSV_PATH.format(sweep_id=_seg(sweep_id)))
+
+    def api_sweep_events(self, sweep_id: str) -> str:
+        return self._p(API_SWEEP_EVENTS_PATH.format(sweep_id=_seg(sweep_id)))
+
+    def api_sweep_cancel(self, sweep_id: str) -> str:
+        return self._p(API_SWEEP_CANCEL_PATH.format(sweep_id=_seg(sweep_id)))
+
+    def sweep(self, sweep_id: str, json: bool = False) -> str:
+        return self._p(
+            (SWEEP_JSON_PATH if json else SWEEP_PAGE_PATH).format(sweep_id=_seg(sweep_id))
+        )
+
+    def sweep_point(self, sweep_id: str, index: int) -> str:
+        return self._p(SWEEP_POINT_PAGE_PATH.format(sweep_id=_seg(sweep_id), index=int(index)))
