@@ -151,3 +151,17 @@ def register(cli: typer.Typer) -> None:
         for name, doc in EXAMPLES.items():
             typer.echo(f"{name:28s} {doc.get('title', '')}")
 
+
+    @cli.command("fidelity")
+    def fidelity_command(as_json: Annotated[bool, typer.Option("--json", help="print the rows as JSON")] = False) -> None:
+        """Check the engine against real QEMU runs, published figures and mechanisms; exit 1 if a check fails."""
+        from app.fidelity import exit_code, fidelity_rows, format_table
+
+        rows = fidelity_rows()
+        if as_json:
+            typer.echo(json.dumps([row.as_dict() for row in rows], indent=2))
+        else:
+            typer.echo(format_table(rows))
+        code = exit_code(rows)
+        if code:
+            raise typer.Exit(code=code)
