@@ -4,7 +4,8 @@ R pages/s (our `sequential` pattern); the kernel and initramfs add ~70 MiB of no
 
 With no VFIO device these runs exercise the RAM side of the model: the bulk pass at
 max-bandwidth, the threshold from the measured window, re-syncs when the estimate drops
-under it, and convergence. Outcome, total time, dirty-sync count and bytes must match.
+under it, and convergence. Outcome, total time (15%), dirty-sync count (within 1) and bytes sent (10%) must match; the same
+checks are rows of `migscope fidelity` (app/fidelity.py).
 """
 
 from __future__ import annotations
@@ -48,6 +49,12 @@ def final_reply(name: str) -> dict:
     return json.loads(lines[-1])["return"]
 
 
+def last_counters(name: str) -> dict:
+    """The last reply that has RAM counters (a cancelled run's final reply has none)."""
+    lines = (FIXTURES / f"{name}.query-migrate.jsonl").read_text().strip().splitlines()
+    return next(r for r in (json.loads(line)["return"] for line in reversed(lines)) if "ram" in r)
+
+
 def test_all_four_runs_are_here():
     assert len(RUNS) == 4
 
@@ -60,12 +67,12 @@ def test_engine_matches_real_qemu(name):
     s = trace.summary
     assert s.status == real["status"]
     assert s.ack_received_at_ms is not None and s.ack_received_at_ms < 1.0  # no device: immediate ack
+    ram = last_counters(name)["ram"]
+    assert abs(s.dirty_sync_count - ram["dirty-sync-count"]) <= 1
+    assert s.transferred_bytes == pytest.approx(ram["transferred"], rel=0.10)
     if real["status"] != "completed":
         assert info["cancelled_after_s"] >= 30 and s.total_time_ms >= 30000
         return
-    ram = real["ram"]
-    assert s.total_time_ms == pytest.approx(real["total-time"], rel=0.08)
-    assert abs(s.dirty_sync_count - ram["dirty-sync-count"]) <= 1
-    assert s.transferred_bytes == pytest.approx(ram["transferred"], rel=0.08)
+    assert s.total_time_ms == pytest.approx(real["total-time"], rel=0.15)
     # Downtime: a few ms for this guest in QEMU; within 10 ms here.
     assert abs(s.downtime_ms - real["downtime"]) < 10
