@@ -49,7 +49,9 @@ def load_scenario(path: Path | None, example: str | None) -> Scenario:
         try:
             doc = json.loads(text)
         except json.JSONDecodeError as exc:
-            raise fail(f"{path}: line {exc.lineno} column {exc.colno}: not valid JSON: {exc.msg}") from None
+            raise fail(
+                f"{path}: line {exc.lineno} column {exc.colno}: not valid JSON: {exc.msg}"
+            ) from None
         origin = str(path)
     try:
         return Scenario.model_validate(doc)
@@ -96,21 +98,41 @@ def register(cli: typer.Typer) -> None:
     @cli.command("simulate")
     def simulate_command(
         scenario: Annotated[Path | None, typer.Argument(help="scenario JSON file")] = None,
-        example: Annotated[str | None, typer.Option("--example", help="run a shipped example by name")] = None,
+        example: Annotated[
+            str | None, typer.Option("--example", help="run a shipped example by name")
+        ] = None,
         as_json: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
-        compare_ack_flag: Annotated[bool, typer.Option("--compare-ack", help="run with switchover-ack on and off")] = False,
-        steps: Annotated[bool, typer.Option("--steps", help="also print every step's decision")] = False,
-        trace_out: Annotated[Path | None, typer.Option("--trace", help="write the whole trace JSON here")] = None,
+        compare_ack_flag: Annotated[
+            bool, typer.Option("--compare-ack", help="run with switchover-ack on and off")
+        ] = False,
+        steps: Annotated[
+            bool, typer.Option("--steps", help="also print every step's decision")
+        ] = False,
+        trace_out: Annotated[
+            Path | None, typer.Option("--trace", help="write the whole trace JSON here")
+        ] = None,
     ) -> None:
         """Simulate a migration scenario and print its summary."""
         sc = load_scenario(scenario, example)
         if compare_ack_flag:
             on, off, diff = compare_ack(sc)
             if as_json:
-                typer.echo(json.dumps({"ack_on": summary_json(on), "ack_off": summary_json(off), "difference": diff}, indent=2))
+                typer.echo(
+                    json.dumps(
+                        {
+                            "ack_on": summary_json(on),
+                            "ack_off": summary_json(off),
+                            "difference": diff,
+                        },
+                        indent=2,
+                    )
+                )
             else:
                 typer.echo("== switchover-ack ON ==\n" + summary_text(on))
-                typer.echo("\n== switchover-ack OFF (capability removed at both ends) ==\n" + summary_text(off))
+                typer.echo(
+                    "\n== switchover-ack OFF (capability removed at both ends) ==\n"
+                    + summary_text(off)
+                )
                 typer.echo("\n== difference (on - off) ==")
                 typer.echo(diff["sentence"])
             return
@@ -122,8 +144,10 @@ def register(cli: typer.Typer) -> None:
             return
         if steps:
             for step in trace.steps:
-                typer.echo(f"#{step.index:<5d} {step.t_ms:>10.1f} ms  {step.phase:15s} {step.decision.code:15s} "
-                           f"{step.decision.reason}  [{step.decision.qemu_function}]")
+                typer.echo(
+                    f"#{step.index:<5d} {step.t_ms:>10.1f} ms  {step.phase:15s} {step.decision.code:15s} "
+                    f"{step.decision.reason}  [{step.decision.qemu_function}]"
+                )
         typer.echo(summary_text(trace))
 
     @cli.command("schema")
@@ -141,8 +165,11 @@ def register(cli: typer.Typer) -> None:
             typer.echo(f"{preset.name}: {preset.title} [{preset.driver}]")
             for key, item in preset.fields.items():
                 value = item.value
-                shown = format_bytes(value) if key.endswith("_bytes") else (
-                    f"{format_bytes(value)}/s" if key.endswith("_bytes_per_s") else value)
+                shown = (
+                    format_bytes(value)
+                    if key.endswith("_bytes")
+                    else (f"{format_bytes(value)}/s" if key.endswith("_bytes_per_s") else value)
+                )
                 typer.echo(f"    {key:24s} {shown!s:>14s}  {item.tag:9s} {item.source}")
 
     @cli.command("examples")
@@ -151,9 +178,10 @@ def register(cli: typer.Typer) -> None:
         for name, doc in EXAMPLES.items():
             typer.echo(f"{name:28s} {doc.get('title', '')}")
 
-
     @cli.command("fidelity")
-    def fidelity_command(as_json: Annotated[bool, typer.Option("--json", help="print the rows as JSON")] = False) -> None:
+    def fidelity_command(
+        as_json: Annotated[bool, typer.Option("--json", help="print the rows as JSON")] = False,
+    ) -> None:
         """Check the engine against real QEMU runs, published figures and mechanisms; exit 1 if a check fails."""
         from app.fidelity import exit_code, fidelity_rows, format_table
 

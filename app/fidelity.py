@@ -96,8 +96,14 @@ def fixture_scenario(info: dict[str, Any]) -> dict[str, Any]:
             "vm_start_ms": 1.0,
         },
         "link": {"bandwidth_bytes_per_s": "10 Gbit", "latency_ms": 0.05},
-        "params": {"downtime_limit_ms": info["downtime_limit_ms"], "max_bandwidth_bytes_per_s": info["max_bandwidth_bytes_per_s"]},
-        "caps": {"source": info["capabilities_both_sides"], "destination": info["capabilities_both_sides"]},
+        "params": {
+            "downtime_limit_ms": info["downtime_limit_ms"],
+            "max_bandwidth_bytes_per_s": info["max_bandwidth_bytes_per_s"],
+        },
+        "caps": {
+            "source": info["capabilities_both_sides"],
+            "destination": info["capabilities_both_sides"],
+        },
         "max_time_ms": 30000,
     }
 
@@ -120,27 +126,80 @@ def fixture_rows(fixtures: Path = FIXTURES) -> list[FidelityRow]:
         last_ram = next(r for r in reversed(replies) if "ram" in r)
         src = f"{name} (QEMU 10.0.2, tests/fixtures/qemu)"
 
-        def row(check: str, ref: str, eng: str, ok: bool, tol: str, rv: float | None, ev: float | None,
-                _doc: dict[str, Any] = doc, _src: str = src) -> FidelityRow:
+        def row(
+            check: str,
+            ref: str,
+            eng: str,
+            ok: bool,
+            tol: str,
+            rv: float | None,
+            ev: float | None,
+            _doc: dict[str, Any] = doc,
+            _src: str = src,
+        ) -> FidelityRow:
             return FidelityRow(check, "fixture run", _src, ref, eng, ok, _doc, None, rv, ev, tol)
 
-        rows.append(row(f"{name}: outcome", final["status"], s.status, s.status == final["status"], "equal", None, None))
+        rows.append(
+            row(
+                f"{name}: outcome",
+                final["status"],
+                s.status,
+                s.status == final["status"],
+                "equal",
+                None,
+                None,
+            )
+        )
         if final["status"] == "completed":
             real_ms = float(final["total-time"])
-            rows.append(row(f"{name}: total time", f"{real_ms:.0f} ms", f"{s.total_time_ms:.0f} ms",
-                            _within(s.total_time_ms, real_ms, 0.15), "15%", real_ms, s.total_time_ms))
+            rows.append(
+                row(
+                    f"{name}: total time",
+                    f"{real_ms:.0f} ms",
+                    f"{s.total_time_ms:.0f} ms",
+                    _within(s.total_time_ms, real_ms, 0.15),
+                    "15%",
+                    real_ms,
+                    s.total_time_ms,
+                )
+            )
         else:
             real_ms = float(last_ram["total-time"])
-            rows.append(row(f"{name}: ran until cancelled", f"{real_ms:.0f} ms", f"{s.total_time_ms:.0f} ms",
-                            s.total_time_ms is not None and s.total_time_ms >= 30000, ">= 30000 ms", real_ms,
-                            s.total_time_ms))
+            rows.append(
+                row(
+                    f"{name}: ran until cancelled",
+                    f"{real_ms:.0f} ms",
+                    f"{s.total_time_ms:.0f} ms",
+                    s.total_time_ms is not None and s.total_time_ms >= 30000,
+                    ">= 30000 ms",
+                    real_ms,
+                    s.total_time_ms,
+                )
+            )
         syncs = int(last_ram["ram"]["dirty-sync-count"])
-        rows.append(row(f"{name}: dirty syncs", str(syncs), str(s.dirty_sync_count),
-                        s.dirty_sync_count is not None and abs(s.dirty_sync_count - syncs) <= 1, "within 1",
-                        float(syncs), float(s.dirty_sync_count or 0)))
+        rows.append(
+            row(
+                f"{name}: dirty syncs",
+                str(syncs),
+                str(s.dirty_sync_count),
+                s.dirty_sync_count is not None and abs(s.dirty_sync_count - syncs) <= 1,
+                "within 1",
+                float(syncs),
+                float(s.dirty_sync_count or 0),
+            )
+        )
         sent = float(last_ram["ram"]["transferred"])
-        rows.append(row(f"{name}: bytes sent", f"{sent / 2**20:.1f} MiB", f"{(s.transferred_bytes or 0) / 2**20:.1f} MiB",
-                        _within(s.transferred_bytes, sent, 0.10), "10%", sent, float(s.transferred_bytes or 0)))
+        rows.append(
+            row(
+                f"{name}: bytes sent",
+                f"{sent / 2**20:.1f} MiB",
+                f"{(s.transferred_bytes or 0) / 2**20:.1f} MiB",
+                _within(s.transferred_bytes, sent, 0.10),
+                "10%",
+                sent,
+                float(s.transferred_bytes or 0),
+            )
+        )
     return rows
 
 
@@ -153,8 +212,12 @@ def mlx5_scenario(ram: str, link: str, avail: str | None = "10 Gbit") -> dict[st
     return {
         "title": f"mlx5 300 MB VF, {ram} guest, {link}",
         "qemu_profile": "10.1",
-        "guest": {"ram_bytes": ram, "zero_page_fraction": 0.5, "dirty_rate_bytes_per_s": "16 MiB",
-                  "working_set_bytes": "64 MiB" if ram == "256 MiB" else "256 MiB"},
+        "guest": {
+            "ram_bytes": ram,
+            "zero_page_fraction": 0.5,
+            "dirty_rate_bytes_per_s": "16 MiB",
+            "working_set_bytes": "64 MiB" if ram == "256 MiB" else "256 MiB",
+        },
         "link": {"bandwidth_bytes_per_s": link},
         "params": params,
         "devices": [{"name": "0000:3b:00.1", "preset": "mlx5-cx7-vf-300mb"}],
@@ -174,9 +237,21 @@ def published_rows() -> list[FidelityRow]:
     on_doc, off_doc = _on_off_docs(mlx5_scenario("2 GiB", "25 Gbit"))
     on, off = _run(on_doc), _run(off_doc)
     moved = (off.downtime_ms or 0.0) - (on.downtime_ms or 0.0)
-    rows.append(FidelityRow(
-        "switchover-ack moves the mlx5 300 MB initial-image load out of the downtime (off - on)", "published figure",
-        _COVER, "1480 ms", f"{moved:.0f} ms", _within(moved, 1480.0, 0.25), on_doc, off_doc, 1480.0, moved, "25%"))
+    rows.append(
+        FidelityRow(
+            "switchover-ack moves the mlx5 300 MB initial-image load out of the downtime (off - on)",
+            "published figure",
+            _COVER,
+            "1480 ms",
+            f"{moved:.0f} ms",
+            _within(moved, 1480.0, 0.25),
+            on_doc,
+            off_doc,
+            1480.0,
+            moved,
+            "25%",
+        )
+    )
 
     vf100 = {"name": "0000:3b:00.1", "preset": "mlx5-cx7-vf-100mib"}
     dev = DeviceRuntime.create(resolve_device(DeviceSpec.model_validate(vf100)), p2p_states=True)
@@ -186,43 +261,121 @@ def published_rows() -> list[FidelityRow]:
     for side in ("source", "destination"):
         one_vf["caps"][side] = [c for c in one_vf["caps"][side] if c != "multifd"]
     s = _run(one_vf)
-    rows.append(FidelityRow(
-        "stop-copy SAVE of a ~100 MiB mlx5 VF (final image at read_bytes_per_s)", "published figure", _ORACLE,
-        "125-225 ms", f"{save_ms:.0f} ms", 125.0 <= save_ms <= 225.0, one_vf, None, 175.0, save_ms, "in range"))
+    rows.append(
+        FidelityRow(
+            "stop-copy SAVE of a ~100 MiB mlx5 VF (final image at read_bytes_per_s)",
+            "published figure",
+            _ORACLE,
+            "125-225 ms",
+            f"{save_ms:.0f} ms",
+            125.0 <= save_ms <= 225.0,
+            one_vf,
+            None,
+            175.0,
+            save_ms,
+            "in range",
+        )
+    )
     load_ms = s.downtime_breakdown_ms.get("dest_load_device_data", 0.0)
-    rows.append(FidelityRow(
-        "stop-copy LOAD of a ~100 MiB mlx5 VF inside the downtime", "published figure", _ORACLE,
-        "214-240 ms", f"{load_ms:.0f} ms", 214.0 <= load_ms <= 240.0, one_vf, None, 227.0, load_ms, "in range"))
+    rows.append(
+        FidelityRow(
+            "stop-copy LOAD of a ~100 MiB mlx5 VF inside the downtime",
+            "published figure",
+            _ORACLE,
+            "214-240 ms",
+            f"{load_ms:.0f} ms",
+            214.0 <= load_ms <= 240.0,
+            one_vf,
+            None,
+            227.0,
+            load_ms,
+            "in range",
+        )
+    )
     config_ms = s.downtime_breakdown_ms.get("dest_load_device_config", 0.0)
-    rows.append(FidelityRow(
-        "loading a VF's config (non-iterable) state", "published figure", _ORACLE, "~110 ms", f"{config_ms:.0f} ms",
-        _within(config_ms, 110.0, 0.10), one_vf, None, 110.0, config_ms, "10%"))
+    rows.append(
+        FidelityRow(
+            "loading a VF's config (non-iterable) state",
+            "published figure",
+            _ORACLE,
+            "~110 ms",
+            f"{config_ms:.0f} ms",
+            _within(config_ms, 110.0, 0.10),
+            one_vf,
+            None,
+            110.0,
+            config_ms,
+            "10%",
+        )
+    )
 
     two_vfs = copy.deepcopy(load_example("multifd-2-vfs"))
     two_vfs["guest"]["vcpus"] = 8
     s = _run(two_vfs)
     stop_ms = s.downtime_breakdown_ms.get("vm_stop", 0.0)
-    rows.append(FidelityRow(
-        "downtime start to VM stopped, guest with two VFs (8 vCPUs assumed)", "published figure", _ORACLE,
-        "~128 ms", f"{stop_ms:.0f} ms", _within(stop_ms, 128.0, 0.15), two_vfs, None, 128.0, stop_ms, "15%"))
-    big = {"title": "384-vCPU guest without devices", "qemu_profile": "10.1",
-           "guest": {"ram_bytes": "64 GiB", "vcpus": 384, "working_set_bytes": "1 GiB", "dirty_rate_bytes_per_s": "16 MiB"},
-           "params": {"max_bandwidth_bytes_per_s": "10 GiB"}, "link": {"bandwidth_bytes_per_s": "100 Gbit"},
-           "max_time_ms": 60000}
+    rows.append(
+        FidelityRow(
+            "downtime start to VM stopped, guest with two VFs (8 vCPUs assumed)",
+            "published figure",
+            _ORACLE,
+            "~128 ms",
+            f"{stop_ms:.0f} ms",
+            _within(stop_ms, 128.0, 0.15),
+            two_vfs,
+            None,
+            128.0,
+            stop_ms,
+            "15%",
+        )
+    )
+    big = {
+        "title": "384-vCPU guest without devices",
+        "qemu_profile": "10.1",
+        "guest": {
+            "ram_bytes": "64 GiB",
+            "vcpus": 384,
+            "working_set_bytes": "1 GiB",
+            "dirty_rate_bytes_per_s": "16 MiB",
+        },
+        "params": {"max_bandwidth_bytes_per_s": "10 GiB"},
+        "link": {"bandwidth_bytes_per_s": "100 Gbit"},
+        "max_time_ms": 60000,
+    }
     s = _run(big)
     stop_ms = s.downtime_breakdown_ms.get("vm_stop", 0.0)
-    rows.append(FidelityRow(
-        "downtime start to VM stopped, 384-vCPU guest", "published figure", _REDHAT, "~268 ms", f"{stop_ms:.0f} ms",
-        _within(stop_ms, 268.0, 0.15), big, None, 268.0, stop_ms, "15%"))
+    rows.append(
+        FidelityRow(
+            "downtime start to VM stopped, 384-vCPU guest",
+            "published figure",
+            _REDHAT,
+            "~268 ms",
+            f"{stop_ms:.0f} ms",
+            _within(stop_ms, 268.0, 0.15),
+            big,
+            None,
+            268.0,
+            stop_ms,
+            "15%",
+        )
+    )
     return rows
 
 
 # ----------------------------------------------------------------- mechanisms
-def _mechanism(check: str, source: str, reference: str, measure: Callable[[], tuple[str, bool, float | None]],
-               doc: dict[str, Any], other: dict[str, Any] | None = None, ref_value: float | None = None,
-               tol: str = "") -> FidelityRow:
+def _mechanism(
+    check: str,
+    source: str,
+    reference: str,
+    measure: Callable[[], tuple[str, bool, float | None]],
+    doc: dict[str, Any],
+    other: dict[str, Any] | None = None,
+    ref_value: float | None = None,
+    tol: str = "",
+) -> FidelityRow:
     engine, ok, value = measure()
-    return FidelityRow(check, "mechanism", source, reference, engine, ok, doc, other, ref_value, value, tol)
+    return FidelityRow(
+        check, "mechanism", source, reference, engine, ok, doc, other, ref_value, value, tol
+    )
 
 
 def mechanism_rows() -> list[FidelityRow]:
@@ -234,10 +387,18 @@ def mechanism_rows() -> list[FidelityRow]:
         a, b = on.downtime_ms or 0.0, off.downtime_ms or 0.0
         return f"on {a:.0f} ms, off {b:.0f} ms", _within(a, b, 0.10), a - b
 
-    rows.append(_mechanism(
-        "16 GiB guest: the RAM round outlasts the image load, so the ack changes nothing",
-        "migration_iteration_run + mlx5vf_cmd_load_vhca_state", "downtime on = off (10%)", ram_round_longer,
-        on_doc, off_doc, 0.0, "10%"))
+    rows.append(
+        _mechanism(
+            "16 GiB guest: the RAM round outlasts the image load, so the ack changes nothing",
+            "migration_iteration_run + mlx5vf_cmd_load_vhca_state",
+            "downtime on = off (10%)",
+            ram_round_longer,
+            on_doc,
+            off_doc,
+            0.0,
+            "10%",
+        )
+    )
 
     never_doc = load_example("ack-without-avail-bw-never-converges")
 
@@ -245,9 +406,15 @@ def mechanism_rows() -> list[FidelityRow]:
         s = _run(never_doc)
         return s.status, s.status == "cancelled" and "avail-switchover-bandwidth" in s.reason, None
 
-    rows.append(_mechanism(
-        "ack on, no avail-switchover-bandwidth: the stall collapses the measured bandwidth, no convergence",
-        "migration_update_counters (threshold from measured bandwidth)", "cancelled", never, never_doc))
+    rows.append(
+        _mechanism(
+            "ack on, no avail-switchover-bandwidth: the stall collapses the measured bandwidth, no convergence",
+            "migration_update_counters (threshold from measured bandwidth)",
+            "cancelled",
+            never,
+            never_doc,
+        )
+    )
 
     four = load_example("multifd-4-vfs")
     serial_four = copy.deepcopy(four)
@@ -258,10 +425,18 @@ def mechanism_rows() -> list[FidelityRow]:
         a, b = _run(four).downtime_ms or 0.0, _run(serial_four).downtime_ms or 0.0
         return f"multifd {a:.0f} ms, main channel {b:.0f} ms", a < 0.5 * b, a / b if b else None
 
-    rows.append(_mechanism(
-        "4 VFs: multifd device state loads in parallel, the main channel one after the other",
-        "vfio_multifd_save_complete_precopy_thread vs vfio_save_complete_precopy", "multifd < half", multifd,
-        four, serial_four, 0.5, "< 0.5x"))
+    rows.append(
+        _mechanism(
+            "4 VFs: multifd device state loads in parallel, the main channel one after the other",
+            "vfio_multifd_save_complete_precopy_thread vs vfio_save_complete_precopy",
+            "multifd < half",
+            multifd,
+            four,
+            serial_four,
+            0.5,
+            "< 0.5x",
+        )
+    )
 
     old_doc, new_doc = load_example("reinit-10.2"), load_example("reinit-2026")
 
@@ -269,9 +444,18 @@ def mechanism_rows() -> list[FidelityRow]:
         diff = (_run(old_doc).downtime_ms or 0.0) - (_run(new_doc).downtime_ms or 0.0)
         return f"{diff:.0f} ms", _within(diff, 900.0, 0.10), diff
 
-    rows.append(_mechanism(
-        "REINIT: 10.2 loads the re-initialised state (900 ms) in the downtime, 2026 re-acks it in pre-copy",
-        "VFIO_PRECOPY_INFO_REINIT (proposed 2026)", "900 ms", reinit, old_doc, new_doc, 900.0, "10%"))
+    rows.append(
+        _mechanism(
+            "REINIT: 10.2 loads the re-initialised state (900 ms) in the downtime, 2026 re-acks it in pre-copy",
+            "VFIO_PRECOPY_INFO_REINIT (proposed 2026)",
+            "900 ms",
+            reinit,
+            old_doc,
+            new_doc,
+            900.0,
+            "10%",
+        )
+    )
 
     loop_doc = mlx5_scenario("256 MiB", "100 Gbit")
     loop_doc["devices"][0]["initial_bytes"] = "1 MiB"
@@ -281,9 +465,15 @@ def mechanism_rows() -> list[FidelityRow]:
         ok = s.status == "completed" and (s.passes or 0) < 5000
         return f"{s.status}, {s.passes} passes", ok, float(s.passes or 0)
 
-    rows.append(_mechanism(
-        "marker-only passes advance time (issue 8 scenario, 1 MiB initial image)", "migration_thread busy loop",
-        "completes after the ack", no_zero_time_loop, loop_doc))
+    rows.append(
+        _mechanism(
+            "marker-only passes advance time (issue 8 scenario, 1 MiB initial image)",
+            "migration_thread busy loop",
+            "completes after the ack",
+            no_zero_time_loop,
+            loop_doc,
+        )
+    )
     return rows
 
 
@@ -294,7 +484,16 @@ def fidelity_rows(fixtures: Path = FIXTURES) -> list[FidelityRow]:
 
 def format_table(rows: list[FidelityRow]) -> str:
     headers = ("check", "reference", "source", "engine", "result")
-    body = [(r.check, r.reference, f"{r.source_kind}: {r.source}", r.engine, "pass" if r.passed else "FAIL") for r in rows]
+    body = [
+        (
+            r.check,
+            r.reference,
+            f"{r.source_kind}: {r.source}",
+            r.engine,
+            "pass" if r.passed else "FAIL",
+        )
+        for r in rows
+    ]
     widths = [min(70, max(len(h), *(len(b[i]) for b in body))) for i, h in enumerate(headers)]
 
     def line(cells: tuple[str, ...]) -> str:
@@ -303,7 +502,9 @@ def format_table(rows: list[FidelityRow]) -> str:
     out = [line(headers), line(tuple("-" * w for w in widths))]
     out += [line(b) for b in body]
     failed = sum(1 for r in rows if not r.passed)
-    out.append(f"{len(rows) - failed} of {len(rows)} checks pass" + (f"; {failed} FAIL" if failed else ""))
+    out.append(
+        f"{len(rows) - failed} of {len(rows)} checks pass" + (f"; {failed} FAIL" if failed else "")
+    )
     return "\n".join(out)
 
 

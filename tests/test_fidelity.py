@@ -13,11 +13,15 @@ from app.fidelity import FidelityRow, exit_code, fidelity_rows, format_table
 
 def test_every_fidelity_row_passes() -> None:
     rows = fidelity_rows()
-    failed = [f"{r.check}: reference {r.reference}, engine {r.engine}" for r in rows if not r.passed]
+    failed = [
+        f"{r.check}: reference {r.reference}, engine {r.engine}" for r in rows if not r.passed
+    ]
     assert not failed, "\n".join(failed)
     kinds = {r.source_kind for r in rows}
     assert kinds == {"fixture run", "published figure", "mechanism"}
-    assert sum(r.source_kind == "fixture run" for r in rows) == 16  # 4 runs x outcome, time, syncs, bytes
+    assert (
+        sum(r.source_kind == "fixture run" for r in rows) == 16
+    )  # 4 runs x outcome, time, syncs, bytes
     # Each row names a scenario another layer can run and store.
     for row in rows:
         Scenario.model_validate(row.scenario)
@@ -41,7 +45,9 @@ def test_a_failing_row_is_shown_and_gives_a_non_zero_exit() -> None:
 
 
 def test_the_cli_prints_one_table_and_exits_zero() -> None:
-    done = subprocess.run([sys.executable, "-m", "app.cli", "fidelity"], capture_output=True, text=True, check=False)
+    done = subprocess.run(
+        [sys.executable, "-m", "app.cli", "fidelity"], capture_output=True, text=True, check=False
+    )
     assert done.returncode == 0, done.stdout + done.stderr
     lines = done.stdout.splitlines()
     assert lines[0].split()[:2] == ["check", "reference"]

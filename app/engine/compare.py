@@ -33,13 +33,20 @@ def difference(a: Summary, b: Summary) -> dict[str, Any]:
         return None if x is None or y is None else round(x - y, 3)
 
     keys = sorted(set(a.downtime_breakdown_ms) | set(b.downtime_breakdown_ms))
-    components = {k: round(a.downtime_breakdown_ms.get(k, 0.0) - b.downtime_breakdown_ms.get(k, 0.0), 3) for k in keys}
-    moved = b.downtime_breakdown_ms.get("dest_load_initial_bytes", 0.0) - a.downtime_breakdown_ms.get("dest_load_initial_bytes", 0.0)
+    components = {
+        k: round(a.downtime_breakdown_ms.get(k, 0.0) - b.downtime_breakdown_ms.get(k, 0.0), 3)
+        for k in keys
+    }
+    moved = b.downtime_breakdown_ms.get(
+        "dest_load_initial_bytes", 0.0
+    ) - a.downtime_breakdown_ms.get("dest_load_initial_bytes", 0.0)
     if a.downtime_ms is not None and b.downtime_ms is not None:
         both = f"With switchover-ack the downtime is {format_ms(a.downtime_ms)}, without it {format_ms(b.downtime_ms)}"
         if moved > 0:
-            sentence = (f"{both}: {format_ms(moved)} of destination work (loading initial bytes) moved into pre-copy; "
-                        f"total time {format_ms(a.total_time_ms)} vs {format_ms(b.total_time_ms)}.")
+            sentence = (
+                f"{both}: {format_ms(moved)} of destination work (loading initial bytes) moved into pre-copy; "
+                f"total time {format_ms(a.total_time_ms)} vs {format_ms(b.total_time_ms)}."
+            )
         else:
             sentence = f"{both}: the ack moved no destination work out of the downtime here."
     else:

@@ -33,23 +33,49 @@ class DestinationLoader:
         if self.error is not None:
             return
         if record.kind == "header":
-            sim.event(t, EventKind.STATUS, "destination", "destination: incoming migration active; load_setup hooks run",
-                      "qemu_loadvm_state_setup", status="active")
+            sim.event(
+                t,
+                EventKind.STATUS,
+                "destination",
+                "destination: incoming migration active; load_setup hooks run",
+                "qemu_loadvm_state_setup",
+                status="active",
+            )
             for dev in sim.devs:
                 sim.device_transition(dev, "destination", VfioState.RESUMING, t, "vfio_load_setup")
             if self.ack_enabled:
                 self.pending_num = sum(1 for d in sim.devs if d.needs_ack)
-                sim.event(t, EventKind.ACK_NEEDED, "destination", f"switchover ack pending num={self.pending_num}: "
-                          f"{self.pending_num} device(s) must load their initial bytes first",
-                          "qemu_loadvm_state_switchover_ack_needed", pending_num=self.pending_num)
+                sim.event(
+                    t,
+                    EventKind.ACK_NEEDED,
+                    "destination",
+                    f"switchover ack pending num={self.pending_num}: "
+                    f"{self.pending_num} device(s) must load their initial bytes first",
+                    "qemu_loadvm_state_switchover_ack_needed",
+                    pending_num=self.pending_num,
+                )
         elif record.label == "OPEN_RETURN_PATH":
-            sim.event(t, EventKind.OPEN_RETURN_PATH, "destination", "destination opened the return path",
-                      "loadvm_process_command")
+            sim.event(
+                t,
+                EventKind.OPEN_RETURN_PATH,
+                "destination",
+                "destination opened the return path",
+                "loadvm_process_command",
+            )
             if self.ack_enabled and self.pending_num == 0:
-                self.send_ack(t, None, "no device needs an ack: the destination acks as soon as the return path opens")
+                self.send_ack(
+                    t,
+                    None,
+                    "no device needs an ack: the destination acks as soon as the return path opens",
+                )
         elif record.label == "PING":
-            sim.event(t + sim.rp.latency_ms, EventKind.PONG, "source", "PONG 0x1 received on the return path",
-                      "source_return_path_thread")
+            sim.event(
+                t + sim.rp.latency_ms,
+                EventKind.PONG,
+                "source",
+                "PONG 0x1 received on the return path",
+                "source_return_path_thread",
+            )
         elif record.label == "INIT_DATA_SENT":
             self.init_data_sent(record, t)
 
@@ -61,22 +87,46 @@ class DestinationLoader:
         dev.init_data_loaded_at_ms = t
         if not self.ack_enabled or not dev.needs_ack:
             message = "Received INIT_DATA_SENT but switchover ack is not used"
-            sim.event(t, EventKind.ERROR, "destination", f"{dev.name}: {message}; load of migration failed: Invalid argument",
-                      "vfio_load_state", dev.name)
-            self.error = (t + sim.rp.latency_ms,
-                          f"destination: {message} (device {dev.name}); load of migration failed: Invalid argument")
+            sim.event(
+                t,
+                EventKind.ERROR,
+                "destination",
+                f"{dev.name}: {message}; load of migration failed: Invalid argument",
+                "vfio_load_state",
+                dev.name,
+            )
+            self.error = (
+                t + sim.rp.latency_ms,
+                f"destination: {message} (device {dev.name}); load of migration failed: Invalid argument",
+            )
             sim.main.dest_dead = True
             return
-        sim.event(t, EventKind.INIT_DATA_LOADED, "destination", f"{dev.name}: INIT_DATA_SENT processed: all its initial "
-                  "bytes are loaded into the device", "vfio_load_state", dev.name)
+        sim.event(
+            t,
+            EventKind.INIT_DATA_LOADED,
+            "destination",
+            f"{dev.name}: INIT_DATA_SENT processed: all its initial "
+            "bytes are loaded into the device",
+            "vfio_load_state",
+            dev.name,
+        )
         if sim.profile.reusable_ack:
-            self.send_ack(t, dev, f"{dev.name} loaded its initial bytes (per-device ack, proposed 2026)")
+            self.send_ack(
+                t, dev, f"{dev.name} loaded its initial bytes (per-device ack, proposed 2026)"
+            )
             return
         if self.pending_num <= 0:
             return
         self.pending_num -= 1
-        sim.event(t, EventKind.APPROVE, "destination", f"switchover ack pending num={self.pending_num}",
-                  "qemu_loadvm_approve_switchover", dev.name, pending_num=self.pending_num)
+        sim.event(
+            t,
+            EventKind.APPROVE,
+            "destination",
+            f"switchover ack pending num={self.pending_num}",
+            "qemu_loadvm_approve_switchover",
+            dev.name,
+            pending_num=self.pending_num,
+        )
         if self.pending_num == 0:
             self.send_ack(t, None, "the last device needing an ack loaded its initial bytes")
 
@@ -87,11 +137,23 @@ class DestinationLoader:
         rp = sim.rp
         arrival = t + rp.latency_ms
         name = dev.name if dev else None
-        sim.event(t, EventKind.ACK_SENT, "destination", f"SWITCHOVER_ACK sent on the return path: {why}",
-                  "migrate_send_rp_switchover_ack", name)
-        sim.event(arrival, EventKind.ACK_RECEIVED, "source", "SWITCHOVER_ACK received: switchover_acked = true "
-                  "(a gate, not a trigger: completion still needs pending <= threshold)",
-                  "source_return_path_thread_switchover_acked", name)
+        sim.event(
+            t,
+            EventKind.ACK_SENT,
+            "destination",
+            f"SWITCHOVER_ACK sent on the return path: {why}",
+            "migrate_send_rp_switchover_ack",
+            name,
+        )
+        sim.event(
+            arrival,
+            EventKind.ACK_RECEIVED,
+            "source",
+            "SWITCHOVER_ACK received: switchover_acked = true "
+            "(a gate, not a trigger: completion still needs pending <= threshold)",
+            "source_return_path_thread_switchover_acked",
+            name,
+        )
         if dev is not None:
             dev.ack_arrival_ms = arrival
         else:
@@ -104,4 +166,7 @@ class DestinationLoader:
             return
         arrivals = [d.ack_arrival_ms for d in sim.devs if d.needs_ack]
         if all(a is not None for a in arrivals):
-            rp.open_gate(max(a for a in arrivals if a is not None), "every device that needs an ack has a valid ack")
+            rp.open_gate(
+                max(a for a in arrivals if a is not None),
+                "every device that needs an ack has a valid ack",
+            )

@@ -91,7 +91,9 @@ class DeviceData:
         # Device dirty data grows while the device runs in pre-copy, up to a cap.
         if dirtying and now_ms > self.last_ms and self.dirty_rate_bytes_per_ms > 0:
             cap = max(self.dirty_max_bytes, self.dirty_accum)
-            self.dirty_accum = min(cap, self.dirty_accum + self.dirty_rate_bytes_per_ms * (now_ms - self.last_ms))
+            self.dirty_accum = min(
+                cap, self.dirty_accum + self.dirty_rate_bytes_per_ms * (now_ms - self.last_ms)
+            )
         self.last_ms = max(self.last_ms, now_ms)
 
     def read(self, n: int, dirty_load_ms_per_byte: float) -> list[Piece]:
@@ -104,7 +106,9 @@ class DeviceData:
                     break
                 size = int(self.dirty_accum)
                 self.dirty_accum -= size
-                self.images.append(Image(ImageKind.DIRTY, size, size * dirty_load_ms_per_byte, saved=False))
+                self.images.append(
+                    Image(ImageKind.DIRTY, size, size * dirty_load_ms_per_byte, saved=False)
+                )
             image = self.images[0]
             take = min(n, image.left)
             image.left -= take
@@ -148,12 +152,24 @@ class DeviceRuntime:
             dirty_max_bytes=float(spec.dirty_max_bytes),
         )
         if spec.precopy and spec.initial_bytes > 0:
-            data.images.append(Image(ImageKind.INITIAL, spec.initial_bytes, spec.dest_initial_load_ms,
-                                     saved=spec.setup_saves_initial_image))
+            data.images.append(
+                Image(
+                    ImageKind.INITIAL,
+                    spec.initial_bytes,
+                    spec.dest_initial_load_ms,
+                    saved=spec.setup_saves_initial_image,
+                )
+            )
         reinits = []
         for r in spec.reinit:
-            scaled = spec.dest_initial_load_ms * r.initial_bytes / spec.initial_bytes if spec.initial_bytes else 0.0
-            reinits.append((r.at_ms, r.initial_bytes, scaled if r.dest_load_ms is None else r.dest_load_ms))
+            scaled = (
+                spec.dest_initial_load_ms * r.initial_bytes / spec.initial_bytes
+                if spec.initial_bytes
+                else 0.0
+            )
+            reinits.append(
+                (r.at_ms, r.initial_bytes, scaled if r.dest_load_ms is None else r.dest_load_ms)
+            )
         return cls(
             spec=spec,
             src=VfioStateMachine(p2p=p2p, precopy=spec.precopy),
@@ -186,7 +202,12 @@ class DeviceRuntime:
             return self.spec.reported_stop_copy_bytes + self.data.final_extra_bytes
         # Without a reported size: the rest of the pre-copy data plus the final image (the
         # rationale of QEMU commit 3b5948f808e3: stop_copy_length covers pre-copy data).
-        return self.spec.stop_copy_bytes + self.data.init_bytes + self.data.dirty_bytes + self.data.final_extra_bytes
+        return (
+            self.spec.stop_copy_bytes
+            + self.data.init_bytes
+            + self.data.dirty_bytes
+            + self.data.final_extra_bytes
+        )
 
     def precopy_estimate(self) -> int:
         """vfio_state_pending_estimate: cached init + dirty, only while in pre-copy."""
@@ -208,7 +229,9 @@ class DeviceRuntime:
         the device's SAVE rate."""
         ms = 0.0
         for piece in pieces:
-            rate = HOST_COPY_BYTES_PER_MS if piece.image.saved else self.spec.read_bytes_per_s / 1000.0
+            rate = (
+                HOST_COPY_BYTES_PER_MS if piece.image.saved else self.spec.read_bytes_per_s / 1000.0
+            )
             ms += piece.nbytes / rate
         return ms
 
@@ -247,8 +270,17 @@ class DeviceRuntime:
         self.data.advance(at_ms, True)
         if reusable_ack:
             # Unread incremental images are superseded by the new initial image.
-            self.data.images = deque(i for i in self.data.images if i.kind != ImageKind.DIRTY or i.left != i.total)
-            self.data.images.append(Image(ImageKind.INITIAL, init_bytes, load_ms, saved=self.spec.setup_saves_initial_image))
+            self.data.images = deque(
+                i for i in self.data.images if i.kind != ImageKind.DIRTY or i.left != i.total
+            )
+            self.data.images.append(
+                Image(
+                    ImageKind.INITIAL,
+                    init_bytes,
+                    load_ms,
+                    saved=self.spec.setup_saves_initial_image,
+                )
+            )
             self.data.dirty_accum = 0.0
             self.initial_total_bytes += init_bytes
             self.reinit_pending_report = True

@@ -30,7 +30,16 @@ class EventLog:
         self.events: list[Event] = []
         self.flushed_until_ms = 0.0
 
-    def add(self, t_ms: float, kind: str, side: str, detail: str, qemu_function: str | None = None, device: str | None = None, **data: Any) -> PendingEvent:
+    def add(
+        self,
+        t_ms: float,
+        kind: str,
+        side: str,
+        detail: str,
+        qemu_function: str | None = None,
+        device: str | None = None,
+        **data: Any,
+    ) -> PendingEvent:
         self._seq += 1
         if t_ms < self.flushed_until_ms:
             # Noticed after its step was closed (e.g. a device change the engine only sees
@@ -53,7 +62,7 @@ class EventLog:
                     t_ms=round(p.t_ms, 3),
                     step=step_index,
                     kind=p.kind,
-                    side=p.side,  # type: ignore[arg-type]
+                    side=p.side,
                     device=p.device,
                     detail=p.detail,
                     qemu_function=p.qemu_function,

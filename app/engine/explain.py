@@ -16,26 +16,42 @@ __all__ = ["ack_gate_detail", "fmt_b", "gate_texts", "ram_gate_detail", "stall_t
 def ram_gate_detail(sim: Simulation, estimate: int, exact: int | None, thr: float, ok: bool) -> str:
     le = sim.profile.complete_le
     if thr <= 0 and estimate > 0:
-        return (f"threshold is 0 (no bandwidth measured yet): estimate {fmt_b(estimate)} cannot fit; "
-                "the first window closes 100 ms after migrate")
+        return (
+            f"threshold is 0 (no bandwidth measured yet): estimate {fmt_b(estimate)} cannot fit; "
+            "the first window closes 100 ms after migrate"
+        )
     if exact is None:
         op = "<=" if sim.profile.exact_trigger_le else "<"
         if ok:
             return f"estimate {fmt_b(estimate)} is 0: nothing pending"
-        return (f"pending estimate {fmt_b(estimate)} is not {op} threshold {fmt_b(thr)}: the exact query is not taken "
-                "(estimate = RAM bitmap + VFIO pre-copy init+dirty, no stop-copy size)")
+        return (
+            f"pending estimate {fmt_b(estimate)} is not {op} threshold {fmt_b(thr)}: the exact query is not taken "
+            "(estimate = RAM bitmap + VFIO pre-copy init+dirty, no stop-copy size)"
+        )
     ram = sim.ram.remaining_bytes
     devices = exact - ram
-    parts = f"RAM {fmt_b(ram)}" + (f" + devices {fmt_b(devices)} (stop_copy_length" +
-                                    (" + init + dirty, the 8.1-9.1 double count" if sim.profile.vfio_exact_double_count else "") +
-                                    ")" if sim.devs else "")
+    parts = f"RAM {fmt_b(ram)}" + (
+        f" + devices {fmt_b(devices)} (stop_copy_length"
+        + (
+            " + init + dirty, the 8.1-9.1 double count"
+            if sim.profile.vfio_exact_double_count
+            else ""
+        )
+        + ")"
+        if sim.devs
+        else ""
+    )
     if ok:
-        return f"exact pending {fmt_b(exact)} ({parts}) {'<=' if le else '<'} threshold {fmt_b(thr)}"
+        return (
+            f"exact pending {fmt_b(exact)} ({parts}) {'<=' if le else '<'} threshold {fmt_b(thr)}"
+        )
     text = f"exact pending {fmt_b(exact)} ({parts}) > threshold {fmt_b(thr)}: keep iterating"
     if devices > thr and not sim.window.avail_bw_bytes_per_s:
-        text += (f"; the devices' reported stop-copy size alone ({fmt_b(devices)}) exceeds a threshold taken from the "
-                 "measured bandwidth, so unless more is sent per window this never converges: set "
-                 "avail-switchover-bandwidth to the bandwidth really available at switchover")
+        text += (
+            f"; the devices' reported stop-copy size alone ({fmt_b(devices)}) exceeds a threshold taken from the "
+            "measured bandwidth, so unless more is sent per window this never converges: set "
+            "avail-switchover-bandwidth to the bandwidth really available at switchover"
+        )
     return text
 
 
@@ -61,19 +77,29 @@ def ack_gate_detail(sim: Simulation, can: bool) -> str:
         _, init_loaded = sim.device_loaded(dev.name, t)
         not_loaded = dev.initial_total_bytes - init_loaded
         if dev.init_data_loaded_at_ms is not None and dev.init_data_loaded_at_ms <= t:
-            waiting.append(f"{dev.name} has loaded its initial bytes; its ack is on the return path")
+            waiting.append(
+                f"{dev.name} has loaded its initial bytes; its ack is on the return path"
+            )
         elif not dev.initial_data_sent:
-            waiting.append(f"{dev.name} has {fmt_b(not_loaded)} of initial bytes not yet loaded at the destination "
-                           f"({fmt_b(dev.init_est)} not yet sent, as QEMU counts)")
+            waiting.append(
+                f"{dev.name} has {fmt_b(not_loaded)} of initial bytes not yet loaded at the destination "
+                f"({fmt_b(dev.init_est)} not yet sent, as QEMU counts)"
+            )
         else:
-            waiting.append(f"{dev.name} has {fmt_b(not_loaded)} of initial bytes not yet loaded at the destination "
-                           "(all sent; INIT_DATA_SENT queued behind them)")
+            waiting.append(
+                f"{dev.name} has {fmt_b(not_loaded)} of initial bytes not yet loaded at the destination "
+                "(all sent; INIT_DATA_SENT queued behind them)"
+            )
     return "waiting for the ack: " + "; ".join(waiting)
 
 
 def gate_texts(gates: list[Gate], switch: bool) -> str:
     if switch:
-        return "Both gates open (" + "; ".join(g.detail for g in gates) + "): stop the VM and switch over."
+        return (
+            "Both gates open ("
+            + "; ".join(g.detail for g in gates)
+            + "): stop the VM and switch over."
+        )
     closed = [g for g in gates if not g.open]
     opened = [g for g in gates if g.open]
     text = "Switchover held: " + "; ".join(g.detail for g in closed) + "."
@@ -88,12 +114,20 @@ def stall_text(sim: Simulation, can: bool) -> str:
     if can:
         return ""
     record = sim.main.loading_at(sim.t)
-    if record is None or not record.kind.startswith("vfio_") or record.load_end_ms - record.load_start_ms < 50.0:
+    if (
+        record is None
+        or not record.kind.startswith("vfio_")
+        or record.load_end_ms - record.load_start_ms < 50.0
+    ):
         return ""
-    text = (f"The destination is loading {record.device}'s image ({record.load_end_ms - record.load_start_ms:.0f} ms "
-            "in one synchronous mlx5vf_cmd_load_vhca_state): its load loop is blocked, the channel backs up, the "
-            "source's writes block, and the bandwidth QEMU measures falls towards the guest's dirty rate.")
+    text = (
+        f"The destination is loading {record.device}'s image ({record.load_end_ms - record.load_start_ms:.0f} ms "
+        "in one synchronous mlx5vf_cmd_load_vhca_state): its load loop is blocked, the channel backs up, the "
+        "source's writes block, and the bandwidth QEMU measures falls towards the guest's dirty rate."
+    )
     if not sim.window.avail_bw_bytes_per_s:
-        text += (" The threshold follows that collapsed bandwidth, so after the ack the reported stop-copy size may "
-                 "never fit again: this is what avail-switchover-bandwidth is for.")
+        text += (
+            " The threshold follows that collapsed bandwidth, so after the ack the reported stop-copy size may "
+            "never fit again: this is what avail-switchover-bandwidth is for."
+        )
     return text

@@ -62,10 +62,14 @@ def E(value: Any, source: str = "reasoned default; tune it") -> Tagged:
 _COVER = "switchover-ack cover letter, qemu-devel, Jun 2023 (Avihai Horon)"
 _ORACLE = "Oracle downtime breakdown, qemu-devel, Jul 2024 (~100 MiB VFs)"
 _MLX5 = "Linux drivers/vfio/pci/mlx5 (PRE_COPY since Linux 6.2)"
-_MLX5_LOAD = ("mlx5vf_resume_write copies written bytes into a host buffer (mlx5vf_resume_read_image) and loads "
-              "a complete image with one synchronous mlx5vf_cmd_load_vhca_state")
-_MLX5_SETUP = ("RUNNING -> PRE_COPY runs mlx5vf_pci_save_device_data(track): the first full SAVE; the pre-copy "
-               "info query (mlx5vf_precopy_ioctl) waits for it, so vfio_save_setup blocks")
+_MLX5_LOAD = (
+    "mlx5vf_resume_write copies written bytes into a host buffer (mlx5vf_resume_read_image) and loads "
+    "a complete image with one synchronous mlx5vf_cmd_load_vhca_state"
+)
+_MLX5_SETUP = (
+    "RUNNING -> PRE_COPY runs mlx5vf_pci_save_device_data(track): the first full SAVE; the pre-copy "
+    "info query (mlx5vf_precopy_ioctl) waits for it, so vfio_save_setup blocks"
+)
 _MLX5_SIZE = "mlx5vf_pci_get_data_size reports the firmware's full state size, not the final delta"
 _MLX5_STOP = "(128 ms from downtime start to VM stopped with two VFs (Oracle, Jul 2024) - 20 ms vCPU stop) / 2"
 _COPY = "copy_from_user into the driver's buffer, memcpy speed"
@@ -81,13 +85,20 @@ PRESETS: dict[str, DevicePreset] = {
             fields={
                 "precopy": P(True, _MLX5),
                 "p2p": P(True, _MLX5),
-                "initial_bytes": E(16 * MiB, "no size published; 'not expected to be very large' (1-30 MiB)"),
+                "initial_bytes": E(
+                    16 * MiB, "no size published; 'not expected to be very large' (1-30 MiB)"
+                ),
                 "dirty_rate_bytes_per_s": E(0, "idle device"),
                 "dirty_max_bytes": E(64 * MiB),
-                "stop_copy_bytes": E(16 * MiB, "the final SAVE is incremental (mlx5vf_pci_save_device_inc_data): for an "
-                                     "idle VF, what changed since the first image; no size published. A busy VF "
-                                     "saves far more (~100 MiB per VF in " + _ORACLE + ")"),
-                "reported_stop_copy_bytes": P(300_000_000, "300 MB (" + _COVER + "); " + _MLX5_SIZE),
+                "stop_copy_bytes": E(
+                    16 * MiB,
+                    "the final SAVE is incremental (mlx5vf_pci_save_device_inc_data): for an "
+                    "idle VF, what changed since the first image; no size published. A busy VF "
+                    "saves far more (~100 MiB per VF in " + _ORACLE + ")",
+                ),
+                "reported_stop_copy_bytes": P(
+                    300_000_000, "300 MB (" + _COVER + "); " + _MLX5_SIZE
+                ),
                 "read_bytes_per_s": D(600 * MiB, "SAVE 125-225 ms for ~100 MiB (" + _ORACLE + ")"),
                 "dest_initial_load_ms": P(1480.0, _COVER),
                 "dest_load_bytes_per_s": E(1 * GiB, "'a few hundred ms' for the rest"),
@@ -110,12 +121,19 @@ PRESETS: dict[str, DevicePreset] = {
                 "initial_bytes": E(8 * MiB),
                 "dirty_rate_bytes_per_s": E(0, "idle device"),
                 "dirty_max_bytes": E(32 * MiB),
-                "stop_copy_bytes": D(92 * MiB, "final image: ~400 MiB over 4 VFs (multifd device-state series) minus "
-                                     "the initial image"),
+                "stop_copy_bytes": D(
+                    92 * MiB,
+                    "final image: ~400 MiB over 4 VFs (multifd device-state series) minus "
+                    "the initial image",
+                ),
                 "reported_stop_copy_bytes": D(100 * MiB, "~400 MiB over 4 VFs; " + _MLX5_SIZE),
-                "read_bytes_per_s": D(570 * MiB, "100 MiB / 175 ms, middle of SAVE 125-225 ms (" + _ORACLE + ")"),
+                "read_bytes_per_s": D(
+                    570 * MiB, "100 MiB / 175 ms, middle of SAVE 125-225 ms (" + _ORACLE + ")"
+                ),
                 "dest_initial_load_ms": E(500.0, "1480 ms scaled to 100 MiB"),
-                "dest_load_bytes_per_s": D(440 * MiB, "100 MiB / 227 ms, middle of LOAD 214-240 ms (" + _ORACLE + ")"),
+                "dest_load_bytes_per_s": D(
+                    440 * MiB, "100 MiB / 227 ms, middle of LOAD 214-240 ms (" + _ORACLE + ")"
+                ),
                 "dest_load_granularity": P("image", _MLX5_LOAD),
                 "dest_write_bytes_per_s": E(8 * GiB, _COPY),
                 "setup_saves_initial_image": P(True, _MLX5_SETUP),
@@ -136,9 +154,13 @@ PRESETS: dict[str, DevicePreset] = {
                 "initial_bytes": E(32 * MiB, "10-50 MiB per REINIT"),
                 "dirty_rate_bytes_per_s": E(50 * MiB, "20-100 MiB/s"),
                 "dirty_max_bytes": E(256 * MiB),
-                "stop_copy_bytes": D(1_000_000_000 - 32 * MiB, "1 GB under RDMA churn (2026 REINIT series), minus the "
-                                     "initial image"),
-                "reported_stop_copy_bytes": P(1_000_000_000, "1 GB (2026 REINIT series); " + _MLX5_SIZE),
+                "stop_copy_bytes": D(
+                    1_000_000_000 - 32 * MiB,
+                    "1 GB under RDMA churn (2026 REINIT series), minus the initial image",
+                ),
+                "reported_stop_copy_bytes": P(
+                    1_000_000_000, "1 GB (2026 REINIT series); " + _MLX5_SIZE
+                ),
                 "read_bytes_per_s": D(600 * MiB, _ORACLE),
                 "dest_initial_load_ms": E(2000.0),
                 "dest_load_bytes_per_s": E(1 * GiB),
@@ -149,8 +171,10 @@ PRESETS: dict[str, DevicePreset] = {
                 "precopy_enter_ms": E(5.0),
                 "stop_copy_enter_ms": D(54.0, _MLX5_STOP),
                 "resume_exit_ms": E(30.0),
-                "reinit": E([{"at_ms": 4000.0, "initial_bytes": 32 * MiB, "dest_load_ms": 2000.0}],
-                            "one re-initialisation during pre-copy, as costly to load as the first image"),
+                "reinit": E(
+                    [{"at_ms": 4000.0, "initial_bytes": 32 * MiB, "dest_load_ms": 2000.0}],
+                    "one re-initialisation during pre-copy, as costly to load as the first image",
+                ),
             },
         ),
         DevicePreset(
@@ -168,9 +192,12 @@ PRESETS: dict[str, DevicePreset] = {
                 "read_bytes_per_s": E(100 * MiB),
                 "dest_initial_load_ms": E(1.0, "< 5 ms"),
                 "dest_load_bytes_per_s": E(10 * MiB),
-                "dest_load_granularity": D("image", "hisi_acc_vf_resume_write buffers the data; the match data is "
-                                           "checked once the setup section is complete, the state loaded by "
-                                           "hisi_acc_vf_load_state at RESUMING -> STOP"),
+                "dest_load_granularity": D(
+                    "image",
+                    "hisi_acc_vf_resume_write buffers the data; the match data is "
+                    "checked once the setup section is complete, the state loaded by "
+                    "hisi_acc_vf_load_state at RESUMING -> STOP",
+                ),
                 "dest_config_load_ms": E(2.0),
                 "precopy_enter_ms": E(1.0),
                 "stop_copy_enter_ms": E(2.0),
@@ -187,12 +214,17 @@ PRESETS: dict[str, DevicePreset] = {
                 "initial_bytes": E(1024, "attributes for a compatibility check, < 4096 B"),
                 "dirty_rate_bytes_per_s": P(0, "dirty always 0 (driver code)"),
                 "dirty_max_bytes": P(0, "driver code"),
-                "stop_copy_bytes": D(3072, "one 4096 B state block (published) minus 1 KiB initial"),
+                "stop_copy_bytes": D(
+                    3072, "one 4096 B state block (published) minus 1 KiB initial"
+                ),
                 "read_bytes_per_s": E(100 * MiB),
                 "dest_initial_load_ms": E(2.0, "< 5 ms"),
                 "dest_load_bytes_per_s": E(10 * MiB),
-                "dest_load_granularity": D("image", "qat_vf_resume_write buffers the state block; the compatibility "
-                                           "check runs once the setup section is complete"),
+                "dest_load_granularity": D(
+                    "image",
+                    "qat_vf_resume_write buffers the state block; the compatibility "
+                    "check runs once the setup section is complete",
+                ),
                 "dest_config_load_ms": E(5.0, "< 10 ms"),
                 "precopy_enter_ms": E(1.0),
                 "stop_copy_enter_ms": E(2.0),
@@ -208,14 +240,19 @@ PRESETS: dict[str, DevicePreset] = {
                 "precopy": P(True, "virtio_vfio_pci, Nov 2024"),
                 "p2p": E(True),
                 "initial_bytes": E(256 * 1024),
-                "dirty_rate_bytes_per_s": D(256 * 1024, "full context re-read at most once per second (driver code)"),
+                "dirty_rate_bytes_per_s": D(
+                    256 * 1024, "full context re-read at most once per second (driver code)"
+                ),
                 "dirty_max_bytes": D(256 * 1024, "one full context"),
                 "stop_copy_bytes": E(256 * 1024),
                 "read_bytes_per_s": E(200 * MiB),
                 "dest_initial_load_ms": E(10.0),
                 "dest_load_bytes_per_s": E(100 * MiB),
-                "dest_load_granularity": P("image", "virtio_vfio_pci reads and loads whole device contexts (virtio "
-                                           "cannot read or load partial contexts)"),
+                "dest_load_granularity": P(
+                    "image",
+                    "virtio_vfio_pci reads and loads whole device contexts (virtio "
+                    "cannot read or load partial contexts)",
+                ),
                 "dest_config_load_ms": E(5.0),
                 "precopy_enter_ms": E(1.0),
                 "stop_copy_enter_ms": E(5.0),

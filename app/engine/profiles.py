@@ -9,7 +9,9 @@ as such everywhere it is shown.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, Literal, get_args
+
+ProfileName = Literal["8.1", "8.2", "9.0", "9.1", "9.2", "10.0", "10.1", "10.2", "2026"]
 
 
 @dataclass(frozen=True)
@@ -47,7 +49,9 @@ class Profile:
         return asdict(self)
 
 
-def _profile(name: str, description: str, version: tuple[int, int], *, proposed: bool = False) -> Profile:
+def _profile(
+    name: str, description: str, version: tuple[int, int], *, proposed: bool = False
+) -> Profile:
     return Profile(
         name=name,
         description=description,
@@ -70,13 +74,39 @@ def _profile(name: str, description: str, version: tuple[int, int], *, proposed:
 PROFILES: dict[str, Profile] = {
     p.name: p
     for p in (
-        _profile("8.1", "QEMU 8.1 (Aug 2023): first release with switchover-ack; one VFIO device; handlers serialized", (8, 1)),
-        _profile("8.2", "QEMU 8.2 (Dec 2023): P2P and several devices, avail-switchover-bandwidth; still serialized", (8, 2)),
-        _profile("9.0", "QEMU 9.0 (Apr 2024): no more serialization in qemu_savevm_state_iterate; exact when pending < threshold", (9, 0)),
-        _profile("9.1", "QEMU 9.1 (Aug 2024): VFIO_MIGRATION events; exact still double counts init+dirty", (9, 1)),
-        _profile("9.2", "QEMU 9.2 (Dec 2024): VFIO exact pending reports only stop_copy_length", (9, 2)),
-        _profile("10.0", "QEMU 10.0 (Apr 2025): `device` status always entered; SWITCHOVER_START command", (10, 0)),
-        _profile("10.1", "QEMU 10.1 (Aug 2025): completion when can_switchover && pending <= threshold", (10, 1)),
+        _profile(
+            "8.1",
+            "QEMU 8.1 (Aug 2023): first release with switchover-ack; one VFIO device; handlers serialized",
+            (8, 1),
+        ),
+        _profile(
+            "8.2",
+            "QEMU 8.2 (Dec 2023): P2P and several devices, avail-switchover-bandwidth; still serialized",
+            (8, 2),
+        ),
+        _profile(
+            "9.0",
+            "QEMU 9.0 (Apr 2024): no more serialization in qemu_savevm_state_iterate; exact when pending < threshold",
+            (9, 0),
+        ),
+        _profile(
+            "9.1",
+            "QEMU 9.1 (Aug 2024): VFIO_MIGRATION events; exact still double counts init+dirty",
+            (9, 1),
+        ),
+        _profile(
+            "9.2", "QEMU 9.2 (Dec 2024): VFIO exact pending reports only stop_copy_length", (9, 2)
+        ),
+        _profile(
+            "10.0",
+            "QEMU 10.0 (Apr 2025): `device` status always entered; SWITCHOVER_START command",
+            (10, 0),
+        ),
+        _profile(
+            "10.1",
+            "QEMU 10.1 (Aug 2025): completion when can_switchover && pending <= threshold",
+            (10, 1),
+        ),
         _profile("10.2", "QEMU 10.2 (Dec 2025): as 10.1 for pre-copy", (10, 2)),
         _profile(
             "2026",
@@ -88,4 +118,7 @@ PROFILES: dict[str, Profile] = {
     )
 }
 
-DEFAULT_PROFILE = "10.1"
+if set(get_args(ProfileName)) != set(PROFILES):
+    raise RuntimeError("ProfileName must list exactly the profiles in PROFILES")
+
+DEFAULT_PROFILE: ProfileName = "10.1"

@@ -62,12 +62,14 @@ class RamModel:
         hot_write_fraction: float = 0.9,
     ) -> RamModel:
         total = ram_bytes // PAGE_BYTES
-        zero = int(round(total * zero_fraction))
+        zero = round(total * zero_fraction)
         ws = min(working_set_bytes // PAGE_BYTES, total - zero)
         writes = dirty_rate_bytes_per_s / PAGE_BYTES / 1000.0
-        model = cls(total_pages=total, pattern=pattern, bitmap_zero=zero, bitmap_cold=total - zero - ws)
+        model = cls(
+            total_pages=total, pattern=pattern, bitmap_zero=zero, bitmap_cold=total - zero - ws
+        )
         if pattern == "hot_cold" and ws > 1:
-            hot = min(ws - 1, max(1, int(round(ws * hot_set_fraction))))
+            hot = min(ws - 1, max(1, round(ws * hot_set_fraction)))
             model.pools = [
                 Pool(hot, writes * hot_write_fraction, hot),
                 Pool(ws - hot, writes * (1.0 - hot_write_fraction), ws - hot),
@@ -125,7 +127,7 @@ class RamModel:
             elif self.pattern == "sequential":
                 overlap = max(0, pool.bitmap + log - pool.pages)
             else:
-                overlap = int(round(pool.bitmap * log / pool.pages))
+                overlap = round(pool.bitmap * log / pool.pages)
             new_pages = log - overlap
             pool.bitmap = min(pool.pages, pool.bitmap + new_pages)
             pool.log -= log

@@ -27,8 +27,13 @@ class ReturnPath:
         may be in the future: an ack that is still on the return path)."""
         if self.gate_open_since is None:
             self.gate_open_since = t
-            self.gate_event = self.log.add(t, EventKind.SWITCHOVER_PERMITTED, "source",
-                                           f"switchover permitted from now on: {why}", "migration_can_switchover")
+            self.gate_event = self.log.add(
+                t,
+                EventKind.SWITCHOVER_PERMITTED,
+                "source",
+                f"switchover permitted from now on: {why}",
+                "migration_can_switchover",
+            )
 
     def close_gate(self, t: float) -> None:
         """2026 profile: a re-initialised device invalidates its ack."""
@@ -37,7 +42,13 @@ class ReturnPath:
         if self.gate_open_since > t and self.gate_event is not None:
             self.gate_event.cancelled = True
         else:
-            self.log.add(t, EventKind.SWITCHOVER_BLOCKED, "source", "switchover no longer permitted: a device "
-                         "re-initialised and needs a fresh ack (proposed 2026)", "migration_can_switchover")
+            self.log.add(
+                t,
+                EventKind.SWITCHOVER_BLOCKED,
+                "source",
+                "switchover no longer permitted: a device "
+                "re-initialised and needs a fresh ack (proposed 2026)",
+                "migration_can_switchover",
+            )
         self.gate_open_since = None
         self.gate_event = None

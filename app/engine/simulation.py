@@ -54,15 +54,24 @@ class Simulation:
         self.resolved_devices = scenario.resolved_devices()
         self.notes: list[str] = []
         g = scenario.guest
-        self.ram = RamModel.create(g.ram_bytes, g.working_set_bytes, g.zero_page_fraction, g.dirty_rate_bytes_per_s,
-                                   g.dirty_pattern, g.hot_set_fraction, g.hot_write_fraction)
+        self.ram = RamModel.create(
+            g.ram_bytes,
+            g.working_set_bytes,
+            g.zero_page_fraction,
+            g.dirty_rate_bytes_per_s,
+            g.dirty_pattern,
+            g.hot_set_fraction,
+            g.hot_write_fraction,
+        )
         caps = scenario.caps
         self.src_caps = set(caps.source)
         self.dst_caps = set(caps.destination)
         self.src_ack = "switchover-ack" in self.src_caps
         self.dst_ack = "switchover-ack" in self.dst_caps
-        self.devs = [DeviceRuntime.create(spec, p2p_states=self.profile.p2p_and_multi_device)
-                     for spec in self.resolved_devices]
+        self.devs = [
+            DeviceRuntime.create(spec, p2p_states=self.profile.p2p_and_multi_device)
+            for spec in self.resolved_devices
+        ]
         for dev in self.devs:
             if dev.reinit_queue and not self.profile.reusable_ack:
                 self.notes.append(
@@ -74,20 +83,31 @@ class Simulation:
         self.link = Wire(scenario.link.bandwidth_bytes_per_s / 1000.0, scenario.link.latency_ms)
         self.main = Stream(self.link, scenario.link.socket_buffer_bytes)
         both_multifd = "multifd" in self.src_caps and "multifd" in self.dst_caps
-        self.lanes = [Wire(self.link.bytes_per_ms) for _ in range(scenario.params.multifd_channels)] if both_multifd else []
-        self.ram_channels = [Stream(self.link, scenario.link.socket_buffer_bytes, lane) for lane in self.lanes]
+        self.lanes = (
+            [Wire(self.link.bytes_per_ms) for _ in range(scenario.params.multifd_channels)]
+            if both_multifd
+            else []
+        )
+        self.ram_channels = [
+            Stream(self.link, scenario.link.socket_buffer_bytes, lane) for lane in self.lanes
+        ]
         self.next_ram_channel = 0
         # 10.0+: VFIO stop-copy data over the multifd channels (x-migration-multifd-transfer=auto).
         self.multifd = both_multifd and self.profile.multifd_device_state and bool(self.devs)
         if both_multifd and self.devs and not self.profile.multifd_device_state:
-            self.notes.append("multifd: RAM pages use the multifd channels; VFIO device state over multifd needs "
-                              "QEMU 10.0, so device data stays on the main channel")
+            self.notes.append(
+                "multifd: RAM pages use the multifd channels; VFIO device state over multifd needs "
+                "QEMU 10.0, so device data stays on the main channel"
+            )
         self.device_channels: list[Stream] = []
         self.log = EventLog()
         self.steps: list[Step] = []
         self.src = SourceThread()
-        self.window = RateWindow(scenario.params.downtime_limit_ms, scenario.params.avail_switchover_bandwidth_bytes_per_s,
-                                 expected_downtime_ms=scenario.params.downtime_limit_ms)
+        self.window = RateWindow(
+            scenario.params.downtime_limit_ms,
+            scenario.params.avail_switchover_bandwidth_bytes_per_s,
+            expected_downtime_ms=scenario.params.downtime_limit_ms,
+        )
         self.window.set_max_bandwidth(scenario.params.max_bandwidth_bytes_per_s)
         self.rp = ReturnPath(self.log, "return-path" in self.src_caps, scenario.link.latency_ms)
         self.dst = DestinationLoader(self, self.dst_ack)
@@ -158,22 +178,46 @@ class Simulation:
     def streams(self) -> list[Stream]:
         return [self.main, *self.ram_channels, *self.device_channels]
 
-    def event(self, t: float, kind: str, side: str, detail: str, fn: str | None = None, device: str | None = None,
-              **data: Any) -> None:
+    def event(
+        self,
+        t: float,
+        kind: str,
+        side: str,
+        detail: str,
+        fn: str | None = None,
+        device: str | None = None,
+        **data: Any,
+    ) -> None:
         self.log.add(t, kind, side, detail, fn, device, **data)
 
     def set_status(self, new: str, t: float | None = None) -> None:
         if new == self.src.status:
             return
-        self.event(self.t if t is None else t, EventKind.STATUS, "source", f"migration status {self.src.status} -> {new}",
-                   "migrate_set_state", status=new, previous=self.src.status)
+        self.event(
+            self.t if t is None else t,
+            EventKind.STATUS,
+            "source",
+            f"migration status {self.src.status} -> {new}",
+            "migrate_set_state",
+            status=new,
+            previous=self.src.status,
+        )
         self.src.status = new
 
-    def device_transition(self, dev: DeviceRuntime, side: str, target: VfioState, t: float, why: str) -> None:
+    def device_transition(
+        self, dev: DeviceRuntime, side: str, target: VfioState, t: float, why: str
+    ) -> None:
         machine = dev.src if side == "source" else dev.dst
         for old, new in machine.request(target):
-            self.event(t, EventKind.DEVICE_STATE, side, f"{dev.name} ({side}): {old.value} -> {new.value}: {why}",
-                       "vfio_migration_set_state", dev.name, **{"from": old.value, "to": new.value})
+            self.event(
+                t,
+                EventKind.DEVICE_STATE,
+                side,
+                f"{dev.name} ({side}): {old.value} -> {new.value}: {why}",
+                "vfio_migration_set_state",
+                dev.name,
+                **{"from": old.value, "to": new.value},
+            )
 
     def apply_actions(self) -> str | None:
         """Apply user actions due by now; return a cancel reason if the user cancelled."""
@@ -187,16 +231,31 @@ class Simulation:
             changed = []
             if action.max_bandwidth_bytes_per_s is not None:
                 self.window.set_max_bandwidth(action.max_bandwidth_bytes_per_s)
-                changed.append(f"max-bandwidth {fmt_b(action.max_bandwidth_bytes_per_s)}/s (applies now)")
+                changed.append(
+                    f"max-bandwidth {fmt_b(action.max_bandwidth_bytes_per_s)}/s (applies now)"
+                )
             if action.downtime_limit_ms is not None:
                 self.window.downtime_limit_ms = action.downtime_limit_ms
                 changed.append(f"downtime-limit {action.downtime_limit_ms:.0f} ms")
             if action.avail_switchover_bandwidth_bytes_per_s is not None:
                 self.window.avail_bw_bytes_per_s = action.avail_switchover_bandwidth_bytes_per_s
-                changed.append(f"avail-switchover-bandwidth {fmt_b(action.avail_switchover_bandwidth_bytes_per_s)}/s")
-            self.event(self.t, EventKind.SET_PARAMETERS, "user", "migrate-set-parameters: " + ", ".join(changed) +
-                       "; the threshold is recomputed when the current window closes", "qmp_migrate_set_parameters",
-                       **{k: v for k, v in action.model_dump().items() if v is not None and k not in ("at_ms", "kind")})
+                changed.append(
+                    f"avail-switchover-bandwidth {fmt_b(action.avail_switchover_bandwidth_bytes_per_s)}/s"
+                )
+            self.event(
+                self.t,
+                EventKind.SET_PARAMETERS,
+                "user",
+                "migrate-set-parameters: "
+                + ", ".join(changed)
+                + "; the threshold is recomputed when the current window closes",
+                "qmp_migrate_set_parameters",
+                **{
+                    k: v
+                    for k, v in action.model_dump().items()
+                    if v is not None and k not in ("at_ms", "kind")
+                },
+            )
         return None
 
     def pause_guest(self) -> None:
@@ -208,17 +267,30 @@ class Simulation:
         self.advance_dirtying(self.t)
         self.src.vm_running = False
         self.src.guest_paused_at_ms = self.t
-        self.event(self.t, EventKind.GUEST_PAUSED, "user", "the user paused the guest (QMP stop): its dirtying stops, "
-                   "and switchover no longer waits for the ack", "qmp_stop")
+        self.event(
+            self.t,
+            EventKind.GUEST_PAUSED,
+            "user",
+            "the user paused the guest (QMP stop): its dirtying stops, "
+            "and switchover no longer waits for the ack",
+            "qmp_stop",
+        )
         for dev in self.devs:
             precopy = dev.src.in_precopy
             self.t += dev.spec.stop_copy_enter_ms
-            self.device_transition(dev, "source", VfioState.STOP_COPY if precopy else VfioState.STOP, self.t,
-                                   "vfio_vmstate_change (guest paused)")
+            self.device_transition(
+                dev,
+                "source",
+                VfioState.STOP_COPY if precopy else VfioState.STOP,
+                self.t,
+                "vfio_vmstate_change (guest paused)",
+            )
             if precopy:
                 dev.start_final_save(self.t)
         if self.src_ack:
-            self.rp.open_gate(self.t, "the guest is paused: migration_can_switchover is true without the ack")
+            self.rp.open_gate(
+                self.t, "the guest is paused: migration_can_switchover is true without the ack"
+            )
 
     def sync_cost_ms(self) -> float:
         gib = self.scenario.guest.ram_bytes / 1024**3
@@ -231,14 +303,26 @@ class Simulation:
                 at_ms, init_bytes, load_ms = dev.reinit_queue.pop(0)
                 dev.reinit(at_ms, init_bytes, load_ms, self.profile.reusable_ack)
                 if self.profile.reusable_ack:
-                    detail = (f"{dev.name}: the driver re-initialised its pre-copy data: {fmt_b(init_bytes)} of new "
-                              "initial bytes (VFIO_PRECOPY_INFO_REINIT, proposed 2026)")
+                    detail = (
+                        f"{dev.name}: the driver re-initialised its pre-copy data: {fmt_b(init_bytes)} of new "
+                        "initial bytes (VFIO_PRECOPY_INFO_REINIT, proposed 2026)"
+                    )
                 else:
-                    detail = (f"{dev.name}: the device re-initialised ({fmt_b(init_bytes)} of new state, "
-                              f"{load_ms:.0f} ms to load), but this QEMU cannot be told (no VFIO_PRECOPY_INFO_REINIT "
-                              "before the proposed 2026 series): the state goes with the stop-copy image and its load "
-                              "lands in the downtime")
-                self.event(at_ms, EventKind.REINIT, "source", detail, None, dev.name, initial_bytes=init_bytes)
+                    detail = (
+                        f"{dev.name}: the device re-initialised ({fmt_b(init_bytes)} of new state, "
+                        f"{load_ms:.0f} ms to load), but this QEMU cannot be told (no VFIO_PRECOPY_INFO_REINIT "
+                        "before the proposed 2026 series): the state goes with the stop-copy image and its load "
+                        "lands in the downtime"
+                    )
+                self.event(
+                    at_ms,
+                    EventKind.REINIT,
+                    "source",
+                    detail,
+                    None,
+                    dev.name,
+                    initial_bytes=init_bytes,
+                )
             dev.data.advance(t, dev.src.in_precopy and self.src.vm_running)
 
     def acked(self, t: float) -> bool:
@@ -252,8 +336,15 @@ class Simulation:
         """migration_can_switchover."""
         return (not self.src_ack) or (not self.src.vm_running) or self.acked(t)
 
-    def write(self, nbytes: int, kind: str, load_cost_ms: float, device: str | None = None, label: str = "",
-              payload: int = 0) -> Record:
+    def write(
+        self,
+        nbytes: int,
+        kind: str,
+        load_cost_ms: float,
+        device: str | None = None,
+        label: str = "",
+        payload: int = 0,
+    ) -> Record:
         """The migration thread writes one record into the main channel (it blocks while
         the channel is full)."""
         record = self.main.write(self.t, nbytes, kind, load_cost_ms, device, label, payload)
@@ -286,8 +377,14 @@ class Simulation:
             data, init = data + d, init + i
         return data, init
 
-    def write_device_pieces(self, dev: DeviceRuntime, pieces: list[Piece], precopy: bool,
-                            stream: Stream | None = None, at_ms: float | None = None) -> float:
+    def write_device_pieces(
+        self,
+        dev: DeviceRuntime,
+        pieces: list[Piece],
+        precopy: bool,
+        stream: Stream | None = None,
+        at_ms: float | None = None,
+    ) -> float:
         """Device data goes into a channel as DEV_DATA_STATE records (tag + be64 size + the
         bytes); the destination pays a copy per piece and the image's load on the piece
         that completes it. Returns the writer's clock after the writes."""
@@ -296,20 +393,36 @@ class Simulation:
             nbytes = piece.nbytes + 2 * MARKER_BYTES
             cost = dev.dest_cost_ms(piece)
             if stream is None:
-                record = self.write(nbytes, piece.kind.value, cost, dev.name, "DATA", payload=piece.nbytes)
+                record = self.write(
+                    nbytes, piece.kind.value, cost, dev.name, "DATA", payload=piece.nbytes
+                )
                 t = self.t
             else:
-                record = stream.write(t, nbytes, piece.kind.value, cost, dev.name, "DATA", payload=piece.nbytes)
+                record = stream.write(
+                    t, nbytes, piece.kind.value, cost, dev.name, "DATA", payload=piece.nbytes
+                )
                 t = record.write_ms
                 self.src.transferred += nbytes
             self.count_device_bytes(dev, piece.nbytes, precopy)
             if piece.completes and dev.image_granular and piece.image.load_ms >= NOTABLE_LOAD_MS:
-                what = {ImageKind.INITIAL: "initial", ImageKind.DIRTY: "incremental", ImageKind.FINAL: "stop-copy"}
-                self.event(record.load_end_ms, EventKind.IMAGE_LOADED, "destination",
-                           f"{dev.name}: {what[piece.kind]} image of {fmt_b(piece.image.total)} loaded in "
-                           f"{piece.image.load_ms:.0f} ms by one synchronous load when its last byte arrived; the load "
-                           "loop was blocked meanwhile", "mlx5vf_cmd_load_vhca_state", dev.name,
-                           image=piece.kind.value, image_bytes=piece.image.total, load_ms=round(piece.image.load_ms, 3))
+                what = {
+                    ImageKind.INITIAL: "initial",
+                    ImageKind.DIRTY: "incremental",
+                    ImageKind.FINAL: "stop-copy",
+                }
+                self.event(
+                    record.load_end_ms,
+                    EventKind.IMAGE_LOADED,
+                    "destination",
+                    f"{dev.name}: {what[piece.kind]} image of {fmt_b(piece.image.total)} loaded in "
+                    f"{piece.image.load_ms:.0f} ms by one synchronous load when its last byte arrived; the load "
+                    "loop was blocked meanwhile",
+                    "mlx5vf_cmd_load_vhca_state",
+                    dev.name,
+                    image=piece.kind.value,
+                    image_bytes=piece.image.total,
+                    load_ms=round(piece.image.load_ms, 3),
+                )
         return t
 
     def count_device_bytes(self, dev: DeviceRuntime, part: int, precopy: bool) -> None:
@@ -333,12 +446,16 @@ class Simulation:
                 yield from self.finish("failed", self.dst.error[1], "migration_detect_error")
                 return
             if reached(self.t, self.scenario.max_time_ms):
-                yield from self.cancel_at_limit(f"max_time_ms ({self.scenario.max_time_ms:.0f} ms) reached")
+                yield from self.cancel_at_limit(
+                    f"max_time_ms ({self.scenario.max_time_ms:.0f} ms) reached"
+                )
                 return
             # Leave room for the switchover's steps (about six plus one per device).
             if len(self.steps) >= self.max_steps - (8 + len(self.devs)):
-                yield from self.cancel_at_limit(f"step limit ({self.max_steps} steps per run) reached at "
-                                                f"{self.t:.0f} ms of simulated time")
+                yield from self.cancel_at_limit(
+                    f"step limit ({self.max_steps} steps per run) reached at "
+                    f"{self.t:.0f} ms of simulated time"
+                )
                 return
             cancelled = self.apply_actions()
             if cancelled is not None:
@@ -372,18 +489,32 @@ class Simulation:
         self.window.t0 = 0.0
         self.dst.on_load(self.write(SECTION_HEADER_BYTES, "header", 0.0, label="HEADER"))
         if self.rp.enabled:
-            self.event(self.t, EventKind.OPEN_RETURN_PATH, "source", "MIG_CMD_OPEN_RETURN_PATH sent; return-path "
-                       "thread started", "migration_thread")
+            self.event(
+                self.t,
+                EventKind.OPEN_RETURN_PATH,
+                "source",
+                "MIG_CMD_OPEN_RETURN_PATH sent; return-path thread started",
+                "migration_thread",
+            )
             self.dst.on_load(self.write(MARKER_BYTES, "command", 0.0, label="OPEN_RETURN_PATH"))
             self.dst.on_load(self.write(MARKER_BYTES + 4, "command", 0.0, label="PING"))
-            self.event(self.t, EventKind.PING, "source", "MIG_CMD_PING 0x1 sent", "qemu_savevm_send_ping")
+            self.event(
+                self.t, EventKind.PING, "source", "MIG_CMD_PING 0x1 sent", "qemu_savevm_send_ping"
+            )
         # RAM setup: the initial bitmap sync; every page is dirty in the bitmap.
         self.t += self.scenario.guest.setup_ms + self.sync_cost_ms()
         self.src.dirty_sync_count = 1
         self.window.last_rate_ms = self.t
         self.ram.advance(self.t, False)
-        self.event(self.t, EventKind.BITMAP_SYNC, "source", f"initial bitmap sync: all {fmt_b(self.ram.remaining_bytes)} "
-                   "of RAM dirty", "ram_save_setup", dirty_sync_count=1, remaining_bytes=self.ram.remaining_bytes)
+        self.event(
+            self.t,
+            EventKind.BITMAP_SYNC,
+            "source",
+            f"initial bitmap sync: all {fmt_b(self.ram.remaining_bytes)} of RAM dirty",
+            "ram_save_setup",
+            dirty_sync_count=1,
+            remaining_bytes=self.ram.remaining_bytes,
+        )
         waited = []
         for dev in self.devs:
             length = dev.query_stop_copy_length()
@@ -396,22 +527,38 @@ class Simulation:
                 self.device_transition(dev, "source", VfioState.PRE_COPY, self.t, "vfio_save_setup")
                 if save_ms > 0:
                     waited.append(f"{dev.name} {save_ms:.0f} ms")
-                    self.event(self.t, EventKind.DEVICE_SAVE, "source", f"{dev.name}: entering PRE_COPY saved the first "
-                               f"full image ({fmt_b(dev.initial_total_bytes)}); the pre-copy info query waited "
-                               f"{save_ms:.0f} ms for it, inside vfio_save_setup", "mlx5vf_pci_save_device_data", dev.name,
-                               save_ms=round(save_ms, 3))
+                    self.event(
+                        self.t,
+                        EventKind.DEVICE_SAVE,
+                        "source",
+                        f"{dev.name}: entering PRE_COPY saved the first "
+                        f"full image ({fmt_b(dev.initial_total_bytes)}); the pre-copy info query waited "
+                        f"{save_ms:.0f} ms for it, inside vfio_save_setup",
+                        "mlx5vf_pci_save_device_data",
+                        dev.name,
+                        save_ms=round(save_ms, 3),
+                    )
                 dev.data.last_ms = self.t
                 dev.refresh_estimates()
-            self.write(SECTION_HEADER_BYTES + MARKER_BYTES * 2, "marker", 0.0, dev.name, "SETUP_STATE")
+            self.write(
+                SECTION_HEADER_BYTES + MARKER_BYTES * 2, "marker", 0.0, dev.name, "SETUP_STATE"
+            )
         self.src.setup_time_ms = self.t
         self.set_status("active")
         if not self.src_ack:
             self.rp.open_gate(self.t, "switchover-ack is off on the source: nothing to wait for")
         reason = f"setup hooks ran (RAM bitmap, {len(self.devs)} VFIO device(s) to PRE_COPY): status active"
         if waited:
-            reason += ("; vfio_save_setup waited for the devices' first SAVE (" + ", ".join(waited) +
-                       "), which also dilutes the first bandwidth window")
-        yield self.make_step(start, Phase.SETUP, Decision(code="setup", reason=reason, qemu_function="qemu_savevm_state_setup"))
+            reason += (
+                "; vfio_save_setup waited for the devices' first SAVE ("
+                + ", ".join(waited)
+                + "), which also dilutes the first bandwidth window"
+            )
+        yield self.make_step(
+            start,
+            Phase.SETUP,
+            Decision(code="setup", reason=reason, qemu_function="qemu_savevm_state_setup"),
+        )
 
     # ----------------------------------------------------------------- one pass
     def iteration_pass(self) -> StepGen:
@@ -436,11 +583,20 @@ class Simulation:
         ram_ok = pending <= thr if self.profile.complete_le else (pending == 0 or pending < thr)
         gates = self.gates(ram_ok, can, estimate, exact, thr)
         if ram_ok and can:
-            self.event(self.t, EventKind.SWITCHOVER_DECIDED, "source", f"pending {fmt_b(pending)} within threshold "
-                       f"{fmt_b(thr)} and switchover permitted: stop the VM", "migration_thread_low_pending",
-                       pending_bytes=pending)
-            decision = Decision.model_construct(code="switchover", reason=gate_texts(gates, switch=True),
-                                                qemu_function="migration_iteration_run")
+            self.event(
+                self.t,
+                EventKind.SWITCHOVER_DECIDED,
+                "source",
+                f"pending {fmt_b(pending)} within threshold "
+                f"{fmt_b(thr)} and switchover permitted: stop the VM",
+                "migration_thread_low_pending",
+                pending_bytes=pending,
+            )
+            decision = Decision.model_construct(
+                code="switchover",
+                reason=gate_texts(gates, switch=True),
+                qemu_function="migration_iteration_run",
+            )
             yield self.make_step(start, Phase.ITERATE, decision, gates, estimate, exact)
             return True
         sent_before = self.src.transferred
@@ -466,7 +622,9 @@ class Simulation:
         if idle:
             code = "idle"
             reason += " Nothing to send: skip ahead to the next window or return-path message (QEMU busy-loops here)."
-        decision = Decision.model_construct(code=code, reason=reason, qemu_function="migration_iteration_run")
+        decision = Decision.model_construct(
+            code=code, reason=reason, qemu_function="migration_iteration_run"
+        )
         yield self.make_step(start, Phase.ITERATE, decision, gates, estimate, exact, pass_sent=sent)
         return False
 
@@ -484,9 +642,15 @@ class Simulation:
                     dev.initial_data_sent = False
                     dev.ack_arrival_ms = None
                     self.rp.close_gate(self.t)
-                    self.event(self.t, EventKind.REINIT, "source", f"{dev.name}: VFIO_PRECOPY_INFO_REINIT seen: initial "
-                               "bytes must be sent again and acked again (proposed 2026)", "vfio_query_precopy_size",
-                               dev.name)
+                    self.event(
+                        self.t,
+                        EventKind.REINIT,
+                        "source",
+                        f"{dev.name}: VFIO_PRECOPY_INFO_REINIT seen: initial "
+                        "bytes must be sent again and acked again (proposed 2026)",
+                        "vfio_query_precopy_size",
+                        dev.name,
+                    )
                 dev.refresh_estimates()
                 if self.profile.vfio_exact_double_count:
                     total += dev.init_est + dev.dirty_est
@@ -498,13 +662,22 @@ class Simulation:
         w = self.window
         w.dirty_bytes_last_sync = self.ram.remaining_bytes
         if reached(self.t, w.last_rate_ms + 1000.0):
-            w.dirty_pages_rate = self.ram.new_dirty_pages_period * 1000.0 / (self.t - w.last_rate_ms)
+            w.dirty_pages_rate = (
+                self.ram.new_dirty_pages_period * 1000.0 / (self.t - w.last_rate_ms)
+            )
             self.ram.new_dirty_pages_period = 0
             w.last_rate_ms = self.t
-        self.event(self.t, EventKind.BITMAP_SYNC, "source", f"bitmap sync #{self.src.dirty_sync_count} ({why}): "
-                   f"{fmt_b(new_pages * PAGE_BYTES)} newly dirty; {fmt_b(self.ram.remaining_bytes)} to send "
-                   "(MIGRATION_PASS)", "migration_bitmap_sync_precopy", dirty_sync_count=self.src.dirty_sync_count,
-                   remaining_bytes=self.ram.remaining_bytes)
+        self.event(
+            self.t,
+            EventKind.BITMAP_SYNC,
+            "source",
+            f"bitmap sync #{self.src.dirty_sync_count} ({why}): "
+            f"{fmt_b(new_pages * PAGE_BYTES)} newly dirty; {fmt_b(self.ram.remaining_bytes)} to send "
+            "(MIGRATION_PASS)",
+            "migration_bitmap_sync_precopy",
+            dirty_sync_count=self.src.dirty_sync_count,
+            remaining_bytes=self.ram.remaining_bytes,
+        )
 
     def iterate_handlers(self) -> str:
         """qemu_savevm_state_iterate: RAM first, then each VFIO device in pre-copy; the
@@ -516,7 +689,7 @@ class Simulation:
                 return f"rate budget used before {name}: handlers after it get nothing this pass"
             done = self.ram_iterate() if handler is None else self.vfio_iterate(handler)
             if self.profile.serialize_iterate and not done:
-                if handlers[index + 1:]:
+                if handlers[index + 1 :]:
                     return f"{name} returned 0 (not done): in 8.x the walk stops here, later devices are starved"
                 return ""
         return ""
@@ -560,8 +733,15 @@ class Simulation:
             dev.initial_data_sent = True
             record = self.write(MARKER_BYTES, "marker", 0.0, dev.name, "INIT_DATA_SENT")
             dev.init_data_sent_at_ms = self.t
-            self.event(self.t, EventKind.INIT_DATA_SENT, "source", f"{dev.name}: QEMU's local initial-bytes count "
-                       "reached 0: section ends with INIT_DATA_SENT", "vfio_save_iterate", dev.name)
+            self.event(
+                self.t,
+                EventKind.INIT_DATA_SENT,
+                "source",
+                f"{dev.name}: QEMU's local initial-bytes count "
+                "reached 0: section ends with INIT_DATA_SENT",
+                "vfio_save_iterate",
+                dev.name,
+            )
             self.dst.on_load(record)
         else:
             self.write(MARKER_BYTES, "marker", 0.0, dev.name, "END_OF_STATE")
@@ -585,10 +765,16 @@ class Simulation:
         spent, bandwidth = self.window.close(self.t, self.src.transferred)
         avail = self.window.avail_bw_bytes_per_s
         thr = self.window.threshold_bytes
-        self.event(self.t, EventKind.WINDOW, "source", f"window of {spent:.0f} ms closed: measured {fmt_b(bandwidth * 1000)}/s, "
-                   f"threshold {fmt_b(thr)}" + (" (avail-switchover-bandwidth)" if avail else ""),
-                   "migration_update_counters", bandwidth_bytes_per_s=round(bandwidth * 1000, 3),
-                   threshold_bytes=round(thr, 3))
+        self.event(
+            self.t,
+            EventKind.WINDOW,
+            "source",
+            f"window of {spent:.0f} ms closed: measured {fmt_b(bandwidth * 1000)}/s, "
+            f"threshold {fmt_b(thr)}" + (" (avail-switchover-bandwidth)" if avail else ""),
+            "migration_update_counters",
+            bandwidth_bytes_per_s=round(bandwidth * 1000, 3),
+            threshold_bytes=round(thr, 3),
+        )
 
     def skip_idle(self) -> None:
         """Nothing was sent and nothing synced: QEMU would spin; jump to the next moment
@@ -611,16 +797,32 @@ class Simulation:
             self.close_window()
 
     # ----------------------------------------------------------------- snapshots
-    def gates(self, ram_ok: bool, can: bool, estimate: int, exact: int | None, thr: float) -> list[Gate]:
+    def gates(
+        self, ram_ok: bool, can: bool, estimate: int, exact: int | None, thr: float
+    ) -> list[Gate]:
         from .explain import ack_gate_detail, ram_gate_detail
 
         return [
-            Gate.model_construct(name="ram_threshold", open=ram_ok, detail=ram_gate_detail(self, estimate, exact, thr, ram_ok)),
-            Gate.model_construct(name="switchover_ack", open=can, detail=ack_gate_detail(self, can)),
+            Gate.model_construct(
+                name="ram_threshold",
+                open=ram_ok,
+                detail=ram_gate_detail(self, estimate, exact, thr, ram_ok),
+            ),
+            Gate.model_construct(
+                name="switchover_ack", open=can, detail=ack_gate_detail(self, can)
+            ),
         ]
 
-    def make_step(self, start: float, phase: Phase, decision: Decision, gates: list[Gate] | None = None,
-                  estimate: int | None = None, exact: int | None = None, pass_sent: int | None = None) -> Step:
+    def make_step(
+        self,
+        start: float,
+        phase: Phase,
+        decision: Decision,
+        gates: list[Gate] | None = None,
+        estimate: int | None = None,
+        exact: int | None = None,
+        pass_sent: int | None = None,
+    ) -> Step:
         index = len(self.steps)
         t = self.t
         streams = self.streams
@@ -629,22 +831,29 @@ class Simulation:
         devices = []
         for dev in self.devs:
             dev_loaded, init_loaded = self.device_loaded(dev.name, t)
-            devices.append(DeviceStep.model_construct(
-                name=dev.name,
-                src_state=dev.src.state.value,
-                dst_state=dev.dst.state.value,
-                init_est_bytes=dev.init_est,
-                dirty_est_bytes=dev.dirty_est,
-                init_kernel_bytes=dev.data.init_bytes,
-                dirty_kernel_bytes=dev.data.dirty_bytes,
-                stop_copy_length_bytes=dev.query_stop_copy_length() if dev.src.state != VfioState.STOP else 0,
-                sent_bytes=dev.sent_bytes,
-                loaded_bytes=dev_loaded,
-                init_loaded_bytes=init_loaded,
-                init_data_sent=dev.initial_data_sent,
-                init_data_loaded=dev.init_data_loaded_at_ms is not None and dev.init_data_loaded_at_ms <= t,
-                acked=(dev.ack_arrival_ms is not None and dev.ack_arrival_ms <= t) if self.profile.reusable_ack else None,
-            ))
+            devices.append(
+                DeviceStep.model_construct(
+                    name=dev.name,
+                    src_state=dev.src.state.value,
+                    dst_state=dev.dst.state.value,
+                    init_est_bytes=dev.init_est,
+                    dirty_est_bytes=dev.dirty_est,
+                    init_kernel_bytes=dev.data.init_bytes,
+                    dirty_kernel_bytes=dev.data.dirty_bytes,
+                    stop_copy_length_bytes=dev.query_stop_copy_length()
+                    if dev.src.state != VfioState.STOP
+                    else 0,
+                    sent_bytes=dev.sent_bytes,
+                    loaded_bytes=dev_loaded,
+                    init_loaded_bytes=init_loaded,
+                    init_data_sent=dev.initial_data_sent,
+                    init_data_loaded=dev.init_data_loaded_at_ms is not None
+                    and dev.init_data_loaded_at_ms <= t,
+                    acked=(dev.ack_arrival_ms is not None and dev.ack_arrival_ms <= t)
+                    if self.profile.reusable_ack
+                    else None,
+                )
+            )
         w = self.window
         # model_construct: the engine builds these from typed values; validating every one
         # of 100,000 steps would cost more than the simulation itself.
@@ -659,11 +868,15 @@ class Simulation:
             ram_remaining_bytes=self.ram.remaining_bytes,
             ram_dirty_unsynced_bytes=self.ram.log_bytes,
             dirty_sync_count=self.src.dirty_sync_count,
-            bandwidth_bytes_per_s=None if w.bandwidth_bytes_per_ms is None else round(w.bandwidth_bytes_per_ms * 1000, 3),
+            bandwidth_bytes_per_s=None
+            if w.bandwidth_bytes_per_ms is None
+            else round(w.bandwidth_bytes_per_ms * 1000, 3),
             threshold_bytes=round(w.threshold_bytes, 3),
             pending_estimate_bytes=estimate,
             pending_exact_bytes=exact,
-            expected_downtime_ms=None if w.expected_downtime_ms is None else round(w.expected_downtime_ms, 3),
+            expected_downtime_ms=None
+            if w.expected_downtime_ms is None
+            else round(w.expected_downtime_ms, 3),
             can_switchover=self.can_switchover(t),
             switchover_acked=self.acked(t),
             transferred_bytes=self.src.transferred,
@@ -691,17 +904,24 @@ class Simulation:
         for dev in self.devs:
             if dev.src.state != VfioState.RUNNING:
                 # The migration notifier puts source devices back to RUNNING.
-                self.device_transition(dev, "source", VfioState.RUNNING, self.t, "migration failed or cancelled")
+                self.device_transition(
+                    dev, "source", VfioState.RUNNING, self.t, "migration failed or cancelled"
+                )
         self.result = {"status": status, "reason": reason}
-        step = self.make_step(start, Phase(status), Decision(code=status, reason=reason, qemu_function=fn))
+        step = self.make_step(
+            start, Phase(status), Decision(code=status, reason=reason, qemu_function=fn)
+        )
         self.log.flush(step.index, None)
         yield step
 
     def cancel_at_limit(self, why: str) -> Iterator[Step]:
         last = self.steps[-1] if self.steps else None
         held = [g.detail for g in (last.gates if last else []) if not g.open]
-        reason = f"{why} while switchover was still gated: " + ("; ".join(held) if held else "no gate held") + \
-            ". QEMU has no ack timeout: the migration would run until migrate_cancel."
+        reason = (
+            f"{why} while switchover was still gated: "
+            + ("; ".join(held) if held else "no gate held")
+            + ". QEMU has no ack timeout: the migration would run until migrate_cancel."
+        )
         yield from self.finish("cancelled", reason, "migrate_cancel")
 
 

@@ -57,10 +57,17 @@ class RateWindow:
 
     def exceeded(self, transferred: int) -> bool:
         """migration_rate_exceeded: bytes since the window start > max-bandwidth / 10."""
-        return self.budget_bytes is not None and transferred - self.rate_start_bytes > self.budget_bytes
+        return (
+            self.budget_bytes is not None
+            and transferred - self.rate_start_bytes > self.budget_bytes
+        )
 
     def budget_left(self, transferred: int) -> float | None:
-        return None if self.budget_bytes is None else self.budget_bytes - (transferred - self.rate_start_bytes)
+        return (
+            None
+            if self.budget_bytes is None
+            else self.budget_bytes - (transferred - self.rate_start_bytes)
+        )
 
     def close(self, t: float, transferred: int) -> tuple[float, float]:
         """migration_update_counters: bandwidth, threshold_size, expected downtime; a new

@@ -23,7 +23,9 @@ MARKER_BYTES = 8  # one be64 VFIO tag (END_OF_STATE, INIT_DATA_SENT, ...)
 
 @dataclass
 class Record:
-    kind: str  # header, command, ram, vfio_init, vfio_dirty, vfio_stopcopy, marker, config, cpu, eof
+    kind: (
+        str  # header, command, ram, vfio_init, vfio_dirty, vfio_stopcopy, marker, config, cpu, eof
+    )
     nbytes: int
     device: str | None
     write_ms: float
@@ -95,17 +97,32 @@ class Stream:
         self.head = bisect_right(self.load_ends, now_ms, lo=self.head)
         if self.head > 4096 and self.head * 2 > len(self.records):
             # Drop fully loaded records; their bytes live on in the running sums.
-            del self.records[: self.head - 1], self.cum_ends[: self.head - 1], self.load_ends[: self.head - 1]
+            del (
+                self.records[: self.head - 1],
+                self.cum_ends[: self.head - 1],
+                self.load_ends[: self.head - 1],
+            )
             self.head = 1
 
-    def write(self, now_ms: float, nbytes: int, kind: str, load_cost_ms: float, device: str | None = None, label: str = "", payload: int = 0) -> Record:
+    def write(
+        self,
+        now_ms: float,
+        nbytes: int,
+        kind: str,
+        load_cost_ms: float,
+        device: str | None = None,
+        label: str = "",
+        payload: int = 0,
+    ) -> Record:
         """Write one record; returns it. `record.write_ms` is when the source's write returned."""
         self.prune(now_ms)
         accept = now_ms
         need = self.written_bytes + nbytes - self.buffer_bytes
         if need > 0:
             accept = max(accept, self._time_consumed(need))
-        tx_start = max(accept, self.link.free_ms, self.lane.free_ms if self.lane is not None else 0.0)
+        tx_start = max(
+            accept, self.link.free_ms, self.lane.free_ms if self.lane is not None else 0.0
+        )
         tx_end = tx_start + nbytes / self.link.bytes_per_ms
         arrive = tx_end + self.link.latency_ms
         if self.dest_dead:
@@ -119,7 +136,19 @@ class Stream:
         if self.lane is not None:
             self.lane.free_ms = tx_end
         self.dest_free_ms = load_end
-        record = Record(kind, nbytes, device, accept, tx_end, arrive, load_start, load_end, self.written_bytes, label, payload)
+        record = Record(
+            kind,
+            nbytes,
+            device,
+            accept,
+            tx_end,
+            arrive,
+            load_start,
+            load_end,
+            self.written_bytes,
+            label,
+            payload,
+        )
         self.written_bytes += nbytes
         self.records.append(record)
         self.cum_ends.append(self.written_bytes)
@@ -165,7 +194,9 @@ class _DeviceIndex:
 
     def add(self, record: Record) -> None:
         data = (self.data_sums[-1] if self.data_sums else 0) + record.payload
-        init = (self.init_sums[-1] if self.init_sums else 0) + (record.payload if record.kind == "vfio_init" else 0)
+        init = (self.init_sums[-1] if self.init_sums else 0) + (
+            record.payload if record.kind == "vfio_init" else 0
+        )
         self.records.append(record)
         self.load_ends.append(record.load_end_ms)
         self.data_sums.append(data)
@@ -177,7 +208,9 @@ class _DeviceIndex:
         init = self.init_sums[i - 1] if i else 0
         if i < len(self.records):
             record = self.records[i]
-            part = int(record.payload * record.loaded_by(t_ms) / record.nbytes) if record.nbytes else 0
+            part = (
+                int(record.payload * record.loaded_by(t_ms) / record.nbytes) if record.nbytes else 0
+            )
             data += part
             if record.kind == "vfio_init":
                 init += part

@@ -46,7 +46,8 @@ def build_summary(sim: Simulation) -> Summary:
                 initial_bytes=dev.spec.initial_bytes if dev.spec.precopy else 0,
                 init_data_sent_at_ms=_r(dev.init_data_sent_at_ms),
                 init_data_loaded_at_ms=_r(dev.init_data_loaded_at_ms)
-                if dev.init_data_loaded_at_ms is not None and dev.init_data_loaded_at_ms <= total + 1e-9
+                if dev.init_data_loaded_at_ms is not None
+                and dev.init_data_loaded_at_ms <= total + 1e-9
                 else None,
                 precopy_bytes=dev.precopy_sent_bytes,
                 stop_copy_bytes=dev.stopcopy_sent_bytes,

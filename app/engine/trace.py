@@ -76,7 +76,9 @@ class EventKind(StrEnum):
 class Decision(BaseModel):
     """What the source migration thread decided at this step, and why."""
 
-    code: str = Field(description="e.g. keep_iterating, switchover, wait_for_ack, rate_limited, idle, failed")
+    code: str = Field(
+        description="e.g. keep_iterating, switchover, wait_for_ack, rate_limited, idle, failed"
+    )
     reason: str = Field(description="one sentence a student can read")
     qemu_function: str = Field(description="the QEMU function that makes the same decision")
 
@@ -93,19 +95,41 @@ class DeviceStep(BaseModel):
     """Per-device figures at the end of a step."""
 
     name: str
-    src_state: str | None = Field(description="VFIO device state on the source (RUNNING, PRE_COPY, STOP_COPY, ...)")
+    src_state: str | None = Field(
+        description="VFIO device state on the source (RUNNING, PRE_COPY, STOP_COPY, ...)"
+    )
     dst_state: str | None = Field(description="VFIO device state on the destination")
-    init_est_bytes: int | None = Field(description="initial bytes QEMU believes remain (its cached precopy_init_size)")
-    dirty_est_bytes: int | None = Field(description="dirty bytes QEMU believes remain (cached precopy_dirty_size)")
-    init_kernel_bytes: int | None = Field(description="initial bytes the device really holds (kernel truth)")
-    dirty_kernel_bytes: int | None = Field(description="dirty bytes the device really holds (kernel truth)")
-    stop_copy_length_bytes: int | None = Field(description="what VFIO_DEVICE_FEATURE_MIG_DATA_SIZE would report now")
+    init_est_bytes: int | None = Field(
+        description="initial bytes QEMU believes remain (its cached precopy_init_size)"
+    )
+    dirty_est_bytes: int | None = Field(
+        description="dirty bytes QEMU believes remain (cached precopy_dirty_size)"
+    )
+    init_kernel_bytes: int | None = Field(
+        description="initial bytes the device really holds (kernel truth)"
+    )
+    dirty_kernel_bytes: int | None = Field(
+        description="dirty bytes the device really holds (kernel truth)"
+    )
+    stop_copy_length_bytes: int | None = Field(
+        description="what VFIO_DEVICE_FEATURE_MIG_DATA_SIZE would report now"
+    )
     sent_bytes: int | None = Field(description="device data bytes written into the stream so far")
-    loaded_bytes: int | None = Field(description="device data bytes loaded into the destination device so far")
-    init_loaded_bytes: int | None = Field(description="initial bytes loaded at the destination so far")
-    init_data_sent: bool | None = Field(description="the source wrote INIT_DATA_SENT for this device")
-    init_data_loaded: bool | None = Field(description="the destination processed INIT_DATA_SENT for this device")
-    acked: bool | None = Field(default=None, description="2026 profile: this device's ack reached the source")
+    loaded_bytes: int | None = Field(
+        description="device data bytes loaded into the destination device so far"
+    )
+    init_loaded_bytes: int | None = Field(
+        description="initial bytes loaded at the destination so far"
+    )
+    init_data_sent: bool | None = Field(
+        description="the source wrote INIT_DATA_SENT for this device"
+    )
+    init_data_loaded: bool | None = Field(
+        description="the destination processed INIT_DATA_SENT for this device"
+    )
+    acked: bool | None = Field(
+        default=None, description="2026 profile: this device's ack reached the source"
+    )
 
 
 class Step(BaseModel):
@@ -116,17 +140,29 @@ class Step(BaseModel):
     index: int
     t_ms: float = Field(description="time at the start of the step, ms since `migrate`")
     end_ms: float = Field(description="time at the end of the step")
-    phase: str = Field(description="setup, iterate, idle, vm_stop, pre_switchover, ram_complete, device_complete, non_iterable, dest_load, vm_start, completed, failed, cancelled")
+    phase: str = Field(
+        description="setup, iterate, idle, vm_stop, pre_switchover, ram_complete, device_complete, non_iterable, dest_load, vm_start, completed, failed, cancelled"
+    )
     status: str = Field(description="source MigrationStatus at the end of the step")
     vm_running: bool | None
     dst_vm_running: bool | None
-    ram_remaining_bytes: int | None = Field(description="pages in QEMU's migration bitmap x 4 KiB (query-migrate ram.remaining)")
-    ram_dirty_unsynced_bytes: int | None = Field(description="pages the guest dirtied since the last sync (not yet visible to QEMU)")
+    ram_remaining_bytes: int | None = Field(
+        description="pages in QEMU's migration bitmap x 4 KiB (query-migrate ram.remaining)"
+    )
+    ram_dirty_unsynced_bytes: int | None = Field(
+        description="pages the guest dirtied since the last sync (not yet visible to QEMU)"
+    )
     dirty_sync_count: int | None
-    bandwidth_bytes_per_s: float | None = Field(description="throughput measured over the last closed >=100 ms window")
-    threshold_bytes: float | None = Field(description="threshold_size = bandwidth x downtime-limit (or avail-switchover-bandwidth)")
+    bandwidth_bytes_per_s: float | None = Field(
+        description="throughput measured over the last closed >=100 ms window"
+    )
+    threshold_bytes: float | None = Field(
+        description="threshold_size = bandwidth x downtime-limit (or avail-switchover-bandwidth)"
+    )
     pending_estimate_bytes: int | None
-    pending_exact_bytes: int | None = Field(description="only when the exact query ran in this step")
+    pending_exact_bytes: int | None = Field(
+        description="only when the exact query ran in this step"
+    )
     expected_downtime_ms: float | None
     can_switchover: bool | None
     switchover_acked: bool | None
@@ -134,7 +170,9 @@ class Step(BaseModel):
     ram_transferred_bytes: int | None
     vfio_transferred_bytes: int | None
     loaded_bytes: int | None = Field(description="bytes the destination has loaded")
-    in_flight_bytes: int | None = Field(description="written but not yet loaded (socket buffers, link, destination queue)")
+    in_flight_bytes: int | None = Field(
+        description="written but not yet loaded (socket buffers, link, destination queue)"
+    )
     pass_sent_bytes: int | None = Field(default=None, description="bytes written during this step")
     devices: list[DeviceStep] = Field(default_factory=list)
     gates: list[Gate] = Field(default_factory=list)
@@ -149,7 +187,9 @@ class Event(BaseModel):
 
     t_ms: float
     step: int = Field(description="index of the step during which it happened")
-    kind: str = Field(description="status, vm_stop, vm_start, init_data_sent, init_data_loaded, ack_sent, ack_received, device_state, bitmap_sync, window, open_return_path, ping, pong, shut_sent, shut_received, switchover_permitted, switchover_decided, error, reinit, ...")
+    kind: str = Field(
+        description="status, vm_stop, vm_start, init_data_sent, init_data_loaded, ack_sent, ack_received, device_state, bitmap_sync, window, open_return_path, ping, pong, shut_sent, shut_received, switchover_permitted, switchover_decided, error, reinit, ..."
+    )
     side: Side
     device: str | None = None
     detail: str
@@ -175,15 +215,21 @@ class Summary(BaseModel):
     reason: str
     total_time_ms: float | None
     setup_time_ms: float | None
-    downtime_ms: float | None = Field(description="as QEMU reports it (source stop -> SHUT received with return-path)")
+    downtime_ms: float | None = Field(
+        description="as QEMU reports it (source stop -> SHUT received with return-path)"
+    )
     guest_downtime_ms: float | None = Field(description="source VM stop -> destination VM running")
     downtime_limit_ms: float | None = None
-    downtime_breakdown_ms: dict[str, float] = Field(default_factory=dict, description="component -> ms; sums to downtime_ms")
+    downtime_breakdown_ms: dict[str, float] = Field(
+        default_factory=dict, description="component -> ms; sums to downtime_ms"
+    )
     dirty_sync_count: int | None
     transferred_bytes: int | None
     vfio_transferred_bytes: int | None
     ack_received_at_ms: float | None
-    switchover_permitted_at_ms: float | None = Field(description="from this time on the ack gate was open (can_switchover true)")
+    switchover_permitted_at_ms: float | None = Field(
+        description="from this time on the ack gate was open (can_switchover true)"
+    )
     switchover_started_at_ms: float | None = Field(description="VM stop: start of downtime")
     passes: int | None
     devices: list[DeviceSummary] = Field(default_factory=list)
@@ -197,13 +243,19 @@ class Trace(BaseModel):
     title: str
     qemu_profile: str
     scenario: dict[str, Any] = Field(description="the scenario as given")
-    resolved: dict[str, Any] = Field(description="the scenario with preset values and defaults filled in")
+    resolved: dict[str, Any] = Field(
+        description="the scenario with preset values and defaults filled in"
+    )
     profile: dict[str, Any] = Field(default_factory=dict)
     summary: Summary
     steps: list[Step]
     events: list[Event]
-    notes: list[str] = Field(default_factory=list, description="simplifications and warnings that apply to this run")
-    import_info: dict[str, Any] | None = Field(default=None, description="imported runs: files, clock offset, skipped lines")
+    notes: list[str] = Field(
+        default_factory=list, description="simplifications and warnings that apply to this run"
+    )
+    import_info: dict[str, Any] | None = Field(
+        default=None, description="imported runs: files, clock offset, skipped lines"
+    )
 
     def to_json(self) -> str:
         return json.dumps(self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))

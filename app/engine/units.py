@@ -36,7 +36,9 @@ _UNITS: dict[str, float] = {
     "gibit": 1024**3 / 8,
 }
 
-_PATTERN = re.compile(r"^\s*([0-9]+(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?)\s*([A-Za-z]*)\s*(?:/s|ps)?\s*$")
+_PATTERN = re.compile(
+    r"^\s*([0-9]+(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?)\s*([A-Za-z]*)\s*(?:/s|ps)?\s*$"
+)
 
 UNIT_HELP = "an integer number of bytes or a string such as '8 GiB', '300 MB', '128 MiB', '10 Gbit'"
 
@@ -61,11 +63,13 @@ def parse_bytes(value: object) -> int:
     number, unit = match.groups()
     factor = _UNITS.get(unit.lower() if unit else "b")
     if factor is None:
-        raise ValueError(f"unknown unit {unit!r} in {value!r}: use B, KB, MB, GB, KiB, MiB, GiB, Gbit")
+        raise ValueError(
+            f"unknown unit {unit!r} in {value!r}: use B, KB, MB, GB, KiB, MiB, GiB, Gbit"
+        )
     amount = float(number) * factor
     if not math.isfinite(amount) or amount > 2**63:
         raise ValueError(f"{value!r} is too large")
-    return int(round(amount))
+    return round(amount)
 
 
 def format_bytes(n: float | None) -> str:

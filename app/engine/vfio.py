@@ -71,16 +71,22 @@ def _arcs(p2p: bool, precopy: bool) -> dict[VfioState, frozenset[VfioState]]:
     }
 
 
-def transition_path(current: VfioState, target: VfioState, *, p2p: bool, precopy: bool) -> list[VfioState]:
+def transition_path(
+    current: VfioState, target: VfioState, *, p2p: bool, precopy: bool
+) -> list[VfioState]:
     """Shortest legal path (excluding `current`), never passing *through* a saving-group
     state from outside it, nor through RESUMING or ERROR."""
     if current == target:
         return []
     if (current, target) in _FORBIDDEN:
-        raise IllegalTransition(f"{current.value} -> {target.value} is not allowed by the VFIO migration protocol")
+        raise IllegalTransition(
+            f"{current.value} -> {target.value} is not allowed by the VFIO migration protocol"
+        )
     arcs = _arcs(p2p, precopy)
     if current not in arcs or target not in arcs:
-        raise IllegalTransition(f"{current.value} -> {target.value}: state not supported by this device")
+        raise IllegalTransition(
+            f"{current.value} -> {target.value}: state not supported by this device"
+        )
     start_in_saving = current in _SAVING_GROUP
     previous: dict[VfioState, VfioState] = {}
     queue: deque[VfioState] = deque([current])
@@ -103,7 +109,9 @@ def transition_path(current: VfioState, target: VfioState, *, p2p: bool, precopy
                 return list(reversed(path))
             seen.add(nxt)
             queue.append(nxt)
-    raise IllegalTransition(f"{current.value} -> {target.value} is not allowed by the VFIO migration protocol")
+    raise IllegalTransition(
+        f"{current.value} -> {target.value} is not allowed by the VFIO migration protocol"
+    )
 
 
 @dataclass

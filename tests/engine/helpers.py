@@ -15,7 +15,12 @@ def scenario(**overrides: Any) -> dict[str, Any]:
     doc: dict[str, Any] = {
         "title": "test",
         "qemu_profile": "10.1",
-        "guest": {"ram_bytes": "2 GiB", "dirty_rate_bytes_per_s": "8 MiB", "working_set_bytes": "128 MiB", "zero_page_fraction": 0.8},
+        "guest": {
+            "ram_bytes": "2 GiB",
+            "dirty_rate_bytes_per_s": "8 MiB",
+            "working_set_bytes": "128 MiB",
+            "zero_page_fraction": 0.8,
+        },
         "link": {"bandwidth_bytes_per_s": "10 Gbit", "latency_ms": 0.1},
         "params": {"downtime_limit_ms": 300, "max_bandwidth_bytes_per_s": "1 GiB"},
         "caps": {"source": list(BOTH), "destination": list(BOTH)},

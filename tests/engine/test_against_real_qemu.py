@@ -38,8 +38,14 @@ def scenario_for(info: dict) -> dict:
             "vm_start_ms": 1.0,
         },
         "link": {"bandwidth_bytes_per_s": "10 Gbit", "latency_ms": 0.05},
-        "params": {"downtime_limit_ms": info["downtime_limit_ms"], "max_bandwidth_bytes_per_s": info["max_bandwidth_bytes_per_s"]},
-        "caps": {"source": info["capabilities_both_sides"], "destination": info["capabilities_both_sides"]},
+        "params": {
+            "downtime_limit_ms": info["downtime_limit_ms"],
+            "max_bandwidth_bytes_per_s": info["max_bandwidth_bytes_per_s"],
+        },
+        "caps": {
+            "source": info["capabilities_both_sides"],
+            "destination": info["capabilities_both_sides"],
+        },
         "max_time_ms": 30000,
     }
 
@@ -66,7 +72,9 @@ def test_engine_matches_real_qemu(name):
     real = final_reply(name)
     s = trace.summary
     assert s.status == real["status"]
-    assert s.ack_received_at_ms is not None and s.ack_received_at_ms < 1.0  # no device: immediate ack
+    assert (
+        s.ack_received_at_ms is not None and s.ack_received_at_ms < 1.0
+    )  # no device: immediate ack
     ram = last_counters(name)["ram"]
     assert abs(s.dirty_sync_count - ram["dirty-sync-count"]) <= 1
     assert s.transferred_bytes == pytest.approx(ram["transferred"], rel=0.10)

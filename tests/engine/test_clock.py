@@ -21,7 +21,11 @@ def test_the_window_end_is_reached_exactly_at_t0_plus_100(t0: float) -> None:
 
 def test_boundary_values_that_float_subtraction_gets_wrong_still_close() -> None:
     # The old check `t - window_t0 >= 100` failed for these start times.
-    broken = [t0 for t0 in (0.1, 469.297934, 929.531329, 83.453151, 72.799875) if (t0 + 100.0) - t0 < 100.0]
+    broken = [
+        t0
+        for t0 in (0.1, 469.297934, 929.531329, 83.453151, 72.799875)
+        if (t0 + 100.0) - t0 < 100.0
+    ]
     assert broken, "the test needs at least one start time that shows the float problem"
     assert all(reached(t0 + 100.0, t0 + 100.0) for t0 in broken)
 
@@ -32,10 +36,17 @@ def test_a_pass_that_only_writes_end_of_state_markers_advances_time() -> None:
     # "cancelled: step limit" after 200,000 passes at one instant. It must complete after
     # the ack, with few passes.
     doc = scenario(
-        guest={"ram_bytes": "256 MiB", "zero_page_fraction": 0.5, "working_set_bytes": "64 MiB",
-               "dirty_rate_bytes_per_s": "16 MiB"},
+        guest={
+            "ram_bytes": "256 MiB",
+            "zero_page_fraction": 0.5,
+            "working_set_bytes": "64 MiB",
+            "dirty_rate_bytes_per_s": "16 MiB",
+        },
         link={"bandwidth_bytes_per_s": "100 Gbit"},
-        params={"max_bandwidth_bytes_per_s": "10 GiB", "avail_switchover_bandwidth_bytes_per_s": "10 Gbit"},
+        params={
+            "max_bandwidth_bytes_per_s": "10 GiB",
+            "avail_switchover_bandwidth_bytes_per_s": "10 Gbit",
+        },
         devices=[{"name": "vf", "preset": "mlx5-cx7-vf-300mb", "initial_bytes": "1 MiB"}],
     )
     trace = run(doc)

@@ -16,6 +16,11 @@ def test_ack_on_and_off_touch_only_the_capability():
 
 def test_difference_when_a_run_did_not_complete():
     done = run(scenario())
-    never = run(scenario(caps={"source": ["return-path", "switchover-ack"], "destination": ["return-path"]}, max_time_ms=500))
+    never = run(
+        scenario(
+            caps={"source": ["return-path", "switchover-ack"], "destination": ["return-path"]},
+            max_time_ms=500,
+        )
+    )
     diff = difference(never.summary, done.summary)
     assert diff["downtime_ms"] is None and "cancelled" in diff["sentence"]

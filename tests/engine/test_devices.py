@@ -6,11 +6,17 @@ from app.engine.vfio import VFIO_MIG_STOP_COPY_SIZE, VfioState
 
 
 def runtime(**fields):
-    return DeviceRuntime.create(resolve_device(DeviceSpec(name="d", preset="mlx5-cx7-vf-300mb", **fields)), p2p_states=True)
+    return DeviceRuntime.create(
+        resolve_device(DeviceSpec(name="d", preset="mlx5-cx7-vf-300mb", **fields)), p2p_states=True
+    )
 
 
 def test_failed_size_query_reports_100_gib():
-    assert runtime(stop_copy_query_fails=True).query_stop_copy_length() == VFIO_MIG_STOP_COPY_SIZE == 100 * 1024**3
+    assert (
+        runtime(stop_copy_query_fails=True).query_stop_copy_length()
+        == VFIO_MIG_STOP_COPY_SIZE
+        == 100 * 1024**3
+    )
 
 
 def test_stop_copy_length_covers_unread_precopy_data():
@@ -49,7 +55,9 @@ def test_the_write_that_completes_an_image_pays_its_whole_load():
     assert 1480.0 < dev.dest_cost_ms(rest) < 1482.0
     byte_wise = runtime(dest_load_granularity="byte")
     piece = byte_wise.read(1024**2)[0]
-    assert byte_wise.dest_cost_ms(piece) == pytest.approx(1480.0 / 16 + 1024**2 / (8 * 1024**3 / 1000), rel=1e-6)
+    assert byte_wise.dest_cost_ms(piece) == pytest.approx(
+        1480.0 / 16 + 1024**2 / (8 * 1024**3 / 1000), rel=1e-6
+    )
 
 
 def test_reported_stop_copy_size_is_not_what_is_sent():

@@ -1,8 +1,7 @@
 import pytest
 
-from app.engine.compare import compare_ack
-
 from app.engine import Scenario, simulate
+from app.engine.compare import compare_ack
 from app.engine.examples import EXAMPLES, load_example
 
 EXPECTED_STATUS = {

@@ -6,12 +6,18 @@ def test_reasons_name_the_gate_and_the_numbers():
     waiting = [s for s in t.steps if s.decision.code == "wait_for_ack"]
     assert waiting, "the run waits for the ack at some point"
     reason = waiting[0].decision.reason
-    assert "waiting for the ack: 0000:3b:00.1 has" in reason and "MiB of initial bytes not yet loaded" in reason
+    assert (
+        "waiting for the ack: 0000:3b:00.1 has" in reason
+        and "MiB of initial bytes not yet loaded" in reason
+    )
     assert "exact pending" in reason and "threshold" in reason
     held = [s for s in t.steps if s.decision.code == "keep_iterating"]
     assert any("is not < threshold" in s.decision.reason for s in held)
     final = next(s for s in t.steps if s.decision.code == "switchover")
-    assert "Both gates open" in final.decision.reason and final.decision.qemu_function == "migration_iteration_run"
+    assert (
+        "Both gates open" in final.decision.reason
+        and final.decision.qemu_function == "migration_iteration_run"
+    )
     for step in t.steps:
         for gate in step.gates:
             assert gate.detail

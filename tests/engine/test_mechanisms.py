@@ -27,8 +27,12 @@ def mlx5_scenario(ram: str, link: str, avail: str | None = "10 Gbit") -> dict[st
     return {
         "title": f"mlx5 300 MB, {ram} guest, {link}",
         "qemu_profile": "10.1",
-        "guest": {"ram_bytes": ram, "zero_page_fraction": 0.5, "dirty_rate_bytes_per_s": "16 MiB",
-                  "working_set_bytes": "64 MiB" if ram == "256 MiB" else "256 MiB"},
+        "guest": {
+            "ram_bytes": ram,
+            "zero_page_fraction": 0.5,
+            "dirty_rate_bytes_per_s": "16 MiB",
+            "working_set_bytes": "64 MiB" if ram == "256 MiB" else "256 MiB",
+        },
         "link": {"bandwidth_bytes_per_s": link},
         "params": params,
         "devices": [{"name": "vf", "preset": "mlx5-cx7-vf-300mb"}],
@@ -58,9 +62,13 @@ def test_the_ack_moves_the_initial_image_load_out_of_the_downtime(ram: str, link
     assert dev.init_data_loaded_at_ms <= on.ack_received_at_ms <= on.switchover_started_at_ms
 
 
-@pytest.mark.parametrize(("ram", "link"), [("16 GiB", "25 Gbit"), ("16 GiB", "100 Gbit"), ("64 GiB", "25 Gbit"),
-                                           ("64 GiB", "100 Gbit")])
-def test_the_ack_cannot_help_when_the_ram_round_outlasts_the_image_load(ram: str, link: str) -> None:
+@pytest.mark.parametrize(
+    ("ram", "link"),
+    [("16 GiB", "25 Gbit"), ("16 GiB", "100 Gbit"), ("64 GiB", "25 Gbit"), ("64 GiB", "100 Gbit")],
+)
+def test_the_ack_cannot_help_when_the_ram_round_outlasts_the_image_load(
+    ram: str, link: str
+) -> None:
     on, off = on_off(mlx5_scenario(ram, link))
     assert on.downtime_ms == pytest.approx(off.downtime_ms, rel=0.10)
     # The image was loaded long before the RAM round ended, ack or no ack.

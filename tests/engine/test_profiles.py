@@ -3,7 +3,9 @@ from app.engine.profiles import PROFILES
 
 def test_version_switches_follow_the_table():
     p = PROFILES
-    assert p["8.1"].serialize_iterate and p["8.2"].serialize_iterate and not p["9.0"].serialize_iterate
+    assert (
+        p["8.1"].serialize_iterate and p["8.2"].serialize_iterate and not p["9.0"].serialize_iterate
+    )
     assert p["8.2"].exact_trigger_le and not p["9.0"].exact_trigger_le
     assert p["9.1"].vfio_exact_double_count and not p["9.2"].vfio_exact_double_count
     assert not p["10.0"].complete_le and p["10.1"].complete_le

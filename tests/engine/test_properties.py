@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 
 from hypothesis import HealthCheck, given, settings
@@ -24,7 +25,11 @@ def scenarios(draw: st.DrawFn) -> dict:
     n_devices = draw(st.integers(min_value=0, max_value=1 if profile == "8.1" else 3))
     devices = []
     for i in range(n_devices):
-        device = {"name": f"0000:3b:00.{i}", "preset": draw(st.sampled_from(PRESET_NAMES)), "p2p": True}
+        device = {
+            "name": f"0000:3b:00.{i}",
+            "preset": draw(st.sampled_from(PRESET_NAMES)),
+            "p2p": True,
+        }
         if draw(st.booleans()):
             device["initial_bytes"] = draw(st.integers(min_value=0, max_value=32 * MiB))
         if draw(st.booleans()):
@@ -32,10 +37,17 @@ def scenarios(draw: st.DrawFn) -> dict:
         if draw(st.booleans()):
             device["dirty_rate_bytes_per_s"] = draw(st.integers(min_value=0, max_value=64 * MiB))
         if profile == "2026" and draw(st.booleans()):
-            device["reinit"] = [{"at_ms": draw(st.floats(min_value=0, max_value=3000)), "initial_bytes": 4 * MiB}]
+            device["reinit"] = [
+                {"at_ms": draw(st.floats(min_value=0, max_value=3000)), "initial_bytes": 4 * MiB}
+            ]
         devices.append(device)
-    caps_choices = [[], ["return-path"], ["return-path", "switchover-ack"], ["return-path", "switchover-ack", "pause-before-switchover"],
-                    ["return-path", "switchover-ack", "multifd"]]
+    caps_choices = [
+        [],
+        ["return-path"],
+        ["return-path", "switchover-ack"],
+        ["return-path", "switchover-ack", "pause-before-switchover"],
+        ["return-path", "switchover-ack", "multifd"],
+    ]
     src = draw(st.sampled_from(caps_choices))
     dst = draw(st.sampled_from(caps_choices[:3]))
     if "multifd" in src:
@@ -47,7 +59,9 @@ def scenarios(draw: st.DrawFn) -> dict:
         "pause_before_switchover_ms": draw(st.sampled_from([0.0, 25.0])),
     }
     if PROFILES[profile].avail_switchover_bandwidth and draw(st.booleans()):
-        params["avail_switchover_bandwidth_bytes_per_s"] = draw(st.sampled_from([100 * MiB, 1250 * MiB]))
+        params["avail_switchover_bandwidth_bytes_per_s"] = draw(
+            st.sampled_from([100 * MiB, 1250 * MiB])
+        )
     return {
         "title": "generated",
         "qemu_profile": profile,
@@ -58,8 +72,10 @@ def scenarios(draw: st.DrawFn) -> dict:
             "zero_page_fraction": zero,
             "dirty_pattern": draw(st.sampled_from(["uniform", "sequential"])),
         },
-        "link": {"bandwidth_bytes_per_s": draw(st.sampled_from([100 * MiB, 1250 * 1000**2])),
-                 "latency_ms": draw(st.sampled_from([0.0, 0.1, 5.0]))},
+        "link": {
+            "bandwidth_bytes_per_s": draw(st.sampled_from([100 * MiB, 1250 * 1000**2])),
+            "latency_ms": draw(st.sampled_from([0.0, 0.1, 5.0])),
+        },
         "params": params,
         "caps": {"source": src, "destination": dst},
         "devices": devices,
@@ -75,9 +91,9 @@ def test_engine_invariants(doc):
     steps, evs, s = trace.steps, trace.events, trace.summary
 
     # Time never goes back: steps, and events in log order.
-    for a, b in zip(steps, steps[1:]):
+    for a, b in itertools.pairwise(steps):
         assert a.t_ms <= a.end_ms <= b.t_ms <= b.end_ms
-    assert all(a.t_ms <= b.t_ms for a, b in zip(evs, evs[1:]))
+    assert all(a.t_ms <= b.t_ms for a, b in itertools.pairwise(evs))
     assert all(0 <= e.step < len(steps) for e in evs)
 
     # Bytes written = bytes loaded + bytes in flight, per step and per device.
@@ -93,16 +109,25 @@ def test_engine_invariants(doc):
     # No switchover while the VM runs, the capability is on and no ack was received.
     if stops and src_ack:
         assert acks and min(a.t_ms for a in acks) <= stops[0].t_ms
-        assert s.switchover_permitted_at_ms is not None and s.switchover_permitted_at_ms <= stops[0].t_ms
+        assert (
+            s.switchover_permitted_at_ms is not None
+            and s.switchover_permitted_at_ms <= stops[0].t_ms
+        )
 
     legacy = not PROFILES[doc["qemu_profile"]].reusable_ack
     needing = [d.name for d in sc.resolved_devices() if d.precopy]
     if legacy:
         sent_markers = [e.device for e in evs if e.kind == "init_data_sent"]
-        assert len(sent_markers) == len(set(sent_markers)), "INIT_DATA_SENT once per device per migration"
+        assert len(sent_markers) == len(set(sent_markers)), (
+            "INIT_DATA_SENT once per device per migration"
+        )
         for ack in [e for e in evs if e.kind == "ack_sent"]:
-            loaded = {e.device: e.t_ms for e in evs if e.kind == "init_data_loaded" and e.t_ms <= ack.t_ms}
-            assert set(needing) <= set(loaded), "an ack only after every needing device's INIT_DATA_SENT was loaded"
+            loaded = {
+                e.device: e.t_ms for e in evs if e.kind == "init_data_loaded" and e.t_ms <= ack.t_ms
+            }
+            assert set(needing) <= set(loaded), (
+                "an ack only after every needing device's INIT_DATA_SENT was loaded"
+            )
         assert len([e for e in evs if e.kind == "ack_sent"]) <= 1
 
     if s.status == "completed":

@@ -13,7 +13,12 @@ def errors(doc):
 
 
 def test_issue_example_validates_with_units():
-    sc = Scenario.model_validate(scenario(guest={"ram_bytes": "8 GiB"}, devices=[{"name": "0000:3b:00.1", "preset": "mlx5-cx7-vf-300mb"}]))
+    sc = Scenario.model_validate(
+        scenario(
+            guest={"ram_bytes": "8 GiB"},
+            devices=[{"name": "0000:3b:00.1", "preset": "mlx5-cx7-vf-300mb"}],
+        )
+    )
     assert sc.guest.ram_bytes == 8 * 1024**3
     dev = sc.resolved_devices()[0]
     assert dev.initial_bytes == 16 * 1024**2
@@ -23,7 +28,9 @@ def test_issue_example_validates_with_units():
 
 
 def test_override_beats_preset_and_is_marked_user():
-    sc = Scenario.model_validate(scenario(devices=[{"name": "d", "preset": "mlx5-cx7-vf-300mb", "initial_bytes": "4 MiB"}]))
+    sc = Scenario.model_validate(
+        scenario(devices=[{"name": "d", "preset": "mlx5-cx7-vf-300mb", "initial_bytes": "4 MiB"}])
+    )
     dev = sc.resolved_devices()[0]
     assert dev.initial_bytes == 4 * 1024**2
     assert dev.sources["initial_bytes"] == "user"
@@ -46,12 +53,18 @@ def test_device_without_preset_must_give_the_essentials():
 
 
 def test_duplicate_device_names_are_refused():
-    errs = errors(scenario(devices=[{"name": "d", "preset": "hisi-acc-vf"}, {"name": "d", "preset": "hisi-acc-vf"}]))
+    errs = errors(
+        scenario(
+            devices=[{"name": "d", "preset": "hisi-acc-vf"}, {"name": "d", "preset": "hisi-acc-vf"}]
+        )
+    )
     assert any("used twice" in m for m in errs.values())
 
 
 def test_limits_are_enforced():
-    too_many = [{"name": f"d{i}", "preset": "hisi-acc-vf"} for i in range(LIMITS["devices_per_run"] + 1)]
+    too_many = [
+        {"name": f"d{i}", "preset": "hisi-acc-vf"} for i in range(LIMITS["devices_per_run"] + 1)
+    ]
     assert "devices" in errors(scenario(devices=too_many))
     assert "max_time_ms" in errors(scenario(max_time_ms=LIMITS["max_time_ms"] + 1))
     assert "guest.ram_bytes" in errors(scenario(guest={"ram_bytes": "32 TiB"}))
@@ -59,19 +72,29 @@ def test_limits_are_enforced():
 
 
 def test_working_set_must_fit_non_zero_ram():
-    errs = errors(scenario(guest={"ram_bytes": "1 GiB", "working_set_bytes": "900 MiB", "zero_page_fraction": 0.5}))
+    errs = errors(
+        scenario(
+            guest={"ram_bytes": "1 GiB", "working_set_bytes": "900 MiB", "zero_page_fraction": 0.5}
+        )
+    )
     assert any("working_set_bytes" in m for m in errs.values())
 
 
 def test_avail_switchover_bandwidth_needs_8_2():
-    errs = errors(scenario(qemu_profile="8.1", params={"avail_switchover_bandwidth_bytes_per_s": "1 GiB"}))
+    errs = errors(
+        scenario(qemu_profile="8.1", params={"avail_switchover_bandwidth_bytes_per_s": "1 GiB"})
+    )
     assert any("8.2" in m for m in errs.values())
 
 
 def test_schema_documents_sizes_as_int_or_string():
     schema = scenario_json_schema()
     ram = schema["$defs"]["Guest"]["properties"]["ram_bytes"]
-    assert {"type": "integer", "minimum": LIMITS["ram_bytes"][0], "maximum": LIMITS["ram_bytes"][1]} in ram["anyOf"]
+    assert {
+        "type": "integer",
+        "minimum": LIMITS["ram_bytes"][0],
+        "maximum": LIMITS["ram_bytes"][1],
+    } in ram["anyOf"]
 
 
 def test_control_characters_are_refused_in_text_fields():
@@ -79,5 +102,7 @@ def test_control_characters_are_refused_in_text_fields():
     assert "title" in errs and "control character" in errs["title"]
     errs = errors(scenario(devices=[{"name": "vf\x07", "preset": "hisi-acc-vf"}]))
     assert "devices.0.name" in errs
-    ok = Scenario.model_validate(scenario(title="<script>alert(1)</script>", description="line one\nline two\ttab"))
+    ok = Scenario.model_validate(
+        scenario(title="<script>alert(1)</script>", description="line one\nline two\ttab")
+    )
     assert ok.title.startswith("<script>")

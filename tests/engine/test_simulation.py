@@ -25,7 +25,12 @@ def test_mlx5_300mb_ack_moves_initial_bytes_load_out_of_downtime():
     assert f"{a.downtime_ms:.0f} ms" in diff["sentence"] or "643 ms" in diff["sentence"]
     dev = a.devices[0]
     # The ack is sent only after INIT_DATA_SENT was loaded, and the VM stops after it arrives.
-    assert dev.init_data_sent_at_ms < dev.init_data_loaded_at_ms <= a.ack_received_at_ms <= a.switchover_started_at_ms
+    assert (
+        dev.init_data_sent_at_ms
+        < dev.init_data_loaded_at_ms
+        <= a.ack_received_at_ms
+        <= a.switchover_started_at_ms
+    )
     assert b.ack_received_at_ms is None and b.devices[0].init_data_sent_at_ms is None
 
 
@@ -67,18 +72,42 @@ def test_device_without_precopy_needs_no_ack_and_goes_running_to_stop():
     assert s.status == "completed"
     assert events(trace, "init_data_sent") == []
     assert s.ack_received_at_ms < 1.0  # acked at OPEN_RETURN_PATH
-    arcs = [(e.data["from"], e.data["to"]) for e in events(trace, "device_state") if e.side == "source"]
-    assert arcs == [("RUNNING", "RUNNING_P2P"), ("RUNNING_P2P", "STOP"), ("STOP", "STOP_COPY"), ("STOP_COPY", "STOP")]
+    arcs = [
+        (e.data["from"], e.data["to"]) for e in events(trace, "device_state") if e.side == "source"
+    ]
+    assert arcs == [
+        ("RUNNING", "RUNNING_P2P"),
+        ("RUNNING_P2P", "STOP"),
+        ("STOP", "STOP_COPY"),
+        ("STOP_COPY", "STOP"),
+    ]
     assert s.devices[0].stop_copy_bytes == 64 * 1024 and s.devices[0].precopy_bytes == 0
 
 
 def test_precopy_device_state_path_on_both_sides():
     trace = run_example("mlx5-300mb-ack")
-    src = [(e.data["from"], e.data["to"]) for e in events(trace, "device_state") if e.side == "source"]
-    dst = [(e.data["from"], e.data["to"]) for e in events(trace, "device_state") if e.side == "destination"]
-    assert src == [("RUNNING", "PRE_COPY"), ("PRE_COPY", "PRE_COPY_P2P"), ("PRE_COPY_P2P", "STOP_COPY"), ("STOP_COPY", "STOP")]
-    assert dst == [("RUNNING", "RUNNING_P2P"), ("RUNNING_P2P", "STOP"), ("STOP", "RESUMING"),
-                   ("RESUMING", "STOP"), ("STOP", "RUNNING_P2P"), ("RUNNING_P2P", "RUNNING")]
+    src = [
+        (e.data["from"], e.data["to"]) for e in events(trace, "device_state") if e.side == "source"
+    ]
+    dst = [
+        (e.data["from"], e.data["to"])
+        for e in events(trace, "device_state")
+        if e.side == "destination"
+    ]
+    assert src == [
+        ("RUNNING", "PRE_COPY"),
+        ("PRE_COPY", "PRE_COPY_P2P"),
+        ("PRE_COPY_P2P", "STOP_COPY"),
+        ("STOP_COPY", "STOP"),
+    ]
+    assert dst == [
+        ("RUNNING", "RUNNING_P2P"),
+        ("RUNNING_P2P", "STOP"),
+        ("STOP", "RESUMING"),
+        ("RESUMING", "STOP"),
+        ("STOP", "RUNNING_P2P"),
+        ("RUNNING_P2P", "RUNNING"),
+    ]
 
 
 def test_9_2_exact_pending_drops_the_init_dirty_double_count():
@@ -86,8 +115,12 @@ def test_9_2_exact_pending_drops_the_init_dirty_double_count():
     # already covers them); 9.2 (commit 3b5948f808e3) reports stop_copy_length only. The two
     # runs are identical up to the first exact query: the difference is exactly the device's
     # refreshed init+dirty.
-    doc = scenario(devices=[{"name": "vf", "preset": "mlx5-cx7-vf-100mib", "dirty_rate_bytes_per_s": "64 MiB"}],
-                   params={"avail_switchover_bandwidth_bytes_per_s": "10 Gbit"})
+    doc = scenario(
+        devices=[
+            {"name": "vf", "preset": "mlx5-cx7-vf-100mib", "dirty_rate_bytes_per_s": "64 MiB"}
+        ],
+        params={"avail_switchover_bandwidth_bytes_per_s": "10 Gbit"},
+    )
     first = {}
     for profile in ("9.1", "9.2"):
         doc["qemu_profile"] = profile
@@ -133,10 +166,19 @@ def test_failed_stop_copy_size_query_never_converges():
 def test_an_ack_that_never_comes_runs_to_max_time_and_is_cancelled():
     # Source waits for an ack; the destination has no switchover-ack, so it never acks (and
     # a non-precopy device sends no INIT_DATA_SENT that would make it fail). No timeout.
-    t = run(scenario(caps={"source": BOTH, "destination": ["return-path"]},
-                     devices=[{"name": "pds", "preset": "amd-pensando-vf"}], max_time_ms=5000))
+    t = run(
+        scenario(
+            caps={"source": BOTH, "destination": ["return-path"]},
+            devices=[{"name": "pds", "preset": "amd-pensando-vf"}],
+            max_time_ms=5000,
+        )
+    )
     s = t.summary
-    assert s.status == "cancelled" and s.ack_received_at_ms is None and s.switchover_started_at_ms is None
+    assert (
+        s.status == "cancelled"
+        and s.ack_received_at_ms is None
+        and s.switchover_started_at_ms is None
+    )
     assert s.total_time_ms >= 5000
     assert "destination does not have switchover-ack" in s.reason and "no ack timeout" in s.reason
 
@@ -147,7 +189,10 @@ def test_device_that_cannot_migrate_blocks_the_migration():
 
 
 def test_multiple_devices_need_8_2_and_p2p():
-    two = [{"name": "a", "preset": "hisi-acc-vf", "p2p": True}, {"name": "b", "preset": "hisi-acc-vf", "p2p": True}]
+    two = [
+        {"name": "a", "preset": "hisi-acc-vf", "p2p": True},
+        {"name": "b", "preset": "hisi-acc-vf", "p2p": True},
+    ]
     assert "multiple VFIO devices" in run(scenario(qemu_profile="8.1", devices=two)).summary.reason
     two[1]["p2p"] = False
     assert "P2P" in run(scenario(qemu_profile="9.0", devices=two)).summary.reason
@@ -179,13 +224,20 @@ def test_downtime_runs_from_vm_stop_to_shut_received():
     start = events(t, "vm_start")[0].t_ms
     assert abs(t.summary.downtime_ms - (shut - stop)) < 1e-3
     assert abs(t.summary.guest_downtime_ms - (start - stop)) < 1e-3
-    off = run_example("mlx5-300mb-ack", caps={"source": ["return-path"], "destination": ["return-path"]})
+    off = run_example(
+        "mlx5-300mb-ack", caps={"source": ["return-path"], "destination": ["return-path"]}
+    )
     assert off.summary.downtime_ms > 4 * off.summary.downtime_limit_ms  # the limit is not a bound
 
 
 def test_without_return_path_downtime_ends_when_the_source_has_flushed():
-    t = run(scenario(caps={"source": [], "destination": []}, devices=[{"name": "vf", "preset": "mlx5-cx7-vf-100mib"}],
-                     params={"avail_switchover_bandwidth_bytes_per_s": "10 Gbit"}))
+    t = run(
+        scenario(
+            caps={"source": [], "destination": []},
+            devices=[{"name": "vf", "preset": "mlx5-cx7-vf-100mib"}],
+            params={"avail_switchover_bandwidth_bytes_per_s": "10 Gbit"},
+        )
+    )
     s = t.summary
     assert s.status == "completed"
     assert events(t, "shut_received") == []
@@ -194,7 +246,12 @@ def test_without_return_path_downtime_ends_when_the_source_has_flushed():
 
 def test_threshold_comes_from_measured_throughput_not_link_capacity():
     # 10 Gbit link, 128 MiB/s max-bandwidth: the threshold is ~128 MiB/s x 300 ms = 38.4 MiB.
-    t = run(scenario(params={"max_bandwidth_bytes_per_s": "128 MiB"}, guest={"ram_bytes": "4 GiB", "zero_page_fraction": 0.5}))
+    t = run(
+        scenario(
+            params={"max_bandwidth_bytes_per_s": "128 MiB"},
+            guest={"ram_bytes": "4 GiB", "zero_page_fraction": 0.5},
+        )
+    )
     thresholds = [s.threshold_bytes for s in t.steps if s.phase == "iterate" and s.threshold_bytes]
     assert max(thresholds) < 41 * MiB
     assert max(thresholds) > 36 * MiB

@@ -1,3 +1,5 @@
+import itertools
+
 from app.engine.stream import Stream, Wire
 
 MiB = 1024**2
@@ -14,7 +16,7 @@ def test_records_load_in_order_and_back_pressure_limits_in_flight():
         records.append(record)
         in_flight = stream.written_bytes - stream.loaded_bytes(t)
         assert in_flight <= 4 * MiB + MiB
-    for a, b in zip(records, records[1:]):
+    for a, b in itertools.pairwise(records):
         assert a.load_end_ms <= b.load_start_ms
         assert a.write_ms <= b.write_ms
     # Steady state: one MiB per 10 ms, whatever the link could do.

@@ -23,9 +23,14 @@ def test_from_10_0_the_device_status_is_always_entered():
 
 
 def test_pause_before_switchover_comes_after_vm_stop_and_counts_as_downtime():
-    caps = BOTH + ["pause-before-switchover"]
-    t = run(scenario(devices=VF, caps={"source": caps, "destination": BOTH},
-                     params={**FAST, "pause_before_switchover_ms": 250}))
+    caps = [*BOTH, "pause-before-switchover"]
+    t = run(
+        scenario(
+            devices=VF,
+            caps={"source": caps, "destination": BOTH},
+            params={**FAST, "pause_before_switchover_ms": 250},
+        )
+    )
     assert statuses(t) == ["setup", "active", "pre-switchover", "device", "completed"]
     stop = events(t, "vm_stop")[0].t_ms
     pre = next(e for e in events(t, "status") if e.data["status"] == "pre-switchover")
@@ -34,18 +39,32 @@ def test_pause_before_switchover_comes_after_vm_stop_and_counts_as_downtime():
 
 
 def test_phases_in_order():
-    t = run(scenario(devices=VF + [{"name": "vf2", "preset": "mlx5-cx7-vf-100mib"}], params=FAST))
+    t = run(scenario(devices=[*VF, {"name": "vf2", "preset": "mlx5-cx7-vf-100mib"}], params=FAST))
     phases = [s.phase for s in t.steps if s.phase not in ("setup", "iterate")]
-    assert phases == ["vm_stop", "ram_complete", "device_complete", "device_complete", "non_iterable", "dest_load",
-                      "vm_start", "completed"]
+    assert phases == [
+        "vm_stop",
+        "ram_complete",
+        "device_complete",
+        "device_complete",
+        "non_iterable",
+        "dest_load",
+        "vm_start",
+        "completed",
+    ]
 
 
 def test_stop_copy_to_stop_happens_after_completion_from_8_2():
     for profile, expected in (("8.1", False), ("8.2", True)):
-        t = run(scenario(qemu_profile=profile, devices=[{"name": "qat", "preset": "intel-qat-4xxx-vf"}]))
+        t = run(
+            scenario(qemu_profile=profile, devices=[{"name": "qat", "preset": "intel-qat-4xxx-vf"}])
+        )
         assert t.summary.status == "completed", t.summary.reason
-        done = next(e for e in events(t, "status") if e.data["status"] == "completed" and e.side == "source").t_ms
-        to_stop = [e for e in events(t, "device_state") if e.side == "source" and e.data["to"] == "STOP"]
+        done = next(
+            e for e in events(t, "status") if e.data["status"] == "completed" and e.side == "source"
+        ).t_ms
+        to_stop = [
+            e for e in events(t, "device_state") if e.side == "source" and e.data["to"] == "STOP"
+        ]
         assert bool(to_stop) == expected
         assert all(e.t_ms >= done for e in to_stop)
 
@@ -59,7 +78,9 @@ def test_stop_copy_data_of_unsent_initial_bytes_is_loaded_in_downtime():
     assert off.summary.devices[0].precopy_bytes == 0
     # the 16 MiB initial image, then the 16 MiB final delta (the reported size is 300 MB)
     assert off.summary.devices[0].stop_copy_bytes == 32 * 1024**2
-    assert off.summary.downtime_breakdown_ms["dest_load_initial_bytes"] == pytest.approx(1480, abs=3)
+    assert off.summary.downtime_breakdown_ms["dest_load_initial_bytes"] == pytest.approx(
+        1480, abs=3
+    )
 
 
 def test_multifd_sends_device_state_in_parallel_from_10_0():
@@ -73,7 +94,9 @@ def test_multifd_sends_device_state_in_parallel_from_10_0():
     parallel = run(doc)
     a, b = serial.summary, parallel.summary
     assert a.status == b.status == "completed"
-    assert a.downtime_breakdown_ms["dest_load_device_data"] == pytest.approx(2 * b.downtime_breakdown_ms["dest_load_device_data"], rel=0.01)
+    assert a.downtime_breakdown_ms["dest_load_device_data"] == pytest.approx(
+        2 * b.downtime_breakdown_ms["dest_load_device_data"], rel=0.01
+    )
     # Main channel: the destination loads the two ~92 MiB images one after the other
     # (2 x ~209 ms); multifd: each device's load thread loads its own, side by side.
     assert a.downtime_ms - b.downtime_ms > 150
@@ -85,9 +108,18 @@ def test_multifd_sends_device_state_in_parallel_from_10_0():
 
 
 def test_multifd_needs_both_ends_and_10_0():
-    one_side = run(scenario(caps={"source": BOTH + ["multifd"], "destination": BOTH}, devices=VF))
-    assert one_side.summary.status == "failed" and "multifd must be on at both ends" in one_side.summary.reason
-    old = run(scenario(qemu_profile="9.2", caps={"source": BOTH + ["multifd"], "destination": BOTH + ["multifd"]},
-                       devices=VF, params=FAST))
+    one_side = run(scenario(caps={"source": [*BOTH, "multifd"], "destination": BOTH}, devices=VF))
+    assert (
+        one_side.summary.status == "failed"
+        and "multifd must be on at both ends" in one_side.summary.reason
+    )
+    old = run(
+        scenario(
+            qemu_profile="9.2",
+            caps={"source": [*BOTH, "multifd"], "destination": [*BOTH, "multifd"]},
+            devices=VF,
+            params=FAST,
+        )
+    )
     assert old.summary.status == "completed"
     assert any("needs QEMU 10.0" in note for note in old.notes)

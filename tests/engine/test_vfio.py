@@ -13,10 +13,17 @@ from app.engine.vfio import (
 
 
 def test_kernel_decompositions():
-    assert transition_path(S.PRE_COPY, S.STOP_COPY, p2p=True, precopy=True) == [S.PRE_COPY_P2P, S.STOP_COPY]
+    assert transition_path(S.PRE_COPY, S.STOP_COPY, p2p=True, precopy=True) == [
+        S.PRE_COPY_P2P,
+        S.STOP_COPY,
+    ]
     assert transition_path(S.PRE_COPY, S.STOP_COPY, p2p=False, precopy=True) == [S.STOP_COPY]
     assert transition_path(S.RUNNING, S.STOP, p2p=True, precopy=True) == [S.RUNNING_P2P, S.STOP]
-    assert transition_path(S.RESUMING, S.RUNNING, p2p=True, precopy=True) == [S.STOP, S.RUNNING_P2P, S.RUNNING]
+    assert transition_path(S.RESUMING, S.RUNNING, p2p=True, precopy=True) == [
+        S.STOP,
+        S.RUNNING_P2P,
+        S.RUNNING,
+    ]
     assert transition_path(S.RUNNING, S.RESUMING, p2p=False, precopy=False) == [S.STOP, S.RESUMING]
 
 
@@ -35,11 +42,19 @@ def _legal(a: VfioState, b: VfioState, p2p: bool) -> bool:
     if b in _ARCS_FULL[a]:
         return True
     # Without P2P the kernel skips the P2P states: these arcs collapse to direct ones.
-    return not p2p and (a, b) in {(S.RUNNING, S.STOP), (S.STOP, S.RUNNING), (S.PRE_COPY, S.STOP_COPY)}
+    return not p2p and (a, b) in {
+        (S.RUNNING, S.STOP),
+        (S.STOP, S.RUNNING),
+        (S.PRE_COPY, S.STOP_COPY),
+    }
 
 
 @settings(max_examples=200, deadline=None)
-@given(p2p=st.booleans(), precopy=st.booleans(), requests=st.lists(st.sampled_from(list(VfioState)), max_size=12))
+@given(
+    p2p=st.booleans(),
+    precopy=st.booleans(),
+    requests=st.lists(st.sampled_from(list(VfioState)), max_size=12),
+)
 def test_state_machine_only_takes_legal_arcs(p2p, precopy, requests):
     machine = VfioStateMachine(p2p=p2p, precopy=precopy)
     for target in requests:
