@@ -16,6 +16,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from .components import LANE_TITLES, LANES, component, ordered
+
 MiB = 1024**2
 
 # Okabe-Ito: distinguishable with the common colour-vision deficiencies.
@@ -30,6 +32,7 @@ OKABE_ITO = {
     "purple": "#CC79A7",
     "grey": "#777777",
 }
+LOADED_DASHES = ["dash", "longdash", "dashdot", "longdashdot"]
 DEVICE_COLOURS = ["blue", "orange", "green", "purple", "sky", "vermillion", "yellow", "black"]
 
 UIREVISION = "migscope"  # fixed: Plotly keeps the user's zoom across Plotly.react calls
@@ -37,10 +40,18 @@ UIREVISION = "migscope"  # fixed: Plotly keeps the user's zoom across Plotly.rea
 # Event kinds drawn as markers, with a label, a colour and a symbol (shape + colour, never colour alone).
 MARKERS: dict[str, dict[str, str]] = {
     "init_data_sent": {"label": "INIT_DATA_SENT sent", "colour": "sky", "symbol": "triangle-right"},
-    "init_data_loaded": {"label": "INIT_DATA_SENT loaded", "colour": "green", "symbol": "triangle-down"},
+    "init_data_loaded": {
+        "label": "INIT_DATA_SENT loaded",
+        "colour": "green",
+        "symbol": "triangle-down",
+    },
     "ack_sent": {"label": "ACK sent", "colour": "purple", "symbol": "diamond-open"},
     "ack_received": {"label": "ACK received", "colour": "blue", "symbol": "star"},
-    "switchover_permitted": {"label": "switchover permitted", "colour": "vermillion", "symbol": "hexagram"},
+    "switchover_permitted": {
+        "label": "switchover permitted",
+        "colour": "vermillion",
+        "symbol": "hexagram",
+    },
     "switchover_decided": {"label": "switchover decided", "colour": "orange", "symbol": "x"},
     "vm_stop": {"label": "VM stop", "colour": "black", "symbol": "square"},
     "vm_start": {"label": "VM start", "colour": "black", "symbol": "circle"},
@@ -67,6 +78,12 @@ def colour(name: str) -> str:
     return OKABE_ITO[name]
 
 
+def plain_text(text: str) -> str:
+    """Plotly draws names and labels as pseudo-HTML: user text (device names, titles) goes in as
+    entities, so `<b>` shows as the characters, never as bold."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
 def _mib(values: Iterable[float | int | None]) -> list[float | None]:
     return [None if v is None else round(v / MiB, 4) for v in values]
 
@@ -76,7 +93,7 @@ def _seconds(values: Iterable[float]) -> list[float]:
 
 
 def _event_dict(event: Any) -> dict[str, Any]:
-    return dict(event) if isinstance(event, Mapping) else event.model_dump(mode="json")  # type: ignore[no-any-return]
+    return dict(event) if isinstance(event, Mapping) else event.model_dump(mode="json")
 
 
 def _first_known(fields: Mapping[str, Any], *keys: str) -> dict[str, list[Any]]:
@@ -118,8 +135,18 @@ def _base_layout(title: str, y_title: str, x_range: Sequence[float] | None) -> d
 
 def vertical_line(name: str, x: float, line: dict[str, Any], layer: str) -> dict[str, Any]:
     """A full-height line at time x (seconds) across the plot area."""
-    return {"type": "line", "name": name, "xref": "x", "yref": "paper", "x0": x, "x1": x, "y0": 0, "y1": 1,
-            "line": line, "layer": layer}
+    return {
+        "type": "line",
+        "name": name,
+        "xref": "x",
+        "yref": "paper",
+        "x0": x,
+        "x1": x,
+        "y0": 0,
+        "y1": 1,
+        "line": line,
+        "layer": layer,
+    }
 
 
 def cursor_shape(t_ms: float | None) -> dict[str, Any]:
@@ -128,7 +155,37 @@ def cursor_shape(t_ms: float | None) -> dict[str, Any]:
     return vertical_line("cursor", x, {"color": "#222222", "width": 2, "dash": "solid"}, "above")
 
 
-def _event_lines(events: Sequence[Mapping[str, Any]], kinds: Iterable[str]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+def curtain_shape(t_ms: float | None) -> dict[str, Any]:
+    """Teaching mode's curtain: hides what comes after the cursor (app.js shows it and moves it
+    with the cursor); off until the reader turns "reveal as you step" on."""
+    x = 0.0 if t_ms is None else t_ms / 1000.0
+    return {"type": "rect", "name": "curtain", "xref": "x", "yref": "paper", "x0": x, "x1": x + 1e6, "y0": 0, "y1": 1,
+            "fillcolor": "#f4f4f4", "opacity": 1, "line": {"width": 0}, "layer": "above", "visible": False}
+
+
+def story_window(events: Sequence[Any], total_ms: float | None) -> list[float] | None:
+    """The window where the decisions happen, in ms: from the first INIT_DATA_SENT (or the last
+    pre-copy pass before VM stop when no device sends one) to VM start, with a margin. None when
+    the run never switched over or the window is most of the run anyway."""
+    evs = [_event_dict(e) for e in events]
+    stop = next((e["t_ms"] for e in evs if e["kind"] == "vm_stop"), None)
+    start_vm = next((e["t_ms"] for e in evs if e["kind"] == "vm_start"), None)
+    if stop is None or not total_ms:
+        return None
+    first_init = next((e["t_ms"] for e in evs if e["kind"] == "init_data_sent"), None)
+    decided = [e["t_ms"] for e in evs if e["kind"] in ("ack_received", "switchover_permitted") and e["t_ms"] <= stop]
+    lo = min([t for t in (first_init, *decided) if t is not None], default=stop)
+    hi = start_vm if start_vm is not None else total_ms
+    span = max(hi - lo, total_ms * 0.02, 1.0)
+    lo, hi = max(0.0, lo - 0.12 * span), min(total_ms * 1.02, hi + 0.12 * span)
+    if hi - lo > 0.6 * total_ms:
+        return None
+    return [lo, hi]
+
+
+def _event_lines(
+    events: Sequence[Mapping[str, Any]], kinds: Iterable[str]
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """Full-height lines and their labels for the events of the given kinds."""
     shapes: list[dict[str, Any]] = []
     annotations: list[dict[str, Any]] = []
@@ -141,7 +198,11 @@ def _event_lines(events: Sequence[Mapping[str, Any]], kinds: Iterable[str]) -> t
         key = (kind, event.get("device"))
         style = LINES.get(kind, {"dash": "dot", "width": 1})
         x = event["t_ms"] / 1000.0
-        line = {"color": colour(MARKERS[kind]["colour"]), "width": style["width"], "dash": style["dash"]}
+        line = {
+            "color": colour(MARKERS[kind]["colour"]),
+            "width": style["width"],
+            "dash": style["dash"],
+        }
         shapes.append(vertical_line(f"event:{kind}", x, line, "below"))
         if key in seen:
             continue
@@ -167,7 +228,9 @@ def _event_lines(events: Sequence[Mapping[str, Any]], kinds: Iterable[str]) -> t
     return shapes, annotations
 
 
-def _marker_traces(events: Sequence[Mapping[str, Any]], *, yaxis: str, y_of: Any) -> list[dict[str, Any]]:
+def _marker_traces(
+    events: Sequence[Mapping[str, Any]], *, yaxis: str, y_of: Any
+) -> list[dict[str, Any]]:
     """One scatter trace per marker kind; every event of that kind is a point (never dropped)."""
     traces = []
     for kind, spec in MARKERS.items():
@@ -185,7 +248,9 @@ def _marker_traces(events: Sequence[Mapping[str, Any]], *, yaxis: str, y_of: Any
                 "y": [y_of(e) for e in chosen],
                 "yaxis": yaxis,
                 "text": [_event_text(e) for e in chosen],
-                "hovertemplate": "%{text}<extra></extra>",
+                # The step of each marker: a click on it jumps there (static/js/charts.js).
+                "customdata": [e.get("step") for e in chosen],
+                "hovertemplate": "%{text}<br>click: go to this step<extra></extra>",
                 "marker": {
                     "symbol": spec["symbol"],
                     "size": 18 if strong else 11,
@@ -217,30 +282,41 @@ def device_chart(
     traces: list[dict[str, Any]] = []
     for index, (name, fields) in enumerate(series.get("devices", {}).items()):
         col = colour(DEVICE_COLOURS[index % len(DEVICE_COLOURS)])
-        traces.append(
-            {
-                "type": "scatter", "mode": "lines", "name": f"{name}: initial at source",
-                "legendgroup": name, **_xy(_first_known(fields, "init_kernel_bytes", "init_est_bytes")),
-                "line": {"color": col, "width": 3}, "meta": {"device": name, "series": "init_source"},
-            }
-        )
-        traces.append(
-            {
-                "type": "scatter", "mode": "lines", "name": f"{name}: initial loaded at destination",
-                "legendgroup": name, **_xy(fields.get("init_loaded_bytes")),
-                "line": {"color": col, "width": 2, "dash": "dash"}, "meta": {"device": name, "series": "init_loaded"},
-            }
-        )
-        traces.append(
-            {
-                "type": "scatter", "mode": "lines", "name": f"{name}: dirty bytes",
-                "legendgroup": name, **_xy(_first_known(fields, "dirty_kernel_bytes", "dirty_est_bytes")),
-                "line": {"color": col, "width": 1.5, "dash": "dot"}, "meta": {"device": name, "series": "dirty"},
-            }
-        )
+        # Devices with the same figures draw the same line: each later device is thinner and
+        # has its own dash rhythm, so the one underneath still shows on both sides.
+        width = max(1.5, 4.5 - 1.25 * index)
+        loaded_dash = LOADED_DASHES[index % len(LOADED_DASHES)]
+        shown = plain_text(name)
+        for series_name, label, line, values in (
+            ("init_source", "initial at source", {"width": width},
+             _first_known(fields, "init_kernel_bytes", "init_est_bytes")),
+            ("init_loaded", "initial loaded at destination", {"width": max(1.5, width - 1), "dash": loaded_dash},
+             fields.get("init_loaded_bytes")),
+            ("dirty", "dirty bytes", {"width": 1.5, "dash": "dot"},
+             _first_known(fields, "dirty_kernel_bytes", "dirty_est_bytes")),
+        ):
+            traces.append(
+                {
+                    "type": "scatter",
+                    "mode": "lines",
+                    "name": f"{shown}: {label}",
+                    "legendgroup": shown,
+                    **_xy(values),
+                    "line": {"color": col, **line},
+                    "meta": {"device": name, "series": series_name},
+                }
+            )
     if not traces:
         title += " (no VFIO device in this run: only the markers)"
-    kinds = ["init_data_sent", "init_data_loaded", "ack_sent", "ack_received", "switchover_permitted", "vm_stop", "vm_start"]
+    kinds = [
+        "init_data_sent",
+        "init_data_loaded",
+        "ack_sent",
+        "ack_received",
+        "switchover_permitted",
+        "vm_stop",
+        "vm_start",
+    ]
     heights = {k: 0.05 + 0.1 * i for i, k in enumerate(kinds)}
     marker_events = [e for e in evs if e["kind"] in kinds]
     traces += _marker_traces(marker_events, yaxis="y2", y_of=lambda e: heights[e["kind"]])
@@ -248,7 +324,7 @@ def device_chart(
     layout["yaxis2"] = {"overlaying": "y", "range": [0, 1], "visible": False, "fixedrange": True}
     layout["height"] = 420
     shapes, annotations = _event_lines(evs, LINES)
-    layout["shapes"] = [*_downtime_band(evs), *shapes, cursor_shape(cursor_ms)]
+    layout["shapes"] = [*_downtime_band(evs), *shapes, cursor_shape(cursor_ms), curtain_shape(cursor_ms)]
     layout["annotations"] = annotations
     return {"data": traces, "layout": layout}
 
@@ -261,9 +337,17 @@ def _downtime_band(events: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
     end = start if start is not None else stop
     return [
         {
-            "type": "rect", "name": "downtime", "xref": "x", "yref": "paper",
-            "x0": stop / 1000.0, "x1": end / 1000.0, "y0": 0, "y1": 1,
-            "fillcolor": "rgba(119,119,119,0.18)", "line": {"width": 0}, "layer": "below",
+            "type": "rect",
+            "name": "downtime",
+            "xref": "x",
+            "yref": "paper",
+            "x0": stop / 1000.0,
+            "x1": end / 1000.0,
+            "y0": 0,
+            "y1": 1,
+            "fillcolor": "rgba(119,119,119,0.18)",
+            "line": {"width": 0},
+            "layer": "below",
         }
     ]
 
@@ -280,34 +364,55 @@ def ram_chart(
     f = series.get("fields", {})
     traces = [
         {
-            "type": "scatter", "mode": "lines", "name": "pending estimate",
-            **_xy(f.get("pending_estimate_bytes")), "line": {"color": colour("blue"), "width": 2},
+            "type": "scatter",
+            "mode": "lines",
+            "name": "pending estimate",
+            **_xy(f.get("pending_estimate_bytes")),
+            "line": {"color": colour("blue"), "width": 2},
         },
         {
-            "type": "scatter", "mode": "markers", "name": "pending exact",
+            "type": "scatter",
+            "mode": "markers",
+            "name": "pending exact",
             **_xy(f.get("pending_exact_bytes")),
             "marker": {"color": colour("orange"), "symbol": "diamond", "size": 8},
         },
         {
-            "type": "scatter", "mode": "lines", "name": "threshold (bandwidth x downtime-limit)",
+            "type": "scatter",
+            "mode": "lines",
+            "name": "threshold (bandwidth x downtime-limit)",
             **_xy(f.get("threshold_bytes")),
             "line": {"color": colour("vermillion"), "width": 2, "dash": "dash", "shape": "hv"},
         },
         {
-            "type": "scatter", "mode": "lines", "name": "RAM remaining",
-            **_xy(f.get("ram_remaining_bytes")), "line": {"color": colour("green"), "width": 1.5, "dash": "dot"},
+            "type": "scatter",
+            "mode": "lines",
+            "name": "RAM remaining",
+            **_xy(f.get("ram_remaining_bytes")),
+            "line": {"color": colour("green"), "width": 1.5, "dash": "dot"},
         },
         {
-            "type": "scatter", "mode": "lines", "name": "measured bandwidth (MiB/s, right axis)",
-            **_xy(f.get("bandwidth_bytes_per_s")), "yaxis": "y2",
+            "type": "scatter",
+            "mode": "lines",
+            "name": "measured bandwidth (MiB/s, right axis)",
+            **_xy(f.get("bandwidth_bytes_per_s")),
+            "yaxis": "y2",
             "line": {"color": colour("purple"), "width": 1.5, "shape": "hv"},
         },
     ]
     layout = _base_layout("RAM pending vs threshold, and measured bandwidth", "MiB", x_range)
-    layout["yaxis2"] = {"title": {"text": "MiB/s"}, "overlaying": "y", "side": "right", "rangemode": "tozero", "showgrid": False}
+    layout["yaxis2"] = {
+        "title": {"text": "MiB/s"},
+        "overlaying": "y",
+        "side": "right",
+        "rangemode": "tozero",
+        "showgrid": False,
+    }
     layout["margin"]["r"] = 64
-    shapes, annotations = _event_lines(evs, ["ack_received", "switchover_permitted", "vm_stop", "vm_start"])
-    layout["shapes"] = [*_downtime_band(evs), *shapes, cursor_shape(cursor_ms)]
+    shapes, annotations = _event_lines(
+        evs, ["ack_received", "switchover_permitted", "vm_stop", "vm_start"]
+    )
+    layout["shapes"] = [*_downtime_band(evs), *shapes, cursor_shape(cursor_ms), curtain_shape(cursor_ms)]
     layout["annotations"] = annotations
     return {"data": traces, "layout": layout}
 
@@ -328,7 +433,12 @@ def lane_chart(
         arrived = [e for e in evs if e["kind"] == arrived_kind]
         for start in sent:
             match = next(
-                (a for a in arrived if a.get("device") == start.get("device") and a["t_ms"] >= start["t_ms"]), None
+                (
+                    a
+                    for a in arrived
+                    if a.get("device") == start.get("device") and a["t_ms"] >= start["t_ms"]
+                ),
+                None,
             )
             if match is None:
                 continue
@@ -338,19 +448,34 @@ def lane_chart(
         if xs:
             traces.append(
                 {
-                    "type": "scatter", "mode": "lines", "name": label, "x": xs, "y": ys, "hoverinfo": "skip",
-                    "line": {"color": colour(MARKERS.get(arrived_kind, {"colour": "grey"})["colour"]), "width": 2},
+                    "type": "scatter",
+                    "mode": "lines",
+                    "name": label,
+                    "x": xs,
+                    "y": ys,
+                    "hoverinfo": "skip",
+                    "line": {
+                        "color": colour(MARKERS.get(arrived_kind, {"colour": "grey"})["colour"]),
+                        "width": 2,
+                    },
                     "meta": {"message": sent_kind},
                 }
             )
-    traces += _marker_traces([e for e in evs if e["kind"] in MARKERS], yaxis="y", y_of=lambda e: LANE_Y.get(e["side"], 1))
+    traces += _marker_traces(
+        [e for e in evs if e["kind"] in MARKERS], yaxis="y", y_of=lambda e: LANE_Y.get(e["side"], 1)
+    )
     others = [e for e in evs if e["kind"] not in MARKERS]
     if others:
         traces.append(
             {
-                "type": "scatter", "mode": "markers", "name": "other events", "meta": {"event_kind": "other"},
-                "x": [e["t_ms"] / 1000.0 for e in others], "y": [LANE_Y.get(e["side"], 1) for e in others],
-                "text": [_event_text(e) for e in others], "hovertemplate": "%{text}<extra></extra>",
+                "type": "scatter",
+                "mode": "markers",
+                "name": "other events",
+                "meta": {"event_kind": "other"},
+                "x": [e["t_ms"] / 1000.0 for e in others],
+                "y": [LANE_Y.get(e["side"], 1) for e in others],
+                "text": [_event_text(e) for e in others],
+                "hovertemplate": "%{text}<extra></extra>",
                 "marker": {"symbol": "line-ns-open", "size": 10, "color": colour("grey")},
             }
         )
@@ -358,74 +483,113 @@ def lane_chart(
     layout["height"] = 330
     layout["hovermode"] = "closest"
     layout["yaxis"] = {
-        "tickvals": [0, 1, 2], "ticktext": ["destination", "link / return path", "source"],
-        "range": [-0.5, 2.5], "fixedrange": True, "zeroline": False,
+        "tickvals": [0, 1, 2],
+        "ticktext": ["destination", "link / return path", "source"],
+        "range": [-0.5, 2.5],
+        "fixedrange": True,
+        "zeroline": False,
     }
     layout["margin"]["l"] = 120
     shapes, annotations = _event_lines(evs, ["ack_received", "switchover_permitted"])
-    layout["shapes"] = [*_downtime_band(evs), *shapes, cursor_shape(cursor_ms)]
+    layout["shapes"] = [*_downtime_band(evs), *shapes, cursor_shape(cursor_ms), curtain_shape(cursor_ms)]
     layout["annotations"] = annotations
     return {"data": traces, "layout": layout}
 
 
 def downtime_chart(runs: Sequence[tuple[str, Mapping[str, Any]]]) -> dict[str, Any]:
-    """Stacked bars of the downtime by component, one bar per run, each beside its downtime-limit."""
-    labels = [label for label, _ in runs]
-    components: list[str] = []
-    for _, summary in runs:
-        for key in (summary.get("downtime_breakdown_ms") or {}):
-            if key not in components:
-                components.append(key)
+    """Where the downtime went, as a timeline from VM stop to VM start: one row per lane (source,
+    stream, destination; per run on the compare page), segments in accounting order, each with
+    its ms; plain-language names, the internal name on hover; the downtime-limit as a line."""
+    several = len(runs) > 1
+    rows: list[str] = []
+    for label, _ in runs:
+        rows += [f"{label} · {LANE_TITLES[lane]}" if several else LANE_TITLES[lane] for lane in LANES]
+    per_key: dict[str, dict[str, list[Any]]] = {}
+    annotations: list[dict[str, Any]] = []
+    shapes: list[dict[str, Any]] = []
+    for label, summary in runs:
+        breakdown = summary.get("downtime_breakdown_ms") or {}
+        start = 0.0
+        for key in ordered(list(breakdown)):
+            ms = float(breakdown[key] or 0.0)
+            part = component(key)
+            row = f"{label} · {LANE_TITLES[part.lane]}" if several else LANE_TITLES[part.lane]
+            bucket = per_key.setdefault(key, {"y": [], "x": [], "base": [], "text": []})
+            bucket["y"].append(row)
+            bucket["x"].append(ms)
+            bucket["base"].append(start)
+            bucket["text"].append(f"{ms:.0f} ms" if ms >= 0.5 else "")
+            start += ms
+        limit = summary.get("downtime_limit_ms")
+        lanes = [r for r in rows if (r.startswith(f"{label} · ") if several else True)]
+        if limit is not None:
+            shapes.append({
+                "type": "line", "name": "downtime_limit", "xref": "x", "yref": "y",
+                "x0": limit, "x1": limit, "y0": lanes[0], "y1": lanes[-1],
+                "line": {"color": "#000000", "width": 3, "dash": "dash"}, "layer": "above",
+            })
+            annotations.append({
+                "x": limit, "y": lanes[0], "yshift": 14, "text": f"limit {limit:.0f} ms", "showarrow": False,
+                "xanchor": "left", "bgcolor": "rgba(255,255,255,0.9)", "font": {"size": 11},
+            })
+        total = summary.get("downtime_ms")
+        if total is not None and breakdown:
+            annotations.append({
+                "x": start, "y": lanes[-1], "text": f" downtime {total:.0f} ms", "showarrow": False,
+                "xanchor": "left", "font": {"size": 12},
+            })
+        elif not breakdown:
+            status = summary.get("status")
+            why = (f"no downtime: the run {status} before the VM stopped" if status in ("failed", "cancelled")
+                   else "no downtime breakdown recorded")
+            annotations.append({
+                "x": 0, "y": lanes[1], "text": why, "showarrow": False, "xanchor": "left",
+                "font": {"size": 14, "color": "#555555"},
+            })
     traces: list[dict[str, Any]] = []
-    order = list(components)
-    components.sort(key=lambda c: (c != "dest_load_initial_bytes", order.index(c)))
-    patterns = ["", "/", ".", "x", "-"]
-    for index, component in enumerate(components):
-        marker: dict[str, Any]
-        if component == "dest_load_initial_bytes":  # the cost switchover-ack moves out of downtime
-            marker = {"color": colour("vermillion")}
-        else:
-            marker = {"color": colour(DOWNTIME_COLOURS[index % len(DOWNTIME_COLOURS)]),
-                      "pattern": {"shape": patterns[index % len(patterns)]}}
+    for key, bucket in per_key.items():
+        part = component(key)
         traces.append(
             {
-                "type": "bar", "orientation": "h", "name": component, "y": labels,
-                "x": [(s.get("downtime_breakdown_ms") or {}).get(component, 0.0) for _, s in runs],
-                "marker": marker,
-                "hovertemplate": "%{x:.1f} ms<extra>" + component + "</extra>",
+                "type": "bar",
+                "orientation": "h",
+                "name": part.label,
+                "meta": {"component": key},
+                "y": bucket["y"],
+                "x": bucket["x"],
+                "base": bucket["base"],
+                "text": bucket["text"],
+                "textposition": "inside",
+                "insidetextanchor": "middle",
+                "constraintext": "both",
+                "marker": {"color": part.colour, "pattern": {"shape": part.pattern, "fgcolor": "#ffffff"} if part.pattern
+                           else {"shape": ""}, "line": {"color": "#ffffff", "width": 1}},
+                "hovertemplate": f"{part.label}: %{{x:.1f}} ms (from %{{base:.1f}} ms)<extra>{key}</extra>",
             }
         )
-    limits = [(label, s.get("downtime_limit_ms")) for label, s in runs]
-    traces.append(
-        {
-            "type": "scatter", "mode": "markers", "name": "downtime-limit",
-            "y": [label for label, limit in limits if limit is not None],
-            "x": [limit for _, limit in limits if limit is not None],
-            "hovertemplate": "downtime-limit %{x:.0f} ms<extra></extra>",
-            "marker": {"symbol": "line-ns", "size": 44, "line": {"color": "#000000", "width": 4}},
-            "meta": {"series": "downtime_limit"},
-        }
-    )
-    totals = [(label, s.get("downtime_ms")) for label, s in runs]
+    # The limit as a legend entry too (the shape itself has none).
+    limits = [s.get("downtime_limit_ms") for _, s in runs if s.get("downtime_limit_ms") is not None]
+    if limits:
+        traces.append({
+            "type": "scatter", "mode": "lines", "name": "downtime-limit", "x": [limits[0], limits[0]],
+            "y": [rows[0], rows[-1]], "line": {"color": "#000000", "width": 3, "dash": "dash"},
+            "hoverinfo": "skip", "meta": {"series": "downtime_limit"},
+        })
     return {
         "data": traces,
         "layout": {
-            "title": {"text": "Downtime by component, next to downtime-limit", "x": 0.01, "xanchor": "left"},
-            "barmode": "stack",
+            "title": {"text": "Where the downtime went: VM stop to VM start", "x": 0.01, "xanchor": "left"},
+            "barmode": "overlay",
             "uirevision": UIREVISION,
-            "height": 230 + 70 * len(runs),
-            "margin": {"l": 150, "r": 24, "t": 48, "b": 24},
-            "xaxis": {"ticksuffix": " ms", "rangemode": "tozero"},
-            "yaxis": {"automargin": True, "autorange": "reversed"},
-            "legend": {"orientation": "h", "y": -0.15, "yanchor": "top"},
-            "annotations": [
-                {"x": total, "y": label, "text": f" {total:.0f} ms", "showarrow": False, "xanchor": "left"}
-                for label, total in totals if total is not None
-            ] + [
-                {"x": limit, "y": label, "yshift": 24, "text": f"limit {limit:.0f} ms", "showarrow": False,
-                 "bgcolor": "rgba(255,255,255,0.9)", "font": {"size": 11}}
-                for label, limit in limits if limit is not None
-            ],
+            "height": 150 + 48 * len(rows),
+            "margin": {"l": 150 if several else 110, "r": 24, "t": 48, "b": 24},
+            "xaxis": {"ticksuffix": " ms", "rangemode": "tozero", "title": {"text": "ms after VM stop"}},
+            "yaxis": {"automargin": True, "autorange": "reversed", "categoryorder": "array", "categoryarray": rows,
+                      "fixedrange": True},
+            "legend": {"orientation": "h", "y": -0.25, "yanchor": "top"},
+            "shapes": shapes,
+            "annotations": annotations,
+            "uniformtext": {"minsize": 9, "mode": "hide"},
             "font": {"family": "system-ui, sans-serif", "size": 13},
             "paper_bgcolor": "rgba(0,0,0,0)",
             "plot_bgcolor": "#ffffff",
@@ -439,9 +603,20 @@ def add_branch_lines(figure: dict[str, Any], points: list[dict[str, Any]]) -> No
     for point in points:
         x = point["at_ms"] / 1000.0
         layout.setdefault("shapes", []).append(
-            vertical_line("branch", x, {"color": "#CC79A7", "width": 2, "dash": "dashdot"}, "above"))
-        layout.setdefault("annotations", []).append({
-            "name": "branch", "x": x, "xref": "x", "y": 0.02, "yref": "paper", "xanchor": "left", "yanchor": "bottom",
-            "text": f"what if: {point['label']}", "showarrow": False, "font": {"color": "#CC79A7", "size": 12},
-            "bgcolor": "rgba(255,255,255,0.85)",
-        })
+            vertical_line("branch", x, {"color": "#CC79A7", "width": 2, "dash": "dashdot"}, "above")
+        )
+        layout.setdefault("annotations", []).append(
+            {
+                "name": "branch",
+                "x": x,
+                "xref": "x",
+                "y": 0.02,
+                "yref": "paper",
+                "xanchor": "left",
+                "yanchor": "bottom",
+                "text": f"what if: {point['label']}",
+                "showarrow": False,
+                "font": {"color": "#CC79A7", "size": 12},
+                "bgcolor": "rgba(255,255,255,0.85)",
+            }
+        )

@@ -10,26 +10,36 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
-from sqlmodel import Session
+from sqlalchemy import func
+from sqlalchemy import select as sa_select
+from sqlmodel import Session, col
 
+from app.engine.trace import EventKind
+from app.store.models import StepRow
 from app.store.runs import load_step, load_step_numbers_in_time
 
 from ..series import downsample_indices
 
 # Events drawn on the charts. bitmap_sync and window happen every pass and are drawn as series
 # (dirty-sync count, bandwidth); every other event is drawn, none is dropped.
-CHART_EVENT_KINDS = [
-    "status", "open_return_path", "ping", "pong", "init_data_sent", "init_data_loaded", "ack_needed", "approve",
-    "ack_sent", "ack_received", "switchover_permitted", "switchover_decided", "vm_stop", "vm_start",
-    "device_state", "shut_sent", "shut_received", "reinit", "error",
-]
+CHART_EVENT_KINDS = [kind.value for kind in EventKind if kind not in (EventKind.BITMAP_SYNC, EventKind.WINDOW)]
 MAX_POINTS = 1500
 
 # Fields the run page asks for (top level and per device).
 RUN_FIELDS = [
-    "ram_remaining_bytes", "pending_estimate_bytes", "pending_exact_bytes", "threshold_bytes", "bandwidth_bytes_per_s",
+    "ram_remaining_bytes",
+    "pending_estimate_bytes",
+    "pending_exact_bytes",
+    "threshold_bytes",
+    "bandwidth_bytes_per_s",
 ]
-DEVICE_FIELDS = ["init_kernel_bytes", "init_est_bytes", "init_loaded_bytes", "dirty_kernel_bytes", "dirty_est_bytes"]
+DEVICE_FIELDS = [
+    "init_kernel_bytes",
+    "init_est_bytes",
+    "init_loaded_bytes",
+    "dirty_kernel_bytes",
+    "dirty_est_bytes",
+]
 
 
 def series_from_steps(steps: Sequence[Any]) -> dict[str, Any]:
@@ -57,11 +67,41 @@ def series_from_steps(steps: Sequence[Any]) -> dict[str, Any]:
     return out
 
 
-def run_series(session: Session, run_id: str, from_ms: float | None, to_ms: float | None) -> dict[str, Any]:
-    """Chart series for a time range (all of the run when both are None), MinMaxLTTB-downsampled."""
+def neighbour_bounds(
+    session: Session, run_id: str, from_ms: float | None, to_ms: float | None
+) -> tuple[float | None, float | None]:
+    """The range widened to the last step before it and the first after it (two index probes of
+    (run_id, end_ms)), so the lines of a zoomed window reach its edges."""
+    end = col(StepRow.end_ms)
+    lo, hi = from_ms, to_ms
+    if from_ms is not None:
+        before = session.execute(
+            sa_select(func.max(end)).where(col(StepRow.run_id) == run_id, end < from_ms)
+        ).scalar()
+        lo = from_ms if before is None else float(before)
+    if to_ms is not None:
+        after = session.execute(
+            sa_select(func.min(end)).where(col(StepRow.run_id) == run_id, end > to_ms)
+        ).scalar()
+        hi = to_ms if after is None else float(after)
+    return lo, hi
+
+
+def run_series(
+    session: Session,
+    run_id: str,
+    from_ms: float | None,
+    to_ms: float | None,
+    *,
+    detail: Sequence[float] | None = None,
+) -> dict[str, Any]:
+    """Chart series for a time range (all of the run when both are None), MinMaxLTTB-downsampled,
+    with the neighbouring step on either side of the range. `detail` (ms) is a window drawn at
+    full resolution inside the downsampled whole (the window the run page opens on)."""
     first = load_step(session, run_id, 0)
     names = [d.name for d in first.devices] if first is not None else []
-    rows = load_step_numbers_in_time(session, run_id, RUN_FIELDS, DEVICE_FIELDS, len(names), from_ms, to_ms)
+    lo, hi = neighbour_bounds(session, run_id, from_ms, to_ms)
+    rows = load_step_numbers_in_time(session, run_id, RUN_FIELDS, DEVICE_FIELDS, len(names), lo, hi)
     width = 1 + len(RUN_FIELDS) + len(names) * len(DEVICE_FIELDS)
     table = np.array(rows, dtype=np.float64).reshape(len(rows), width)  # None -> NaN
 
@@ -70,6 +110,13 @@ def run_series(session: Session, run_id: str, from_ms: float | None, to_ms: floa
         known = ~np.isnan(y)
         x, y = x[known], y[known]
         keep = downsample_indices(x, y, MAX_POINTS)
+        if detail is not None and len(keep) < len(x):
+            inside = np.flatnonzero((x >= detail[0]) & (x <= detail[1]))
+            if len(inside):
+                # One step either side of the window too, then the window's own downsampling.
+                inside = np.arange(max(inside[0] - 1, 0), min(inside[-1] + 2, len(x)))
+                sub = downsample_indices(x[inside], y[inside], MAX_POINTS)
+                keep = np.union1d(keep, inside[sub])
         return {"x_ms": x[keep].tolist(), "y": y[keep].tolist()}
 
     out: dict[str, Any] = {"fields": {}, "devices": {}}
@@ -78,6 +125,7 @@ def run_series(session: Session, run_id: str, from_ms: float | None, to_ms: floa
     base = 1 + len(RUN_FIELDS)
     for position, name in enumerate(names):
         out["devices"][name] = {
-            field: column(base + position * len(DEVICE_FIELDS) + k) for k, field in enumerate(DEVICE_FIELDS)
+            field: column(base + position * len(DEVICE_FIELDS) + k)
+            for k, field in enumerate(DEVICE_FIELDS)
         }
     return out

@@ -18,11 +18,25 @@ router = APIRouter(include_in_schema=False)
 @router.get(ABOUT_PAGE_PATH + ".json")
 def read_about_page(request: Request, urls: UrlsDep) -> Response:
     """How the engine works and what it simplifies."""
-    profiles = [{"name": p.name, "description": p.description, "proposed": p.proposed} for p in PROFILES.values()]
+    profiles = [
+        {"name": p.name, "description": p.description, "proposed": p.proposed}
+        for p in PROFILES.values()
+    ]
     twin = {
         "title": "About the model",
-        "sections": ["the loop", "switchover-ack", "VFIO devices", "downtime", "what it simplifies", "QEMU versions"],
+        "sections": [
+            "the loop",
+            "switchover-ack",
+            "VFIO devices",
+            "downtime",
+            "what it simplifies",
+            "QEMU versions",
+        ],
         "profiles": profiles,
     }
-    return render(request, "about.html", {"nav": "about", "profiles": profiles,
-                                          "json_url": urls.about(json=True)}, twin=twin)
+    return render(
+        request,
+        "about.html",
+        {"nav": "about", "profiles": profiles, "json_url": urls.about(json=True)},
+        twin=twin,
+    )

@@ -23,11 +23,27 @@ from .run import run_public
 
 router = APIRouter(include_in_schema=False)
 
-DEVICE_KEYS = ["initial_bytes", "init_data_sent_at_ms", "init_data_loaded_at_ms", "precopy_bytes", "stop_copy_bytes"]
+DEVICE_KEYS = [
+    "initial_bytes",
+    "init_data_sent_at_ms",
+    "init_data_loaded_at_ms",
+    "precopy_bytes",
+    "stop_copy_bytes",
+]
 SUMMARY_KEYS = [
-    "status", "downtime_ms", "guest_downtime_ms", "downtime_limit_ms", "total_time_ms", "setup_time_ms",
-    "ack_received_at_ms", "switchover_permitted_at_ms", "switchover_started_at_ms", "passes", "dirty_sync_count",
-    "transferred_bytes", "vfio_transferred_bytes",
+    "status",
+    "downtime_ms",
+    "guest_downtime_ms",
+    "downtime_limit_ms",
+    "total_time_ms",
+    "setup_time_ms",
+    "ack_received_at_ms",
+    "switchover_permitted_at_ms",
+    "switchover_started_at_ms",
+    "passes",
+    "dirty_sync_count",
+    "transferred_bytes",
+    "vfio_transferred_bytes",
 ]
 
 
@@ -43,7 +59,12 @@ def ack_on(run: dict[str, Any]) -> bool | None:
 
 
 def _diff(a: Any, b: Any) -> Any:
-    if isinstance(a, (int, float)) and isinstance(b, (int, float)) and not isinstance(a, bool) and not isinstance(b, bool):
+    if (
+        isinstance(a, (int, float))
+        and isinstance(b, (int, float))
+        and not isinstance(a, bool)
+        and not isinstance(b, bool)
+    ):
         return round(b - a, 3)
     return None
 
@@ -53,7 +74,12 @@ def differences(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
     sa, sb = a["summary"], b["summary"]
     ca, cb = sa.get("downtime_breakdown_ms") or {}, sb.get("downtime_breakdown_ms") or {}
     components = [
-        {"component": k, "a": ca.get(k), "b": cb.get(k), "diff": _diff(ca.get(k, 0.0), cb.get(k, 0.0))}
+        {
+            "component": k,
+            "a": ca.get(k),
+            "b": cb.get(k),
+            "diff": _diff(ca.get(k, 0.0), cb.get(k, 0.0)),
+        }
         for k in sorted(set(ca) | set(cb))
     ]
     da = {d["name"]: d for d in sa.get("devices") or []}
@@ -61,28 +87,49 @@ def differences(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
     devices = []
     for name in list(da) + [n for n in db if n not in da]:
         rows = [
-            {"field": k, "a": da.get(name, {}).get(k), "b": db.get(name, {}).get(k),
-             "diff": _diff(da.get(name, {}).get(k), db.get(name, {}).get(k))}
+            {
+                "field": k,
+                "a": da.get(name, {}).get(k),
+                "b": db.get(name, {}).get(k),
+                "diff": _diff(da.get(name, {}).get(k), db.get(name, {}).get(k)),
+            }
             for k in DEVICE_KEYS
         ]
         devices.append({"name": name, "fields": rows})
-    summary = [{"field": k, "a": sa.get(k), "b": sb.get(k), "diff": _diff(sa.get(k), sb.get(k))} for k in SUMMARY_KEYS]
+    summary = [
+        {"field": k, "a": sa.get(k), "b": sb.get(k), "diff": _diff(sa.get(k), sb.get(k))}
+        for k in SUMMARY_KEYS
+    ]
     return {"summary": summary, "components": components, "devices": devices}
 
 
 def headline(a: dict[str, Any], b: dict[str, Any]) -> str:
     da, db = a["summary"].get("downtime_ms"), b["summary"].get("downtime_ms")
     if a["source"] == "import" and b["source"] != "import":
-        return (f"The real migration's downtime was {format_ms(da)}; a simulation of the same settings gives "
-                f"{format_ms(db)}.")
+        return (
+            f"The real migration's downtime was {format_ms(da)}; a simulation of the same settings gives "
+            f"{format_ms(db)}."
+        )
     on_a, on_b = ack_on(a), ack_on(b)
     if on_a is not None and on_b is not None and on_a != on_b:
         # The engine's own reading of an on/off pair, so the page and the CLI agree.
         with_ack, without = (a, b) if on_a else (b, a)
-        return ack_sentence(Summary.model_validate(with_ack["summary"]), Summary.model_validate(without["summary"]))
+        return ack_sentence(
+            Summary.model_validate(with_ack["summary"]), Summary.model_validate(without["summary"])
+        )
     if da is None or db is None:
         return f"Run A downtime {format_ms(da)}, run B downtime {format_ms(db)}."
     return f"Run A downtime {format_ms(da)}, run B downtime {format_ms(db)}: B is {format_ms(db - da)} {'longer' if db >= da else 'shorter'}."
+
+
+def default_pair(ids: list[str], a: str | None, b: str | None) -> tuple[str | None, str | None]:
+    """Two different runs to preselect: the newest as B and the one before it as A, unless the
+    reader named one of them already."""
+    if not a:
+        a = next((i for i in ids[1:] + ids[:1] if i != b), None)
+    if not b:
+        b = next((i for i in ids if i != a), None)
+    return a, b
 
 
 def _label(run: dict[str, Any], letter: str) -> str:
@@ -104,10 +151,21 @@ def read_compare_page(
     if not a or not b:
         recent, _ = list_runs(session, offset=0, limit=50)
         choices = [{"id": r.id, "title": r.title, "status": r.status} for r in recent]
-        return render(request, "compare_pick.html", {"nav": "runs", "choices": choices, "a": a, "b": b,
-                                                      "json_url": urls.compare_page(json=True)},
-                      twin={"detail": {"message": "give two run ids: /compare?a=ID&b=ID"}, "recent": choices},
-                      json_suffix=suffix, status_code=200)
+        a, b = default_pair([c["id"] for c in choices], a, b)
+        return render(
+            request,
+            "compare_pick.html",
+            {
+                "nav": "runs",
+                "choices": choices,
+                "a": a,
+                "b": b,
+                "json_url": urls.compare_page(json=True),
+            },
+            twin={"detail": {"message": "give two run ids: /compare?a=ID&b=ID"}, "recent": choices},
+            json_suffix=suffix,
+            status_code=200,
+        )
     found = [get_run(session, a), get_run(session, b)]
     runs = [run for run in found if run is not None]
     if len(runs) < 2:
@@ -120,10 +178,14 @@ def read_compare_page(
     x_range = [0.0, end * 1.02]
     labels = [_label(pub[0], "A"), _label(pub[1], "B")]
     figures = {
-        "downtime": charts.downtime_chart([(labels[0], pub[0]["summary"]), (labels[1], pub[1]["summary"])]),
+        "downtime": charts.downtime_chart(
+            [(labels[0], pub[0]["summary"]), (labels[1], pub[1]["summary"])]
+        ),
     }
     for i, key in enumerate(("a", "b")):
-        figures[f"devices-{key}"] = charts.device_chart(series[i], events[i], x_range=x_range, title=f"{labels[i]}: initial bytes per device")
+        figures[f"devices-{key}"] = charts.device_chart(
+            series[i], events[i], x_range=x_range, title=f"{labels[i]}: initial bytes per device"
+        )
         figures[f"ram-{key}"] = charts.ram_chart(series[i], events[i], x_range=x_range)
         figures[f"ram-{key}"]["layout"]["title"]["text"] = f"{labels[i]}: RAM pending vs threshold"
         figures[f"lane-{key}"] = charts.lane_chart(events[i], x_range=x_range)
@@ -138,17 +200,35 @@ def read_compare_page(
     sentence = " ".join(part for part in (branch_sentence(points), sentence) if part)
     twin = {
         "headline": sentence,
-        "a": {"id": pub[0]["id"], "title": pub[0]["title"], "label": labels[0], "summary": pub[0]["summary"],
-              "switchover_ack": ack_on(pub[0]), "url": absolute(request, urls.run(pub[0]["id"]))},
-        "b": {"id": pub[1]["id"], "title": pub[1]["title"], "label": labels[1], "summary": pub[1]["summary"],
-              "switchover_ack": ack_on(pub[1]), "url": absolute(request, urls.run(pub[1]["id"]))},
+        "a": {
+            "id": pub[0]["id"],
+            "title": pub[0]["title"],
+            "label": labels[0],
+            "summary": pub[0]["summary"],
+            "switchover_ack": ack_on(pub[0]),
+            "url": absolute(request, urls.run(pub[0]["id"])),
+        },
+        "b": {
+            "id": pub[1]["id"],
+            "title": pub[1]["title"],
+            "label": labels[1],
+            "summary": pub[1]["summary"],
+            "switchover_ack": ack_on(pub[1]),
+            "url": absolute(request, urls.run(pub[1]["id"])),
+        },
         "differences": diffs,
         "time_axis_ms": x_range,
         "branch_points": points,
     }
     context = {
-        "nav": "runs", "a": pub[0], "b": pub[1], "labels": labels, "headline": sentence, "diffs": diffs,
-        "figures": figures, "json_url": urls.compare_page(a, b, json=True),
+        "nav": "runs",
+        "a": pub[0],
+        "b": pub[1],
+        "labels": labels,
+        "headline": sentence,
+        "diffs": diffs,
+        "figures": figures,
+        "json_url": urls.compare_page(a, b, json=True),
         "share_url": absolute(request, urls.compare_page(a, b)),
     }
     return render(request, "compare.html", context, twin=twin, json_suffix=suffix)

@@ -47,9 +47,20 @@ SCENARIO_SECTIONS: list[tuple[str, list[FieldSpec]]] = [
         [
             FieldSpec("title", "Title", "text", help=f"up to {LIMITS['title_chars']} characters"),
             FieldSpec("qemu_profile", "QEMU profile", "select", options=tuple(PROFILES)),
-            FieldSpec("max_time_ms", "Simulated time limit", "number", "ms", f"at most {LIMITS['max_time_ms']} ms"),
+            FieldSpec(
+                "max_time_ms",
+                "Simulated time limit",
+                "number",
+                "ms",
+                f"at most {LIMITS['max_time_ms']} ms",
+            ),
             FieldSpec("seed", "Seed", "number", help="same seed, same trace"),
-            FieldSpec("description", "Description", "textarea", help=f"up to {LIMITS['description_chars']} characters"),
+            FieldSpec(
+                "description",
+                "Description",
+                "textarea",
+                help=f"up to {LIMITS['description_chars']} characters",
+            ),
         ],
     ),
     (
@@ -57,32 +68,98 @@ SCENARIO_SECTIONS: list[tuple[str, list[FieldSpec]]] = [
         [
             FieldSpec("guest.ram_bytes", "RAM", "bytes", "bytes", BYTES_HELP),
             FieldSpec("guest.dirty_rate_bytes_per_s", "Dirty rate", "bytes", "bytes/s", RATE_HELP),
-            FieldSpec("guest.working_set_bytes", "Working set", "bytes", "bytes", "the RAM the guest keeps writing"),
-            FieldSpec("guest.zero_page_fraction", "Zero-page fraction", "number", "0..1", "RAM never written"),
-            FieldSpec("guest.dirty_pattern", "Dirty pattern", "select", options=("uniform", "sequential")),
-            FieldSpec("guest.non_iterable_state_bytes", "Non-iterable state", "bytes", "bytes", "CPU and device state"),
+            FieldSpec(
+                "guest.working_set_bytes",
+                "Working set",
+                "bytes",
+                "bytes",
+                "the RAM the guest keeps writing",
+            ),
+            FieldSpec(
+                "guest.zero_page_fraction",
+                "Zero-page fraction",
+                "number",
+                "0..1",
+                "RAM never written",
+            ),
+            FieldSpec(
+                "guest.dirty_pattern", "Dirty pattern", "select", options=("uniform", "sequential")
+            ),
+            FieldSpec(
+                "guest.non_iterable_state_bytes",
+                "Non-iterable state",
+                "bytes",
+                "bytes",
+                "CPU and device state",
+            ),
             FieldSpec("guest.setup_ms", "Setup", "number", "ms", "save_setup hooks (estimate)"),
             FieldSpec("guest.vm_stop_ms", "VM stop", "number", "ms", "vCPU stop (estimate)"),
-            FieldSpec("guest.vm_start_ms", "VM start", "number", "ms", "announce + vm_start (published ~20 ms)"),
-            FieldSpec("guest.bitmap_sync_ms_per_gib", "Bitmap sync cost", "number", "ms/GiB", "(estimate)"),
+            FieldSpec(
+                "guest.vm_start_ms",
+                "VM start",
+                "number",
+                "ms",
+                "announce + vm_start (published ~20 ms)",
+            ),
+            FieldSpec(
+                "guest.bitmap_sync_ms_per_gib", "Bitmap sync cost", "number", "ms/GiB", "(estimate)"
+            ),
         ],
     ),
     (
         "Link and destination",
         [
-            FieldSpec("link.bandwidth_bytes_per_s", "Link bandwidth", "bytes", "bytes/s", RATE_HELP),
+            FieldSpec(
+                "link.bandwidth_bytes_per_s", "Link bandwidth", "bytes", "bytes/s", RATE_HELP
+            ),
             FieldSpec("link.latency_ms", "One-way latency", "number", "ms"),
-            FieldSpec("link.socket_buffer_bytes", "Socket buffer", "bytes", "bytes", "in flight before the source blocks"),
-            FieldSpec("destination.ram_load_bytes_per_s", "Destination RAM load rate", "bytes", "bytes/s", "(estimate)"),
+            FieldSpec(
+                "link.socket_buffer_bytes",
+                "Socket buffer",
+                "bytes",
+                "bytes",
+                "in flight before the source blocks",
+            ),
+            FieldSpec(
+                "destination.ram_load_bytes_per_s",
+                "Destination RAM load rate",
+                "bytes",
+                "bytes/s",
+                "(estimate)",
+            ),
         ],
     ),
     (
         "Migration parameters",
         [
-            FieldSpec("params.downtime_limit_ms", "downtime-limit", "number", "ms", "only builds the threshold; never enforced"),
-            FieldSpec("params.max_bandwidth_bytes_per_s", "max-bandwidth", "bytes", "bytes/s", "0 = no rate limit"),
-            FieldSpec("params.avail_switchover_bandwidth_bytes_per_s", "avail-switchover-bandwidth", "bytes", "bytes/s", "0 = measured (8.2+)"),
-            FieldSpec("params.pause_before_switchover_ms", "Pause before switchover", "number", "ms", "with pause-before-switchover"),
+            FieldSpec(
+                "params.downtime_limit_ms",
+                "downtime-limit",
+                "number",
+                "ms",
+                "only builds the threshold; never enforced",
+            ),
+            FieldSpec(
+                "params.max_bandwidth_bytes_per_s",
+                "max-bandwidth",
+                "bytes",
+                "bytes/s",
+                "0 = no rate limit",
+            ),
+            FieldSpec(
+                "params.avail_switchover_bandwidth_bytes_per_s",
+                "avail-switchover-bandwidth",
+                "bytes",
+                "bytes/s",
+                "0 = measured (8.2+)",
+            ),
+            FieldSpec(
+                "params.pause_before_switchover_ms",
+                "Pause before switchover",
+                "number",
+                "ms",
+                "with pause-before-switchover",
+            ),
         ],
     ),
 ]
@@ -97,13 +174,24 @@ DEVICE_FIELDS: list[FieldSpec] = [
     FieldSpec("dirty_max_bytes", "Dirty bytes at most", "bytes", "bytes"),
     FieldSpec("stop_copy_bytes", "STOP_COPY state", "bytes", "bytes"),
     FieldSpec("read_bytes_per_s", "Source read rate", "bytes", "bytes/s"),
-    FieldSpec("dest_initial_load_ms", "Destination initial-bytes load", "number", "ms", "the cost switchover-ack moves out of downtime"),
+    FieldSpec(
+        "dest_initial_load_ms",
+        "Destination initial-bytes load",
+        "number",
+        "ms",
+        "the cost switchover-ack moves out of downtime",
+    ),
     FieldSpec("dest_load_bytes_per_s", "Destination load rate", "bytes", "bytes/s"),
     FieldSpec("dest_config_load_ms", "Destination config load", "number", "ms"),
     FieldSpec("precopy_enter_ms", "Enter PRE_COPY", "number", "ms"),
     FieldSpec("stop_copy_enter_ms", "Enter STOP_COPY", "number", "ms"),
     FieldSpec("resume_exit_ms", "Leave RESUMING", "number", "ms"),
-    FieldSpec("stop_copy_query_fails", "MIG_DATA_SIZE query fails", "tristate", help="QEMU then assumes 100 GiB"),
+    FieldSpec(
+        "stop_copy_query_fails",
+        "MIG_DATA_SIZE query fails",
+        "tristate",
+        help="QEMU then assumes 100 GiB",
+    ),
 ]
 
 

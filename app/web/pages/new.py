@@ -33,7 +33,12 @@ def import_limits() -> dict[str, Any]:
     try:
         from app.importers import limits
     except ImportError:  # pragma: no cover - the importer ships with the app
-        return {"max_file_bytes": 0, "max_file_human": "unknown", "max_total_human": "unknown", "max_steps": "?"}
+        return {
+            "max_file_bytes": 0,
+            "max_file_human": "unknown",
+            "max_total_human": "unknown",
+            "max_steps": "?",
+        }
     return {
         "max_file_bytes": limits.MAX_FILE_BYTES,
         "max_file_human": format_bytes(limits.MAX_FILE_BYTES),
@@ -69,21 +74,34 @@ def read_new_page(request: Request, urls: UrlsDep, example: str | None = None) -
     """The scenario form; `?example=NAME` fills it from an example scenario."""
     examples = form.examples()
     if example is None and DEFAULT_EXAMPLE in examples:
-        example = DEFAULT_EXAMPLE  # the headline case; `?example=` (empty) gives migscope's defaults
+        example = (
+            DEFAULT_EXAMPLE  # the headline case; `?example=` (empty) gives migscope's defaults
+        )
     scenario = dict(examples[example]) if example in examples else {}
     scenario = {**form.default_scenario(), **scenario}
-    context = {"nav": "new", "examples": list(examples), "example": example, "import_limits": import_limits(),
-               "json_url": urls.new_run(json=True), **form_context(scenario)}
+    context = {
+        "nav": "new",
+        "examples": list(examples),
+        "example": example,
+        "import_limits": import_limits(),
+        "json_url": urls.new_run(json=True),
+        **form_context(scenario),
+    }
     twin = {
         "scenario": scenario,
         "examples": list(examples),
         "presets": {name: p.as_dict() for name, p in PRESETS.items()},
         "import_limits": import_limits(),
-        "submit": {"run": urls.api_runs(), "compare": urls.api_compare(),
-                   "with_progress": urls.new_run_progress(),
-                   "import": urls.api_imports()},
+        "submit": {
+            "run": urls.api_runs(),
+            "compare": urls.api_compare(),
+            "with_progress": urls.new_run_progress(),
+            "import": urls.api_imports(),
+        },
     }
-    return render(request, "new.html", context, twin=twin, fragments={"scenario-form": "scenario_form"})
+    return render(
+        request, "new.html", context, twin=twin, fragments={"scenario-form": "scenario_form"}
+    )
 
 
 @router.get(NEW_DEVICE_ROW_PATH)
@@ -98,7 +116,12 @@ def read_device_row(request: Request, index: int = 0, preset: str | None = None)
         name = f"0000:3b:00.{index + 1}"
     row = form.device_row(index, {"name": name, "preset": chosen or None})
     context = {"row": row, "presets": form.presets_for_form()}
-    return render(request, "_device.html", context, twin={"index": index, "name": name, "preset": chosen or None})
+    return render(
+        request,
+        "_device.html",
+        context,
+        twin={"index": index, "name": name, "preset": chosen or None},
+    )
 
 
 @router.post(NEW_PROGRESS_PATH)
@@ -106,7 +129,9 @@ def create_run_with_progress(
     engine: EngineDep,
     settings: SettingsDep,
     urls: UrlsDep,
-    body: Annotated[RunRequest, Body(description="a scenario, or {example, overrides}: as POST /api/runs")],
+    body: Annotated[
+        RunRequest, Body(description="a scenario, or {example, overrides}: as POST /api/runs")
+    ],
     action: Literal["run", "compare"] = "run",
 ) -> StreamingResponse:
     """What the form's Run and Compare buttons call: the same request and 422s as POST /api/runs
@@ -125,18 +150,50 @@ def create_run_with_progress(
                 now = time.monotonic()
                 if now - shown >= PROGRESS_EVERY_S:
                     shown = now
-                    yield _line({"progress": {"run": number, "runs": len(scenarios), "steps": count,
-                                              "t_ms": step.end_ms, "max_time_ms": item.max_time_ms}})
+                    yield _line(
+                        {
+                            "progress": {
+                                "run": number,
+                                "runs": len(scenarios),
+                                "steps": count,
+                                "t_ms": step.end_ms,
+                                "max_time_ms": item.max_time_ms,
+                            }
+                        }
+                    )
             traces.append(simulation.trace())
+        # Storing a long run takes a while: say so, rather than leave the last simulated time.
+        yield _line(
+            {
+                "progress": {
+                    "run": len(scenarios),
+                    "runs": len(scenarios),
+                    "steps": sum(len(t.steps) for t in traces),
+                    "t_ms": traces[-1].summary.total_time_ms or 0.0 if traces else 0.0,
+                    "max_time_ms": scenarios[-1].max_time_ms,
+                    "stage": "storing",
+                }
+            }
+        )
         try:
             ids = save_traces(engine, traces, max_steps=settings.max_steps_per_run)
         except TraceTooLarge as error:
-            yield _line({"error": {"detail": [{"loc": ["body", "max_time_ms"], "msg": str(error), "type": "too_large"}]}})
+            yield _line(
+                {
+                    "error": {
+                        "detail": [
+                            {"loc": ["body", "max_time_ms"], "msg": str(error), "type": "too_large"}
+                        ]
+                    }
+                }
+            )
             return
         page = urls.compare(ids[0], ids[1]) if len(ids) == 2 else urls.run(ids[0])
         yield _line({"done": {"ids": ids, "page": page}})
 
-    return StreamingResponse(lines(), media_type="application/x-ndjson", headers={"Cache-Control": "no-store"})
+    return StreamingResponse(
+        lines(), media_type="application/x-ndjson", headers={"Cache-Control": "no-store"}
+    )
 
 
 def _line(obj: dict[str, Any]) -> bytes:

@@ -20,7 +20,9 @@ router = APIRouter(include_in_schema=False)
 
 
 @router.get(PRESENT_PAGE_PATH)
-def read_present_page(request: Request, session: SessionDep, urls: UrlsDep, session_id: str) -> Response:
+def read_present_page(
+    request: Request, session: SessionDep, urls: UrlsDep, session_id: str
+) -> Response:
     """Follow a presenter: the run at the presenter's step, moving when the presenter moves."""
     presentation = get_presentation(session, session_id)
     if presentation is None:
@@ -32,4 +34,6 @@ def read_present_page(request: Request, session: SessionDep, urls: UrlsDep, sess
         "state_url": urls.api_presentation(presentation.session_id),
         "follow_url": absolute(request, urls.present(presentation.session_id)),
     }
-    return run_page(request, session, urls, presentation.run_id, presentation.step, presentation=following)
+    return run_page(
+        request, session, urls, presentation.run_id, presentation.step, presentation=following
+    )

@@ -65,4 +65,6 @@ def render(
             return templates.TemplateResponse(
                 request, template, ctx, block_name=block, status_code=status_code, headers=headers
             )
-    return templates.TemplateResponse(request, template, ctx, status_code=status_code, headers=headers)
+    return templates.TemplateResponse(
+        request, template, ctx, status_code=status_code, headers=headers
+    )

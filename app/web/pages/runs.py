@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
@@ -25,7 +24,9 @@ def highlights(run: Run) -> str:
     names = [d.get("preset") or d.get("name") for d in devices if isinstance(d, dict)]
     parts = []
     if devices:
-        parts.append(f"{len(devices)} device{'s' if len(devices) != 1 else ''} ({', '.join(str(n) for n in names[:3])}{'…' if len(names) > 3 else ''})")
+        parts.append(
+            f"{len(devices)} device{'s' if len(devices) != 1 else ''} ({', '.join(str(n) for n in names[:3])}{'…' if len(names) > 3 else ''})"
+        )
     else:
         parts.append("no VFIO device")
     ram = (scenario.get("guest") or {}).get("ram_bytes")
@@ -33,7 +34,9 @@ def highlights(run: Run) -> str:
         parts.append(f"RAM {format_bytes(ram) if isinstance(ram, int) else ram}")
     caps = scenario.get("caps")
     if isinstance(caps, dict):
-        on = "switchover-ack" in (caps.get("source") or []) and "switchover-ack" in (caps.get("destination") or [])
+        on = "switchover-ack" in (caps.get("source") or []) and "switchover-ack" in (
+            caps.get("destination") or []
+        )
         parts.append("ack on" if on else "ack off")
     parts.append(f"QEMU {run.qemu_profile}")
     return " · ".join(parts)
@@ -47,8 +50,12 @@ def read_runs_page(request: Request, session: SessionDep, urls: UrlsDep, page: i
     rows, total = list_runs(session, offset=(page - 1) * PAGE_SIZE, limit=PAGE_SIZE)
     runs = [
         {
-            "id": r.id, "title": r.title, "source": r.source, "status": r.status,
-            "qemu_profile": r.qemu_profile, "highlights": highlights(r),
+            "id": r.id,
+            "title": r.title,
+            "source": r.source,
+            "status": r.status,
+            "qemu_profile": r.qemu_profile,
+            "highlights": highlights(r),
             "downtime_ms": (r.summary or {}).get("downtime_ms"),
             "created_at": r.created_at.strftime("%Y-%m-%d %H:%M UTC") if r.created_at else None,
             "url": urls.run(r.id),
@@ -58,6 +65,12 @@ def read_runs_page(request: Request, session: SessionDep, urls: UrlsDep, page: i
     prev_url = urls.runs(page=page - 1) if page > 1 else None
     next_url = urls.runs(page=page + 1) if page * PAGE_SIZE < total else None
     twin = {"runs": runs, "total": total, "page": page, "next": next_url, "prev": prev_url}
-    context = {"nav": "runs", "runs": runs, "total": total, "prev_url": prev_url, "next_url": next_url,
-               "json_url": urls.runs(page=page if page > 1 else None, json=True)}
+    context = {
+        "nav": "runs",
+        "runs": runs,
+        "total": total,
+        "prev_url": prev_url,
+        "next_url": next_url,
+        "json_url": urls.runs(page=page if page > 1 else None, json=True),
+    }
     return render(request, "runs.html", context, twin=twin, fragments={"runs-table": "runs_table"})

@@ -15,7 +15,12 @@ def _run_without_chromium(ci: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "PATH": "/nonexistent", "CI": ci}
     return subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", TARGET],
-        check=False, cwd=ROOT, env=env, capture_output=True, text=True, timeout=120,
+        check=False,
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
 
 

@@ -21,10 +21,14 @@ def test_ack_on_off_headline_with_both_downtimes(api_client: TestClient) -> None
     html = response.text
     on, off = a["summary"]["downtime_ms"], b["summary"]["downtime_ms"]
     assert off > on
-    moved = b["summary"]["downtime_breakdown_ms"]["dest_load_initial_bytes"]  # none of it with the ack
-    sentence = (f"With switchover-ack the downtime is {format_ms(on)}, without it {format_ms(off)}: "
-                f"{format_ms(moved)} of destination work (loading initial bytes) moved into pre-copy; total time "
-                f"{format_ms(a['summary']['total_time_ms'])} vs {format_ms(b['summary']['total_time_ms'])}.")
+    moved = b["summary"]["downtime_breakdown_ms"][
+        "dest_load_initial_bytes"
+    ]  # none of it with the ack
+    sentence = (
+        f"With switchover-ack the downtime is {format_ms(on)}, without it {format_ms(off)}: "
+        f"{format_ms(moved)} of destination work (loading initial bytes) moved into pre-copy; total time "
+        f"{format_ms(a['summary']['total_time_ms'])} vs {format_ms(b['summary']['total_time_ms'])}."
+    )
     assert sentence in html
     twin = api_client.get(URLS.compare_page(a["id"], b["id"], json=True)).json()
     assert twin["headline"] == sentence

@@ -18,7 +18,10 @@ def _import(client: TestClient, title: str) -> dict:
     files = {
         "src_trace": (f"{STEM}.src.trace.log", (FIXTURES / f"{STEM}.src.trace.log").read_bytes()),
         "dst_trace": (f"{STEM}.dst.trace.log", (FIXTURES / f"{STEM}.dst.trace.log").read_bytes()),
-        "info_migrate": (f"{STEM}.info-migrate.txt", (FIXTURES / f"{STEM}.info-migrate.txt").read_bytes()),
+        "info_migrate": (
+            f"{STEM}.info-migrate.txt",
+            (FIXTURES / f"{STEM}.info-migrate.txt").read_bytes(),
+        ),
     }
     response = client.post(URLS.api_imports(), files=files, data={"title": title})
     assert response.status_code == 201, response.text

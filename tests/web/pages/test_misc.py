@@ -23,15 +23,25 @@ def test_runs_list_shows_titles_highlights_and_status(api_client: TestClient) ->
 def test_about_page_names_qemu_functions(api_client: TestClient) -> None:
     response = api_client.get(URLS.about())
     assert response.status_code == 200
-    for name in ("migration_iteration_run", "migration_can_switchover", "qemu_loadvm_approve_switchover",
-                 "vfio_save_iterate", "migration_rate_limit"):
+    for name in (
+        "migration_iteration_run",
+        "migration_can_switchover",
+        "qemu_loadvm_approve_switchover",
+        "vfio_save_iterate",
+        "migration_rate_limit",
+    ):
         assert name in response.text
     assert f'href="{URLS.about(json=True)}"' in response.text
     assert api_client.get(URLS.about(json=True)).json()["title"] == "About the model"
 
 
 def test_static_files_are_served(api_client: TestClient) -> None:
-    for path in ("app.js", "app.css", "vendor/htmx-2.0.11.min.js", "vendor/plotly-cartesian-4.1.1.min.js"):
+    for path in (
+        "js/main.js",
+        "app.css",
+        "vendor/htmx-2.0.11.min.js",
+        "vendor/plotly-cartesian-4.1.1.min.js",
+    ):
         assert api_client.get(URLS.static(path)).status_code == 200
 
 
@@ -40,8 +50,15 @@ def test_every_page_links_a_json_twin_that_answers_json(api_client: TestClient) 
 
     run = make_run(api_client)
     pair = api_client.post("/api/compare", json={"example": "mlx5-300mb-ack"}).json()
-    pages = [URLS.new_run(), URLS.runs(), URLS.about(), URLS.run(run["id"]), URLS.run_at(run["id"], step=2),
-             pair["page"], URLS.compare_page()]
+    pages = [
+        URLS.new_run(),
+        URLS.runs(),
+        URLS.about(),
+        URLS.run(run["id"]),
+        URLS.run_at(run["id"], step=2),
+        pair["page"],
+        URLS.compare_page(),
+    ]
     for page in pages:
         html = api_client.get(page).text
         match = re.search(r'<link rel="alternate" type="application/json" href="([^"]+)">', html)

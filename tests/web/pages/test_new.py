@@ -20,7 +20,10 @@ def test_new_run_form_has_units_presets_tags_and_both_actions(api_client: TestCl
         assert f'class="tag tag-{tag}"' in html
     assert 'data-submit="run"' in html and 'data-submit="compare"' in html
     assert f'data-run-url="{URLS.new_run_progress("run")}"' in html
-    assert f'data-api-run-url="{URLS.api_runs()}"' in html and f'data-api-compare-url="{URLS.api_compare()}"' in html
+    assert (
+        f'data-api-run-url="{URLS.api_runs()}"' in html
+        and f'data-api-compare-url="{URLS.api_compare()}"' in html
+    )
     assert 'id="upload-form"' in html and "per file" in html
     assert api_client.get(URLS.index()).text == html
 
@@ -55,8 +58,10 @@ def _lines(response) -> list[dict]:
 
 
 def test_run_with_progress_streams_then_names_the_page(api_client: TestClient) -> None:
-    response = api_client.post(URLS.new_run_progress("run"), json={"example": "mlx5-300mb-default-params",
-                                                                   "overrides": {"max_time_ms": 20000}})
+    response = api_client.post(
+        URLS.new_run_progress("run"),
+        json={"example": "mlx5-300mb-default-params", "overrides": {"max_time_ms": 20000}},
+    )
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("application/x-ndjson")
     lines = _lines(response)
@@ -67,7 +72,9 @@ def test_run_with_progress_streams_then_names_the_page(api_client: TestClient) -
 
 
 def test_compare_with_progress_stores_both_and_opens_the_comparison(api_client: TestClient) -> None:
-    lines = _lines(api_client.post(URLS.new_run_progress("compare"), json={"example": "mlx5-300mb-ack"}))
+    lines = _lines(
+        api_client.post(URLS.new_run_progress("compare"), json={"example": "mlx5-300mb-ack"})
+    )
     a, b = lines[-1]["done"]["ids"]
     assert lines[-1]["done"]["page"] == URLS.compare(a, b)
     twin = api_client.get(URLS.compare_page(a, b, json=True)).json()
@@ -81,4 +88,8 @@ def test_run_with_progress_answers_the_api_422(api_client: TestClient) -> None:
     assert ours.status_code == api.status_code == 422
     assert ours.json()["detail"] == api.json()["detail"]
     locs = [item["loc"] for item in ours.json()["detail"]]
-    assert ["body", "guest", "ram_bytes"] in locs and ["body", "params", "downtime_limit_ms"] in locs
+    assert ["body", "guest", "ram_bytes"] in locs and [
+        "body",
+        "params",
+        "downtime_limit_ms",
+    ] in locs

@@ -18,12 +18,26 @@ def test_run_page_shows_summary_controls_charts_and_json_link(api_client: TestCl
     assert response.status_code == 200
     html = response.text
     assert response.headers["content-type"].startswith("text/html")
-    assert f'<link rel="alternate" type="application/json" href="{URLS.run_at(run["id"], step=0, json=True)}">' in html
-    for label in ("First step", "Previous step", "Next step", "Last step", "Step scrubber", "Playback speed"):
+    assert (
+        f'<link rel="alternate" type="application/json" href="{URLS.run_at(run["id"], step=0, json=True)}">'
+        in html
+    )
+    for label in (
+        "First step",
+        "Previous step",
+        "Next step",
+        "Last step",
+        "Step scrubber",
+        "Playback speed",
+    ):
         assert label in html
     for key in ("devices", "ram", "lane", "downtime"):
         assert figure(html, key)["layout"]["uirevision"] == "migscope"
-    for link in (URLS.export_csv(run["id"]), URLS.export_json(run["id"]), URLS.export_perfetto(run["id"])):
+    for link in (
+        URLS.export_csv(run["id"]),
+        URLS.export_json(run["id"]),
+        URLS.export_perfetto(run["id"]),
+    ):
         assert f'href="{link}"' in html
     assert "Share link" in html and 'id="copy-share"' in html
     assert "Simulate this" not in html  # only imported runs offer it
@@ -46,7 +60,9 @@ def test_run_page_opens_at_the_step_in_the_url(api_client: TestClient) -> None:
 def test_run_json_twin_by_suffix_and_by_accept_header(api_client: TestClient) -> None:
     run = make_run(api_client)
     by_suffix = api_client.get(URLS.run_at(run["id"], step=3, json=True))
-    by_accept = api_client.get(URLS.run_at(run["id"], step=3), headers={"Accept": "application/json"})
+    by_accept = api_client.get(
+        URLS.run_at(run["id"], step=3), headers={"Accept": "application/json"}
+    )
     assert by_suffix.status_code == by_accept.status_code == 200
     assert by_suffix.json() == by_accept.json()
     body = by_suffix.json()
@@ -58,7 +74,10 @@ def test_run_json_twin_by_suffix_and_by_accept_header(api_client: TestClient) ->
 
 def test_step_explanation_names_the_gate_and_the_qemu_function(api_client: TestClient) -> None:
     run = make_run(api_client)
-    steps = [api_client.get(URLS.run_at(run["id"], step=n, json=True)).json()["step"] for n in range(run["step_count"])]
+    steps = [
+        api_client.get(URLS.run_at(run["id"], step=n, json=True)).json()["step"]
+        for n in range(run["step_count"])
+    ]
     held = [s for s in steps if any(not g["open"] for g in s["gates"])]
     assert held, "some step must be held by a gate"
     assert all(s["holding"].startswith("Switchover is held by") for s in held)
@@ -76,7 +95,12 @@ def test_unknown_run_is_404_in_html_and_json(api_client: TestClient) -> None:
 def test_what_users_type_is_escaped(api_client: TestClient) -> None:
     run = make_run(
         api_client,
-        {"title": XSS, "description": XSS, "devices": [{"name": XSS, "preset": "hisi-acc-vf"}], "max_time_ms": 20000},
+        {
+            "title": XSS,
+            "description": XSS,
+            "devices": [{"name": XSS, "preset": "hisi-acc-vf"}],
+            "max_time_ms": 20000,
+        },
     )
     for url in (URLS.run(run["id"]), URLS.run_at(run["id"], step=1), URLS.runs()):
         html = api_client.get(url).text
@@ -84,7 +108,9 @@ def test_what_users_type_is_escaped(api_client: TestClient) -> None:
         assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html, url
     # Inside the embedded figure JSON, `<` is escaped too, so no script tag can close early.
     html = api_client.get(URLS.run(run["id"])).text
-    for block in re.findall(r'<script type="application/json"[^>]*>(.*?)</script>', html, re.DOTALL):
+    for block in re.findall(
+        r'<script type="application/json"[^>]*>(.*?)</script>', html, re.DOTALL
+    ):
         assert "<" not in block
 
 
@@ -97,9 +123,17 @@ def test_step_route_redirects_to_the_run_page_at_that_step(api_client: TestClien
 
 def test_chart_series_for_a_zoomed_range(api_client: TestClient) -> None:
     run = make_run(api_client)
-    body = api_client.get(URLS.run_chart_series(run["id"]) + "?from_ms=0&to_ms=500").json()
-    xs = [x for trace in body["ram"]["data"] if trace.get("yaxis") != "y2" for x in trace["x"]]
-    assert xs and max(xs) <= 0.5
+    body = api_client.get(URLS.run_chart_series(run["id"]) + "?from_ms=300&to_ms=500").json()
+    steps = api_client.get(f"/api/runs/{run['id']}/steps?from=0&to=1000").json()
+    ends = sorted(s["end_ms"] / 1000 for s in (steps["steps"] if isinstance(steps, dict) else steps))
+    before = max(e for e in ends if e < 0.3)
+    after = min(e for e in ends if e > 0.5)
+    for trace in body["ram"]["data"]:
+        if trace.get("mode") != "lines" or not trace["x"]:
+            continue
+        # The window's points, and the neighbouring step on either side: lines reach the edges.
+        assert min(trace["x"]) == before and max(trace["x"]) == after, trace["name"]
+        assert sum(1 for x in trace["x"] if x < 0.3 or x > 0.5) == 2
 
 
 def test_a_long_run_is_downsampled_but_keeps_every_event(api_client: TestClient) -> None:
