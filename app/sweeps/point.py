@@ -50,7 +50,7 @@ class PointResult:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> PointResult:
-        return cls(**{f.name: data.get(f.name) for f in fields(cls)})
+        return cls(**{f.name: data.get(f.name) for f in fields(cls)})  # type: ignore[arg-type]
 
 
 OUTPUT_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(PointResult))

@@ -47,7 +47,8 @@ def test_results_are_the_same_bytes_whatever_the_workers(tmp_path: Path) -> None
     last = rows[7]
     assert last["status"] == on.status and float(last["downtime_ms"]) == on.downtime_ms
     assert last["off_status"] == off.status and float(last["off_downtime_ms"]) == off.downtime_ms
-    assert float(last["ack_saves_ms"]) == round(off.downtime_ms - on.downtime_ms, 3)  # type: ignore[operator]
+    assert on.downtime_ms is not None and off.downtime_ms is not None
+    assert float(last["ack_saves_ms"]) == round(off.downtime_ms - on.downtime_ms, 3)
     assert int(last["transferred_bytes"]) == on.transferred_bytes
 
 
@@ -86,7 +87,7 @@ def test_bad_input_is_one_line_and_exit_2(args: list[str], message: str) -> None
 
 def test_stored_sweep_resumes_only_the_missing_points(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from sqlalchemy import delete
-    from sqlmodel import Session
+    from sqlmodel import Session, col
 
     from app.store.db import make_engine
     from app.store.models import Sweep, SweepPoint
@@ -102,7 +103,8 @@ def test_stored_sweep_resumes_only_the_missing_points(tmp_path: Path, monkeypatc
     engine = make_engine(url)
     # As if the process had died after five points: three rows gone, the sweep still running.
     with Session(engine) as session:
-        session.execute(delete(SweepPoint).where(SweepPoint.sweep_id == sweep_id, SweepPoint.index.in_([1, 4, 6])))  # type: ignore[attr-defined]
+        session.execute(delete(SweepPoint).where(col(SweepPoint.sweep_id) == sweep_id,
+                                                 col(SweepPoint.index).in_([1, 4, 6])))
         session.commit()
     set_status(engine, sweep_id, "running")
     resumed = tmp_path / "resumed.csv"
