@@ -95,7 +95,16 @@ def browser_type_launch_args(browser_type_launch_args: dict[str, Any], chromium_
 
 @pytest.fixture
 def browser_context_args(browser_context_args: dict[str, Any], live_server: str) -> dict[str, Any]:
-    return {**browser_context_args, "base_url": live_server, "viewport": VIEWPORT, "accept_downloads": True}
+    # Playwright's wait_for_function evaluates its predicate as a string, which the app's
+    # Content-Security-Policy (script-src 'self') forbids; test_csp.py checks every page with
+    # the policy enforced.
+    return {
+        **browser_context_args,
+        "base_url": live_server,
+        "viewport": VIEWPORT,
+        "accept_downloads": True,
+        "bypass_csp": True,
+    }
 
 
 @pytest.fixture
