@@ -125,6 +125,9 @@
     } else {
       const first = config.axes[0];
       const shown = Math.min(first.values.length, MAX_PANELS);
+      const note = document.getElementById("sweep-panels-note");
+      note.hidden = first.values.length <= MAX_PANELS;
+      note.textContent = `The first ${MAX_PANELS} of ${first.values.length} values of ${first.path} are drawn; the CSV has every point.`;
       for (let i = 0; i < shown; i++) heatmap(panel(i), key, [i], `${first.path} = ${first.labels[i]}`);
     }
   }
