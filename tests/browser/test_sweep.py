@@ -68,3 +68,19 @@ def test_new_run_page_starts_a_sweep_from_its_scenario(page: Page) -> None:
     # One field: a line over its two values.
     assert page.evaluate("document.getElementById('sweep-chart-0').data[0].type") == "scatter"
     assert page.evaluate("document.getElementById('sweep-chart-0').data[0].y.length") == 2
+
+
+def test_three_fields_draw_one_heat_map_per_value_of_the_first(page: Page) -> None:
+    response = page.request.post("/api/sweeps", data={
+        "example": "mlx5-300mb-ack", "compare_ack": False,
+        "vary": ["link.latency_ms=0.1,1", "guest.ram_bytes=2GiB,4GiB", "guest.dirty_rate_bytes_per_s=0,1GiB"]})
+    assert response.status == 202, response.text()
+    page.goto(response.json()["urls"]["page"])
+    page.wait_for_function("document.getElementById('sweep-charts').dataset.loaded === '8'", timeout=120_000)
+    assert page.evaluate("document.querySelectorAll('#sweep-charts .sweep-chart').length") == 2
+    titles = page.evaluate("[0, 1].map((i) => document.getElementById(`sweep-chart-${i}`).layout.title.text)")
+    assert titles == ["link.latency_ms = 0.1 ms", "link.latency_ms = 1 ms"]
+    # Without --compare-ack the picker offers what one run has.
+    options = page.locator("#sweep-output option").all_text_contents()
+    assert options == ["downtime", "converged (1) or not (0)", "total migration time"]
+    expect(page.locator("#sweep-threshold")).to_have_count(0)

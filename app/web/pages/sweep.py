@@ -31,7 +31,8 @@ OUTPUTS = [
 @router.get(SWEEP_JSON_PATH)
 def read_sweep_page(request: Request, sweep: SweepDep, settings: SettingsDep, urls: UrlsDep) -> Response:
     out = sweep_out(sweep, urls, settings)
-    outputs = [o for o in OUTPUTS if sweep.compare_ack or o[0] in ("downtime_ms", "converged", "total_time_ms")]
+    outputs = OUTPUTS if sweep.compare_ack else [
+        ("downtime_ms", "downtime", "ms"), *(o for o in OUTPUTS if o[0] in ("converged", "total_time_ms"))]
     config = {
         "id": sweep.id,
         "status": out.status,
