@@ -43,3 +43,30 @@ def make_engine(url: str) -> Engine:
         event.listen(engine, "connect", _on_sqlite_connect)
         return engine
     return create_engine(url, pool_pre_ping=True)
+
+
+def describe_database_error(url: str, error: BaseException) -> str:
+    """One line about a database that cannot be used (no traceback, no password)."""
+    try:
+        shown = make_url(url).render_as_string(hide_password=True)
+    except Exception:  # noqa: BLE001  a URL that does not even parse
+        shown = repr(url[:200])
+    cause = getattr(error, "orig", None) or error
+    text = str(cause).strip().splitlines()[0] if str(cause).strip() else type(cause).__name__
+    return f"cannot use the database {shown}: {text[:300]}"
+
+
+def check_database(url: str) -> str | None:
+    """None when the database named by `url` can be opened, else one line saying why not."""
+    from sqlalchemy import text
+
+    try:
+        engine = make_engine(url)
+        try:
+            with engine.connect() as connection:
+                connection.execute(text("SELECT 1"))
+        finally:
+            engine.dispose()
+    except Exception as error:  # noqa: BLE001  every failure becomes the one line
+        return describe_database_error(url, error)
+    return None

@@ -6,10 +6,13 @@ import hashlib
 import hmac
 import secrets
 
-from sqlalchemy import update
+from sqlalchemy import text, update
 from sqlmodel import Session, col
 
 from .models import Presentation, PresentationPublic, utc_now
+from .writes import write_lock
+
+NOTIFY_CHANNEL = "migscope_presentations"
 
 
 def _digest(key: str) -> str:
@@ -22,8 +25,9 @@ def create_presentation(session: Session, run_id: str, step: int) -> tuple[Prese
     row = Presentation(
         session_id=secrets.token_urlsafe(16), run_id=run_id, step=step, presenter_key_sha256=_digest(key)
     )
-    session.add(row)
-    session.commit()
+    with write_lock(session.get_bind()):  # type: ignore[arg-type]
+        session.add(row)
+        session.commit()
     session.refresh(row)
     return PresentationPublic.model_validate(row), key
 
@@ -45,12 +49,20 @@ def presenter_key_matches(session: Session, session_id: str, key: str | None) ->
 
 
 def move_presentation(session: Session, session_id: str, step: int) -> PresentationPublic | None:
-    """Set the presenter's step (one UPDATE: the last writer wins, as the presenter's last key)."""
-    session.execute(
-        update(Presentation)
-        .where(col(Presentation.session_id) == session_id)
-        .values(step=step, updated_at=utc_now())
-    )
-    session.commit()
+    """Set the presenter's step (one UPDATE: the last writer wins, as the presenter's last key).
+
+    On PostgreSQL the change is announced on NOTIFY_CHANNEL (delivered at commit), so every
+    worker's broadcaster (app.web.broadcast) wakes its followers at once."""
+    bind = session.get_bind()
+    with write_lock(bind):  # type: ignore[arg-type]
+        session.execute(
+            update(Presentation)
+            .where(col(Presentation.session_id) == session_id)
+            .values(step=step, updated_at=utc_now())
+        )
+        if bind.dialect.name == "postgresql":
+            session.execute(text("SELECT pg_notify(:channel, :session_id)"),
+                            {"channel": NOTIFY_CHANNEL, "session_id": session_id})
+        session.commit()
     session.expire_all()
     return get_presentation(session, session_id)

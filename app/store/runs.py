@@ -104,6 +104,7 @@ def _storable(trace: Trace) -> Trace:
 # other writers (another run, a presenter's step) wait for one batch, not a whole long run.
 BATCH_ROWS = 2000
 VISIBILITIES = ("listed", "unlisted")
+MAX_OFFSET = 2**62
 
 
 def default_visibility(trace: Trace) -> str:
@@ -155,7 +156,7 @@ def save_traces(
         with write_lock(engine), Session(engine) as session, session.begin():
             for run, _steps, _events in prepared:
                 session.add(run)
-        for run, step_rows, event_rows in prepared:
+        for _run, step_rows, event_rows in prepared:
             for table, columns, rows in ((StepRow.__tablename__, _STEP_COLUMNS, step_rows),
                                          (EventRow.__tablename__, _EVENT_COLUMNS, event_rows)):
                 for start in range(0, len(rows), BATCH_ROWS):
@@ -218,6 +219,8 @@ def list_runs(
 
     Unlisted runs (imports by default) are left out: they open only by their link."""
     shown = (col(Run.complete).is_(True), col(Run.visibility) == "listed")
+    # A page far past the end (?page=10**20) is simply empty: SQLite's integers stop at 2**63.
+    offset, limit = min(max(offset, 0), MAX_OFFSET), min(max(limit, 0), MAX_OFFSET)
     query = select(Run).where(*shown)
     count = select(func.count()).select_from(Run).where(*shown)
     if status is not None:

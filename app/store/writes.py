@@ -21,7 +21,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import structlog
-from sqlalchemy import Engine, text
+from sqlalchemy import Connection, Engine, text
 
 log = structlog.get_logger("migscope.store")
 
@@ -35,8 +35,9 @@ class StoreBusy(RuntimeError):
     """The write lock was not free within WRITE_LOCK_TIMEOUT_S (answered as 503 + Retry-After)."""
 
 
-def sqlite_file(engine: Engine) -> Path | None:
+def sqlite_file(engine: Engine | Connection) -> Path | None:
     """The SQLite database file, or None (PostgreSQL, an in-memory or URI database)."""
+    engine = engine.engine
     database = engine.url.database
     if engine.dialect.name != "sqlite" or not database or database == ":memory:" or database.startswith("file:"):
         return None
@@ -44,7 +45,7 @@ def sqlite_file(engine: Engine) -> Path | None:
 
 
 @contextmanager
-def write_lock(engine: Engine, timeout_s: float = WRITE_LOCK_TIMEOUT_S) -> Iterator[None]:
+def write_lock(engine: Engine | Connection, timeout_s: float = WRITE_LOCK_TIMEOUT_S) -> Iterator[None]:
     """Hold the database's write lock (SQLite files only; a no-op elsewhere)."""
     path = sqlite_file(engine)
     if path is None:

@@ -14,6 +14,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.middleware.gzip import DEFAULT_EXCLUDED_CONTENT_TYPES, GZipMiddleware
 
 from app.settings import Settings
+from app.store.access import delete_incomplete_runs
 from app.store.db import make_engine
 from app.store.migrate import upgrade
 
@@ -22,9 +23,19 @@ from .api.errors import BodySizeLimit, install_error_handlers
 from .api.models import ERROR_RESPONSES
 from .api.request_id import RequestId
 from .assets import STATIC_DIR
+from .broadcast import StepBroadcaster
 from .pages import about, new, present, run, sweep
 from .pages import compare as compare_page
 from .pages import runs as runs_page
+from .security import (
+    Access,
+    CreationRateLimit,
+    RejectControlCharacters,
+    SameOrigin,
+    SecurityHeaders,
+    TrustedHosts,
+    auth_enabled,
+)
 from .sweep_pool import SweepPool
 from .urls import STATIC_PATH
 
@@ -68,10 +79,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # Sweeps run in worker processes fed by threads of their own, never the request pool.
     sweep_pool = SweepPool(engine, settings)
 
+    # Runs a killed writer left half-written are invisible; drop them once surely abandoned.
+    if settings.migrate_on_start:
+        delete_incomplete_runs(engine)
+    # One reader of presenter steps per process, however many followers (app.web.broadcast).
+    broadcaster = StepBroadcaster(engine)
+
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         sweep_pool.open()  # resumes unfinished sweeps
         yield
+        broadcaster.close()
         sweep_pool.close()
         engine.dispose()
 
@@ -91,9 +109,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.engine = engine
     app.state.sweeps = sweep_pool
+    app.state.broadcaster = broadcaster
     install_error_handlers(app)
     app.add_middleware(
-        BodySizeLimit, max_bytes=settings.max_request_bytes, max_upload_bytes=settings.max_upload_bytes
+        BodySizeLimit,
+        max_bytes=settings.max_request_bytes,
+        max_upload_bytes=settings.max_upload_bytes,
     )
     # Exports of long runs are tens of MB of JSON or CSV; they compress ~10x. Streams stay
     # unbuffered (the progress stream is NDJSON, live steps may be SSE).
@@ -103,6 +124,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         compresslevel=6,
         exclude_content_types=(*DEFAULT_EXCLUDED_CONTENT_TYPES, "application/x-ndjson"),
     )
+    # Web hygiene (app.web.security), innermost first: creations per client, same-origin
+    # state changes, the login, control characters, trusted Host names, then the headers
+    # every answer carries (including the refusals above).
+    if settings.creation_rate_per_minute > 0:
+        app.add_middleware(CreationRateLimit, per_minute=settings.creation_rate_per_minute)
+    app.add_middleware(SameOrigin, public_base_url=settings.public_base_url)
+    if auth_enabled(settings.auth):
+        app.add_middleware(Access, auth=settings.auth)
+    app.add_middleware(RejectControlCharacters)
+    app.add_middleware(TrustedHosts, hosts=settings.trusted_hosts, public_base_url=settings.public_base_url)
+    app.add_middleware(SecurityHeaders)
     # Added last, so outermost: even a 413 or a 500 carries the request id.
     app.add_middleware(RequestId)
     for router in api_routers() + page_routers():

@@ -13,6 +13,7 @@ from app.settings import Settings
 from app.store.models import Run
 from app.store.runs import get_run
 
+from .broadcast import StepBroadcaster
 from .urls import Urls
 
 
@@ -31,6 +32,11 @@ def get_session(engine: Annotated[Engine, Depends(get_engine)]) -> Iterator[Sess
         yield session
 
 
+def get_broadcaster(request: Request) -> StepBroadcaster:
+    broadcaster: StepBroadcaster = request.app.state.broadcaster
+    return broadcaster
+
+
 def get_urls(request: Request) -> Urls:
     return Urls(request.scope.get("root_path", ""))
 
@@ -39,6 +45,7 @@ SettingsDep = Annotated[Settings, Depends(get_settings)]
 EngineDep = Annotated[Engine, Depends(get_engine)]
 SessionDep = Annotated[Session, Depends(get_session)]
 UrlsDep = Annotated[Urls, Depends(get_urls)]
+BroadcasterDep = Annotated[StepBroadcaster, Depends(get_broadcaster)]
 
 
 def run_or_404(

@@ -67,8 +67,18 @@ SWEEP_POINT_PAGE_PATH = "/sweeps/{sweep_id}/points/{index}"
 
 
 def absolute(request: HTTPConnection, path: str) -> str:
-    """A full URL for sharing (scheme and host of this request)."""
-    return f"{request.url.scheme}://{request.url.netloc}{path}"
+    """A full URL for sharing: the configured public base URL (settings.public_base_url), else
+    the address this server listens on. Never the request's Host header, which a client
+    chooses (a forged one would put an attacker's host into share and follow links)."""
+    settings = getattr(request.app.state, "settings", None)
+    base = getattr(settings, "public_base_url", "") or ""
+    if not base:
+        host, port = request.scope.get("server") or ("127.0.0.1", 8000)
+        scheme = request.scope.get("scheme", "http")
+        host = f"[{host}]" if ":" in str(host) else host
+        default_port = (scheme == "http" and port == 80) or (scheme == "https" and port == 443)
+        base = f"{scheme}://{host}" + ("" if default_port or port is None else f":{port}")
+    return f"{base.rstrip('/')}{path}"
 
 
 def _seg(value: str) -> str:

@@ -10,25 +10,23 @@ future"). The parent is recorded in the branch's title and description (no schem
 from __future__ import annotations
 
 import copy
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import APIRouter, Body, HTTPException, Response
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model, model_validator
-from sqlalchemy import Engine
 from sqlmodel import Session
 
 from app.engine.scenario import Action, Scenario
 from app.engine.simulation import Simulation
-from app.engine.trace import Step, Trace
-from app.settings import Settings
 from app.store.models import Run
 from app.store.runs import last_step_in_phases, load_step
 
 from .. import urls as paths
 from ..branching import PRECOPY_PHASES, action_label, branch_description, branch_title
-from ..deps import EngineDep, RunDep, SessionDep, SettingsDep, UrlsDep
-from ..runner import off_loop, simulate_and_store
+from ..deps import RunDep, SessionDep, SettingsDep, UrlsDep
+from ..runner import branch_and_store
 from ..validation import validation_items
 from .models import ERROR_RESPONSES, RunCreated
 from .runs import created
@@ -61,21 +59,33 @@ else:
         "BranchAction",
         __base__=_ActionChecks,
         __doc__="What the operator does: kind and, for set_parameters, at least one parameter.",
-        **{name: (info.annotation, info) for name, info in Action.model_fields.items() if name != "at_ms"},
+        **{
+            name: (info.annotation, info)
+            for name, info in Action.model_fields.items()
+            if name != "at_ms"
+        },
     )
 
 
 class BranchRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    at_step: int = Field(ge=0, le=10_000_000, description="the step after which the action applies (its end_ms is at_ms)")
-    action: BranchAction = Field(description="kind and parameters, as in a scenario's `actions` (without at_ms)")
+    at_step: int = Field(
+        ge=0,
+        le=10_000_000,
+        description="the step after which the action applies (its end_ms is at_ms)",
+    )
+    action: BranchAction = Field(
+        description="kind and parameters, as in a scenario's `actions` (without at_ms)"
+    )
 
 
 class BranchParent(BaseModel):
     id: str = Field(description="the run this branch was made from")
     step: int = Field(description="the step of the parent after which the action applies")
-    at_ms: float = Field(description="the end of that step as stored (0.001 ms), ms since `migrate`")
+    at_ms: float = Field(
+        description="the end of that step as stored (0.001 ms), ms since `migrate`"
+    )
 
 
 class BranchCreated(RunCreated):
@@ -117,7 +127,21 @@ def last_branchable_step(session: Session, run_id: str) -> int:
     return -1 if last_pass is None else last_pass - 1
 
 
-def branch_scenario(run: Run, step_index: int, at_ms: float, action: dict[str, Any]) -> Scenario:
+@dataclass(frozen=True)
+class ParentRun:
+    """What a branch takes from its parent run (sent to a worker process, so plain data)."""
+
+    id: str
+    title: str
+    description: str
+    scenario: dict[str, Any]
+
+    @classmethod
+    def of(cls, run: Run) -> ParentRun:
+        return cls(run.id, run.title, run.description or "", run.scenario)
+
+
+def branch_scenario(run: Run | ParentRun, step_index: int, at_ms: float, action: dict[str, Any]) -> Scenario:
     """The parent's scenario as given, plus the action at `at_ms` (earlier actions kept)."""
     document = copy.deepcopy(run.scenario)
     appended = {"at_ms": at_ms, **action}
@@ -128,7 +152,9 @@ def branch_scenario(run: Run, step_index: int, at_ms: float, action: dict[str, A
         raise _action_error(error, None) from None
     document["actions"] = actions
     document["title"] = branch_title(run.title, at_ms, label)
-    document["description"] = branch_description(run.description or "", run.id, step_index, at_ms, label)
+    document["description"] = branch_description(
+        run.description or "", run.id, step_index, at_ms, label
+    )
     try:
         return Scenario.model_validate(document)
     except ValidationError as error:
@@ -150,30 +176,13 @@ def exact_end_ms(scenario: Scenario, n: int, max_steps: int) -> float | None:
     return None
 
 
-def branch_and_store(
-    engine: Engine, run: Run, parent: Scenario, step: Step, action: dict[str, Any], max_steps: int
-) -> tuple[str, Trace, Scenario]:
-    """Blocking: replay the parent to step n, run the branch, store it (one transaction)."""
-    at_ms = exact_end_ms(parent, step.index, max_steps)
-    scenario = branch_scenario(run, step.index, step.end_ms if at_ms is None else at_ms, action)
-    [(branch_id, trace)] = simulate_and_store(engine, [scenario], max_steps)
-    return branch_id, trace, scenario
-
-
-async def branch_off_loop(
-    engine: Engine, run: Run, parent: Scenario, step: Step, action: dict[str, Any], settings: Settings
-) -> tuple[str, Trace, Scenario]:
-    """branch_and_store in a worker thread under the same limiter as POST /api/runs
-    (app.web.runner.simulate_and_store_off_loop): at most max_concurrent_runs engines."""
-    return await off_loop(settings, branch_and_store, engine, run, parent, step, action, settings.max_steps_per_run)
-
-
 @router.post(paths.API_RUN_BRANCH_PATH, status_code=201, response_model=BranchCreated)
 async def create_branch(
     run: RunDep,
-    body: Annotated[BranchRequest, Body(description="at_step and the action the operator takes after it")],
+    body: Annotated[
+        BranchRequest, Body(description="at_step and the action the operator takes after it")
+    ],
     session: SessionDep,
-    engine: EngineDep,
     settings: SettingsDep,
     urls: UrlsDep,
     response: Response,
@@ -182,30 +191,52 @@ async def create_branch(
     that action added, store the branch, answer like POST /api/runs plus the parent and the
     comparison URL (parent = a, branch = b)."""
     if run.source == "import":
-        raise RequestValidationError([{
-            "loc": ["path", "run_id"], "type": "value_error",
-            "msg": f"run {run.id} was imported from QEMU logs: it has no scenario to branch "
-                   "(use Simulate this, then branch the simulation)",
-        }])
+        raise RequestValidationError(
+            [
+                {
+                    "loc": ["path", "run_id"],
+                    "type": "value_error",
+                    "msg": f"run {run.id} was imported from QEMU logs: it has no scenario to branch "
+                    "(use Simulate this, then branch the simulation)",
+                }
+            ]
+        )
     step = load_step(session, run.id, body.at_step)
     if step is None:
-        raise HTTPException(status_code=404, detail=f"run {run.id} has no step {body.at_step} (it has {run.step_count})")
+        raise HTTPException(
+            status_code=404,
+            detail=f"run {run.id} has no step {body.at_step} (it has {run.step_count})",
+        )
     last = last_branchable_step(session, run.id)
     if body.at_step > last:
-        where = f"branch from step {last} or earlier" if last >= 0 else "no step of this run can be branched"
-        raise RequestValidationError([{
-            "loc": ["body", "at_step"], "type": "value_error",
-            "msg": f"no pre-copy pass follows step {body.at_step} (the migration had switched over or ended), "
-                   f"so an action there changes nothing: {where}",
-        }])
+        where = (
+            f"branch from step {last} or earlier"
+            if last >= 0
+            else "no step of this run can be branched"
+        )
+        raise RequestValidationError(
+            [
+                {
+                    "loc": ["body", "at_step"],
+                    "type": "value_error",
+                    "msg": f"no pre-copy pass follows step {body.at_step} (the migration had switched over or ended), "
+                    f"so an action there changes nothing: {where}",
+                }
+            ]
+        )
     action = body.action.model_dump(exclude_none=True)
     # Refuse a bad action before any engine time is spent (the stored time is within 0.0005 ms
     # of the exact one, which changes no validation rule).
     branch_scenario(run, step.index, step.end_ms, action)
     parent = Scenario.model_validate(run.scenario)
-    branch_id, trace, scenario = await branch_off_loop(engine, run, parent, step, action, settings)
+    # Replaying the parent and running the branch happen in a worker process; a branch is as
+    # visible as its parent.
+    stored, scenario = await branch_and_store(
+        settings, ParentRun.of(run), parent, step.index, step.end_ms, action, run.visibility
+    )
+    branch_id = stored.id
     response.headers["Location"] = urls.api_run(branch_id)
-    base = created(urls, branch_id, trace.title, trace.summary.status, len(trace.steps), trace.summary)
+    base = created(urls, branch_id, stored.title, stored.status, stored.step_count, stored.summary)
     return BranchCreated(
         **base.model_dump(),
         parent=BranchParent(id=run.id, step=step.index, at_ms=step.end_ms),

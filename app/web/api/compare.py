@@ -10,6 +10,12 @@ from app.engine.trace import Summary
 from app.store.runs import get_run
 
 from .. import urls as paths
+from ..budgets import check_before_start
+from ..comparison import ack_pair, ack_sentence
+from ..deps import CacheStoredRun, SessionDep, SettingsDep, UrlsDep
+from ..run_requests import RunRequest, scenario_from_request
+from ..runner import run_and_store
+from ..urls import Urls
 from .models import (
     ERROR_RESPONSES,
     CompareDiff,
@@ -19,11 +25,7 @@ from .models import (
     MetricDiff,
     run_links,
 )
-from ..comparison import ack_pair, ack_sentence
-from ..run_requests import RunRequest, scenario_from_request
-from ..runner import simulate_and_store_off_loop
-from ..deps import CacheStoredRun, EngineDep, SessionDep, SettingsDep, UrlsDep
-from ..urls import Urls
+from .runs import VisibilityQuery
 
 router = APIRouter(tags=["compare"], responses=ERROR_RESPONSES)
 
@@ -77,36 +79,46 @@ def diff_summaries(a: Summary, b: Summary) -> CompareDiff:
         sentence=ack_sentence(a, b),
         summary={key: metric(getattr(a, key), getattr(b, key)) for key in SUMMARY_METRICS},
         downtime_components_ms={
-            key: metric(a.downtime_breakdown_ms.get(key), b.downtime_breakdown_ms.get(key)) for key in components
+            key: metric(a.downtime_breakdown_ms.get(key), b.downtime_breakdown_ms.get(key))
+            for key in components
         },
         devices=devices,
     )
 
 
-def _side(urls: Urls, run_id: str, title: str, status: str, summary: Summary | dict[str, Any]) -> CompareSide:
+def _side(
+    urls: Urls, run_id: str, title: str, status: str, summary: Summary | dict[str, Any]
+) -> CompareSide:
     return CompareSide.model_validate(
-        {"id": run_id, "title": title, "status": status, "urls": run_links(urls, run_id), "summary": summary}
+        {
+            "id": run_id,
+            "title": title,
+            "status": status,
+            "urls": run_links(urls, run_id),
+            "summary": summary,
+        }
     )
 
 
 @router.post(paths.API_COMPARE_PATH, status_code=201, response_model=CompareOut)
 async def create_comparison(
     body: Annotated[RunRequest, Body(description="a scenario, or {example, overrides}")],
-    engine: EngineDep,
     settings: SettingsDep,
     urls: UrlsDep,
+    visibility: VisibilityQuery = None,
 ) -> CompareOut:
     """Run a scenario with switchover-ack on (a) and removed on both sides (b); store both."""
     scenario = scenario_from_request(body)
+    check_before_start(scenario, settings)
     pair = ack_pair(scenario)
-    # Both runs go into one transaction: a comparison is stored whole or not at all.
-    (id_a, trace_a), (id_b, trace_b) = await simulate_and_store_off_loop(engine, pair, settings)
+    # Both runs are stored together: a comparison is seen whole or not at all.
+    a, b = await run_and_store(settings, pair, visibility)
     return CompareOut(
-        a=_side(urls, id_a, trace_a.title, trace_a.summary.status, trace_a.summary),
-        b=_side(urls, id_b, trace_b.title, trace_b.summary.status, trace_b.summary),
-        diff=diff_summaries(trace_a.summary, trace_b.summary),
-        page=urls.compare(id_a, id_b),
-        api=urls.api_compare(id_a, id_b),
+        a=_side(urls, a.id, a.title, a.status, a.summary),
+        b=_side(urls, b.id, b.title, b.status, b.summary),
+        diff=diff_summaries(a.summary, b.summary),
+        page=urls.compare(a.id, b.id),
+        api=urls.api_compare(a.id, b.id),
     )
 
 
@@ -121,9 +133,14 @@ def read_comparison(
     run_a, run_b = get_run(session, a), get_run(session, b)
     for name, run, run_id in (("a", run_a, a), ("b", run_b, b)):
         if run is None:
-            raise HTTPException(status_code=404, detail=f"no run with id {run_id!r} (parameter {name})")
+            raise HTTPException(
+                status_code=404, detail=f"no run with id {run_id!r} (parameter {name})"
+            )
     assert run_a is not None and run_b is not None
-    summary_a, summary_b = Summary.model_validate(run_a.summary), Summary.model_validate(run_b.summary)
+    summary_a, summary_b = (
+        Summary.model_validate(run_a.summary),
+        Summary.model_validate(run_b.summary),
+    )
     return CompareOut(
         a=_side(urls, run_a.id, run_a.title, run_a.status, summary_a),
         b=_side(urls, run_b.id, run_b.title, run_b.status, summary_b),

@@ -14,12 +14,14 @@ import structlog
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ..validation import validation_items
 
 log = structlog.get_logger("migscope.web")
+
 
 def validation_response(items: list[dict[str, Any]]) -> JSONResponse:
     def where(loc: list[str | int]) -> str:
@@ -31,8 +33,12 @@ def validation_response(items: list[dict[str, Any]]) -> JSONResponse:
     return JSONResponse(status_code=422, content={"detail": items, "message": shown + more})
 
 
-def error_response(status: int, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
-    return JSONResponse(status_code=status, content={"detail": message, "message": message}, headers=headers)
+def error_response(
+    status: int, message: str, headers: dict[str, str] | None = None
+) -> JSONResponse:
+    return JSONResponse(
+        status_code=status, content={"detail": message, "message": message}, headers=headers
+    )
 
 
 async def _on_validation(_request: Request, exc: Exception) -> JSONResponse:
@@ -60,12 +66,39 @@ async def _on_unexpected(request: Request, exc: Exception) -> JSONResponse:
         path=request.url.path,
         exception="".join(traceback.format_exception(exc, limit=-12)),
     )
-    return error_response(500, f"internal error; the server log has the details under id {error_id}")
+    return error_response(
+        500, f"internal error; the server log has the details under id {error_id}"
+    )
+
+
+async def _on_busy(request: Request, exc: Exception) -> JSONResponse:
+    """Too much work queued, or the database's write lock stayed taken: come back later (the
+    request did nothing), never a 500."""
+    from ..workers import RETRY_AFTER_S
+
+    retry = getattr(exc, "retry_after_s", RETRY_AFTER_S)
+    log.warning("busy", path=request.url.path, reason=str(exc))
+    message = str(exc) if not isinstance(exc, OperationalError) else "the database is busy; try again shortly"
+    return error_response(503, message, headers={"Retry-After": str(retry)})
+
+
+async def _on_database_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, OperationalError)
+    if "locked" in str(exc.orig).lower() or "busy" in str(exc.orig).lower():
+        return await _on_busy(request, exc)
+    return await _on_unexpected(request, exc)
 
 
 def install_error_handlers(app: FastAPI) -> None:
+    from app.store.writes import StoreBusy
+
+    from ..workers import PoolBusy
+
     app.add_exception_handler(RequestValidationError, _on_validation)
     app.add_exception_handler(StarletteHTTPException, _on_http)
+    app.add_exception_handler(PoolBusy, _on_busy)
+    app.add_exception_handler(StoreBusy, _on_busy)
+    app.add_exception_handler(OperationalError, _on_database_error)
     app.add_exception_handler(Exception, _on_unexpected)
 
 

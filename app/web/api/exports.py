@@ -1,22 +1,29 @@
-"""Exports of a stored run: steps as CSV, the whole trace as JSON, Perfetto trace events."""
+"""Exports of a stored run: steps as CSV, the whole trace as JSON, Perfetto trace events.
+
+Each is written row by row from the database by a worker process (export_stream.py), so a
+huge run costs neither the web process's memory nor its event loop."""
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
+import os
+import tempfile
 from typing import Any
 
 from fastapi import APIRouter, Response
-from fastapi.responses import JSONResponse
+from fastapi.responses import FileResponse
 from pydantic import BaseModel, Field
+from starlette.background import BackgroundTask
 
 from app.engine.trace import DeviceStep, Step, Trace
-from app.store.runs import trace_from_run
+from app.settings import Settings
 
 from .. import urls as paths
+from ..deps import STORED_RUN_CACHE_CONTROL, RunDep, SettingsDep
+from ..runner import export_to_file
 from .models import ERROR_RESPONSES, NON_JSON_ERROR_RESPONSES
-from ..deps import STORED_RUN_CACHE_CONTROL, RunDep, SessionDep
-from .perfetto import to_trace_events
 
 router = APIRouter(tags=["exports"], responses=ERROR_RESPONSES)
 
@@ -33,7 +40,9 @@ class CsvResponse(Response):
 class PerfettoTrace(BaseModel):
     """Chrome Trace Event format, JSON object form."""
 
-    traceEvents: list[dict[str, Any]] = Field(description="M, X, C and i events; ts in microseconds")
+    traceEvents: list[dict[str, Any]] = Field(
+        description="M, X, C and i events; ts in microseconds"
+    )
     displayTimeUnit: str
     otherData: dict[str, Any]
 
@@ -50,6 +59,28 @@ def _cell(value: Any) -> Any:
     return "" if value is None else value
 
 
+def csv_header(devices: list[str]) -> list[str]:
+    header = [
+        *STEP_COLUMNS,
+        "decision_code",
+        "decision_reason",
+        "decision_qemu_function",
+        "gates_held",
+    ]
+    return header + [f"{device}.{column}" for device in devices for column in DEVICE_COLUMNS]
+
+
+def csv_row(step: Step, devices: list[str]) -> list[Any]:
+    by_name = {figures.name: figures for figures in step.devices}
+    row = [_cell(getattr(step, column)) for column in STEP_COLUMNS]
+    row += [step.decision.code, step.decision.reason, step.decision.qemu_function]
+    row.append(";".join(gate.name for gate in step.gates if not gate.open))
+    for name in devices:
+        found = by_name.get(name)
+        row += [_cell(getattr(found, column)) if found else "" for column in DEVICE_COLUMNS]
+    return row
+
+
 def steps_csv(steps: list[Step]) -> str:
     """One row per step; per-device figures as `<device>.<field>` columns."""
     devices: list[str] = []
@@ -57,41 +88,54 @@ def steps_csv(steps: list[Step]) -> str:
         for device in step.devices:
             if device.name not in devices:
                 devices.append(device.name)
-    header = [*STEP_COLUMNS, "decision_code", "decision_reason", "decision_qemu_function", "gates_held"]
-    header += [f"{device}.{column}" for device in devices for column in DEVICE_COLUMNS]
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(header)
+    writer.writerow(csv_header(devices))
     for step in steps:
-        by_name = {figures.name: figures for figures in step.devices}
-        row = [_cell(getattr(step, column)) for column in STEP_COLUMNS]
-        row += [step.decision.code, step.decision.reason, step.decision.qemu_function]
-        row.append(";".join(gate.name for gate in step.gates if not gate.open))
-        for name in devices:
-            found = by_name.get(name)
-            row += [_cell(getattr(found, column)) if found else "" for column in DEVICE_COLUMNS]
-        writer.writerow(row)
+        writer.writerow(csv_row(step, devices))
     return out.getvalue()
 
 
+async def _streamed(settings: Settings, run_id: str, kind: str, media_type: str, suffix: str) -> FileResponse:
+    """The export, written row by row from the database by a worker process into a temporary
+    file (bounded memory everywhere), then sent in chunks and deleted."""
+    handle, path = tempfile.mkstemp(prefix="migscope-export-", suffix=suffix)
+    os.close(handle)
+    try:
+        await export_to_file(settings, run_id, kind, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(path)
+        raise
+    return FileResponse(
+        path, media_type=media_type, headers=_attachment(run_id, suffix),
+        background=BackgroundTask(_unlink, path),
+    )
+
+
+def _unlink(path: str) -> None:
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(path)
+
+
 @router.get(
-    paths.EXPORT_CSV_PATH, response_model=str, response_class=CsvResponse, responses=NON_JSON_ERROR_RESPONSES
+    paths.EXPORT_CSV_PATH,
+    response_model=str,
+    response_class=CsvResponse,
+    responses=NON_JSON_ERROR_RESPONSES,
 )
-def export_csv(run: RunDep, session: SessionDep) -> Response:
+async def export_csv(run: RunDep, settings: SettingsDep) -> Response:
     """The run's steps as CSV, one row per step and columns per device."""
-    trace = trace_from_run(session, run)
-    return CsvResponse(steps_csv(trace.steps), headers=_attachment(run.id, ".csv"))
+    return await _streamed(settings, run.id, "csv", "text/csv; charset=utf-8", ".csv")
 
 
 @router.get(paths.EXPORT_JSON_PATH, response_model=Trace)
-def export_json(run: RunDep, session: SessionDep) -> Response:
+async def export_json(run: RunDep, settings: SettingsDep) -> Response:
     """The whole trace as JSON: self-describing, and accepted back by Trace.from_json."""
-    trace = trace_from_run(session, run)
-    return Response(trace.to_json(), media_type="application/json", headers=_attachment(run.id, ".json"))
+    return await _streamed(settings, run.id, "json", "application/json", ".json")
 
 
 @router.get(paths.EXPORT_PERFETTO_PATH, response_model=PerfettoTrace)
-def export_perfetto(run: RunDep, session: SessionDep) -> JSONResponse:
+async def export_perfetto(run: RunDep, settings: SettingsDep) -> Response:
     """Chrome Trace Event JSON for ui.perfetto.dev or chrome://tracing."""
-    trace = trace_from_run(session, run)
-    return JSONResponse(to_trace_events(trace, run.id), headers=_attachment(run.id, ".perfetto.json"))
+    return await _streamed(settings, run.id, "perfetto", "application/json", ".perfetto.json")

@@ -9,6 +9,7 @@ mark INIT_DATA_SENT, acks and the VM stop/start. Times are microseconds, as the 
 from __future__ import annotations
 
 import itertools
+from collections.abc import Iterable
 from typing import Any
 
 from app.engine.trace import Event, Step, Trace
@@ -36,7 +37,7 @@ def _us(ms: float) -> float:
     return round(ms * 1000.0, 3)
 
 
-def _metadata() -> list[dict[str, Any]]:
+def metadata() -> list[dict[str, Any]]:
     names = [
         ("process_name", SOURCE_PID, 0, {"name": "source QEMU"}),
         ("process_name", DEST_PID, 0, {"name": "destination QEMU"}),
@@ -46,10 +47,13 @@ def _metadata() -> list[dict[str, Any]]:
         ("thread_name", SOURCE_PID, EVENTS_TID, {"name": "source events"}),
         ("thread_name", DEST_PID, EVENTS_TID, {"name": "destination events"}),
     ]
-    return [{"name": n, "ph": "M", "pid": pid, "tid": tid, "ts": 0, "args": args} for n, pid, tid, args in names]
+    return [
+        {"name": n, "ph": "M", "pid": pid, "tid": tid, "ts": 0, "args": args}
+        for n, pid, tid, args in names
+    ]
 
 
-def phase_slices(steps: list[Step]) -> list[dict[str, Any]]:
+def phase_slices(steps: Iterable[Step]) -> list[dict[str, Any]]:
     """One complete ("X") slice per run of consecutive steps in the same phase.
 
     Slices on one track must not overlap (viewers reject improperly nested slices); an
@@ -61,38 +65,50 @@ def phase_slices(steps: list[Step]) -> list[dict[str, Any]]:
     return slices
 
 
-def _raw_phase_slices(steps: list[Step]) -> list[dict[str, Any]]:
+def _raw_phase_slices(steps: Iterable[Step]) -> list[dict[str, Any]]:
     slices: list[dict[str, Any]] = []
-    group: list[Step] = []
-    for step in [*steps, None]:
-        if step is not None and group and step.phase == group[0].phase:
-            group.append(step)
+    # Only the first and last step of the current group are held: exports stream the steps.
+    first: Step | None = None
+    last: Step | None = None
+    for step in itertools.chain(steps, [None]):
+        if step is not None and first is not None and step.phase == first.phase:
+            last = step
             continue
-        if group:
-            start, end = group[0].t_ms, max(group[-1].end_ms, group[0].t_ms)
+        if first is not None and last is not None:
+            start, end = first.t_ms, max(last.end_ms, first.t_ms)
             slices.append(
                 {
-                    "name": group[0].phase,
+                    "name": first.phase,
                     "cat": "phase",
                     "ph": "X",
                     "pid": SOURCE_PID,
                     "tid": PHASE_TID,
                     "ts": _us(start),
                     "dur": round(max(_us(end) - _us(start), 0.0), 3),
-                    "args": {"first_step": group[0].index, "last_step": group[-1].index,
-                             "decision": group[-1].decision.code},
+                    "args": {
+                        "first_step": first.index,
+                        "last_step": last.index,
+                        "decision": last.decision.code,
+                    },
                 }
             )
-        group = [step] if step is not None else []
+        first = last = step
     return slices
 
 
 def _counter(name: str, ts_ms: float, value: float) -> dict[str, Any]:
-    return {"name": name, "cat": "counter", "ph": "C", "pid": SOURCE_PID, "tid": 0, "ts": _us(ts_ms),
-            "args": {"value": value}}
+    return {
+        "name": name,
+        "cat": "counter",
+        "ph": "C",
+        "pid": SOURCE_PID,
+        "tid": 0,
+        "ts": _us(ts_ms),
+        "args": {"value": value},
+    }
 
 
-def counters(steps: list[Step]) -> list[dict[str, Any]]:
+def counters(steps: Iterable[Step]) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
     for step in steps:
         if step.ram_remaining_bytes is not None:
@@ -101,13 +117,17 @@ def counters(steps: list[Step]) -> list[dict[str, Any]]:
             out.append(_counter("threshold bytes", step.end_ms, step.threshold_bytes))
         for device in step.devices:
             if device.init_est_bytes is not None:
-                out.append(_counter(f"{device.name} initial bytes", step.end_ms, device.init_est_bytes))
+                out.append(
+                    _counter(f"{device.name} initial bytes", step.end_ms, device.init_est_bytes)
+                )
             if device.dirty_est_bytes is not None:
-                out.append(_counter(f"{device.name} dirty bytes", step.end_ms, device.dirty_est_bytes))
+                out.append(
+                    _counter(f"{device.name} dirty bytes", step.end_ms, device.dirty_est_bytes)
+                )
     return out
 
 
-def instants(events: list[Event]) -> list[dict[str, Any]]:
+def instants(events: Iterable[Event]) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
     for event in events:
         label = INSTANT_NAMES.get(event.kind)
@@ -123,7 +143,11 @@ def instants(events: list[Event]) -> list[dict[str, Any]]:
                 "pid": DEST_PID if event.side == "destination" else SOURCE_PID,
                 "tid": EVENTS_TID,
                 "ts": _us(event.t_ms),
-                "args": {"detail": event.detail, "step": event.step, "qemu_function": event.qemu_function},
+                "args": {
+                    "detail": event.detail,
+                    "step": event.step,
+                    "qemu_function": event.qemu_function,
+                },
             }
         )
     return out
@@ -134,14 +158,18 @@ def to_trace_events(trace: Trace, run_id: str | None = None) -> dict[str, Any]:
     # A stable sort by time keeps every track's timestamps monotonic, as viewers expect.
     body.sort(key=lambda event: event["ts"])
     return {
-        "traceEvents": _metadata() + body,
+        "traceEvents": metadata() + body,
         "displayTimeUnit": "ms",
-        "otherData": {
-            "generator": "migscope",
-            "run_id": run_id,
-            "title": trace.title,
-            "engine_version": trace.engine_version,
-            "qemu_profile": trace.qemu_profile,
-            "status": trace.summary.status,
-        },
+        "otherData": other_data(run_id, trace.title, trace.engine_version, trace.qemu_profile, trace.summary.status),
+    }
+
+
+def other_data(run_id: str | None, title: str, engine_version: str, qemu_profile: str, status: str) -> dict[str, Any]:
+    return {
+        "generator": "migscope",
+        "run_id": run_id,
+        "title": title,
+        "engine_version": engine_version,
+        "qemu_profile": qemu_profile,
+        "status": status,
     }

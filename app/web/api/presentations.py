@@ -1,7 +1,8 @@
 """Presenter sessions: a teacher moves a run's step, a class follows it (Server-Sent Events).
 
-Every state lives in the `presentations` table; the event stream polls it, so a follower served
-by one worker sees a step set through another worker or host.
+Every state lives in the `presentations` table. Followers wait on their process's broadcaster
+(app.web.broadcast: one reader per process, woken by NOTIFY on PostgreSQL), so a follower
+served by one worker sees a step set through another worker or host.
 """
 
 from __future__ import annotations
@@ -28,14 +29,12 @@ from app.store.presentations import (
 from app.store.runs import get_run
 
 from .. import urls as paths
-from .models import ERROR_RESPONSES, NON_JSON_ERROR_RESPONSES, ErrorResponse
-from ..deps import EngineDep, RunDep, SessionDep, UrlsDep
+from ..deps import BroadcasterDep, EngineDep, RunDep, SessionDep, UrlsDep
 from ..urls import Urls, absolute
+from .models import ERROR_RESPONSES, NON_JSON_ERROR_RESPONSES, ErrorResponse
 
 router = APIRouter(tags=["presentations"], responses=ERROR_RESPONSES)
 
-# Followers see a move within a poll; 4 cheap primary-key reads a second per follower.
-POLL_SECONDS = 0.25
 # A stream ends after this long and the browser's EventSource reconnects (with Last-Event-ID):
 # no connection, test or server shutdown ever waits on an endless stream.
 STREAM_SECONDS = 180.0
@@ -63,12 +62,16 @@ class PresentationState(BaseModel):
     updated_at: datetime
     follow_url: str = Field(description="the page a class opens (follows the presenter live)")
     events_url: str = Field(description="Server-Sent Events: one event per step change, id = step")
-    step_url: str = Field(description=f"POST {{step}} here with {PRESENTER_KEY_HEADER} to move the class")
+    step_url: str = Field(
+        description=f"POST {{step}} here with {PRESENTER_KEY_HEADER} to move the class"
+    )
     run_url: str = Field(description="the run page at the presenter's step")
 
 
 class PresentationCreated(PresentationState):
-    presenter_key: str = Field(description=f"send as {PRESENTER_KEY_HEADER} to move the step; shown once")
+    presenter_key: str = Field(
+        description=f"send as {PRESENTER_KEY_HEADER} to move the step; shown once"
+    )
     presenter_url: str = Field(description="the run page in presenter mode")
 
 
@@ -89,7 +92,13 @@ def _state(request: Request, urls: Urls, p: PresentationPublic, step_count: int)
 def _step_error(step: int, step_count: int) -> RequestValidationError:
     last = max(step_count - 1, 0)
     return RequestValidationError(
-        [{"loc": ["body", "step"], "msg": f"step {step} is outside the run (0 to {last})", "type": "value_error"}]
+        [
+            {
+                "loc": ["body", "step"],
+                "msg": f"step {step} is outside the run (0 to {last})",
+                "type": "value_error",
+            }
+        ]
     )
 
 
@@ -120,7 +129,9 @@ PresentationDep = Annotated[PresentationPublic, Depends(presentation_or_404)]
 
 
 @router.post(
-    paths.API_RUN_PRESENTATIONS_PATH, status_code=201, response_model=PresentationCreated,
+    paths.API_RUN_PRESENTATIONS_PATH,
+    status_code=201,
+    response_model=PresentationCreated,
 )
 def create_run_presentation(
     request: Request,
@@ -135,7 +146,11 @@ def create_run_presentation(
     created, key = create_presentation(session, run.id, step)
     state = _state(request, urls, created, run.step_count)
     return PresentationCreated.model_validate(
-        {**state, "presenter_key": key, "presenter_url": urls.presenter(run.id, created.session_id, step)}
+        {
+            **state,
+            "presenter_key": key,
+            "presenter_url": urls.presenter(run.id, created.session_id, step),
+        }
     )
 
 
@@ -152,7 +167,9 @@ def read_presentation(
 @router.post(
     paths.API_PRESENTATION_STEP_PATH,
     response_model=PresentationState,
-    responses={403: {"model": ErrorResponse, "description": f"missing or wrong {PRESENTER_KEY_HEADER}"}},
+    responses={
+        403: {"model": ErrorResponse, "description": f"missing or wrong {PRESENTER_KEY_HEADER}"}
+    },
 )
 def move_presentation_step(
     request: Request,
@@ -160,17 +177,23 @@ def move_presentation_step(
     body: PresentationMove,
     session: SessionDep,
     urls: UrlsDep,
+    broadcaster: BroadcasterDep,
     presenter_key: Annotated[str | None, Header(alias=PRESENTER_KEY_HEADER, max_length=200)] = None,
 ) -> PresentationState:
     """Move the class to a step (only the presenter, who holds the key)."""
     if not presenter_key_matches(session, presentation.session_id, presenter_key):
-        raise HTTPException(status_code=403, detail=f"moving a presentation needs its {PRESENTER_KEY_HEADER}")
+        raise HTTPException(
+            status_code=403, detail=f"moving a presentation needs its {PRESENTER_KEY_HEADER}"
+        )
     run = get_run(session, presentation.run_id)
     step_count = run.step_count if run is not None else 0
     _check_step(body.step, step_count)
     moved = move_presentation(session, presentation.session_id, body.step)
+    broadcaster.poke()
     if moved is None:  # deleted with its run meanwhile
-        raise HTTPException(status_code=404, detail=f"no presenter session with id {presentation.session_id!r}")
+        raise HTTPException(
+            status_code=404, detail=f"no presenter session with id {presentation.session_id!r}"
+        )
     return PresentationState.model_validate(_state(request, urls, moved, step_count))
 
 
@@ -185,14 +208,23 @@ def _last_event_id(value: str | None) -> int | None:
     paths.API_PRESENTATION_EVENTS_PATH,
     response_class=EventSourceResponse,
     # Errors are JSON even here (the route's class would document them as event streams).
-    responses={**NON_JSON_ERROR_RESPONSES, 200: {"content": {"text/event-stream": {"schema": {
-        "type": "string",
-        "description": 'events "id: STEP" and "data: {step, run_id, updated_at}"; ": ping" comments',
-    }}}}},
+    responses={
+        **NON_JSON_ERROR_RESPONSES,
+        200: {
+            "content": {
+                "text/event-stream": {
+                    "schema": {
+                        "type": "string",
+                        "description": 'events "id: STEP" and "data: {step, run_id, updated_at}"; ": ping" comments',
+                    }
+                }
+            }
+        },
+    },
 )
 async def read_presentation_events(
     presentation: PresentationDep,
-    engine: EngineDep,
+    broadcaster: BroadcasterDep,
     last_event_id: Annotated[str | None, Header(alias="Last-Event-ID", max_length=32)] = None,
 ) -> AsyncIterator[ServerSentEvent]:
     """Server-Sent Events: the presenter's step whenever it changes (id = step; data = state).
@@ -213,8 +245,9 @@ async def read_presentation_events(
                 retry=RECONNECT_MS if first else None,
             )
             first = False
-        if anyio.current_time() >= deadline:
+        remaining = deadline - anyio.current_time()
+        if remaining <= 0:
             return
-        await anyio.sleep(POLL_SECONDS)
-        # The read is blocking I/O: off the event loop, so a class of streams never stalls it.
-        current = await anyio.to_thread.run_sync(_read, engine, presentation.session_id)
+        # One reader per process wakes every follower of a session (app.web.broadcast): a class
+        # of hundreds costs one query per round, not one per follower.
+        current = await broadcaster.wait_change(presentation.session_id, current, min(remaining, 15.0))

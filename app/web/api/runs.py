@@ -13,6 +13,11 @@ from app.store.runs import list_runs, load_events, load_step, load_steps
 
 from .. import explain
 from .. import urls as paths
+from ..budgets import check_before_start
+from ..deps import CacheStoredRun, RunDep, SessionDep, SettingsDep, UrlsDep
+from ..run_requests import RunRequest, scenario_from_request
+from ..runner import run_and_store
+from ..urls import Urls
 from .models import (
     ERROR_RESPONSES,
     PAGE_SIZE_DEFAULT,
@@ -27,35 +32,47 @@ from .models import (
     StepWindow,
     run_links,
 )
-from ..run_requests import RunRequest, scenario_from_request
-from ..runner import simulate_and_store_off_loop
-from ..deps import CacheStoredRun, EngineDep, RunDep, SessionDep, SettingsDep, UrlsDep
-from ..urls import Urls
 
 router = APIRouter(tags=["runs"], responses=ERROR_RESPONSES)
 
 
-def created(urls: Urls, run_id: str, run_title: str, status: str, steps: int, summary: object) -> RunCreated:
+def created(
+    urls: Urls, run_id: str, run_title: str, status: str, steps: int, summary: object
+) -> RunCreated:
     return RunCreated.model_validate(
-        {"id": run_id, "title": run_title, "status": status, "step_count": steps,
-         "urls": run_links(urls, run_id), "summary": summary}
+        {
+            "id": run_id,
+            "title": run_title,
+            "status": status,
+            "step_count": steps,
+            "urls": run_links(urls, run_id),
+            "summary": summary,
+        }
     )
+
+
+Visibility = Literal["listed", "unlisted"]
+VisibilityQuery = Annotated[
+    Visibility | None,
+    Query(description="listed (in the runs list; default for simulations) or unlisted (only its link opens it)"),
+]
 
 
 @router.post(paths.API_RUNS_PATH, status_code=201, response_model=RunCreated)
 async def create_run(
     body: Annotated[RunRequest, Body(description="a scenario, or {example, overrides}")],
-    engine: EngineDep,
     settings: SettingsDep,
     urls: UrlsDep,
     response: Response,
+    visibility: VisibilityQuery = None,
 ) -> RunCreated:
     """Run the engine on a scenario (or a named example with overrides) and store the trace."""
     scenario = scenario_from_request(body)
-    # The engine is CPU-bound: run it in a worker thread so other requests keep being served.
-    [(run_id, trace)] = await simulate_and_store_off_loop(engine, [scenario], settings)
-    response.headers["Location"] = urls.api_run(run_id)
-    return created(urls, run_id, trace.title, trace.summary.status, len(trace.steps), trace.summary)
+    check_before_start(scenario, settings)
+    # The engine is CPU-bound: it runs in a worker process (the pool of app.web.workers).
+    [stored] = await run_and_store(settings, [scenario], visibility)
+    response.headers["Location"] = urls.api_run(stored.id)
+    return created(urls, stored.id, stored.title, stored.status, stored.step_count, stored.summary)
 
 
 @router.get(paths.API_RUNS_PATH, response_model=RunPageOut)
@@ -63,13 +80,21 @@ def read_runs(
     session: SessionDep,
     urls: UrlsDep,
     page: Annotated[int, Query(ge=1, le=1_000_000, description="1-based page number")] = 1,
-    per_page: Annotated[int, Query(ge=1, le=PAGE_SIZE_MAX, description="runs per page")] = PAGE_SIZE_DEFAULT,
-    status: Annotated[str | None, Query(max_length=16, description="completed, failed or cancelled")] = None,
-    source: Annotated[Literal["simulation", "import"] | None, Query(description="simulated or imported runs")] = None,
+    per_page: Annotated[
+        int, Query(ge=1, le=PAGE_SIZE_MAX, description="runs per page")
+    ] = PAGE_SIZE_DEFAULT,
+    status: Annotated[
+        str | None, Query(max_length=16, description="completed, failed or cancelled")
+    ] = None,
+    source: Annotated[
+        Literal["simulation", "import"] | None, Query(description="simulated or imported runs")
+    ] = None,
 ) -> RunPageOut:
     """List stored runs, newest first, one page at a time."""
     size = per_page
-    runs, total = list_runs(session, offset=(page - 1) * size, limit=size, status=status, source=source)
+    runs, total = list_runs(
+        session, offset=(page - 1) * size, limit=size, status=status, source=source
+    )
     items = [_list_item(urls, run) for run in runs]
     more = page * size < total
     return RunPageOut(
@@ -77,8 +102,12 @@ def read_runs(
         page=page,
         per_page=size,
         total=total,
-        next=urls.api_runs(page=page + 1, per_page=size, status=status, source=source) if more else None,
-        prev=urls.api_runs(page=page - 1, per_page=size, status=status, source=source) if page > 1 else None,
+        next=urls.api_runs(page=page + 1, per_page=size, status=status, source=source)
+        if more
+        else None,
+        prev=urls.api_runs(page=page - 1, per_page=size, status=status, source=source)
+        if page > 1
+        else None,
     )
 
 
@@ -113,8 +142,12 @@ def read_steps(
     run: RunDep,
     session: SessionDep,
     urls: UrlsDep,
-    start: Annotated[int, Query(alias="from", ge=0, le=10_000_000, description="first step index")] = 0,
-    stop: Annotated[int | None, Query(alias="to", ge=0, le=10_000_000, description="one past the last index")] = None,
+    start: Annotated[
+        int, Query(alias="from", ge=0, le=10_000_000, description="first step index")
+    ] = 0,
+    stop: Annotated[
+        int | None, Query(alias="to", ge=0, le=10_000_000, description="one past the last index")
+    ] = None,
 ) -> StepWindow:
     """A window of steps (from <= index < to) with their events."""
     window = STEPS_WINDOW_MAX
@@ -147,7 +180,9 @@ def read_step(
     """One step with its events and a plain-language explanation of the decision."""
     step = load_step(session, run.id, n)
     if step is None:
-        raise HTTPException(status_code=404, detail=f"run {run.id} has no step {n} (it has {run.step_count})")
+        raise HTTPException(
+            status_code=404, detail=f"run {run.id} has no step {n} (it has {run.step_count})"
+        )
     return StepDetail(
         run_id=run.id,
         index=n,

@@ -40,11 +40,15 @@ def test_create_from_scenario_answers_id_urls_and_summary(api_client: TestClient
 
 
 def test_create_from_example_with_overrides(api_client: TestClient) -> None:
-    created = post_run(api_client, {"example": FAST_EXAMPLE, "overrides": {"title": "changed", "seed": 7}})
+    created = post_run(
+        api_client, {"example": FAST_EXAMPLE, "overrides": {"title": "changed", "seed": 7}}
+    )
     detail = api_client.get(created["urls"]["api"]).json()
     assert detail["title"] == "changed"
     assert detail["scenario"]["seed"] == 7
-    assert [d["name"] for d in detail["devices"]] == [d["name"] for d in detail["summary"]["devices"]]
+    assert [d["name"] for d in detail["devices"]] == [
+        d["name"] for d in detail["summary"]["devices"]
+    ]
     assert detail["devices"][0]["preset"]
 
 
@@ -111,7 +115,8 @@ def test_unknown_run_is_404_everywhere(api_client: TestClient) -> None:
 
 def test_invalid_scenario_is_422_with_field_path_and_stores_nothing(api_client: TestClient) -> None:
     response = api_client.post(
-        "/api/runs", json={"guest": {"ram_bytes": "lots"}, "devices": [{"name": "x", "preset": "no-such"}]}
+        "/api/runs",
+        json={"guest": {"ram_bytes": "lots"}, "devices": [{"name": "x", "preset": "no-such"}]},
     )
     assert response.status_code == 422
     body = response.json()
@@ -122,15 +127,28 @@ def test_invalid_scenario_is_422_with_field_path_and_stores_nothing(api_client: 
     assert all(set(item) == {"loc", "msg", "type"} for item in body["detail"])
     extra = api_client.post("/api/runs", json={"bogus": 1})
     assert extra.json()["detail"][0]["loc"] == ["body", "bogus"]
-    override = api_client.post("/api/runs", json={"example": FAST_EXAMPLE, "overrides": {"guest": {"ram_bytes": 5}}})
+    override = api_client.post(
+        "/api/runs", json={"example": FAST_EXAMPLE, "overrides": {"guest": {"ram_bytes": 5}}}
+    )
     assert override.json()["detail"][0]["loc"] == ["body", "overrides", "guest", "ram_bytes"]
     unknown = api_client.post("/api/runs", json={"example": "no-such-example"})
     assert unknown.status_code == 422 and unknown.json()["detail"][0]["loc"] == ["body", "example"]
-    too_many = api_client.post("/api/runs", json={"devices": [{"name": f"d{i}", "preset": "hisi-acc-vf"} for i in range(17)]})
-    assert too_many.status_code == 422 and too_many.json()["detail"][0]["loc"] == ["body", "devices"]
+    too_many = api_client.post(
+        "/api/runs",
+        json={"devices": [{"name": f"d{i}", "preset": "hisi-acc-vf"} for i in range(17)]},
+    )
+    assert too_many.status_code == 422 and too_many.json()["detail"][0]["loc"] == [
+        "body",
+        "devices",
+    ]
     too_long = api_client.post("/api/runs", json={"max_time_ms": 3_600_001})
-    assert too_long.status_code == 422 and too_long.json()["detail"][0]["loc"] == ["body", "max_time_ms"]
-    not_json = api_client.post("/api/runs", content=b"{nope", headers={"content-type": "application/json"})
+    assert too_long.status_code == 422 and too_long.json()["detail"][0]["loc"] == [
+        "body",
+        "max_time_ms",
+    ]
+    not_json = api_client.post(
+        "/api/runs", content=b"{nope", headers={"content-type": "application/json"}
+    )
     assert not_json.status_code == 422
     assert api_client.get("/api/runs").json()["total"] == 0
 
@@ -164,8 +182,12 @@ def test_stored_runs_cannot_be_changed_through_the_api(api_app: FastAPI) -> None
 def test_a_long_run_does_not_block_other_requests(api_app: FastAPI) -> None:
     async def scenario() -> tuple[float, bool, int]:
         transport = httpx.ASGITransport(app=api_app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://migscope.test") as client:
-            long_post = asyncio.create_task(client.post("/api/runs", json={"example": SLOW_EXAMPLE}))
+        async with httpx.AsyncClient(
+            transport=transport, base_url="http://testserver"
+        ) as client:
+            long_post = asyncio.create_task(
+                client.post("/api/runs", json={"example": SLOW_EXAMPLE})
+            )
             await asyncio.sleep(0.3)
             started = time.monotonic()
             listing = await client.get("/api/runs")
@@ -190,9 +212,13 @@ def test_queued_engine_runs_do_not_hold_up_reads(db_url: str) -> None:
 
     async def scenario() -> tuple[bool, list[int], int]:
         transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://migscope.test") as client:
+        async with httpx.AsyncClient(
+            transport=transport, base_url="http://testserver"
+        ) as client:
             posts = [
-                asyncio.create_task(client.post("/api/runs", json={"example": "mlx5-300mb-default-params"}))
+                asyncio.create_task(
+                    client.post("/api/runs", json={"example": "mlx5-300mb-default-params"})
+                )
                 for _ in range(3)
             ]
             await asyncio.sleep(0.2)
