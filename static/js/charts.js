@@ -108,6 +108,43 @@ function cursorUpdate(entry) {
   return update;
 }
 
+// The SVG path Plotly drew for shape k (shapes carry data-index), or null.
+function shapePath(gd, k) {
+  return gd.querySelector(`.shapelayer path[data-index="${k}"]`);
+}
+
+// Move the cursor and curtain paths in place: Plotly.relayout on a shape redraws every shape
+// and the range slider (~40 ms a chart); here the layout is updated quietly (a later redraw,
+// such as a zoom, draws them where they are now) and only the two paths' geometry changes.
+function moveInPlace(gd, entry) {
+  const full = gd._fullLayout;
+  const cursor = entry.cursor >= 0 ? shapePath(gd, entry.cursor) : null;
+  const needsCurtain = entry.curtain >= 0 && revealing;
+  const curtain = needsCurtain ? shapePath(gd, entry.curtain) : null;
+  if (!full || !full.xaxis || (entry.cursor >= 0 && !cursor) || (needsCurtain && !curtain)) return false;
+  if (entry.curtain >= 0 && !revealing && gd.layout.shapes[entry.curtain].visible) return false;
+  const xa = full.xaxis;
+  const { t, h } = full._size;
+  const px = Math.max(xa._offset, Math.min(xa._offset + xa._length, xa._offset + xa.l2p(cursorSeconds)));
+  const setX = (shapes, k, x0, x1) => {
+    if (!shapes || !shapes[k]) return;
+    shapes[k].x0 = x0;
+    if (x1 !== undefined) shapes[k].x1 = x1;
+  };
+  if (cursor) {
+    setX(gd.layout.shapes, entry.cursor, cursorSeconds, cursorSeconds);
+    setX(full.shapes, entry.cursor, cursorSeconds, cursorSeconds);
+    cursor.setAttribute("d", `M${px},${t + h}L${px},${t}`);
+  }
+  if (curtain) {
+    setX(gd.layout.shapes, entry.curtain, cursorSeconds);
+    setX(full.shapes, entry.curtain, cursorSeconds);
+    const right = xa._offset + xa._length;
+    curtain.setAttribute("d", `M${px},${t + h}H${Math.max(px, right)}V${t}H${px}Z`);
+  }
+  return true;
+}
+
 /** Move every chart's cursor (and the curtain, when revealing) to a time in ms. */
 export function moveCursors(tMs) {
   cursorSeconds = tMs / 1000;
@@ -116,7 +153,7 @@ export function moveCursors(tMs) {
   const moves = [];
   for (const [id, entry] of charts) {
     const gd = byId(id);
-    if (!gd || !gd.layout) continue;
+    if (!gd || !gd.layout || moveInPlace(gd, entry)) continue;
     const update = cursorUpdate(entry);
     if (Object.keys(update).length) moves.push(plotly.relayout(gd, update));
   }
@@ -126,7 +163,12 @@ export function moveCursors(tMs) {
 /** Teaching mode: hide what comes after the cursor (the overview strip still shows the run). */
 export function setReveal(on) {
   revealing = on;
-  return moveCursors(cursorSeconds * 1000);
+  const moves = [];
+  for (const [id, entry] of charts) {
+    const gd = byId(id);
+    if (gd && gd.layout) moves.push(Plotly().relayout(gd, cursorUpdate(entry)));
+  }
+  return Promise.all(moves);
 }
 
 // A relayout event names the new x range either way: mouse zoom or Plotly.relayout({"xaxis.range": ...}).

@@ -46,21 +46,26 @@ export function setupStepper() {
     return html;
   }
 
+  const prefetching = new Map(); // step -> promise of its HTML (or null)
   function prefetch(n) {
-    if (n < 0 || n >= total || cache.has(n)) return;
-    fetch(`${runUrl}?step=${n}`, { headers: { "HX-Request": "true", "HX-Target": "step-panel" } })
+    if (n < 0 || n >= total || cache.has(n) || prefetching.has(n)) return;
+    const request = fetch(`${runUrl}?step=${n}`, { headers: { "HX-Request": "true", "HX-Target": "step-panel" } })
       .then((r) => (r.ok ? r.text() : null))
-      .then((html) => { if (html !== null && !cache.has(n)) cache.set(n, html); })
-      .catch(() => { /* a prefetch may fail: the step loads when asked */ });
+      .then((html) => { if (html !== null && !cache.has(n)) cache.set(n, html); return html; })
+      .catch(() => null) // a prefetch may fail: the step loads when asked
+      .finally(() => prefetching.delete(n));
+    prefetching.set(n, request);
   }
 
   async function load(n) {
-    if (cache.has(n)) { show(cache.get(n), n); prefetch(n + 1); return; }
+    if (!cache.has(n) && prefetching.has(n)) await prefetching.get(n);
+    if (n !== current) return;
+    if (cache.has(n)) { show(cache.get(n), n); prefetch(n + 1); prefetch(n - 1); return; }
     if (inflight) inflight.abort();
     inflight = new AbortController();
     try {
       const html = await fetchPanel(n);
-      if (html !== null && n === current) { show(html, n); prefetch(n + 1); }
+      if (html !== null && n === current) { show(html, n); prefetch(n + 1); prefetch(n - 1); }
     } catch { /* aborted by a newer step */ }
   }
 
