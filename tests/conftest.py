@@ -35,14 +35,18 @@ def _fresh_postgres_database(admin_url: str) -> Iterator[str]:
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def db_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def db_url(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
     """A URL to a fresh, empty database: a temporary SQLite file, or a new PostgreSQL database."""
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path_factory.mktemp('db') / 'migscope.db'}"
         return
     admin_url = os.environ.get(POSTGRES_ENV)
     if not admin_url:
-        message = f"{POSTGRES_ENV} is not set: run the suite with `make test` to get a PostgreSQL server"
+        message = (
+            f"{POSTGRES_ENV} is not set: run the suite with `make test` to get a PostgreSQL server"
+        )
         if os.environ.get("CI") == "true":
             pytest.fail(f"CI must not skip PostgreSQL: {message}")
         pytest.skip(message)

@@ -11,7 +11,12 @@ README = (Path(__file__).parent.parent / "README.md").read_text()
 
 
 def test_every_scenario_key_is_documented():
-    for section, model in (("guest", Guest), ("link", Link), ("destination", Destination), ("params", Params)):
+    for section, model in (
+        ("guest", Guest),
+        ("link", Link),
+        ("destination", Destination),
+        ("params", Params),
+    ):
         for key in model.model_fields:
             assert f"`{section}.{key}`" in README, f"{section}.{key} is not in the README"
     for key in Scenario.model_fields:

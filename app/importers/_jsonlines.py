@@ -39,14 +39,21 @@ def timestamp_us(value: Any, file: str, line_no: int, line: str) -> int:
     if isinstance(value, dict):
         seconds, micros = value.get("seconds"), value.get("microseconds")
         if (
-            isinstance(seconds, int) and isinstance(micros, int) and _is_int(seconds) and _is_int(micros)
-            and 0 <= micros < 1_000_000 and 0 <= seconds < 10**11
+            isinstance(seconds, int)
+            and isinstance(micros, int)
+            and _is_int(seconds)
+            and _is_int(micros)
+            and 0 <= micros < 1_000_000
+            and 0 <= seconds < 10**11
         ):
             return seconds * 1_000_000 + micros
     elif _is_number(value) and 0 <= value < 10**11:
         return round(float(value) * 1_000_000)
     raise ImportFileError(
-        file, line_no, 'a "timestamp" of {"seconds": <int>, "microseconds": <0..999999>} or seconds since the epoch', line
+        file,
+        line_no,
+        'a "timestamp" of {"seconds": <int>, "microseconds": <0..999999>} or seconds since the epoch',
+        line,
     )
 
 
@@ -58,7 +65,9 @@ def _is_number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
-def number_or_none(obj: dict[str, Any], key: str, file: str, line_no: int, line: str, what: str) -> float | None:
+def number_or_none(
+    obj: dict[str, Any], key: str, file: str, line_no: int, line: str, what: str
+) -> float | None:
     if key not in obj or obj[key] is None:
         return None
     value = obj[key]
@@ -67,6 +76,8 @@ def number_or_none(obj: dict[str, Any], key: str, file: str, line_no: int, line:
     return float(value)
 
 
-def int_or_none(obj: dict[str, Any], key: str, file: str, line_no: int, line: str, what: str) -> int | None:
+def int_or_none(
+    obj: dict[str, Any], key: str, file: str, line_no: int, line: str, what: str
+) -> int | None:
     value = number_or_none(obj, key, file, line_no, line, what)
     return None if value is None else int(value)

@@ -48,14 +48,22 @@ class ClockAlignment:
 
 def _first(records: list[TraceRecord], name: str, **fields: Any) -> TraceRecord | None:
     for record in records:
-        if record.name == name and record.t_us is not None and all(record.fields.get(k) == v for k, v in fields.items()):
+        if (
+            record.name == name
+            and record.t_us is not None
+            and all(record.fields.get(k) == v for k, v in fields.items())
+        ):
             return record
     return None
 
 
 def _all(records: list[TraceRecord], name: str, **fields: Any) -> list[TraceRecord]:
     return [
-        r for r in records if r.name == name and r.t_us is not None and all(r.fields.get(k) == v for k, v in fields.items())
+        r
+        for r in records
+        if r.name == name
+        and r.t_us is not None
+        and all(r.fields.get(k) == v for k, v in fields.items())
     ]
 
 
@@ -68,18 +76,55 @@ def _trace_pairs(src: TraceLog, dst: TraceLog) -> list[tuple[str, str, int, int]
         if a is not None and b is not None and a.t_us is not None and b.t_us is not None:
             pairs.append((name, direction, a.t_us, b.t_us))
 
-    add("OPEN_RETURN_PATH", "src->dst", _first(s, "savevm_send_open_return_path"), _first(d, "loadvm_process_command", com="OPEN_RETURN_PATH"))
+    add(
+        "OPEN_RETURN_PATH",
+        "src->dst",
+        _first(s, "savevm_send_open_return_path"),
+        _first(d, "loadvm_process_command", com="OPEN_RETURN_PATH"),
+    )
     for ping in _all(s, "savevm_send_ping"):
         value = ping.fields["value"]
-        add(f"PING {value:#x}", "src->dst", ping, _first(d, "loadvm_process_command_ping", value=value))
+        add(
+            f"PING {value:#x}",
+            "src->dst",
+            ping,
+            _first(d, "loadvm_process_command_ping", value=value),
+        )
         # The PONG answering that ping: the first rp message 2 at/after the ping was processed.
         processed = _first(d, "loadvm_process_command_ping", value=value)
         if processed is not None and processed.t_us is not None:
-            pong_sent = next((r for r in _all(d, "migrate_send_rp_message", msg_type=2) if r.t_us is not None and r.t_us >= processed.t_us), None)
-            add(f"PONG {value:#x}", "dst->src", _first(s, "source_return_path_thread_pong", value=value), pong_sent)
-    add("SWITCHOVER_START", "src->dst", _first(s, "savevm_send_switchover_start"), _first(d, "loadvm_process_command", com="SWITCHOVER_START"))
-    add("SWITCHOVER_ACK", "dst->src", _first(s, "source_return_path_thread_switchover_acked"), _first(d, "migrate_send_rp_message", msg_type=7))
-    add("SHUT", "dst->src", _first(s, "source_return_path_thread_shut"), _first(d, "migrate_send_rp_message", msg_type=1))
+            pong_sent = next(
+                (
+                    r
+                    for r in _all(d, "migrate_send_rp_message", msg_type=2)
+                    if r.t_us is not None and r.t_us >= processed.t_us
+                ),
+                None,
+            )
+            add(
+                f"PONG {value:#x}",
+                "dst->src",
+                _first(s, "source_return_path_thread_pong", value=value),
+                pong_sent,
+            )
+    add(
+        "SWITCHOVER_START",
+        "src->dst",
+        _first(s, "savevm_send_switchover_start"),
+        _first(d, "loadvm_process_command", com="SWITCHOVER_START"),
+    )
+    add(
+        "SWITCHOVER_ACK",
+        "dst->src",
+        _first(s, "source_return_path_thread_switchover_acked"),
+        _first(d, "migrate_send_rp_message", msg_type=7),
+    )
+    add(
+        "SHUT",
+        "dst->src",
+        _first(s, "source_return_path_thread_shut"),
+        _first(d, "migrate_send_rp_message", msg_type=1),
+    )
     return pairs
 
 
@@ -92,9 +137,19 @@ def _event_pairs(src: QmpEventLog, dst: QmpEventLog) -> list[tuple[str, str, int
 
     pairs: list[tuple[str, str, int, int]] = []
     candidates = (
-        ("source setup -> destination active", "src->dst", first(src, "MIGRATION", "setup"), first(dst, "MIGRATION", "active")),
+        (
+            "source setup -> destination active",
+            "src->dst",
+            first(src, "MIGRATION", "setup"),
+            first(dst, "MIGRATION", "active"),
+        ),
         ("source STOP -> destination RESUME", "src->dst", first(src, "STOP"), first(dst, "RESUME")),
-        ("destination RESUME -> source completed", "dst->src", first(src, "MIGRATION", "completed"), first(dst, "RESUME")),
+        (
+            "destination RESUME -> source completed",
+            "dst->src",
+            first(src, "MIGRATION", "completed"),
+            first(dst, "RESUME"),
+        ),
     )
     for name, direction, t_src, t_dst in candidates:
         if t_src is not None and t_dst is not None:
@@ -126,20 +181,51 @@ def align_clocks(
             upper = bound if upper is None else min(upper, bound)
         else:
             lower = bound if lower is None else max(lower, bound)
-        pairs.append({"message": name, "direction": direction, "bound": "upper" if direction == "src->dst" else "lower", "bound_ms": bound / 1000.0})
+        pairs.append(
+            {
+                "message": name,
+                "direction": direction,
+                "bound": "upper" if direction == "src->dst" else "lower",
+                "bound_ms": bound / 1000.0,
+            }
+        )
     if override_offset_us is not None:
         return ClockAlignment(override_offset_us, lower, upper, "given by the user", pairs)
     if lower is None and upper is None:
-        return ClockAlignment(0, None, None, "no message seen on both sides: clocks assumed equal (offset 0)", pairs)
+        return ClockAlignment(
+            0, None, None, "no message seen on both sides: clocks assumed equal (offset 0)", pairs
+        )
     if lower is not None and upper is not None:
         if lower > upper:
-            return ClockAlignment((lower + upper) // 2, lower, upper, "bounds contradict each other (clock drift or mismatched logs): middle of the two bounds", pairs)
+            return ClockAlignment(
+                (lower + upper) // 2,
+                lower,
+                upper,
+                "bounds contradict each other (clock drift or mismatched logs): middle of the two bounds",
+                pairs,
+            )
         if lower <= 0 <= upper:
-            return ClockAlignment(0, lower, upper, "0 lies within the bounds: logs consistent with synchronised clocks", pairs)
-        return ClockAlignment((lower + upper) // 2, lower, upper, "middle of the bounds (symmetric one-way delay assumed)", pairs)
+            return ClockAlignment(
+                0,
+                lower,
+                upper,
+                "0 lies within the bounds: logs consistent with synchronised clocks",
+                pairs,
+            )
+        return ClockAlignment(
+            (lower + upper) // 2,
+            lower,
+            upper,
+            "middle of the bounds (symmetric one-way delay assumed)",
+            pairs,
+        )
     if lower is not None:
         offset = max(0, lower)
-        return ClockAlignment(offset, lower, None, "only a lower bound: the smallest offset consistent with it", pairs)
+        return ClockAlignment(
+            offset, lower, None, "only a lower bound: the smallest offset consistent with it", pairs
+        )
     assert upper is not None
     offset = min(0, upper)
-    return ClockAlignment(offset, None, upper, "only an upper bound: the smallest offset consistent with it", pairs)
+    return ClockAlignment(
+        offset, None, upper, "only an upper bound: the smallest offset consistent with it", pairs
+    )

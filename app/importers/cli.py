@@ -28,10 +28,16 @@ def _read(path: Path | None, role: str) -> InputFile | None:
     try:
         size = path.stat().st_size
         if size > MAX_FILE_BYTES:
-            raise ImportFileError(str(path), None, f"a {role} of at most {MAX_FILE_BYTES // 2**20} MiB; it has {size} bytes")
+            raise ImportFileError(
+                str(path),
+                None,
+                f"a {role} of at most {MAX_FILE_BYTES // 2**20} MiB; it has {size} bytes",
+            )
         return InputFile(str(path), path.read_bytes())
     except OSError as error:
-        raise ImportFileError(str(path), None, f"a readable {role} file ({error.strerror or error})") from None
+        raise ImportFileError(
+            str(path), None, f"a readable {role} file ({error.strerror or error})"
+        ) from None
 
 
 def store_trace(trace: Trace) -> str:
@@ -51,7 +57,9 @@ def store_trace(trace: Trace) -> str:
         engine.dispose()
 
 
-def register(cli: typer.Typer, *, run_path: Callable[[str], str], summary_text: Callable[[Trace], str]) -> None:
+def register(
+    cli: typer.Typer, *, run_path: Callable[[str], str], summary_text: Callable[[Trace], str]
+) -> None:
     """Add `migscope import`; `run_path(id)` is the run page's path, `summary_text(trace)` the
     readable summary `migscope simulate` prints."""
 
@@ -59,14 +67,35 @@ def register(cli: typer.Typer, *, run_path: Callable[[str], str], summary_text: 
     def import_command(
         src: Annotated[Path, typer.Argument(help="source trace log (QEMU -trace ... -D file)")],
         dst: Annotated[Path | None, typer.Argument(help="destination trace log")] = None,
-        query_migrate: Annotated[Path | None, typer.Option("--query-migrate", help="query-migrate samples, one JSON object per line")] = None,
-        events: Annotated[Path | None, typer.Option("--events", help="source QMP events, one per line")] = None,
-        dst_events: Annotated[Path | None, typer.Option("--dst-events", help="destination QMP events, one per line")] = None,
-        info_migrate: Annotated[Path | None, typer.Option("--info-migrate", help="HMP `info migrate` text")] = None,
-        title: Annotated[str | None, typer.Option("--title", help="run title (default: from the file name)")] = None,
-        clock_offset_ms: Annotated[float | None, typer.Option("--clock-offset-ms", help="destination clock minus source clock, if known (default: from messages seen on both sides)")] = None,
-        base_url: Annotated[str, typer.Option("--base-url", help="where `migscope serve` answers")] = DEFAULT_BASE_URL,
-        as_json: Annotated[bool, typer.Option("--json", help='print {"id", "url", "summary"} as JSON')] = False,
+        query_migrate: Annotated[
+            Path | None,
+            typer.Option("--query-migrate", help="query-migrate samples, one JSON object per line"),
+        ] = None,
+        events: Annotated[
+            Path | None, typer.Option("--events", help="source QMP events, one per line")
+        ] = None,
+        dst_events: Annotated[
+            Path | None, typer.Option("--dst-events", help="destination QMP events, one per line")
+        ] = None,
+        info_migrate: Annotated[
+            Path | None, typer.Option("--info-migrate", help="HMP `info migrate` text")
+        ] = None,
+        title: Annotated[
+            str | None, typer.Option("--title", help="run title (default: from the file name)")
+        ] = None,
+        clock_offset_ms: Annotated[
+            float | None,
+            typer.Option(
+                "--clock-offset-ms",
+                help="destination clock minus source clock, if known (default: from messages seen on both sides)",
+            ),
+        ] = None,
+        base_url: Annotated[
+            str, typer.Option("--base-url", help="where `migscope serve` answers")
+        ] = DEFAULT_BASE_URL,
+        as_json: Annotated[
+            bool, typer.Option("--json", help='print {"id", "url", "summary"} as JSON')
+        ] = False,
     ) -> None:
         """Import a real QEMU migration (trace logs, query-migrate, QMP events, info migrate) and store it."""
         try:
@@ -92,12 +121,21 @@ def register(cli: typer.Typer, *, run_path: Callable[[str], str], summary_text: 
             raise typer.Exit(code=2) from None
         url = base_url.rstrip("/") + run_path(run_id)
         if as_json:
-            typer.echo(json.dumps({"id": run_id, "url": url, "summary": trace.summary.model_dump(mode="json")}, indent=2))
+            typer.echo(
+                json.dumps(
+                    {"id": run_id, "url": url, "summary": trace.summary.model_dump(mode="json")},
+                    indent=2,
+                )
+            )
             return
         typer.echo(summary_text(trace))
         info = trace.import_info or {}
         clock = info.get("clock")
         if clock is not None:
-            typer.echo(f"  clock offset      {clock['offset_ms']:+.3f} ms (destination - source): {clock['method']}")
-        typer.echo(f"  skipped lines     {info.get('skipped_lines_total', 0)}   ignored event lines {info.get('ignored_event_lines_total', 0)}")
+            typer.echo(
+                f"  clock offset      {clock['offset_ms']:+.3f} ms (destination - source): {clock['method']}"
+            )
+        typer.echo(
+            f"  skipped lines     {info.get('skipped_lines_total', 0)}   ignored event lines {info.get('ignored_event_lines_total', 0)}"
+        )
         typer.echo(url)

@@ -1,4 +1,4 @@
-""""Simulate this": a scenario for the engine derived from an imported run.
+""" "Simulate this": a scenario for the engine derived from an imported run.
 
 What the files tell (RAM size, zero-page share, dirty rate, max-bandwidth, downtime-limit,
 capabilities, QEMU version, per-device pre-copy flag, initial and stop-copy sizes) is marked
@@ -66,9 +66,20 @@ def derive_scenario(trace: Trace) -> dict[str, Any]:
         "caps": {},
         "devices": [],
     }
-    provenance["qemu_profile"] = DERIVED + " (version evidence: " + "; ".join((trace.import_info or {}).get("qemu_version", {}).get("evidence", [])) + ")"
+    provenance["qemu_profile"] = (
+        DERIVED
+        + " (version evidence: "
+        + "; ".join((trace.import_info or {}).get("qemu_version", {}).get("evidence", []))
+        + ")"
+    )
 
-    def put(path: str, section: dict[str, Any], key: str, value: Any, bounds: tuple[float, float] | None = None) -> None:
+    def put(
+        path: str,
+        section: dict[str, Any],
+        key: str,
+        value: Any,
+        bounds: tuple[float, float] | None = None,
+    ) -> None:
         tag = DERIVED
         if bounds is not None:
             value, clamped = _clamp(value, bounds)
@@ -78,18 +89,54 @@ def derive_scenario(trace: Trace) -> dict[str, Any]:
         provenance[path] = tag
 
     if "ram_total_bytes" in observed:
-        put("guest.ram_bytes", doc["guest"], "ram_bytes", int(observed["ram_total_bytes"]["value"]), LIMITS["ram_bytes"])
+        put(
+            "guest.ram_bytes",
+            doc["guest"],
+            "ram_bytes",
+            int(observed["ram_total_bytes"]["value"]),
+            LIMITS["ram_bytes"],
+        )
     if "zero_page_fraction" in observed:
-        put("guest.zero_page_fraction", doc["guest"], "zero_page_fraction", float(observed["zero_page_fraction"]["value"]), (0.0, 0.99))
+        put(
+            "guest.zero_page_fraction",
+            doc["guest"],
+            "zero_page_fraction",
+            float(observed["zero_page_fraction"]["value"]),
+            (0.0, 0.99),
+        )
     if "dirty_rate_bytes_per_s" in observed:
-        put("guest.dirty_rate_bytes_per_s", doc["guest"], "dirty_rate_bytes_per_s", int(observed["dirty_rate_bytes_per_s"]["value"]), LIMITS["rate_bytes_per_s"])
+        put(
+            "guest.dirty_rate_bytes_per_s",
+            doc["guest"],
+            "dirty_rate_bytes_per_s",
+            int(observed["dirty_rate_bytes_per_s"]["value"]),
+            LIMITS["rate_bytes_per_s"],
+        )
     for key in ("vm_stop_ms", "vm_start_ms", "setup_ms"):
         if key in observed:
-            put(f"guest.{key}", doc["guest"], key, round(float(observed[key]["value"]), 3), (0.0, float(LIMITS["cost_ms"][1])))
+            put(
+                f"guest.{key}",
+                doc["guest"],
+                key,
+                round(float(observed[key]["value"]), 3),
+                (0.0, float(LIMITS["cost_ms"][1])),
+            )
     if "max_bandwidth_bytes_per_s" in observed:
-        put("params.max_bandwidth_bytes_per_s", doc["params"], "max_bandwidth_bytes_per_s", int(observed["max_bandwidth_bytes_per_s"]["value"]), LIMITS["rate_bytes_per_s"])
+        put(
+            "params.max_bandwidth_bytes_per_s",
+            doc["params"],
+            "max_bandwidth_bytes_per_s",
+            int(observed["max_bandwidth_bytes_per_s"]["value"]),
+            LIMITS["rate_bytes_per_s"],
+        )
     if "downtime_limit_ms" in observed:
-        put("params.downtime_limit_ms", doc["params"], "downtime_limit_ms", float(observed["downtime_limit_ms"]["value"]), LIMITS["downtime_limit_ms"])
+        put(
+            "params.downtime_limit_ms",
+            doc["params"],
+            "downtime_limit_ms",
+            float(observed["downtime_limit_ms"]["value"]),
+            LIMITS["downtime_limit_ms"],
+        )
     if "caps" in observed:
         doc["caps"] = copy.deepcopy(observed["caps"]["value"])
         provenance["caps"] = DERIVED
@@ -125,7 +172,15 @@ def derive_scenario(trace: Trace) -> dict[str, Any]:
     for key in ("guest", "params", "caps"):
         if not doc[key]:
             del doc[key]
-    for path in ("guest.ram_bytes", "guest.dirty_rate_bytes_per_s", "params.max_bandwidth_bytes_per_s", "params.downtime_limit_ms", "caps", "link.bandwidth_bytes_per_s", "destination.ram_load_bytes_per_s"):
+    for path in (
+        "guest.ram_bytes",
+        "guest.dirty_rate_bytes_per_s",
+        "params.max_bandwidth_bytes_per_s",
+        "params.downtime_limit_ms",
+        "caps",
+        "link.bandwidth_bytes_per_s",
+        "destination.ram_load_bytes_per_s",
+    ):
         provenance.setdefault(path, "default")
     scenario = _validated(doc, provenance)
     return {"scenario": scenario, "provenance": dict(sorted(provenance.items()))}
@@ -142,7 +197,13 @@ def _validated(doc: dict[str, Any], provenance: dict[str, str]) -> dict[str, Any
             dropped = False
             for path in sorted(provenance):
                 section, _, key = path.partition(".")
-                if key and section in candidate and isinstance(candidate[section], dict) and key in candidate[section] and path.split(".")[-1] in text:
+                if (
+                    key
+                    and section in candidate
+                    and isinstance(candidate[section], dict)
+                    and key in candidate[section]
+                    and path.split(".")[-1] in text
+                ):
                     del candidate[section][key]
                     provenance[path] = "default (derived value refused by the engine)"
                     dropped = True
@@ -151,4 +212,6 @@ def _validated(doc: dict[str, Any], provenance: dict[str, str]) -> dict[str, Any
                 break
     # Last resort: the engine's defaults with the derived profile.
     provenance["*"] = "default (the derived scenario did not validate)"
-    return Scenario.model_validate({"title": doc["title"], "qemu_profile": doc["qemu_profile"]}).model_dump(mode="json")
+    return Scenario.model_validate(
+        {"title": doc["title"], "qemu_profile": doc["qemu_profile"]}
+    ).model_dump(mode="json")

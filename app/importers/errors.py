@@ -10,7 +10,9 @@ from __future__ import annotations
 class ImportFileError(ValueError):
     """A file that cannot be imported: which file, which line (1-based, or None), what was expected."""
 
-    def __init__(self, file: str, line: int | None, expected: str, found: str | None = None) -> None:
+    def __init__(
+        self, file: str, line: int | None, expected: str, found: str | None = None
+    ) -> None:
         self.file = file
         self.line = line
         self.expected = expected
@@ -26,7 +28,13 @@ class ImportFileError(ValueError):
         return text
 
     def as_dict(self) -> dict[str, object]:
-        return {"file": self.file, "line": self.line, "expected": self.expected, "found": self.found, "message": self.message()}
+        return {
+            "file": self.file,
+            "line": self.line,
+            "expected": self.expected,
+            "found": self.found,
+            "message": self.message(),
+        }
 
 
 def _excerpt(text: str, limit: int = 120) -> str:

@@ -20,7 +20,15 @@ from typing import Any
 
 from .errors import ImportFileError
 
-_UNITS = {"B": 1, "KiB": 1024, "MiB": 1024**2, "GiB": 1024**3, "TiB": 1024**4, "PiB": 1024**5, "EiB": 1024**6}
+_UNITS = {
+    "B": 1,
+    "KiB": 1024,
+    "MiB": 1024**2,
+    "GiB": 1024**3,
+    "TiB": 1024**4,
+    "PiB": 1024**5,
+    "EiB": 1024**6,
+}
 _SIZE = re.compile(r"^([0-9]+(?:\.[0-9]+)?(?:e[+-]?[0-9]+)?) ?(B|KiB|MiB|GiB|TiB|PiB|EiB)$")
 
 
@@ -92,9 +100,19 @@ _CLASSIC: dict[str, tuple[str, Any, str]] = {
     "transferred ram": ("transferred_bytes", _kbytes, "<n> kbytes"),
     "remaining ram": ("remaining_bytes", _kbytes, "<n> kbytes"),
     "total ram": ("total_ram_bytes", _kbytes, "<n> kbytes"),
-    "dirty sync count": ("dirty_sync_count", lambda v: int(v) if re.fullmatch(r"[0-9]{1,20}", v) else None, "<n>"),
+    "dirty sync count": (
+        "dirty_sync_count",
+        lambda v: int(v) if re.fullmatch(r"[0-9]{1,20}", v) else None,
+        "<n>",
+    ),
     "vfio device transferred": ("vfio_transferred_bytes", _kbytes, "<n> kbytes"),
-    "throughput": ("mbps", lambda v: float(m.group(1)) if (m := re.fullmatch(r"([0-9]+(?:\.[0-9]+)?) mbps", v)) else None, "<x> mbps"),
+    "throughput": (
+        "mbps",
+        lambda v: (
+            float(m.group(1)) if (m := re.fullmatch(r"([0-9]+(?:\.[0-9]+)?) mbps", v)) else None
+        ),
+        "<x> mbps",
+    ),
 }
 
 
@@ -112,7 +130,9 @@ def parse_info_migrate(text: str, file: str) -> InfoMigrate:
             skipped += 1
             continue
         if key in ("Migration status", "Status"):
-            current = InfoMigrate(file=file, layout="classic" if key == "Migration status" else "10.1")
+            current = InfoMigrate(
+                file=file, layout="classic" if key == "Migration status" else "10.1"
+            )
             blocks.append(current)
             status, _, rest = value.partition(" ")
             if not re.fullmatch(r"[a-z-]{1,40}", status):
@@ -132,19 +152,30 @@ def parse_info_migrate(text: str, file: str) -> InfoMigrate:
                 raise ImportFileError(file, line_no, f"`{key}: {shape}`", line)
             setattr(current, attribute, converted)
             current.lines_used += 1
-        elif current.layout == "10.1" and key in ("Time (ms)", "Transfers", "Channels", "Sizes", "Others", "Throughput (Mbps)"):
+        elif current.layout == "10.1" and key in (
+            "Time (ms)",
+            "Transfers",
+            "Channels",
+            "Sizes",
+            "Others",
+            "Throughput (Mbps)",
+        ):
             _read_new_layout(current, key, value, file, line_no, line)
             current.lines_used += 1
         else:
             skipped += 1
     if not blocks:
-        raise ImportFileError(file, None, "HMP `info migrate` output with a `Migration status:` (or `Status:`) line")
+        raise ImportFileError(
+            file, None, "HMP `info migrate` output with a `Migration status:` (or `Status:`) line"
+        )
     final = blocks[-1]
     final.skipped_lines = skipped
     return final
 
 
-def _read_new_layout(info: InfoMigrate, key: str, value: str, file: str, line_no: int, line: str) -> None:
+def _read_new_layout(
+    info: InfoMigrate, key: str, value: str, file: str, line_no: int, line: str
+) -> None:
     if key == "Throughput (Mbps)":
         try:
             info.mbps = float(value)
@@ -155,7 +186,12 @@ def _read_new_layout(info: InfoMigrate, key: str, value: str, file: str, line_no
     if not pairs:
         raise ImportFileError(file, line_no, f"`{key}: name=value, ...`", line)
     if key == "Time (ms)":
-        for name, attribute in (("total", "total_time_ms"), ("setup", "setup_time_ms"), ("down", "downtime_ms"), ("exp_down", "expected_downtime_ms")):
+        for name, attribute in (
+            ("total", "total_time_ms"),
+            ("setup", "setup_time_ms"),
+            ("down", "downtime_ms"),
+            ("exp_down", "expected_downtime_ms"),
+        ):
             if name in pairs:
                 if not re.fullmatch(r"[0-9]{1,20}", pairs[name]):
                     raise ImportFileError(file, line_no, f"`Time (ms): ... {name}=<n>`", line)
@@ -176,7 +212,9 @@ def _read_new_layout(info: InfoMigrate, key: str, value: str, file: str, line_no
         if name in pairs:
             size = _size(pairs[name])
             if size is None:
-                raise ImportFileError(file, line_no, f"`{key}: ... {name}=<size, e.g. 143 MiB>`", line)
+                raise ImportFileError(
+                    file, line_no, f"`{key}: ... {name}=<size, e.g. 143 MiB>`", line
+                )
             setattr(info, attribute, size)
             if attribute not in info.approximate:
                 info.approximate.append(attribute)

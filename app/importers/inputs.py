@@ -36,7 +36,11 @@ def time_zero_us(inputs: ImportInputs) -> tuple[int, str]:
     src = inputs.src_trace
     if src is not None and src.timestamped:
         for r in src.records:
-            if r.name == "migrate_set_state" and r.fields.get("state") == "setup" and r.t_us is not None:
+            if (
+                r.name == "migrate_set_state"
+                and r.fields.get("state") == "setup"
+                and r.t_us is not None
+            ):
                 return r.t_us, "source trace: migrate_set_state new state setup"
     if inputs.src_events is not None:
         for e in inputs.src_events.events:
@@ -45,7 +49,9 @@ def time_zero_us(inputs: ImportInputs) -> tuple[int, str]:
     if inputs.query is not None:
         for s in inputs.query.samples:
             if s.total_time_ms is not None:
-                return s.t_us - int(s.total_time_ms * 1000), "first query-migrate sample minus its total-time"
+                return s.t_us - int(
+                    s.total_time_ms * 1000
+                ), "first query-migrate sample minus its total-time"
     if src is not None and src.timestamped:
         first = next(r.t_us for r in src.records if r.t_us is not None)
         return first, "first timestamped line of the source trace"
@@ -63,7 +69,11 @@ def time_zero_us(inputs: ImportInputs) -> tuple[int, str]:
 
 
 def _last_setup_index(records: list[TraceRecord]) -> int:
-    starts = [i for i, r in enumerate(records) if r.name == "migrate_set_state" and r.fields.get("state") == "setup"]
+    starts = [
+        i
+        for i, r in enumerate(records)
+        if r.name == "migrate_set_state" and r.fields.get("state") == "setup"
+    ]
     return starts[-1] if starts else 0
 
 
@@ -76,20 +86,33 @@ def last_migration(inputs: ImportInputs) -> tuple[ImportInputs, dict[str, int]]:
         log: TraceLog | None = getattr(inputs, attr)
         if log is None:
             continue
-        setups = sum(1 for r in log.records if r.name == "migrate_set_state" and r.fields.get("state") == "setup")
+        setups = sum(
+            1
+            for r in log.records
+            if r.name == "migrate_set_state" and r.fields.get("state") == "setup"
+        )
         if setups > 1:
             earlier[log.file] = setups - 1
-            setattr(out, attr, replace(log, records=log.records[_last_setup_index(log.records):]))
+            setattr(out, attr, replace(log, records=log.records[_last_setup_index(log.records) :]))
     for attr in ("src_events", "dst_events"):
         events: QmpEventLog | None = getattr(inputs, attr)
         if events is None:
             continue
-        starts = [i for i, e in enumerate(events.events) if e.name == "MIGRATION" and e.data.get("status") == "setup"]
+        starts = [
+            i
+            for i, e in enumerate(events.events)
+            if e.name == "MIGRATION" and e.data.get("status") == "setup"
+        ]
         if len(starts) > 1:
             earlier[events.file] = len(starts) - 1
-            setattr(out, attr, replace(events, events=events.events[starts[-1]:]))
+            setattr(out, attr, replace(events, events=events.events[starts[-1] :]))
     src = out.src_trace
-    if inputs.query is not None and src is not None and src.timestamped and inputs.src_trace is not src:
+    if (
+        inputs.query is not None
+        and src is not None
+        and src.timestamped
+        and inputs.src_trace is not src
+    ):
         start = next((r.t_us for r in src.records if r.t_us is not None), None)
         if start is not None:
             kept = [s for s in inputs.query.samples if s.t_us >= start]
@@ -113,15 +136,27 @@ def check_usable(inputs: ImportInputs) -> None:
         usable = True
     if inputs.query is not None:
         if not inputs.query.samples:
-            raise ImportFileError(inputs.query.file, None, 'query-migrate replies, one per line: {"timestamp": {...}, "return": {"status": ...}}')
+            raise ImportFileError(
+                inputs.query.file,
+                None,
+                'query-migrate replies, one per line: {"timestamp": {...}, "return": {"status": ...}}',
+            )
         usable = True
     for events in (inputs.src_events, inputs.dst_events):
         if events is None:
             continue
         if not events.events:
-            raise ImportFileError(events.file, None, "QMP events MIGRATION, MIGRATION_PASS, VFIO_MIGRATION, STOP or RESUME, one per line")
+            raise ImportFileError(
+                events.file,
+                None,
+                "QMP events MIGRATION, MIGRATION_PASS, VFIO_MIGRATION, STOP or RESUME, one per line",
+            )
         usable = True
     if inputs.info is not None:
         usable = True
     if not usable:
-        raise ImportFileError("(no file)", None, "at least one input file (a source trace log, query-migrate samples, QMP events or `info migrate`)")
+        raise ImportFileError(
+            "(no file)",
+            None,
+            "at least one input file (a source trace log, query-migrate samples, QMP events or `info migrate`)",
+        )

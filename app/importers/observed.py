@@ -26,7 +26,10 @@ def guess_profile(inputs: ImportInputs, replay: Replay) -> tuple[str, list[str]]
         if log is None:
             continue
         names.update(r.name for r in log.records)
-        windows_with_switchover_bw |= any(r.name == "migrate_transferred" and r.fields.get("switchover_bw") is not None for r in log.records)
+        windows_with_switchover_bw |= any(
+            r.name == "migrate_transferred" and r.fields.get("switchover_bw") is not None
+            for r in log.records
+        )
         if log.vfio_size_format == "decimal":
             low = max(low, (9, 2))
             evidence.append(f"{log.file}: VFIO sizes in decimal (QEMU 9.2+)")
@@ -71,11 +74,15 @@ def _trace_dirty_rate(syncs: list[Event]) -> tuple[int, str] | None:
             rates.append(sync.data["dirty_pages"] * 4096 / (span / 1000.0))
             start = sync.t_ms
     if rates:
-        return int(median(rates)), "migration_bitmap_sync_end dirty pages per rate period (>= 1 s) x 4 KiB, median"
+        return int(
+            median(rates)
+        ), "migration_bitmap_sync_end dirty pages per rate period (>= 1 s) x 4 KiB, median"
     last = syncs[-1]
     span = last.t_ms - start
     if span > 0 and last.data["dirty_pages"] > 0:
-        return int(last.data["dirty_pages"] * 4096 / (span / 1000.0)), "migration_bitmap_sync_end dirty pages x 4 KiB over the only (< 1 s) rate period"
+        return int(
+            last.data["dirty_pages"] * 4096 / (span / 1000.0)
+        ), "migration_bitmap_sync_end dirty pages x 4 KiB over the only (< 1 s) rate period"
     return None
 
 
@@ -90,51 +97,92 @@ def _round_rate_down(bytes_per_s: float) -> int:
     return int(bytes_per_s)
 
 
-
 def observed_settings(replay: Replay, inputs: ImportInputs, summary: Summary) -> dict[str, Any]:
     """What the files say about the settings, for "Simulate this" (derive.py)."""
     out: dict[str, Any] = {}
     q = inputs.query
     if q is not None and (s := q.last_with("ram_total_bytes")) is not None:
-        out["ram_total_bytes"] = {"value": s.ram_total_bytes, "from": f"query-migrate ram.total (line {s.line})"}
+        out["ram_total_bytes"] = {
+            "value": s.ram_total_bytes,
+            "from": f"query-migrate ram.total (line {s.line})",
+        }
         page = s.page_size_bytes or 4096
         if s.duplicate_pages is not None and s.ram_total_bytes:
             fraction = min(1.0, s.duplicate_pages * page / s.ram_total_bytes)
-            out["zero_page_fraction"] = {"value": round(fraction, 3), "from": "query-migrate ram.duplicate x page size / ram.total"}
-        rates = [x.dirty_pages_rate * (x.page_size_bytes or 4096) for x in q.samples if x.dirty_pages_rate]
+            out["zero_page_fraction"] = {
+                "value": round(fraction, 3),
+                "from": "query-migrate ram.duplicate x page size / ram.total",
+            }
+        rates = [
+            x.dirty_pages_rate * (x.page_size_bytes or 4096)
+            for x in q.samples
+            if x.dirty_pages_rate
+        ]
         if rates:
-            out["dirty_rate_bytes_per_s"] = {"value": int(median(rates)), "from": "median of query-migrate ram.dirty-pages-rate x page size"}
+            out["dirty_rate_bytes_per_s"] = {
+                "value": int(median(rates)),
+                "from": "median of query-migrate ram.dirty-pages-rate x page size",
+            }
     if "dirty_rate_bytes_per_s" not in out:
-        rate = _trace_dirty_rate([e for e in replay.events if e.kind == "bitmap_sync" and e.side == "source" and "dirty_pages" in e.data])
+        rate = _trace_dirty_rate(
+            [
+                e
+                for e in replay.events
+                if e.kind == "bitmap_sync" and e.side == "source" and "dirty_pages" in e.data
+            ]
+        )
         if rate is not None:
             out["dirty_rate_bytes_per_s"] = {"value": rate[0], "from": rate[1]}
     breakdown = summary.downtime_breakdown_ms
     if not replay.devices and "vm_stop" in breakdown:
-        out["vm_stop_ms"] = {"value": breakdown["vm_stop"], "from": "downtime breakdown: decision -> VM stopped"}
+        out["vm_stop_ms"] = {
+            "value": breakdown["vm_stop"],
+            "from": "downtime breakdown: decision -> VM stopped",
+        }
     if "dest_vm_start" in breakdown:
-        out["vm_start_ms"] = {"value": breakdown["dest_vm_start"], "from": "downtime breakdown: destination load done -> VM running"}
+        out["vm_start_ms"] = {
+            "value": breakdown["dest_vm_start"],
+            "from": "downtime breakdown: destination load done -> VM running",
+        }
     if summary.setup_time_ms is not None:
         out["setup_ms"] = {"value": summary.setup_time_ms, "from": "setup time"}
     if "ram_total_bytes" in out:
         pass
     elif inputs.info is not None and inputs.info.total_ram_bytes is not None:
-        out["ram_total_bytes"] = {"value": inputs.info.total_ram_bytes, "from": "info migrate total ram"}
+        out["ram_total_bytes"] = {
+            "value": inputs.info.total_ram_bytes,
+            "from": "info migrate total ram",
+        }
     elif replay.passes and replay.passes[0].estimate and not replay.devices:
-        out["ram_total_bytes"] = {"value": replay.passes[0].estimate, "from": "first migrate_pending_estimate (every page is dirty before the first pass)"}
+        out["ram_total_bytes"] = {
+            "value": replay.passes[0].estimate,
+            "from": "first migrate_pending_estimate (every page is dirty before the first pass)",
+        }
     limited = [p.window_bw for p in replay.passes if p.slept_ms and p.slept_ms > 0 and p.window_bw]
     if limited:
-        out["max_bandwidth_bytes_per_s"] = {"value": _round_rate_down(median(limited)), "from": f"median throughput of {len(limited)} rate-limited windows, rounded down to a round MiB/s"}
+        out["max_bandwidth_bytes_per_s"] = {
+            "value": _round_rate_down(median(limited)),
+            "from": f"median throughput of {len(limited)} rate-limited windows, rounded down to a round MiB/s",
+        }
     windows = [p.window_bw for p in replay.passes if p.window_bw]
     if windows:
-        out["peak_window_bytes_per_s"] = {"value": int(max(windows)), "from": "largest migrate_transferred bandwidth"}
+        out["peak_window_bytes_per_s"] = {
+            "value": int(max(windows)),
+            "from": "largest migrate_transferred bandwidth",
+        }
     if summary.downtime_limit_ms is not None:
-        out["downtime_limit_ms"] = {"value": summary.downtime_limit_ms, "from": "migrate_transferred max_size / bandwidth"}
+        out["downtime_limit_ms"] = {
+            "value": summary.downtime_limit_ms,
+            "from": "migrate_transferred max_size / bandwidth",
+        }
     init_error = any(INIT_DATA_SENT_ERROR in e for e in replay.errors)
     if replay.ack_in_use:
         dst_caps = ["return-path"] if init_error else ["return-path", "switchover-ack"]
         out["caps"] = {
             "value": {"source": ["return-path", "switchover-ack"], "destination": dst_caps},
-            "from": "destination refused INIT_DATA_SENT: switchover-ack was off there" if init_error else "switchover-ack lines on the source/destination",
+            "from": "destination refused INIT_DATA_SENT: switchover-ack was off there"
+            if init_error
+            else "switchover-ack lines on the source/destination",
         }
     devices: dict[str, Any] = {}
     for d in replay.devices.values():
@@ -148,5 +196,8 @@ def observed_settings(replay: Replay, inputs: ImportInputs, summary: Summary) ->
             item["stop_copy_bytes"] = stop
         devices[d.name] = item
     if devices:
-        out["devices"] = {"value": devices, "from": "vfio_* trace lines (initial bytes: first pending query; stop-copy: bytes read after VM stop, else the last stopcopy size)"}
+        out["devices"] = {
+            "value": devices,
+            "from": "vfio_* trace lines (initial bytes: first pending query; stop-copy: bytes read after VM stop, else the last stopcopy size)",
+        }
     return out

@@ -63,13 +63,26 @@ def parse_qmp_events(text: str, file: str) -> QmpEventLog:
         if not isinstance(data, dict):
             raise ImportFileError(file, line_no, f'"data" of {name} as an object', line)
         if name == "MIGRATION" and not (isinstance(data.get("status"), str) and data["status"]):
-            raise ImportFileError(file, line_no, 'MIGRATION with "data": {"status": <MigrationStatus>}', line)
-        if name == "MIGRATION_PASS" and not (isinstance(data.get("pass"), int) and not isinstance(data["pass"], bool) and data["pass"] >= 0):
-            raise ImportFileError(file, line_no, 'MIGRATION_PASS with "data": {"pass": <non-negative int>}', line)
+            raise ImportFileError(
+                file, line_no, 'MIGRATION with "data": {"status": <MigrationStatus>}', line
+            )
+        if name == "MIGRATION_PASS" and not (
+            isinstance(data.get("pass"), int)
+            and not isinstance(data["pass"], bool)
+            and data["pass"] >= 0
+        ):
+            raise ImportFileError(
+                file, line_no, 'MIGRATION_PASS with "data": {"pass": <non-negative int>}', line
+            )
         if name == "VFIO_MIGRATION" and not (
             isinstance(data.get("device-id"), str) and isinstance(data.get("device-state"), str)
         ):
-            raise ImportFileError(file, line_no, 'VFIO_MIGRATION with "data": {"device-id": <str>, "device-state": <str>}', line)
+            raise ImportFileError(
+                file,
+                line_no,
+                'VFIO_MIGRATION with "data": {"device-id": <str>, "device-state": <str>}',
+                line,
+            )
         log.events.append(QmpEvent(line=line_no, t_us=t_us, name=name, data=dict(data)))
     log.events.sort(key=lambda e: (e.t_us, e.line))
     return log

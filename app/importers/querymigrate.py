@@ -60,7 +60,11 @@ class QueryMigrateSeries:
         return None
 
     def info(self) -> dict[str, Any]:
-        return {"file": self.file, "samples": len(self.samples), "skipped_lines": self.skipped_lines}
+        return {
+            "file": self.file,
+            "samples": len(self.samples),
+            "skipped_lines": self.skipped_lines,
+        }
 
 
 def parse_query_migrate(text: str, file: str) -> QueryMigrateSeries:
@@ -71,13 +75,17 @@ def parse_query_migrate(text: str, file: str) -> QueryMigrateSeries:
             continue
         reply = obj.get("return", obj)
         if not isinstance(reply, dict):
-            raise ImportFileError(file, line_no, 'a query-migrate reply object under "return"', line)
+            raise ImportFileError(
+                file, line_no, 'a query-migrate reply object under "return"', line
+            )
         if "status" not in reply:
             # e.g. {"return": {}} replies to other commands in a transcript.
             series.skipped_lines += 1
             continue
         if "timestamp" not in obj:
-            raise ImportFileError(file, line_no, 'a "timestamp" next to the query-migrate reply', line)
+            raise ImportFileError(
+                file, line_no, 'a "timestamp" next to the query-migrate reply', line
+            )
         t_us = timestamp_us(obj["timestamp"], file, line_no, line)
         status = reply["status"]
         if not isinstance(status, str) or not status or len(status) > 40:
@@ -96,7 +104,9 @@ def parse_query_migrate(text: str, file: str) -> QueryMigrateSeries:
                 status=status,
                 setup_time_ms=number_or_none(reply, "setup-time", file, line_no, line, ""),
                 total_time_ms=number_or_none(reply, "total-time", file, line_no, line, ""),
-                expected_downtime_ms=number_or_none(reply, "expected-downtime", file, line_no, line, ""),
+                expected_downtime_ms=number_or_none(
+                    reply, "expected-downtime", file, line_no, line, ""
+                ),
                 downtime_ms=number_or_none(reply, "downtime", file, line_no, line, ""),
                 ram_transferred_bytes=int_or_none(ram, "transferred", file, line_no, line, "ram."),
                 ram_remaining_bytes=int_or_none(ram, "remaining", file, line_no, line, "ram."),
@@ -106,7 +116,9 @@ def parse_query_migrate(text: str, file: str) -> QueryMigrateSeries:
                 dirty_pages_rate=int_or_none(ram, "dirty-pages-rate", file, line_no, line, "ram."),
                 precopy_bytes=int_or_none(ram, "precopy-bytes", file, line_no, line, "ram."),
                 downtime_bytes=int_or_none(ram, "downtime-bytes", file, line_no, line, "ram."),
-                vfio_transferred_bytes=int_or_none(vfio, "transferred", file, line_no, line, "vfio."),
+                vfio_transferred_bytes=int_or_none(
+                    vfio, "transferred", file, line_no, line, "vfio."
+                ),
                 duplicate_pages=int_or_none(ram, "duplicate", file, line_no, line, "ram."),
                 normal_pages=int_or_none(ram, "normal", file, line_no, line, "ram."),
                 page_size_bytes=int_or_none(ram, "page-size", file, line_no, line, "ram."),

@@ -20,8 +20,13 @@ from .tracelog import INIT_DATA_SENT_ERROR, TraceRecord
 INIT_DATA_SENT_TAG = 0xFFFFFFFFEF100005
 RP_SHUT, RP_PONG, RP_SWITCHOVER_ACK = 1, 2, 7
 VFIO_STATE_NAMES = {
-    "stop": "STOP", "running": "RUNNING", "stop-copy": "STOP_COPY", "resuming": "RESUMING",
-    "running-p2p": "RUNNING_P2P", "pre-copy": "PRE_COPY", "pre-copy-p2p": "PRE_COPY_P2P",
+    "stop": "STOP",
+    "running": "RUNNING",
+    "stop-copy": "STOP_COPY",
+    "resuming": "RESUMING",
+    "running-p2p": "RUNNING_P2P",
+    "pre-copy": "PRE_COPY",
+    "pre-copy-p2p": "PRE_COPY_P2P",
 }
 FinalStatus = Literal["completed", "failed", "cancelled"]
 # A switchover instant (ms) and how it is known: "measured" (checkpoint) or "derived".
@@ -149,9 +154,27 @@ class Replay:
         return [device.snapshot() for device in self.devices.values()]
 
     def event(
-        self, t_ms: float, kind: str, side: str, detail: str, fn: str | None, device: str | None = None, **data: Any
+        self,
+        t_ms: float,
+        kind: str,
+        side: str,
+        detail: str,
+        fn: str | None,
+        device: str | None = None,
+        **data: Any,
     ) -> None:
-        self.events.append(Event(t_ms=round(t_ms, 3), step=0, kind=kind, side=side, device=device, detail=detail, qemu_function=fn, data=data))  # type: ignore[arg-type]
+        self.events.append(
+            Event(
+                t_ms=round(t_ms, 3),
+                step=0,
+                kind=kind,
+                side=side,
+                device=device,
+                detail=detail,
+                qemu_function=fn,
+                data=data,
+            )
+        )  # type: ignore[arg-type]
 
     def close_pass(self, end_ms: float) -> None:
         if not self.passes or self.passes[-1].closed:
@@ -173,7 +196,11 @@ class Replay:
         names: set[str] = set()
         for log in (inputs.src_trace, inputs.dst_trace):
             if log is not None:
-                names.update(r.fields["device"] for r in log.records if r.name.startswith("vfio_") and r.fields.get("device"))
+                names.update(
+                    r.fields["device"]
+                    for r in log.records
+                    if r.name.startswith("vfio_") and r.fields.get("device")
+                )
         for events in (inputs.src_events, inputs.dst_events):
             if events is not None:
                 names.update(e.data["device-id"] for e in events.named("VFIO_MIGRATION"))
@@ -183,7 +210,10 @@ class Replay:
     def timeline(self, inputs: ImportInputs) -> list[tuple[float, str, TraceRecord]]:
         """Both hosts' trace lines on the source clock, in time order."""
         out: list[tuple[float, int, int, str, TraceRecord]] = []
-        for side, log, shift in (("source", inputs.src_trace, 0), ("destination", inputs.dst_trace, self.offset_us)):
+        for side, log, shift in (
+            ("source", inputs.src_trace, 0),
+            ("destination", inputs.dst_trace, self.offset_us),
+        ):
             if log is None:
                 continue
             for r in log.records:
@@ -194,16 +224,37 @@ class Replay:
                 out.append((t_ms, 0 if side == "source" else 1, r.line, side, r))
         # VFIO_MIGRATION events join the timeline as state lines (so every step's device snapshot
         # has them) for devices whose trace on that side has no state lines of its own.
-        for side, events, shift, log in (("source", inputs.src_events, 0, inputs.src_trace), ("destination", inputs.dst_events, self.offset_us, inputs.dst_trace)):
+        for side, events, shift, log in (
+            ("source", inputs.src_events, 0, inputs.src_trace),
+            ("destination", inputs.dst_events, self.offset_us, inputs.dst_trace),
+        ):
             if events is None or self.untimed:
                 continue
-            traced = {r.fields.get("device") for r in (log.records if log is not None else []) if r.name in ("vfio_migration_set_state", "vfio_migration_set_device_state")}
+            traced = {
+                r.fields.get("device")
+                for r in (log.records if log is not None else [])
+                if r.name in ("vfio_migration_set_state", "vfio_migration_set_device_state")
+            }
             for e in events.named("VFIO_MIGRATION"):
                 if e.data["device-id"] in traced:
                     continue
                 state = VFIO_STATE_NAMES.get(e.data["device-state"], e.data["device-state"].upper())
-                record = TraceRecord(line=e.line, t_us=e.t_us, pid=None, name="vfio_migration_set_device_state", fields={"device": e.data["device-id"], "state": state, "qmp": True})
-                out.append(((e.t_us - shift - self.t0_us) / 1000.0, 0 if side == "source" else 1, e.line, side, record))
+                record = TraceRecord(
+                    line=e.line,
+                    t_us=e.t_us,
+                    pid=None,
+                    name="vfio_migration_set_device_state",
+                    fields={"device": e.data["device-id"], "state": state, "qmp": True},
+                )
+                out.append(
+                    (
+                        (e.t_us - shift - self.t0_us) / 1000.0,
+                        0 if side == "source" else 1,
+                        e.line,
+                        side,
+                        record,
+                    )
+                )
         # Stable: time, then source before destination at equal times, then file order.
         out.sort(key=lambda item: (item[0], item[1], item[2]))
         return [(t, side, r) for t, _, _, side, r in out]
@@ -213,7 +264,9 @@ class Replay:
         self.add_devices_seen(inputs)
         merged = self.timeline(inputs)
         self.init_errors = {
-            r.fields.get("device") for _, _, r in merged if r.name == "error_report" and INIT_DATA_SENT_ERROR in r.fields["message"]
+            r.fields.get("device")
+            for _, _, r in merged
+            if r.name == "error_report" and INIT_DATA_SENT_ERROR in r.fields["message"]
         }
         for t_ms, side, record in merged:
             self.apply(t_ms, side, record)
@@ -246,7 +299,9 @@ class Replay:
         else:
             self.dst_status = state
             self.mark(f"dst_{state}", t)
-        self.event(t, "status", side, f"{side} status -> {state}", "migrate_set_state", status=state)
+        self.event(
+            t, "status", side, f"{side} status -> {state}", "migrate_set_state", status=state
+        )
 
     def on_pending_estimate(self, t: float, side: str, r: TraceRecord) -> None:
         if side != "source":
@@ -255,11 +310,24 @@ class Replay:
             self.close_pass(t)
         else:
             self.setup_sync_count = self.sync_count
-        self.passes.append(PassRecord(start_ms=t, estimate=r.fields["pending"], threshold_at_start=self.threshold_bytes,
-                                      acked_at_start=self.acked, status=self.status))
+        self.passes.append(
+            PassRecord(
+                start_ms=t,
+                estimate=r.fields["pending"],
+                threshold_at_start=self.threshold_bytes,
+                acked_at_start=self.acked,
+                status=self.status,
+            )
+        )
         if self.acked and "switchover_permitted" not in self.marks and self.ack_in_use:
             self.mark("switchover_permitted", t)
-            self.event(t, "switchover_permitted", "source", "first pass that sees the ack: can_switchover is true from here", "migration_can_switchover")
+            self.event(
+                t,
+                "switchover_permitted",
+                "source",
+                "first pass that sees the ack: can_switchover is true from here",
+                "migration_can_switchover",
+            )
 
     def on_pending_exact(self, t: float, side: str, r: TraceRecord) -> None:
         if side == "source" and self.passes:
@@ -273,7 +341,14 @@ class Replay:
             self.passes[-1].decided = pending
         self.mark("low_pending", t)
         self.close_pass(t)
-        self.event(t, "switchover_decided", "source", f"pending {pending} bytes is below the threshold: switch over", "migration_iteration_run", pending_bytes=pending)
+        self.event(
+            t,
+            "switchover_decided",
+            "source",
+            f"pending {pending} bytes is below the threshold: switch over",
+            "migration_iteration_run",
+            pending_bytes=pending,
+        )
 
     def on_transferred(self, t: float, side: str, r: TraceRecord) -> None:
         if side != "source":
@@ -285,10 +360,22 @@ class Replay:
         if self.passes and not self.passes[-1].closed:
             self.passes[-1].window_bytes = f["transferred"]
             self.passes[-1].window_bw = bw
-        data = {"bandwidth_bytes_per_s": bw, "threshold_bytes": float(f["max_size"]), "window_bytes": f["transferred"], "time_spent_ms": f["time_spent"]}
+        data = {
+            "bandwidth_bytes_per_s": bw,
+            "threshold_bytes": float(f["max_size"]),
+            "window_bytes": f["transferred"],
+            "time_spent_ms": f["time_spent"],
+        }
         if f.get("switchover_bw"):
             data["switchover_bandwidth_bytes_per_s"] = f["switchover_bw"] * 1000.0
-        self.event(t, "window", "source", f"window closed: {f['transferred']} bytes in {f['time_spent']} ms", "migration_update_counters", **data)
+        self.event(
+            t,
+            "window",
+            "source",
+            f"window closed: {f['transferred']} bytes in {f['time_spent']} ms",
+            "migration_update_counters",
+            **data,
+        )
 
     def on_rate_limit(self, t: float, side: str, r: TraceRecord) -> None:
         if side == "source" and self.passes:
@@ -307,7 +394,15 @@ class Replay:
         if self.vm_stopped:
             self.mark("final_sync_end", t)
         pages = r.fields["dirty_pages"]
-        self.event(t, "bitmap_sync", "source", f"dirty bitmap sync #{self.sync_count}: {pages} dirty pages in this rate period", "migration_bitmap_sync", dirty_pages=pages, sync_count=self.sync_count)
+        self.event(
+            t,
+            "bitmap_sync",
+            "source",
+            f"dirty bitmap sync #{self.sync_count}: {pages} dirty pages in this rate period",
+            "migration_bitmap_sync",
+            dirty_pages=pages,
+            sync_count=self.sync_count,
+        )
 
     def on_section_start(self, t: float, side: str, r: TraceRecord) -> None:
         if side != "source":
@@ -338,10 +433,17 @@ class Replay:
 
     def on_handler_downtime(self, t: float, side: str, r: TraceRecord) -> None:
         f = r.fields
-        self.handler_downtimes.append({
-            "side": side, "kind": "save" if r.name.endswith("save") else "load", "type": f["type"], "idstr": f["idstr"],
-            "instance_id": f["instance_id"], "downtime_ms": f["downtime_us"] / 1000.0, "at_ms": round(t, 3),
-        })
+        self.handler_downtimes.append(
+            {
+                "side": side,
+                "kind": "save" if r.name.endswith("save") else "load",
+                "type": f["type"],
+                "idstr": f["idstr"],
+                "instance_id": f["instance_id"],
+                "downtime_ms": f["downtime_us"] / 1000.0,
+                "at_ms": round(t, 3),
+            }
+        )
 
     def on_migrate_error(self, t: float, side: str, r: TraceRecord) -> None:
         self.errors.append(f"{side}: {r.fields['error']}")
@@ -350,7 +452,9 @@ class Replay:
     def on_error_report(self, t: float, side: str, r: TraceRecord) -> None:
         f = r.fields
         self.errors.append(f"{side}: {f['message']}")
-        self.event(t, "error", side, f["message"], "error_report", device=f.get("device"), level=f["level"])
+        self.event(
+            t, "error", side, f["message"], "error_report", device=f.get("device"), level=f["level"]
+        )
 
     # ------------------------------------------------------------ stream and return path
 
@@ -358,16 +462,35 @@ class Replay:
         if r.name == "loadvm_process_command" and r.fields["com"] != "OPEN_RETURN_PATH":
             return
         src = side == "source"
-        self.event(t, "open_return_path", side, "MIG_CMD_OPEN_RETURN_PATH " + ("sent" if src else "processed"),
-                   "qemu_savevm_send_open_return_path" if src else "loadvm_process_command")
+        self.event(
+            t,
+            "open_return_path",
+            side,
+            "MIG_CMD_OPEN_RETURN_PATH " + ("sent" if src else "processed"),
+            "qemu_savevm_send_open_return_path" if src else "loadvm_process_command",
+        )
 
     def on_ping(self, t: float, side: str, r: TraceRecord) -> None:
         value = r.fields["value"]
-        self.event(t, "ping", side, f"PING {value:#x} " + ("sent" if side == "source" else "processed"), r.name, value=value)
+        self.event(
+            t,
+            "ping",
+            side,
+            f"PING {value:#x} " + ("sent" if side == "source" else "processed"),
+            r.name,
+            value=value,
+        )
 
     def on_pong(self, t: float, side: str, r: TraceRecord) -> None:
         value = r.fields["value"]
-        self.event(t, "pong", "source", f"PONG {value:#x} received", "source_return_path_thread", value=value)
+        self.event(
+            t,
+            "pong",
+            "source",
+            f"PONG {value:#x} received",
+            "source_return_path_thread",
+            value=value,
+        )
 
     def on_send_rp_message(self, t: float, side: str, r: TraceRecord) -> None:
         if side == "source":
@@ -376,7 +499,11 @@ class Replay:
         kind = {RP_SHUT: "shut_sent", RP_PONG: "pong", RP_SWITCHOVER_ACK: "ack_sent"}.get(msg_type)
         if kind is None:
             return
-        label = {"shut_sent": "SHUT sent on the return path", "pong": "PONG sent", "ack_sent": "SWITCHOVER_ACK sent: every device approved"}[kind]
+        label = {
+            "shut_sent": "SHUT sent on the return path",
+            "pong": "PONG sent",
+            "ack_sent": "SWITCHOVER_ACK sent: every device approved",
+        }[kind]
         if kind == "ack_sent":
             self.mark("ack_sent", t)
         self.event(t, kind, "destination", label, "migrate_send_rp_message", msg_type=msg_type)
@@ -384,20 +511,34 @@ class Replay:
     def on_ack_received(self, t: float, side: str, r: TraceRecord) -> None:
         self.acked = True
         self.mark("ack_received", t)
-        self.event(t, "ack_received", "source", "SWITCHOVER_ACK received: switchover_acked = true", "source_return_path_thread")
+        self.event(
+            t,
+            "ack_received",
+            "source",
+            "SWITCHOVER_ACK received: switchover_acked = true",
+            "source_return_path_thread",
+        )
 
     def on_shut_received(self, t: float, side: str, r: TraceRecord) -> None:
         value = r.fields["value"]
         self.mark("shut_received", t)
-        detail = "SHUT received: the destination finished" if value == 0 else f"SHUT received with error {value:#x}: the destination failed"
+        detail = (
+            "SHUT received: the destination finished"
+            if value == 0
+            else f"SHUT received with error {value:#x}: the destination failed"
+        )
         self.event(t, "shut_received", "source", detail, "source_return_path_thread", value=value)
 
     def on_return_path_bad_end(self, t: float, side: str, r: TraceRecord) -> None:
-        self.event(t, "error", "source", "return path ended with an error", "source_return_path_thread")
+        self.event(
+            t, "error", "source", "return path ended with an error", "source_return_path_thread"
+        )
 
     # ------------------------------------------------------------ VFIO devices
 
-    def set_device_state(self, t: float, side: str, device: DeviceRecord, state: str, fn: str) -> None:
+    def set_device_state(
+        self, t: float, side: str, device: DeviceRecord, state: str, fn: str
+    ) -> None:
         old = device.src_state if side == "source" else device.dst_state
         if old == state:
             return
@@ -407,24 +548,44 @@ class Replay:
                 device.precopy = True
         else:
             device.dst_state = state
-        self.event(t, "device_state", side, f"{device.name}: {old or '?'} -> {state}", fn, device=device.name, **{"from": old, "to": state})
+        self.event(
+            t,
+            "device_state",
+            side,
+            f"{device.name}: {old or '?'} -> {state}",
+            fn,
+            device=device.name,
+            **{"from": old, "to": state},
+        )
 
-    def on_vfio_device_state(self, t: float, side: str, device: DeviceRecord, r: TraceRecord) -> None:
-        self.set_device_state(t, side, device, r.fields["state"], "vfio_migration_send_event" if r.fields.get("qmp") else r.name)
+    def on_vfio_device_state(
+        self, t: float, side: str, device: DeviceRecord, r: TraceRecord
+    ) -> None:
+        self.set_device_state(
+            t,
+            side,
+            device,
+            r.fields["state"],
+            "vfio_migration_send_event" if r.fields.get("qmp") else r.name,
+        )
 
     def on_vfio_set_state(self, t: float, side: str, device: DeviceRecord, r: TraceRecord) -> None:
         # 8.1 prints the state reached; 9.1+ prints the request ("new state"), confirmed later
         # by vfio_migration_set_device_state, which then wins (same value: no second event).
         self.set_device_state(t, side, device, r.fields["state"] or r.fields["new_state"], r.name)
 
-    def on_vfio_pending_estimate(self, t: float, side: str, device: DeviceRecord, r: TraceRecord) -> None:
+    def on_vfio_pending_estimate(
+        self, t: float, side: str, device: DeviceRecord, r: TraceRecord
+    ) -> None:
         if side != "source":
             return
         device.init_est, device.dirty_est = r.fields["init"], r.fields["dirty"]
         if device.initial_bytes is None and device.init_est is not None:
             device.initial_bytes = device.init_est
 
-    def on_vfio_pending_exact(self, t: float, side: str, device: DeviceRecord, r: TraceRecord) -> None:
+    def on_vfio_pending_exact(
+        self, t: float, side: str, device: DeviceRecord, r: TraceRecord
+    ) -> None:
         if side != "source":
             return
         f = r.fields
@@ -445,7 +606,9 @@ class Replay:
         else:
             device.precopy_sent += size
 
-    def on_vfio_save_iterate(self, t: float, side: str, device: DeviceRecord, r: TraceRecord) -> None:
+    def on_vfio_save_iterate(
+        self, t: float, side: str, device: DeviceRecord, r: TraceRecord
+    ) -> None:
         if side != "source":
             return
         f = r.fields
@@ -456,16 +619,34 @@ class Replay:
         if self.ack_in_use and f["init"] == 0 and not device.init_data_sent:
             device.init_data_sent = True
             device.init_data_sent_at_ms = t
-            self.event(t, "init_data_sent", "source", f"{device.name}: initial bytes all read; section ends with INIT_DATA_SENT (derived: precopy initial size 0)", "vfio_save_iterate", device=device.name)
+            self.event(
+                t,
+                "init_data_sent",
+                "source",
+                f"{device.name}: initial bytes all read; section ends with INIT_DATA_SENT (derived: precopy initial size 0)",
+                "vfio_save_iterate",
+                device=device.name,
+            )
         elif device.init_data_sent is None and self.ack_in_use:
             device.init_data_sent = False
 
     def on_vfio_load_state(self, t: float, side: str, device: DeviceRecord, r: TraceRecord) -> None:
-        if side == "source" or r.fields["data"] != INIT_DATA_SENT_TAG or device.name in self.init_errors:
+        if (
+            side == "source"
+            or r.fields["data"] != INIT_DATA_SENT_TAG
+            or device.name in self.init_errors
+        ):
             return
         device.init_data_loaded = True
         device.init_data_loaded_at_ms = t
-        self.event(t, "init_data_loaded", "destination", f"{device.name}: INIT_DATA_SENT processed, device approves switchover", "vfio_load_state", device=device.name)
+        self.event(
+            t,
+            "init_data_loaded",
+            "destination",
+            f"{device.name}: INIT_DATA_SENT processed, device approves switchover",
+            "vfio_load_state",
+            device=device.name,
+        )
 
     def on_vfio_load_data(self, t: float, side: str, device: DeviceRecord, r: TraceRecord) -> None:
         if side == "source":
@@ -481,7 +662,9 @@ class Replay:
         if side == "source" and device.sent is None:
             device.sent = 0
 
-    def on_vfio_complete_precopy(self, t: float, side: str, device: DeviceRecord, r: TraceRecord) -> None:
+    def on_vfio_complete_precopy(
+        self, t: float, side: str, device: DeviceRecord, r: TraceRecord
+    ) -> None:
         if side == "source":
             self.mark("vfio_complete_" + device.name, t)
 
@@ -489,7 +672,10 @@ class Replay:
 
     def apply_qmp_events(self, inputs: ImportInputs) -> None:
         """QMP events fill what the traces did not give (and STOP/RESUME instants)."""
-        sides = (("source", inputs.src_events, 0), ("destination", inputs.dst_events, self.offset_us))
+        sides = (
+            ("source", inputs.src_events, 0),
+            ("destination", inputs.dst_events, self.offset_us),
+        )
         trace_status = {e.side for e in self.events if e.kind == "status"}
         trace_syncs = any(e.kind == "bitmap_sync" for e in self.events)
         for side, log, shift in sides:
@@ -505,23 +691,53 @@ class Replay:
                     status = e.data["status"]
                     self.mark(f"qmp_{'src' if side == 'source' else 'dst'}_{status}", t)
                     if side not in trace_status:
-                        self.event(t, "status", side, f"{side} status -> {status} (QMP event)", "migrate_set_state", status=status)
+                        self.event(
+                            t,
+                            "status",
+                            side,
+                            f"{side} status -> {status} (QMP event)",
+                            "migrate_set_state",
+                            status=status,
+                        )
                 elif e.name == "MIGRATION_PASS" and side == "source" and not trace_syncs:
-                    self.event(t, "bitmap_sync", "source", f"dirty bitmap sync #{e.data['pass']} (QMP MIGRATION_PASS)", "migration_bitmap_sync", sync_count=e.data["pass"])
+                    self.event(
+                        t,
+                        "bitmap_sync",
+                        "source",
+                        f"dirty bitmap sync #{e.data['pass']} (QMP MIGRATION_PASS)",
+                        "migration_bitmap_sync",
+                        sync_count=e.data["pass"],
+                    )
 
     def add_vm_stop_start_events(self) -> None:
         """One vm_stop and one vm_start event, from the best source available."""
         for kind, side, options in (
-            ("vm_stop", "source", (
-                (self.checkpoints.get("src-vm-stopped"), "checkpoint src-vm-stopped", False),
-                (self.marks.get("vm_stopped"), "migration_completion_vm_stop", False),
-                (self.marks.get("qmp_stop"), "QMP STOP", False),
-            )),
-            ("vm_start", "destination", (
-                (self.checkpoints.get("dst-precopy-bh-vm-started"), "checkpoint dst-precopy-bh-vm-started", False),
-                (self.marks.get("qmp_resume"), "QMP RESUME", False),
-                (self.marks.get("dst_completed"), "derived: destination status completed right after vm_start", True),
-            )),
+            (
+                "vm_stop",
+                "source",
+                (
+                    (self.checkpoints.get("src-vm-stopped"), "checkpoint src-vm-stopped", False),
+                    (self.marks.get("vm_stopped"), "migration_completion_vm_stop", False),
+                    (self.marks.get("qmp_stop"), "QMP STOP", False),
+                ),
+            ),
+            (
+                "vm_start",
+                "destination",
+                (
+                    (
+                        self.checkpoints.get("dst-precopy-bh-vm-started"),
+                        "checkpoint dst-precopy-bh-vm-started",
+                        False,
+                    ),
+                    (self.marks.get("qmp_resume"), "QMP RESUME", False),
+                    (
+                        self.marks.get("dst_completed"),
+                        "derived: destination status completed right after vm_start",
+                        True,
+                    ),
+                ),
+            ),
         ):
             for t, how, derived in options:
                 if t is not None:
@@ -552,20 +768,51 @@ class Replay:
                 iterable_end = end
                 if idstr == "ram":
                     ram_end = end
-        non_iterable_end = max((end for _, _, end in self.after_stop_sections if end is not None), default=None)
+        non_iterable_end = max(
+            (end for _, _, end in self.after_stop_sections if end is not None), default=None
+        )
         return {
-            "start": pick((cp.get("src-downtime-start"), "measured"), (m.get("low_pending"), "derived"), (m.get("qmp_stop"), "derived")),
-            "vm_stopped": pick((cp.get("src-vm-stopped"), "measured"), (m.get("vm_stopped"), "derived"), (m.get("qmp_stop"), "derived")),
+            "start": pick(
+                (cp.get("src-downtime-start"), "measured"),
+                (m.get("low_pending"), "derived"),
+                (m.get("qmp_stop"), "derived"),
+            ),
+            "vm_stopped": pick(
+                (cp.get("src-vm-stopped"), "measured"),
+                (m.get("vm_stopped"), "derived"),
+                (m.get("qmp_stop"), "derived"),
+            ),
             "ram_saved": pick((ram_end, "derived")),
-            "iterable_saved": pick((cp.get("src-iterable-saved"), "measured"), (iterable_end, "derived")),
-            "non_iterable_saved": pick((cp.get("src-non-iterable-saved"), "measured"), (m.get("rp_end_before"), "derived"), (non_iterable_end, "derived")),
-            "dst_loaded": pick((cp.get("dst-precopy-loadvm-completed"), "measured"), (m.get("dst_loadvm_done"), "derived")),
-            "dst_started": pick((cp.get("dst-precopy-bh-vm-started"), "measured"), (m.get("qmp_resume"), "measured"), (m.get("dst_completed"), "derived")),
-            "end": pick((cp.get("src-downtime-end"), "measured"), (m.get("rp_end_after"), "derived"), (m.get("shut_received"), "derived"), (m.get("src_completed"), "derived"), (m.get("qmp_src_completed"), "derived")),
+            "iterable_saved": pick(
+                (cp.get("src-iterable-saved"), "measured"), (iterable_end, "derived")
+            ),
+            "non_iterable_saved": pick(
+                (cp.get("src-non-iterable-saved"), "measured"),
+                (m.get("rp_end_before"), "derived"),
+                (non_iterable_end, "derived"),
+            ),
+            "dst_loaded": pick(
+                (cp.get("dst-precopy-loadvm-completed"), "measured"),
+                (m.get("dst_loadvm_done"), "derived"),
+            ),
+            "dst_started": pick(
+                (cp.get("dst-precopy-bh-vm-started"), "measured"),
+                (m.get("qmp_resume"), "measured"),
+                (m.get("dst_completed"), "derived"),
+            ),
+            "end": pick(
+                (cp.get("src-downtime-end"), "measured"),
+                (m.get("rp_end_after"), "derived"),
+                (m.get("shut_received"), "derived"),
+                (m.get("src_completed"), "derived"),
+                (m.get("qmp_src_completed"), "derived"),
+            ),
         }
 
     def final_status(self, inputs: ImportInputs) -> FinalStatus:
-        candidates = [self.status if inputs.src_trace is not None and self.status != "none" else None]
+        candidates = [
+            self.status if inputs.src_trace is not None and self.status != "none" else None
+        ]
         if inputs.src_events is not None:
             statuses = [e.data["status"] for e in inputs.src_events.named("MIGRATION")]
             candidates.append(statuses[-1] if statuses else None)
@@ -604,7 +851,11 @@ def ack_in_use(inputs: ImportInputs) -> bool | None:
         if log is None:
             continue
         for r in log.records:
-            if r.name in ("source_return_path_thread_switchover_acked", "loadvm_state_switchover_ack_needed", "loadvm_approve_switchover"):
+            if r.name in (
+                "source_return_path_thread_switchover_acked",
+                "loadvm_state_switchover_ack_needed",
+                "loadvm_approve_switchover",
+            ):
                 return True
             if r.name == "error_report" and INIT_DATA_SENT_ERROR in r.fields["message"]:
                 return True  # the source sent INIT_DATA_SENT: it had switchover-ack on

@@ -32,7 +32,9 @@ def round_ms(value: float | None) -> float | None:
     return None if value is None else round(value, 3)
 
 
-def summarize(replay: Replay, inputs: ImportInputs, steps: list[Step]) -> tuple[Summary, dict[str, str], dict[str, Any]]:
+def summarize(
+    replay: Replay, inputs: ImportInputs, steps: list[Step]
+) -> tuple[Summary, dict[str, str], dict[str, Any]]:
     q = inputs.query
     info = inputs.info
     sources: dict[str, str] = {}
@@ -45,12 +47,16 @@ def summarize(replay: Replay, inputs: ImportInputs, steps: list[Step]) -> tuple[
             if sample is not None:
                 value = getattr(sample, attr_q)
                 reported[key] = value
-                sources[key] = f"query-migrate line {sample.line} ({sample.status}; measured by QEMU)"
+                sources[key] = (
+                    f"query-migrate line {sample.line} ({sample.status}; measured by QEMU)"
+                )
                 return float(value)
         if info is not None and getattr(info, attr_info) is not None:
             value = getattr(info, attr_info)
             reported[key] = value
-            sources[key] = "info migrate" + (" (rounded by QEMU)" if attr_info in info.approximate else " (measured by QEMU)")
+            sources[key] = "info migrate" + (
+                " (rounded by QEMU)" if attr_info in info.approximate else " (measured by QEMU)"
+            )
             return float(value)
         return None
 
@@ -60,43 +66,94 @@ def summarize(replay: Replay, inputs: ImportInputs, steps: list[Step]) -> tuple[
 
     total = from_reports("total_time_ms", "total_time_ms", "total_time_ms")
     if total is None and timed:
-        end = next((replay.marks.get(k) for k in ("src_completed", "src_cancelled", "src_failed", "qmp_src_completed", "qmp_src_cancelled", "qmp_src_failed") if k in replay.marks), None)
+        end = next(
+            (
+                replay.marks.get(k)
+                for k in (
+                    "src_completed",
+                    "src_cancelled",
+                    "src_failed",
+                    "qmp_src_completed",
+                    "qmp_src_cancelled",
+                    "qmp_src_failed",
+                )
+                if k in replay.marks
+            ),
+            None,
+        )
         if end is not None:
             total, sources["total_time_ms"] = end, "trace: setup -> final status (derived)"
     setup = from_reports("setup_time_ms", "setup_time_ms", "setup_time_ms")
     if setup is None and timed and "src_active" in replay.marks:
-        setup, sources["setup_time_ms"] = replay.marks["src_active"], "trace: setup -> active (derived; QEMU counts from the thread start)"
+        setup, sources["setup_time_ms"] = (
+            replay.marks["src_active"],
+            "trace: setup -> active (derived; QEMU counts from the thread start)",
+        )
 
     downtime: float | None = None
     if "src-downtime-start" in replay.checkpoints and "src-downtime-end" in replay.checkpoints:
         downtime = replay.checkpoints["src-downtime-end"] - replay.checkpoints["src-downtime-start"]
-        sources["downtime_ms"] = "vmstate_downtime_checkpoint src-downtime-start -> src-downtime-end (measured)"
+        sources["downtime_ms"] = (
+            "vmstate_downtime_checkpoint src-downtime-start -> src-downtime-end (measured)"
+        )
         from_reports("downtime_ms", "downtime_ms", "downtime_ms")
-        sources["downtime_ms"] = "vmstate_downtime_checkpoint src-downtime-start -> src-downtime-end (measured)"
+        sources["downtime_ms"] = (
+            "vmstate_downtime_checkpoint src-downtime-start -> src-downtime-end (measured)"
+        )
     else:
-        downtime = from_reports("downtime_ms", "downtime_ms", "downtime_ms") if status == "completed" else None
-        if downtime is None and status == "completed" and timed and b["start"][0] is not None and b["end"][0] is not None:
+        downtime = (
+            from_reports("downtime_ms", "downtime_ms", "downtime_ms")
+            if status == "completed"
+            else None
+        )
+        if (
+            downtime is None
+            and status == "completed"
+            and timed
+            and b["start"][0] is not None
+            and b["end"][0] is not None
+        ):
             downtime = b["end"][0] - b["start"][0]
-            sources["downtime_ms"] = "trace: migration_thread_low_pending -> return path joined (derived)"
+            sources["downtime_ms"] = (
+                "trace: migration_thread_low_pending -> return path joined (derived)"
+            )
 
     breakdown = _breakdown(replay, b, downtime, inputs) if downtime is not None and timed else {}
     guest = None
-    if timed and b["start"][0] is not None and b["dst_started"][0] is not None and status == "completed":
+    if (
+        timed
+        and b["start"][0] is not None
+        and b["dst_started"][0] is not None
+        and status == "completed"
+    ):
         guest = b["dst_started"][0] - b["start"][0]
-        sources["guest_downtime_ms"] = "downtime start -> destination VM running (RESUME / dst-precopy-bh-vm-started), clocks aligned"
+        sources["guest_downtime_ms"] = (
+            "downtime start -> destination VM running (RESUME / dst-precopy-bh-vm-started), clocks aligned"
+        )
 
     dirty_sync = from_reports("dirty_sync_count", "dirty_sync_count", "dirty_sync_count")
     if dirty_sync is None and replay.sync_count:
-        dirty_sync, sources["dirty_sync_count"] = float(replay.sync_count), "trace: count of migration_bitmap_sync_start (measured)"
+        dirty_sync, sources["dirty_sync_count"] = (
+            float(replay.sync_count),
+            "trace: count of migration_bitmap_sync_start (measured)",
+        )
     if dirty_sync is None and inputs.src_events is not None:
         passes_q = [e.data["pass"] for e in inputs.src_events.named("MIGRATION_PASS")]
         if passes_q:
-            dirty_sync, sources["dirty_sync_count"] = float(max(passes_q)), "QMP MIGRATION_PASS (measured)"
+            dirty_sync, sources["dirty_sync_count"] = (
+                float(max(passes_q)),
+                "QMP MIGRATION_PASS (measured)",
+            )
 
     transferred = from_reports("ram_transferred_bytes", "transferred_bytes", "transferred_bytes")
-    vfio_tr = from_reports("vfio_transferred_bytes", "vfio_transferred_bytes", "vfio_transferred_bytes")
+    vfio_tr = from_reports(
+        "vfio_transferred_bytes", "vfio_transferred_bytes", "vfio_transferred_bytes"
+    )
     if vfio_tr is None and replay.devices and inputs.src_trace is not None:
-        vfio_tr, sources["vfio_transferred_bytes"] = float(replay.vfio_sent_total), "trace: sum of vfio_save_block data_size (measured)"
+        vfio_tr, sources["vfio_transferred_bytes"] = (
+            float(replay.vfio_sent_total),
+            "trace: sum of vfio_save_block data_size (measured)",
+        )
 
     limit = _downtime_limit(replay, inputs)
     if limit is not None:
@@ -104,7 +161,9 @@ def summarize(replay: Replay, inputs: ImportInputs, steps: list[Step]) -> tuple[
 
     ack = replay.marks.get("ack_received")
     if ack is not None:
-        sources["ack_received_at_ms"] = "trace: source_return_path_thread_switchover_acked (measured)"
+        sources["ack_received_at_ms"] = (
+            "trace: source_return_path_thread_switchover_acked (measured)"
+        )
     permitted = replay.marks.get("switchover_permitted")
     if permitted is not None:
         sources["switchover_permitted_at_ms"] = "first pass starting after the ack (derived)"
@@ -113,14 +172,23 @@ def summarize(replay: Replay, inputs: ImportInputs, steps: list[Step]) -> tuple[
         sources["switchover_permitted_at_ms"] = "ack time: no pass started after it (derived)"
     started = b["start"][0]
     if started is not None:
-        sources["switchover_started_at_ms"] = "vmstate_downtime_checkpoint src-downtime-start (measured)" if b["start"][1] == "measured" else "trace: migration_thread_low_pending, just before VM stop (derived)"
+        sources["switchover_started_at_ms"] = (
+            "vmstate_downtime_checkpoint src-downtime-start (measured)"
+            if b["start"][1] == "measured"
+            else "trace: migration_thread_low_pending, just before VM stop (derived)"
+        )
     passes = len(replay.passes) if replay.passes else None
     if passes is not None:
-        sources["passes"] = "trace: count of migrate_pending_estimate (one per migration_iteration_run)"
+        sources["passes"] = (
+            "trace: count of migrate_pending_estimate (one per migration_iteration_run)"
+        )
 
     devices = [
         DeviceSummary(
-            name=d.name, preset=None, precopy=d.precopy, initial_bytes=d.initial_bytes,
+            name=d.name,
+            preset=None,
+            precopy=d.precopy,
+            initial_bytes=d.initial_bytes,
             init_data_sent_at_ms=round_ms(d.init_data_sent_at_ms) if timed else None,
             init_data_loaded_at_ms=round_ms(d.init_data_loaded_at_ms) if timed else None,
             precopy_bytes=d.precopy_sent if d.sent is not None else None,
@@ -130,13 +198,22 @@ def summarize(replay: Replay, inputs: ImportInputs, steps: list[Step]) -> tuple[
     ]
     reason = _reason(replay, status, inputs, steps)
     summary = Summary(
-        status=status, reason=reason, total_time_ms=round_ms(total), setup_time_ms=round_ms(setup), downtime_ms=round_ms(downtime),
-        guest_downtime_ms=round_ms(guest), downtime_limit_ms=limit, downtime_breakdown_ms=breakdown,
+        status=status,
+        reason=reason,
+        total_time_ms=round_ms(total),
+        setup_time_ms=round_ms(setup),
+        downtime_ms=round_ms(downtime),
+        guest_downtime_ms=round_ms(guest),
+        downtime_limit_ms=limit,
+        downtime_breakdown_ms=breakdown,
         dirty_sync_count=None if dirty_sync is None else int(dirty_sync),
         transferred_bytes=None if transferred is None else int(transferred),
         vfio_transferred_bytes=None if vfio_tr is None else int(vfio_tr),
-        ack_received_at_ms=round_ms(ack) if timed else None, switchover_permitted_at_ms=round_ms(permitted) if timed else None,
-        switchover_started_at_ms=round_ms(started) if timed else None, passes=passes, devices=devices,
+        ack_received_at_ms=round_ms(ack) if timed else None,
+        switchover_permitted_at_ms=round_ms(permitted) if timed else None,
+        switchover_started_at_ms=round_ms(started) if timed else None,
+        passes=passes,
+        devices=devices,
     )
     if final_q is not None:
         reported["final_status"] = final_q.status
@@ -166,7 +243,9 @@ def _downtime_limit(replay: Replay, inputs: ImportInputs) -> float | None:
     for e in replay.events:
         if e.kind != "window":
             continue
-        bw_per_ms = e.data.get("switchover_bandwidth_bytes_per_s", e.data["bandwidth_bytes_per_s"]) / 1000.0
+        bw_per_ms = (
+            e.data.get("switchover_bandwidth_bytes_per_s", e.data["bandwidth_bytes_per_s"]) / 1000.0
+        )
         if bw_per_ms >= 1000 and e.data["threshold_bytes"] > 0:
             ratios.append(e.data["threshold_bytes"] / bw_per_ms)
     if not ratios:
@@ -174,7 +253,9 @@ def _downtime_limit(replay: Replay, inputs: ImportInputs) -> float | None:
     return float(round(median(ratios)))
 
 
-def _breakdown(replay: Replay, b: dict[str, Instant], downtime: float, inputs: ImportInputs) -> dict[str, float]:
+def _breakdown(
+    replay: Replay, b: dict[str, Instant], downtime: float, inputs: ImportInputs
+) -> dict[str, float]:
     start = b["start"][0]
     if start is None:
         return {}

@@ -59,7 +59,10 @@ _SPECS: dict[str, tuple[str | None, str]] = {
     "savevm_state_iterate": (None, ""),
     "savevm_state_header": (None, ""),
     "savevm_state_cleanup": (None, ""),
-    "savevm_section_start": (r"(?P<idstr>.+), section_id (?P<section_id>[0-9]+)", "<idstr>, section_id <n>"),
+    "savevm_section_start": (
+        r"(?P<idstr>.+), section_id (?P<section_id>[0-9]+)",
+        "<idstr>, section_id <n>",
+    ),
     "savevm_section_end": (
         rf"(?P<idstr>.+), section_id (?P<section_id>[0-9]+) -> (?P<ret>{_SN})",
         "<idstr>, section_id <n> -> <ret>",
@@ -75,9 +78,18 @@ _SPECS: dict[str, tuple[str | None, str]] = {
     "source_return_path_thread_end": (None, ""),
     "loadvm_state_setup": (None, ""),
     "loadvm_state_cleanup": (None, ""),
-    "loadvm_state_switchover_ack_needed": (r"Switchover ack pending num=(?P<num>[0-9]+)", "Switchover ack pending num=<n>"),
-    "loadvm_approve_switchover": (r"Switchover ack pending num=(?P<num>[0-9]+)", "Switchover ack pending num=<n>"),
-    "loadvm_process_command": (rf"com=(?P<com>[A-Za-z0-9_]+) len=(?P<len>{_SN})", "com=<command> len=<n>"),
+    "loadvm_state_switchover_ack_needed": (
+        r"Switchover ack pending num=(?P<num>[0-9]+)",
+        "Switchover ack pending num=<n>",
+    ),
+    "loadvm_approve_switchover": (
+        r"Switchover ack pending num=(?P<num>[0-9]+)",
+        "Switchover ack pending num=<n>",
+    ),
+    "loadvm_process_command": (
+        rf"com=(?P<com>[A-Za-z0-9_]+) len=(?P<len>{_SN})",
+        "com=<command> len=<n>",
+    ),
     "loadvm_process_command_ping": (_VAL, "<value, e.g. 0x1>"),
     "migrate_send_rp_message": (rf"(?P<msg_type>{_SN}): len (?P<len>{_SN})", "<type>: len <n>"),
     "migration_completion_vm_stop": (rf"ret (?P<ret>{_SN})", "ret <n>"),
@@ -86,7 +98,10 @@ _SPECS: dict[str, tuple[str | None, str]] = {
     "migration_thread_setup_complete": (None, ""),
     "migration_thread_after_loop": (None, ""),
     "migration_cancel": (None, ""),
-    "vmstate_downtime_checkpoint": (r"(?P<checkpoint>[a-z][a-z0-9-]*)", "<checkpoint name, e.g. src-downtime-start>"),
+    "vmstate_downtime_checkpoint": (
+        r"(?P<checkpoint>[a-z][a-z0-9-]*)",
+        "<checkpoint name, e.g. src-downtime-start>",
+    ),
     "vmstate_downtime_save": (
         rf"type=(?P<type>[a-z-]+) idstr=(?P<idstr>\S+) instance_id=(?P<instance_id>{_SN}) downtime=(?P<downtime_us>{_SN})",
         "type=<type> idstr=<id> instance_id=<n> downtime=<us>",
@@ -103,7 +118,10 @@ _SPECS: dict[str, tuple[str | None, str]] = {
         rf"{_DEV} (?:state (?P<state>\S+)|new state (?P<new_state>\S+), recover state (?P<recover_state>\S+))",
         "(<device>) state <STATE>  or  (<device>) new state <STATE>, recover state <STATE>",
     ),
-    "vfio_migration_set_device_state": (rf"{_DEV} state (?P<state>\S+)", "(<device>) state <STATE>"),
+    "vfio_migration_set_device_state": (
+        rf"{_DEV} state (?P<state>\S+)",
+        "(<device>) state <STATE>",
+    ),
     "vfio_vmstate_change": (
         rf"{_DEV} running (?P<running>{_SN}) reason (?P<reason>\S+) device state (?P<dev_state>\S+)",
         "(<device>) running <0|1> reason <runstate> device state <STATE>",
@@ -112,7 +130,10 @@ _SPECS: dict[str, tuple[str | None, str]] = {
         rf"{_DEV} running (?P<running>{_SN}) reason (?P<reason>\S+) device state (?P<dev_state>\S+)",
         "(<device>) running <0|1> reason <runstate> device state <STATE>",
     ),
-    "vfio_save_setup": (rf"{_DEV} data buffer size (?P<buffer_size>{_N})", "(<device>) data buffer size <n>"),
+    "vfio_save_setup": (
+        rf"{_DEV} data buffer size (?P<buffer_size>{_N})",
+        "(<device>) data buffer size <n>",
+    ),
     "vfio_save_block": (rf"{_DEV} data_size (?P<data_size>{_SN})", "(<device>) data_size <n>"),
     "vfio_save_iterate": (
         rf"{_DEV} precopy initial size (?P<init>{_N}) precopy dirty size (?P<dirty>{_N})",
@@ -130,7 +151,10 @@ _SPECS: dict[str, tuple[str | None, str]] = {
     "vfio_save_cleanup": (rf"{_DEV}", "(<device>)"),
     "vfio_save_device_config_state": (rf"{_DEV}", "(<device>)"),
     "vfio_load_state": (rf"{_DEV} data (?P<data>0x[0-9a-fA-F]+|[0-9]+)", "(<device>) data <tag>"),
-    "vfio_load_state_device_data": (rf"{_DEV} size (?P<size>{_N}) ret (?P<ret>{_SN})", "(<device>) size <n> ret <n>"),
+    "vfio_load_state_device_data": (
+        rf"{_DEV} size (?P<size>{_N}) ret (?P<ret>{_SN})",
+        "(<device>) size <n> ret <n>",
+    ),
     "vfio_load_device_config_state": (rf"{_DEV}", "(<device>)"),
     "vfio_load_cleanup": (rf"{_DEV}", "(<device>)"),
 }
@@ -140,16 +164,32 @@ _COMPILED: dict[str, re.Pattern[str] | None] = {
 KNOWN_EVENTS: frozenset[str] = frozenset(_SPECS)
 
 _STR_FIELDS = frozenset(
-    {"state", "new_state", "recover_state", "device", "idstr", "com", "checkpoint", "type", "error", "reason", "dev_state"}
+    {
+        "state",
+        "new_state",
+        "recover_state",
+        "device",
+        "idstr",
+        "com",
+        "checkpoint",
+        "type",
+        "error",
+        "reason",
+        "dev_state",
+    }
 )
 # Size fields whose printing changed from hex to decimal in QEMU 9.2.
-_VFIO_SIZE_FIELDS = frozenset({"buffer_size", "init", "dirty", "precopy", "postcopy", "stopcopy", "size"})
+_VFIO_SIZE_FIELDS = frozenset(
+    {"buffer_size", "init", "dirty", "precopy", "postcopy", "stopcopy", "size"}
+)
 
 _LINE = re.compile(
     r"^(?:(?P<pid>[0-9]{1,10})@(?P<sec>[0-9]{1,12})\.(?P<usec>[0-9]{1,6}):)?(?P<name>[a-z_][a-z0-9_]*)(?:[ \t](?P<args>.*))?$"
 )
 _ISO = r"(?P<iso>[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]{1,9})?Z)"
-_ERROR = re.compile(rf"^(?:{_ISO}\s+)?(?P<prog>(?:qemu-system-[A-Za-z0-9_.-]+|qemu-kvm|qemu)(?:\[[0-9]+\])?:\s*)?(?P<msg>.+)$")
+_ERROR = re.compile(
+    rf"^(?:{_ISO}\s+)?(?P<prog>(?:qemu-system-[A-Za-z0-9_.-]+|qemu-kvm|qemu)(?:\[[0-9]+\])?:\s*)?(?P<msg>.+)$"
+)
 # error_report texts that matter for migration, recognised even without a program prefix.
 _KNOWN_ERROR_TEXTS = (
     "Received INIT_DATA_SENT but switchover ack is not used",
@@ -181,7 +221,9 @@ class TraceLog:
     records: list[TraceRecord] = field(default_factory=list)
     lines_total: int = 0
     skipped_lines: int = 0  # not a trace line at all
-    ignored_events: dict[str, int] = field(default_factory=dict)  # well-formed lines of events we do not use
+    ignored_events: dict[str, int] = field(
+        default_factory=dict
+    )  # well-formed lines of events we do not use
     timestamped_lines: int = 0
     vfio_size_format: str | None = None  # "hex" (QEMU 8.1-9.1) or "decimal" (9.2+)
 
@@ -228,12 +270,23 @@ def _error_record(text: str, line_no: int, last_t_us: int | None) -> TraceRecord
     t_us = _iso_to_us(match.group("iso")) if match.group("iso") else None
     level = "warning" if message.lower().startswith("warning:") else "error"
     fields: dict[str, Any] = {"message": message, "level": level, "device": None}
-    for known in ("Received INIT_DATA_SENT", "qemu_loadvm_approve_switchover failed", "SETUP STATE", "Unknown tag"):
+    for known in (
+        "Received INIT_DATA_SENT",
+        "qemu_loadvm_approve_switchover failed",
+        "SETUP STATE",
+        "Unknown tag",
+    ):
         position = message.find(": " + known)
         if position > 0:
             fields["device"] = message[:position]
             break
-    return TraceRecord(line=line_no, t_us=t_us if t_us is not None else last_t_us, pid=None, name="error_report", fields=fields)
+    return TraceRecord(
+        line=line_no,
+        t_us=t_us if t_us is not None else last_t_us,
+        pid=None,
+        name="error_report",
+        fields=fields,
+    )
 
 
 def parse_trace_log(text: str, file: str) -> TraceLog:
@@ -250,13 +303,17 @@ def parse_trace_log(text: str, file: str) -> TraceLog:
             log.skipped_lines += 1
             continue
         match = _LINE.match(line)
-        if match is None or (match.group("pid") is None and match.group("name") not in KNOWN_EVENTS):
+        if match is None or (
+            match.group("pid") is None and match.group("name") not in KNOWN_EVENTS
+        ):
             # Not a (known) trace line: maybe an error_report line, else skipped.
             record = _error_record(line.strip(), line_no, last_t_us)
             if record is not None:
                 log.records.append(record)
             elif match is not None and "_" in match.group("name"):
-                log.ignored_events[match.group("name")] = log.ignored_events.get(match.group("name"), 0) + 1
+                log.ignored_events[match.group("name")] = (
+                    log.ignored_events.get(match.group("name"), 0) + 1
+                )
             else:
                 log.skipped_lines += 1
             continue
@@ -290,7 +347,17 @@ def parse_trace_log(text: str, file: str) -> TraceLog:
                             hex_seen = True
                         else:
                             decimal_seen = True
-        log.records.append(TraceRecord(line=line_no, t_us=t_us if pid is not None else last_t_us, pid=pid, name=name, fields=fields))
+        log.records.append(
+            TraceRecord(
+                line=line_no,
+                t_us=t_us if pid is not None else last_t_us,
+                pid=pid,
+                name=name,
+                fields=fields,
+            )
+        )
     if hex_seen or decimal_seen:
-        log.vfio_size_format = "mixed" if hex_seen and decimal_seen else ("hex" if hex_seen else "decimal")
+        log.vfio_size_format = (
+            "mixed" if hex_seen and decimal_seen else ("hex" if hex_seen else "decimal")
+        )
     return log

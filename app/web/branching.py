@@ -15,7 +15,11 @@ from app.engine.scenario import LIMITS, Action, Params, Scenario
 from app.engine.units import format_ms, format_rate
 
 # The parameters a set_parameters action may carry, in the engine's own order.
-PARAMETER_FIELDS = ("downtime_limit_ms", "max_bandwidth_bytes_per_s", "avail_switchover_bandwidth_bytes_per_s")
+PARAMETER_FIELDS = (
+    "downtime_limit_ms",
+    "max_bandwidth_bytes_per_s",
+    "avail_switchover_bandwidth_bytes_per_s",
+)
 # Phases of a pre-copy pass: user actions are applied only at the start of one (the engine's
 # main loop calls apply_actions before each iteration_pass, never during the switchover).
 PRECOPY_PHASES = ("setup", "iterate")
@@ -34,7 +38,9 @@ def action_label(action: dict[str, Any]) -> str:
     if action.get("max_bandwidth_bytes_per_s") is not None:
         parts.append(f"max-bandwidth {format_rate(action['max_bandwidth_bytes_per_s'])}")
     if action.get("avail_switchover_bandwidth_bytes_per_s") is not None:
-        parts.append(f"avail-switchover-bandwidth {format_rate(action['avail_switchover_bandwidth_bytes_per_s'])}")
+        parts.append(
+            f"avail-switchover-bandwidth {format_rate(action['avail_switchover_bandwidth_bytes_per_s'])}"
+        )
     return ", ".join(parts)
 
 
@@ -46,7 +52,9 @@ def branch_title(title: str, at_ms: float, label: str) -> str:
     return (base + suffix)[: LIMITS["title_chars"]]
 
 
-def branch_description(description: str, parent_id: str, step: int, at_ms: float, label: str) -> str:
+def branch_description(
+    description: str, parent_id: str, step: int, at_ms: float, label: str
+) -> str:
     note = (
         f"What-if branch of run {parent_id} at step {step} ({format_ms(at_ms)}): {label}. "
         f"Up to that step it replays the original exactly."
@@ -86,7 +94,9 @@ def branch_points(a: dict[str, Any], b: dict[str, Any]) -> list[dict[str, Any]]:
     `run` says which side ("a" or "b") has the action, i.e. is the branch."""
     actions_a = [x for x in (a.get("scenario") or {}).get("actions", []) if isinstance(x, dict)]
     actions_b = [x for x in (b.get("scenario") or {}).get("actions", []) if isinstance(x, dict)]
-    extra = [("b", x) for x in actions_b if x not in actions_a] + [("a", x) for x in actions_a if x not in actions_b]
+    extra = [("b", x) for x in actions_b if x not in actions_a] + [
+        ("a", x) for x in actions_a if x not in actions_b
+    ]
     points = []
     for side, action in extra:
         try:
@@ -104,5 +114,7 @@ def branch_sentence(points: list[dict[str, Any]]) -> str | None:
     child, parent = ("B", "A") if points[0]["run"] == "b" else ("A", "B")
     first, later = points[0], points[1:]
     more = "".join(f"; at {format_ms(p['at_ms'])}, {p['label']}" for p in later)
-    return (f"{child} is a what-if branch of {parent}: the same run until {format_ms(first['at_ms'])}, "
-            f"then {first['label']}{more}.")
+    return (
+        f"{child} is a what-if branch of {parent}: the same run until {format_ms(first['at_ms'])}, "
+        f"then {first['label']}{more}."
+    )

@@ -57,7 +57,13 @@ def _load_example(name: str) -> dict[str, Any]:
     if name not in EXAMPLES:
         known = ", ".join(example_names())
         raise RequestValidationError(
-            [{"loc": ["body", "example"], "msg": f"unknown example {name!r}; known: {known}", "type": "value_error"}]
+            [
+                {
+                    "loc": ["body", "example"],
+                    "msg": f"unknown example {name!r}; known: {known}",
+                    "type": "value_error",
+                }
+            ]
         )
     return load_example(name)
 

@@ -22,7 +22,9 @@ STEP_FIELDS: tuple[str, ...] = tuple(
     for name, info in Step.model_fields.items()
     if name.endswith(("_bytes", "_bytes_per_s", "_ms", "_count")) and name not in ("t_ms", "end_ms")
 )
-DEVICE_FIELDS: tuple[str, ...] = tuple(name for name in DeviceStep.model_fields if name.endswith("_bytes"))
+DEVICE_FIELDS: tuple[str, ...] = tuple(
+    name for name in DeviceStep.model_fields if name.endswith("_bytes")
+)
 ALL_FIELDS: tuple[str, ...] = STEP_FIELDS + tuple(DEVICE_PREFIX + name for name in DEVICE_FIELDS)
 DEFAULT_FIELDS: tuple[str, ...] = (
     "ram_remaining_bytes",
@@ -65,14 +67,18 @@ def downsample_indices(x: np.ndarray, y: np.ndarray, max_points: int) -> np.ndar
     return np.asarray(MinMaxLTTBDownsampler().downsample(x, y, n_out=max_points))
 
 
-def _points(steps: list[dict[str, Any]], field: str, device: str | None) -> tuple[list[float], list[Any]]:
+def _points(
+    steps: list[dict[str, Any]], field: str, device: str | None
+) -> tuple[list[float], list[Any]]:
     xs: list[float] = []
     ys: list[Any] = []
     for step in steps:
         if device is None:
             value = step.get(field)
         else:
-            value = next((d.get(field) for d in step.get("devices", []) if d.get("name") == device), None)
+            value = next(
+                (d.get(field) for d in step.get("devices", []) if d.get("name") == device), None
+            )
         # Unknown values (None) are gaps, never zeros.
         if isinstance(value, int | float) and not isinstance(value, bool):
             xs.append(float(step["end_ms"]))
@@ -93,18 +99,24 @@ def build_series(
     steps: list[dict[str, Any]], fields: list[str], devices: list[str] | None, max_points: int
 ) -> list[dict[str, Any]]:
     """One series per step field, and one per device for each `device.` field."""
-    chosen = device_names(steps) if devices is None else [d for d in device_names(steps) if d in devices]
+    chosen = (
+        device_names(steps) if devices is None else [d for d in device_names(steps) if d in devices]
+    )
     out: list[dict[str, Any]] = []
     for field in fields:
         if field.startswith(DEVICE_PREFIX):
             name = field[len(DEVICE_PREFIX) :]
-            targets: list[tuple[str, str | None]] = [(f"{device}/{name}", device) for device in chosen]
+            targets: list[tuple[str, str | None]] = [
+                (f"{device}/{name}", device) for device in chosen
+            ]
         else:
             name = field
             targets = [(field, None)]
         for key, device in targets:
             xs, ys = _points(steps, name, device)
-            keep = downsample_indices(np.asarray(xs, dtype=np.float64), np.asarray(ys, dtype=np.float64), max_points)
+            keep = downsample_indices(
+                np.asarray(xs, dtype=np.float64), np.asarray(ys, dtype=np.float64), max_points
+            )
             out.append(
                 {
                     "key": key,

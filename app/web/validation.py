@@ -35,7 +35,9 @@ def _clean_msg(msg: str) -> str:
     return msg
 
 
-def validation_items(errors: Sequence[Any], prefix: Sequence[str | int] = ()) -> list[dict[str, Any]]:
+def validation_items(
+    errors: Sequence[Any], prefix: Sequence[str | int] = ()
+) -> list[dict[str, Any]]:
     """Only loc, msg and type: `input` may be huge and `ctx` may hold exception objects."""
     return [
         {
@@ -47,6 +49,8 @@ def validation_items(errors: Sequence[Any], prefix: Sequence[str | int] = ()) ->
     ]
 
 
-def scenario_validation_error(error: ValidationError, prefix: Sequence[str | int]) -> RequestValidationError:
+def scenario_validation_error(
+    error: ValidationError, prefix: Sequence[str | int]
+) -> RequestValidationError:
     """Turn a scenario checked inside an endpoint into the same 422 as a checked body."""
     return RequestValidationError(validation_items(error.errors(), prefix))

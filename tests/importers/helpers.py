@@ -20,6 +20,12 @@ REAL_RUNS = (
 )
 
 
+def import_info(trace: Trace) -> dict[str, Any]:
+    """An imported trace's import_info (every import has one)."""
+    assert trace.import_info is not None
+    return trace.import_info
+
+
 def input_file(path: Path) -> InputFile | None:
     return InputFile(path.name, path.read_bytes()) if path.exists() else None
 

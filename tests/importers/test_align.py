@@ -46,7 +46,13 @@ def test_zero_kept_when_the_logs_fit_one_clock() -> None:
 
 
 def test_user_override_wins_but_bounds_are_still_shown() -> None:
-    alignment = align_clocks(parse_trace_log(SRC, "s"), parse_trace_log(_dst(7.0), "d"), None, None, override_offset_us=6_999_000)
+    alignment = align_clocks(
+        parse_trace_log(SRC, "s"),
+        parse_trace_log(_dst(7.0), "d"),
+        None,
+        None,
+        override_offset_us=6_999_000,
+    )
     assert alignment is not None and alignment.offset_us == 6_999_000
     assert alignment.method == "given by the user" and len(alignment.pairs) == 4
 

@@ -17,7 +17,7 @@ from app.store.db import make_engine
 from app.store.models import Run
 from app.store.runs import load_trace
 
-from .helpers import CONSTRUCTED, REAL, import_constructed, import_real
+from .helpers import CONSTRUCTED, REAL, import_constructed, import_info, import_real
 
 RUN = "q100-w64-r2048-bw128-dt300-1"
 
@@ -44,24 +44,39 @@ def test_import_json_stores_the_run_and_prints_the_simulate_keys(sqlite_url: str
     base = REAL / RUN
     result = CliRunner().invoke(
         cli,
-        ["import", f"{base}.src.trace.log", f"{base}.dst.trace.log", "--query-migrate", f"{base}.query-migrate.jsonl",
-         "--events", f"{base}.src.events.jsonl", "--dst-events", f"{base}.dst.events.jsonl", "--json"],
+        [
+            "import",
+            f"{base}.src.trace.log",
+            f"{base}.dst.trace.log",
+            "--query-migrate",
+            f"{base}.query-migrate.jsonl",
+            "--events",
+            f"{base}.src.events.jsonl",
+            "--dst-events",
+            f"{base}.dst.events.jsonl",
+            "--json",
+        ],
     )
     assert result.exit_code == 0, result.output
     doc = json.loads(result.stdout)
     assert set(doc) == {"id", "url", "summary"}
     assert doc["url"] == f"http://127.0.0.1:8000/runs/{doc['id']}"
-    sim = CliRunner().invoke(cli, ["simulate", "--json"] + (["--example", _an_example()] if _an_example() else []))
+    example = _an_example()
+    sim = CliRunner().invoke(
+        cli, ["simulate", "--json", *(["--example", example] if example else [])]
+    )
     assert sim.exit_code == 0, sim.output
     assert set(json.loads(sim.stdout)) == set(doc["summary"])
-    assert doc["summary"]["downtime_ms"] == 17.0 and doc["summary"]["vfio_transferred_bytes"] is None
+    assert (
+        doc["summary"]["downtime_ms"] == 17.0 and doc["summary"]["vfio_transferred_bytes"] is None
+    )
     engine = make_engine(sqlite_url)
     with Session(engine) as session:
         stored = load_trace(session, doc["id"])
     engine.dispose()
     assert stored is not None and stored.source == "import"
     assert stored.summary.dirty_sync_count == 3
-    assert stored.import_info is not None and stored.import_info["clock"]["offset_ms"] == 0.0
+    assert import_info(stored)["clock"]["offset_ms"] == 0.0
 
 
 def _an_example() -> str | None:
@@ -73,16 +88,27 @@ def _an_example() -> str | None:
 
 
 def test_text_output_ends_with_the_url(sqlite_url: str) -> None:
-    result = CliRunner().invoke(cli, ["import", str(CONSTRUCTED / "vfio81-hex-one-device.src.trace.log"), str(CONSTRUCTED / "vfio81-hex-one-device.dst.trace.log")])
+    result = CliRunner().invoke(
+        cli,
+        [
+            "import",
+            str(CONSTRUCTED / "vfio81-hex-one-device.src.trace.log"),
+            str(CONSTRUCTED / "vfio81-hex-one-device.dst.trace.log"),
+        ],
+    )
     assert result.exit_code == 0, result.output
     lines = result.stdout.strip().splitlines()
     assert lines[-1].startswith("http://127.0.0.1:8000/runs/")
     assert any("clock offset      +2500.000 ms" in line for line in lines)
 
 
-def test_bad_input_exits_2_names_file_and_line_and_stores_nothing(sqlite_url: str, tmp_path: Path) -> None:
+def test_bad_input_exits_2_names_file_and_line_and_stores_nothing(
+    sqlite_url: str, tmp_path: Path
+) -> None:
     bad = tmp_path / "src.log"
-    bad.write_text("1@1.000000:migrate_set_state new state setup\n1@1.000001:migrate_pending_estimate estimate pending size ??\n")
+    bad.write_text(
+        "1@1.000000:migrate_set_state new state setup\n1@1.000001:migrate_pending_estimate estimate pending size ??\n"
+    )
     result = CliRunner().invoke(cli, ["import", str(bad)])
     assert result.exit_code == 2
     assert f"{bad}:2: expected `migrate_pending_estimate estimate pending size <n>" in result.stderr
@@ -111,14 +137,20 @@ def test_derived_scenario_runs_in_the_engine_and_marks_its_origin() -> None:
     assert scenario.params.downtime_limit_ms == 300
     assert scenario.qemu_profile == "10.0"
     simulated = simulate(scenario)
-    assert simulated.source == "simulation" and simulated.summary.status in ("completed", "failed", "cancelled")
+    assert simulated.source == "simulation" and simulated.summary.status in (
+        "completed",
+        "failed",
+        "cancelled",
+    )
 
 
 def test_derived_devices_take_sizes_from_the_log_and_the_rest_from_a_preset() -> None:
     trace = import_constructed("vfio100-dec-two-devices")
     devices = trace.scenario["devices"]
     assert [d["name"] for d in devices] == ["0000:17:00.2", "0000:17:00.3"]
-    assert devices[0]["initial_bytes"] == 3 * 1024**2 and devices[0]["stop_copy_bytes"] == 6 * 1024**2
+    assert (
+        devices[0]["initial_bytes"] == 3 * 1024**2 and devices[0]["stop_copy_bytes"] == 6 * 1024**2
+    )
     provenance = trace.resolved["provenance"]
     assert provenance["devices.0.initial_bytes"] == "derived-from-log"
     assert provenance["devices.0.preset"].startswith("from-preset:")
@@ -126,15 +158,32 @@ def test_derived_devices_take_sizes_from_the_log_and_the_rest_from_a_preset() ->
 
 
 @pytest.mark.parametrize(
-    "run", ["q100-w64-r2048-bw128-dt300-1", "q100-w256-r2048-bw32-dt300-1", "q100-w256-r12288-bw128-dt100-1"]
+    "run",
+    [
+        "q100-w64-r2048-bw128-dt300-1",
+        "q100-w256-r2048-bw32-dt300-1",
+        "q100-w256-r12288-bw128-dt100-1",
+    ],
 )
 def test_simulate_this_lands_near_the_real_run(run: str) -> None:
     """The derived scenario (RAM, zero pages, dirty rate, max-bandwidth, downtime-limit, VM
     stop/start costs from the log) reproduces the real total time within 15%."""
     real = import_real(run)
-    observed = real.import_info["observed"]
-    assert {"ram_total_bytes", "zero_page_fraction", "dirty_rate_bytes_per_s", "max_bandwidth_bytes_per_s", "downtime_limit_ms", "vm_stop_ms", "vm_start_ms", "setup_ms"} <= set(observed)
+    observed = import_info(real)["observed"]
+    assert {
+        "ram_total_bytes",
+        "zero_page_fraction",
+        "dirty_rate_bytes_per_s",
+        "max_bandwidth_bytes_per_s",
+        "downtime_limit_ms",
+        "vm_stop_ms",
+        "vm_start_ms",
+        "setup_ms",
+    } <= set(observed)
     simulated = simulate(Scenario.model_validate(real.scenario)).summary
     assert simulated.status == "completed"
     assert real.summary.total_time_ms is not None and simulated.total_time_ms is not None
-    assert abs(simulated.total_time_ms - real.summary.total_time_ms) <= 0.15 * real.summary.total_time_ms
+    assert (
+        abs(simulated.total_time_ms - real.summary.total_time_ms)
+        <= 0.15 * real.summary.total_time_ms
+    )

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from app.engine.trace import Trace
+from app.engine.trace import Event, Trace
 from app.importers.infomigrate import parse_info_migrate
 
-from .helpers import CONSTRUCTED, facts, import_constructed
+from .helpers import CONSTRUCTED, facts, import_constructed, import_info
 
 MiB = 1024**2
 DEV = "0000:17:00.2"
@@ -29,13 +29,13 @@ def refused() -> Trace:
     return import_constructed("vfio100-init-data-sent-not-used")
 
 
-def _events(trace: Trace, kind: str) -> list:
+def _events(trace: Trace, kind: str) -> list[Event]:
     return [e for e in trace.events if e.kind == kind]
 
 
 def test_81_hex_sizes_one_device_switchover_ack(one: Trace) -> None:
     s = one.summary
-    info = one.import_info
+    info = import_info(one)
     assert info["files"]["source_trace"]["vfio_size_format"] == "hex"
     assert one.qemu_profile == "8.1"
     # The destination clock runs 2.5 s ahead; messages take 0.15 ms each way.
@@ -62,7 +62,10 @@ def test_81_hex_sizes_one_device_switchover_ack(one: Trace) -> None:
     # Waiting for the ack: exact pending fit the threshold, the ack gate held switchover back.
     waits = [step for step in one.steps if step.decision.code == "wait_for_ack"]
     assert waits and all(step.can_switchover is False for step in waits)
-    decided = [step for step in one.steps if step.decision.code == "switchover" and step.phase == "iterate"]
+    decided = [
+        step for step in one.steps if step.decision.code == "switchover" and step.phase == "iterate"
+    ]
+    assert s.ack_received_at_ms is not None
     assert decided[0].can_switchover is True and decided[0].t_ms > s.ack_received_at_ms
     # 8.1 exact pending double counts initial bytes on top of stop-copy: 2 MiB ram + 8 + init.
     assert decided[0].devices[0].stop_copy_length_bytes == 8 * MiB
@@ -72,7 +75,7 @@ def test_81_hex_sizes_one_device_switchover_ack(one: Trace) -> None:
 
 def test_100_decimal_sizes_two_devices_ack_after_both(two: Trace) -> None:
     s = two.summary
-    assert two.import_info["files"]["source_trace"]["vfio_size_format"] == "decimal"
+    assert import_info(two)["files"]["source_trace"]["vfio_size_format"] == "decimal"
     assert two.qemu_profile == "10.0"
     by_name = {d.name: d for d in s.devices}
     assert by_name[DEV].initial_bytes == 3 * MiB and by_name[DEV2].initial_bytes == 2 * MiB
@@ -89,11 +92,17 @@ def test_100_decimal_sizes_two_devices_ack_after_both(two: Trace) -> None:
     f = facts()["vfio100-dec-two-devices"]
     expected = round((f["end"] + 0.000055 - (f["stop_start"] + 0.000010)) * 1000, 3)
     assert s.downtime_ms == pytest.approx(expected, abs=1e-6)
-    assert two.import_info["summary_sources"]["downtime_ms"].startswith("vmstate_downtime_checkpoint")
-    assert two.import_info["qemu_reported"]["downtime_ms"] == 22  # query-migrate "downtime": 22
+    assert import_info(two)["summary_sources"]["downtime_ms"].startswith(
+        "vmstate_downtime_checkpoint"
+    )
+    assert import_info(two)["qemu_reported"]["downtime_ms"] == 22  # query-migrate "downtime": 22
     assert s.vfio_transferred_bytes == 15 * MiB == f["vfio_sent"]  # query-migrate vfio.transferred
-    handlers = {(h["side"], h["idstr"]): h["downtime_ms"] for h in two.import_info["downtime_handlers"]}
-    assert handlers[("source", "ram")] == 0.6  # "vmstate_downtime_save type=iterable idstr=ram ... downtime=600"
+    handlers = {
+        (h["side"], h["idstr"]): h["downtime_ms"] for h in import_info(two)["downtime_handlers"]
+    }
+    assert (
+        handlers[("source", "ram")] == 0.6
+    )  # "vmstate_downtime_save type=iterable idstr=ram ... downtime=600"
     assert ("destination", "0000:00:06.0/vfio") in handlers
     # Phase steps bounded by checkpoints are measured.
     vm_stop = next(step for step in two.steps if step.phase == "vm_stop")
@@ -102,7 +111,9 @@ def test_100_decimal_sizes_two_devices_ack_after_both(two: Trace) -> None:
 
 
 def test_info_migrate_of_the_two_device_run() -> None:
-    info = parse_info_migrate((CONSTRUCTED / "vfio100-dec-two-devices.info-migrate.txt").read_text(), "info.txt")
+    info = parse_info_migrate(
+        (CONSTRUCTED / "vfio100-dec-two-devices.info-migrate.txt").read_text(), "info.txt"
+    )
     assert info.layout == "classic"
     assert info.vfio_transferred_bytes == 15360 * 1024  # "vfio device transferred: 15360 kbytes"
     assert (info.downtime_ms, info.total_time_ms, info.dirty_sync_count) == (22.0, 83.0, 5)

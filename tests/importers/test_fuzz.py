@@ -24,7 +24,9 @@ def _examples(default: int) -> int:
     return int(os.environ.get("FUZZ_EXAMPLES", default))
 
 
-FUZZ = settings(max_examples=_examples(150), deadline=None, suppress_health_check=[HealthCheck.too_slow])
+FUZZ = settings(
+    max_examples=_examples(150), deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
 
 
 def _sample_lines(*paths: Any, limit: int = 400) -> list[str]:
@@ -50,7 +52,8 @@ JSON_LINES += [
     '{"timestamp": {"seconds": 1795639524, "microseconds": 138600}, "event": "VFIO_MIGRATION", "data": {"device-id": "vf0", "qom-path": "/m/vf0", "device-state": "pre-copy"}}',
     '{"timestamp": {"seconds": 1795639525, "microseconds": 138900}, "event": "VFIO_MIGRATION", "data": {"device-id": "vf0", "qom-path": "/m/vf0", "device-state": "stop-copy"}}',
 ]
-HMP_LINES = _sample_lines(CONSTRUCTED / "vfio100-dec-two-devices.info-migrate.txt") + [
+HMP_LINES = [
+    *_sample_lines(CONSTRUCTED / "vfio100-dec-two-devices.info-migrate.txt"),
     "Status: \t\tcompleted",
     "Time (ms): \t\ttotal=1018, setup=1, down=17",
     "  Transfers: \t\ttransferred=143 MiB, remain=0 B",
@@ -72,7 +75,9 @@ def mutated(draw: st.DrawFn, source: list[str]) -> str:
         return line[:index] + draw(st.text(max_size=3)) + line[index + 1 :]
     if action == "insert":
         return line[:index] + draw(st.text(max_size=8)) + line[index:]
-    return "".join(str(draw(st.integers(-(2**70), 2**70))) if ch.isdigit() else ch for ch in line[:200])
+    return "".join(
+        str(draw(st.integers(-(2**70), 2**70))) if ch.isdigit() else ch for ch in line[:200]
+    )
 
 
 def documents(source: list[str], extra: st.SearchStrategy[str]) -> st.SearchStrategy[str]:
@@ -88,11 +93,39 @@ def reordered(source: list[str]) -> st.SearchStrategy[str]:
 
 KNOWN_WITH_JUNK = st.builds(
     lambda pid, sec, name, args: f"{pid}@{sec}.000001:{name} {args}",
-    st.integers(0, 99999), st.integers(0, 2**40), st.sampled_from(sorted(KNOWN_EVENTS)), st.text(max_size=30)
+    st.integers(0, 99999),
+    st.integers(0, 2**40),
+    st.sampled_from(sorted(KNOWN_EVENTS)),
+    st.text(max_size=30),
 )
 JSONISH = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=True) | st.text(max_size=8),
-    lambda children: st.lists(children, max_size=3) | st.dictionaries(st.sampled_from(["timestamp", "return", "event", "data", "status", "ram", "vfio", "seconds", "microseconds", "pass", "device-id", "device-state", "transferred", "downtime", "total-time"]), children, max_size=4),
+    lambda children: (
+        st.lists(children, max_size=3)
+        | st.dictionaries(
+            st.sampled_from(
+                [
+                    "timestamp",
+                    "return",
+                    "event",
+                    "data",
+                    "status",
+                    "ram",
+                    "vfio",
+                    "seconds",
+                    "microseconds",
+                    "pass",
+                    "device-id",
+                    "device-state",
+                    "transferred",
+                    "downtime",
+                    "total-time",
+                ]
+            ),
+            children,
+            max_size=4,
+        )
+    ),
     max_leaves=10,
 ).map(json.dumps)
 

@@ -32,18 +32,27 @@ def test_query_migrate_wrapped_unwrapped_and_float_timestamps() -> None:
 
 
 def test_query_migrate_real_file() -> None:
-    series = parse_query_migrate((REAL / "q100-w64-r2048-bw128-dt300-1.query-migrate.jsonl").read_text(), "q")
+    series = parse_query_migrate(
+        (REAL / "q100-w64-r2048-bw128-dt300-1.query-migrate.jsonl").read_text(), "q"
+    )
     assert len(series.samples) == 23
-    assert series.final().status == "completed" and series.final().downtime_ms == 17
+    final = series.final()
+    assert final is not None and final.status == "completed" and final.downtime_ms == 17
 
 
 @pytest.mark.parametrize(
     ("line", "expected"),
     [
         ('{"return": {"status": "active"}}', '"timestamp"'),
-        ('{"timestamp": {"seconds": "x", "microseconds": 0}, "return": {"status": "active"}}', '"timestamp" of'),
+        (
+            '{"timestamp": {"seconds": "x", "microseconds": 0}, "return": {"status": "active"}}',
+            '"timestamp" of',
+        ),
         ('{"timestamp": 1, "return": {"status": 5}}', "MigrationStatus"),
-        ('{"timestamp": 1, "return": {"status": "active", "ram": {"transferred": -1}}}', "ram.'transferred'"),
+        (
+            '{"timestamp": 1, "return": {"status": "active", "ram": {"transferred": -1}}}',
+            "ram.'transferred'",
+        ),
         ('{"timestamp": 1, "return": {"status": "active", "ram": []}}', '"ram" as an object'),
         ("{not json", "one JSON object per line"),
     ],
@@ -56,7 +65,9 @@ def test_query_migrate_errors_name_the_line(line: str, expected: str) -> None:
 
 
 def test_qmp_events_real_file_and_shapes() -> None:
-    log = parse_qmp_events((REAL / "q100-w64-r2048-bw128-dt300-1.src.events.jsonl").read_text(), "e")
+    log = parse_qmp_events(
+        (REAL / "q100-w64-r2048-bw128-dt300-1.src.events.jsonl").read_text(), "e"
+    )
     assert [e.name for e in log.events].count("MIGRATION_PASS") == 3
     assert log.named("STOP")[0].t_us == 1795639525_138852
     text = (
@@ -70,7 +81,10 @@ def test_qmp_events_real_file_and_shapes() -> None:
 
 def test_qmp_event_with_bad_data_is_reported() -> None:
     with pytest.raises(ImportFileError) as caught:
-        parse_qmp_events('{"timestamp": {"seconds": 1, "microseconds": 0}, "event": "MIGRATION_PASS", "data": {"pass": "two"}}', "e.jsonl")
+        parse_qmp_events(
+            '{"timestamp": {"seconds": 1, "microseconds": 0}, "event": "MIGRATION_PASS", "data": {"pass": "two"}}',
+            "e.jsonl",
+        )
     assert caught.value.line == 1 and "MIGRATION_PASS" in caught.value.expected
 
 
@@ -87,7 +101,12 @@ def test_info_migrate_1010_layout_sizes_are_marked_approximate() -> None:
     )
     info = parse_info_migrate(text, "hmp.txt")
     assert info.layout == "10.1"
-    assert (info.total_time_ms, info.setup_time_ms, info.downtime_ms, info.dirty_sync_count) == (1018, 1, 17, 3)
+    assert (info.total_time_ms, info.setup_time_ms, info.downtime_ms, info.dirty_sync_count) == (
+        1018,
+        1,
+        17,
+        3,
+    )
     assert info.vfio_transferred_bytes == int(1.5 * 1024**2)
     assert "vfio_transferred_bytes" in info.approximate
 
@@ -111,9 +130,14 @@ def test_vfio_migration_events_give_device_states_when_the_trace_has_none() -> N
     )
     trace = import_files(
         src_trace=InputFile("src.log", (run.parent / f"{run.name}.src.trace.log").read_bytes()),
-        src_events=InputFile("events.jsonl", (run.parent / f"{run.name}.src.events.jsonl").read_bytes() + events.encode()),
+        src_events=InputFile(
+            "events.jsonl",
+            (run.parent / f"{run.name}.src.events.jsonl").read_bytes() + events.encode(),
+        ),
     )
-    changes = [(e.device, e.data["from"], e.data["to"]) for e in trace.events if e.kind == "device_state"]
+    changes = [
+        (e.device, e.data["from"], e.data["to"]) for e in trace.events if e.kind == "device_state"
+    ]
     assert changes == [("vf0", None, "PRE_COPY"), ("vf0", "PRE_COPY", "STOP_COPY")]
     assert [d.name for d in trace.summary.devices] == ["vf0"]
     assert trace.summary.devices[0].precopy is True

@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 
 import pytest
 
 from app.engine.trace import Trace
 
-from .helpers import REAL, REAL_RUNS, count_lines, epoch_us, first_line, import_real, last_json
+from .helpers import (
+    REAL,
+    REAL_RUNS,
+    count_lines,
+    epoch_us,
+    first_line,
+    import_info,
+    import_real,
+    last_json,
+)
 
 MiB = 1024**2
 
@@ -48,7 +58,9 @@ def test_completed_run_summary_matches_query_migrate_and_trace(traces: dict[str,
     # migrate_transferred ... bandwidth 135475 ... max_size 40642551 -> 300 ms (info.json: 300).
     assert s.downtime_limit_ms == 300.0
     # migration_thread_low_pending at ...525.138792.
-    assert s.switchover_started_at_ms == pytest.approx(_t_ms(run, "src", "migration_thread_low_pending"), abs=1e-6)
+    assert s.switchover_started_at_ms == pytest.approx(
+        _t_ms(run, "src", "migration_thread_low_pending"), abs=1e-6
+    )
     assert s.switchover_started_at_ms == pytest.approx(1001.412, abs=1e-9)
     # Destination RESUME at ...525.155415 (same host clock: offset 0).
     assert s.guest_downtime_ms == pytest.approx(16.623, abs=1e-9)
@@ -64,27 +76,50 @@ def test_completed_run_summary_matches_query_migrate_and_trace(traces: dict[str,
         ("q100-w64-r2048-bw128-dt300-1", 17, 1018, 3, 149643354, 300, 128 * MiB),
     ],
 )
-def test_every_completed_run(traces: dict[str, Trace], run: str, downtime_ms: int, total_ms: int, syncs: int, transferred: int, limit_ms: int, max_bw: int) -> None:
+def test_every_completed_run(
+    traces: dict[str, Trace],
+    run: str,
+    downtime_ms: int,
+    total_ms: int,
+    syncs: int,
+    transferred: int,
+    limit_ms: int,
+    max_bw: int,
+) -> None:
     trace = traces[run]
     s = trace.summary
     info = json.loads((REAL / f"{run}.info.json").read_text())
-    assert (s.status, s.downtime_ms, s.total_time_ms, s.dirty_sync_count, s.transferred_bytes) == ("completed", downtime_ms, total_ms, syncs, transferred)
+    assert (s.status, s.downtime_ms, s.total_time_ms, s.dirty_sync_count, s.transferred_bytes) == (
+        "completed",
+        downtime_ms,
+        total_ms,
+        syncs,
+        transferred,
+    )
     # Settings of the run (info.json) recovered from the trace alone.
     assert s.downtime_limit_ms == info["downtime_limit_ms"] == limit_ms
-    observed = trace.import_info["observed"]
-    assert observed["max_bandwidth_bytes_per_s"]["value"] == info["max_bandwidth_bytes_per_s"] == max_bw
+    observed = import_info(trace)["observed"]
+    assert (
+        observed["max_bandwidth_bytes_per_s"]["value"]
+        == info["max_bandwidth_bytes_per_s"]
+        == max_bw
+    )
     assert observed["ram_total_bytes"]["value"] == 537403392
-    assert trace.import_info["clock"]["offset_ms"] == 0.0  # both QEMUs ran on one host clock
+    assert import_info(trace)["clock"]["offset_ms"] == 0.0  # both QEMUs ran on one host clock
     assert trace.qemu_profile == "10.0"
     assert trace.source == "import"
     # Steps: setup, one per pass, then the switchover phases, in time order.
     phases = [step.phase for step in trace.steps]
     assert phases[0] == "setup" and phases[-1] == "completed"
     assert phases.count("iterate") == s.passes
-    assert all(a.t_ms <= b.t_ms for a, b in zip(trace.steps, trace.steps[1:]))
+    assert all(a.t_ms <= b.t_ms for a, b in itertools.pairwise(trace.steps))
     assert [step.index for step in trace.steps] == list(range(len(trace.steps)))
     assert trace.steps[1].provenance == "measured"
-    decided = [step for step in trace.steps if step.decision.code == "switchover" and step.phase == "iterate"]
+    decided = [
+        step
+        for step in trace.steps
+        if step.decision.code == "switchover" and step.phase == "iterate"
+    ]
     assert len(decided) == 1 and decided[0].pending_exact_bytes is not None
     gates = {gate.name: gate.open for gate in decided[0].gates}
     assert gates == {"ram_threshold": True, "switchover_ack": True}
@@ -115,18 +150,22 @@ def test_trace_only_import_counts_syncs_and_leaves_unlogged_values_unknown() -> 
     trace = import_real(run, dst=False, query=False, events=False)
     s = trace.summary
     # migration_bitmap_sync_start appears 3 times: setup, the exact query, completion.
-    assert s.dirty_sync_count == count_lines(REAL / f"{run}.src.trace.log", "migration_bitmap_sync_start") == 3
+    assert (
+        s.dirty_sync_count
+        == count_lines(REAL / f"{run}.src.trace.log", "migration_bitmap_sync_start")
+        == 3
+    )
     assert s.transferred_bytes is None  # only query-migrate / info migrate give QEMU's total
     assert s.guest_downtime_ms is None  # needs the destination
     # low_pending ...525.138792 -> migration_return_path_end_after ...525.155613: 16.821 ms (QEMU said 17).
     assert s.downtime_ms == pytest.approx(16.821, abs=1e-9)
-    assert trace.import_info["summary_sources"]["downtime_ms"].endswith("(derived)")
-    assert trace.import_info["clock"] is None
+    assert import_info(trace)["summary_sources"]["downtime_ms"].endswith("(derived)")
+    assert import_info(trace)["clock"] is None
     assert sum(s.downtime_breakdown_ms.values()) == pytest.approx(s.downtime_ms, abs=1e-6)
 
 
 def test_clock_bounds_come_from_messages_seen_on_both_sides(traces: dict[str, Trace]) -> None:
-    clock = traces["q100-w64-r2048-bw128-dt300-1"].import_info["clock"]
+    clock = import_info(traces["q100-w64-r2048-bw128-dt300-1"])["clock"]
     by_message = {p["message"]: p for p in clock["pairs"]}
     # SWITCHOVER_ACK: sent ...524.139026 (dst), received ...524.139077 (src): offset >= -0.051 ms.
     assert by_message["SWITCHOVER_ACK"]["bound_ms"] == pytest.approx(-0.051)
@@ -139,13 +178,39 @@ def test_clock_bounds_come_from_messages_seen_on_both_sides(traces: dict[str, Tr
 
 
 def test_events_use_the_contract_kinds(traces: dict[str, Trace]) -> None:
-    allowed = {"status", "open_return_path", "ping", "pong", "init_data_sent", "init_data_loaded", "ack_sent", "ack_received",
-               "switchover_permitted", "switchover_decided", "vm_stop", "vm_start", "device_state", "bitmap_sync", "window",
-               "shut_sent", "shut_received", "reinit", "error"}
+    allowed = {
+        "status",
+        "open_return_path",
+        "ping",
+        "pong",
+        "init_data_sent",
+        "init_data_loaded",
+        "ack_sent",
+        "ack_received",
+        "switchover_permitted",
+        "switchover_decided",
+        "vm_stop",
+        "vm_start",
+        "device_state",
+        "bitmap_sync",
+        "window",
+        "shut_sent",
+        "shut_received",
+        "reinit",
+        "error",
+    }
     for trace in traces.values():
         kinds = {e.kind for e in trace.events}
         assert kinds <= allowed
-        assert {"ack_sent", "ack_received", "open_return_path", "ping", "pong", "window", "bitmap_sync"} <= kinds
+        assert {
+            "ack_sent",
+            "ack_received",
+            "open_return_path",
+            "ping",
+            "pong",
+            "window",
+            "bitmap_sync",
+        } <= kinds
         assert [e.t_ms for e in trace.events] == sorted(e.t_ms for e in trace.events)
         assert all(0 <= e.step < len(trace.steps) for e in trace.events)
 
@@ -167,7 +232,10 @@ def test_a_log_holding_two_migrations_imports_the_last_one() -> None:
     trace = import_files(src_trace=both(".src.trace.log"), dst_trace=both(".dst.trace.log"))
     alone = import_real(second, query=False, events=False)
     assert trace.summary == alone.summary
-    assert trace.import_info["earlier_migrations_skipped"] == {"appended.src.trace.log": 1, "appended.dst.trace.log": 1}
+    assert import_info(trace)["earlier_migrations_skipped"] == {
+        "appended.src.trace.log": 1,
+        "appended.dst.trace.log": 1,
+    }
 
 
 def test_query_migrate_alone_gives_one_step_per_sample() -> None:
@@ -177,7 +245,12 @@ def test_query_migrate_alone_gives_one_step_per_sample() -> None:
     path = REAL / f"{run}.query-migrate.jsonl"
     trace = import_files(query_migrate=InputFile(path.name, path.read_bytes()))
     s = trace.summary
-    assert (s.status, s.downtime_ms, s.total_time_ms, s.dirty_sync_count) == ("completed", 17.0, 1018.0, 3)
+    assert (s.status, s.downtime_ms, s.total_time_ms, s.dirty_sync_count) == (
+        "completed",
+        17.0,
+        1018.0,
+        3,
+    )
     assert s.ack_received_at_ms is None and s.passes is None  # not in query-migrate
     assert len(trace.steps) == 23  # 23 replies in the file
     assert trace.steps[1].ram_remaining_bytes == 514572288  # line 2: "remaining": 514572288
@@ -189,14 +262,25 @@ def test_events_alone_or_info_migrate_alone_give_one_step() -> None:
 
     path = REAL / "q100-w64-r2048-bw128-dt300-1.src.events.jsonl"
     trace = import_files(src_events=InputFile(path.name, path.read_bytes()))
-    assert trace.summary.status == "completed" and trace.summary.dirty_sync_count == 3  # MIGRATION_PASS 3
+    assert (
+        trace.summary.status == "completed" and trace.summary.dirty_sync_count == 3
+    )  # MIGRATION_PASS 3
     # Pre-copy as one derived step, then STOP (QMP) -> completed (QMP MIGRATION completed).
     assert [step.phase for step in trace.steps] == ["iterate", "vm_stop", "completed"]
     assert trace.steps[0].provenance == "derived"
-    assert trace.steps[1].t_ms == pytest.approx(1001.44, abs=1e-9)  # STOP at ...525.138852, setup at ...524.137412
-    hmp = InputFile("info.txt", b"Migration status: completed\ntotal time: 1018 ms\ndowntime: 17 ms\nsetup: 1 ms\ndirty sync count: 3\n")
+    assert trace.steps[1].t_ms == pytest.approx(
+        1001.44, abs=1e-9
+    )  # STOP at ...525.138852, setup at ...524.137412
+    hmp = InputFile(
+        "info.txt",
+        b"Migration status: completed\ntotal time: 1018 ms\ndowntime: 17 ms\nsetup: 1 ms\ndirty sync count: 3\n",
+    )
     trace = import_files(info_migrate=hmp)
-    assert (trace.summary.downtime_ms, trace.summary.total_time_ms, len(trace.steps)) == (17.0, 1018.0, 1)
+    assert (trace.summary.downtime_ms, trace.summary.total_time_ms, len(trace.steps)) == (
+        17.0,
+        1018.0,
+        1,
+    )
 
 
 def test_long_runs_are_merged_to_the_step_limit() -> None:

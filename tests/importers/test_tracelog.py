@@ -20,7 +20,9 @@ def test_real_source_logs_parse_with_every_line_accounted_for(run: str) -> None:
     assert len(log.records) + ignored + log.skipped_lines == lines
     assert log.skipped_lines == 0
     assert log.timestamped
-    assert len(log.named("migrate_pending_estimate")) == count_lines(path, ":migrate_pending_estimate ")
+    assert len(log.named("migrate_pending_estimate")) == count_lines(
+        path, ":migrate_pending_estimate "
+    )
     assert len(log.named("savevm_state_iterate")) == count_lines(path, ":savevm_state_iterate")
     # ram_load_complete is a real event the importer does not use: counted, not fatal.
     assert "migration_bitmap_clear_dirty" in log.ignored_events
@@ -30,10 +32,18 @@ def test_timestamps_are_exact_microseconds() -> None:
     path = REAL / "q100-w64-r2048-bw128-dt300-1.src.trace.log"
     log = parse_trace_log(path.read_text(), path.name)
     acked = log.named("source_return_path_thread_switchover_acked")[0]
-    assert acked.t_us == 1795639524_139077  # "9304@1795639524.139077:source_return_path_thread_switchover_acked"
+    assert (
+        acked.t_us == 1795639524_139077
+    )  # "9304@1795639524.139077:source_return_path_thread_switchover_acked"
     assert acked.pid == 9304
     transferred = log.named("migrate_transferred")[0].fields
-    assert transferred == {"transferred": 13547517, "time_spent": 100, "bandwidth": 135475, "switchover_bw": 0, "max_size": 40642551}
+    assert transferred == {
+        "transferred": 13547517,
+        "time_spent": 100,
+        "bandwidth": 135475,
+        "switchover_bw": 0,
+        "max_size": 40642551,
+    }
 
 
 def test_lines_without_the_pid_time_prefix_parse_but_have_no_time() -> None:
@@ -50,9 +60,18 @@ def test_vfio_sizes_hex_and_decimal_with_two_spaces_before_the_device() -> None:
     dec_line = "1@1.000002:vfio_state_pending_exact  (0000:17:00.2) precopy 20971520 postcopy 0 stopcopy size 8388608 precopy initial size 4194304 precopy dirty size 0"
     hex_log = parse_trace_log(hex_line, "hex.log")
     dec_log = parse_trace_log(dec_line, "dec.log")
-    assert hex_log.records[0].fields == dec_log.records[0].fields == {
-        "device": "0000:17:00.2", "precopy": 20971520, "postcopy": 0, "stopcopy": 8388608, "init": 4194304, "dirty": 0,
-    }
+    assert (
+        hex_log.records[0].fields
+        == dec_log.records[0].fields
+        == {
+            "device": "0000:17:00.2",
+            "precopy": 20971520,
+            "postcopy": 0,
+            "stopcopy": 8388608,
+            "init": 4194304,
+            "dirty": 0,
+        }
+    )
     assert hex_log.vfio_size_format == "hex"
     assert dec_log.vfio_size_format == "decimal"
 
@@ -76,7 +95,10 @@ def test_malformed_line_of_a_known_event_names_file_line_and_shape() -> None:
 
 def test_malformed_vfio_line_is_reported() -> None:
     with pytest.raises(ImportFileError) as caught:
-        parse_trace_log("ok line\n1@1.0:vfio_save_iterate  (dev) precopy initial size x precopy dirty size 0x0\n", "v.log")
+        parse_trace_log(
+            "ok line\n1@1.0:vfio_save_iterate  (dev) precopy initial size x precopy dirty size 0x0\n",
+            "v.log",
+        )
     assert caught.value.line == 2
     assert "precopy initial size <n>" in caught.value.expected
 

@@ -63,7 +63,9 @@ def make_step(index: int, n_steps: int, devices: tuple[str, ...]) -> Step:
         pass_sent_bytes=12 * MiB,
         devices=[make_device_step(name, index, n_steps) for name in devices],
         gates=[
-            Gate(name="ram_threshold", open=last, detail="RAM above threshold" if not last else "ok"),
+            Gate(
+                name="ram_threshold", open=last, detail="RAM above threshold" if not last else "ok"
+            ),
             Gate(name="switchover_ack", open=index > n_steps // 2, detail="waiting for ack"),
         ],
         decision=Decision(
@@ -76,7 +78,14 @@ def make_step(index: int, n_steps: int, devices: tuple[str, ...]) -> Step:
 
 def make_events(n_steps: int, devices: tuple[str, ...]) -> list[Event]:
     events: list[Event] = [
-        Event(t_ms=0.0, step=0, kind="status", side="source", detail="setup", data={"from": "none", "to": "setup"})
+        Event(
+            t_ms=0.0,
+            step=0,
+            kind="status",
+            side="source",
+            detail="setup",
+            data={"from": "none", "to": "setup"},
+        )
     ]
     for step in range(1, n_steps):
         events.append(
@@ -92,16 +101,40 @@ def make_events(n_steps: int, devices: tuple[str, ...]) -> list[Event]:
     half = max(n_steps // 2, 0)
     for name in devices:
         events.append(
-            Event(t_ms=half * 100.0 + 10, step=half, kind="init_data_sent", side="source", device=name,
-                  detail=f"{name}: INIT_DATA_SENT", qemu_function="vfio_save_iterate")
+            Event(
+                t_ms=half * 100.0 + 10,
+                step=half,
+                kind="init_data_sent",
+                side="source",
+                device=name,
+                detail=f"{name}: INIT_DATA_SENT",
+                qemu_function="vfio_save_iterate",
+            )
         )
         events.append(
-            Event(t_ms=half * 100.0 + 20, step=half, kind="ack_received", side="source", device=name,
-                  detail=f"{name}: ack", qemu_function="loadvm_process_command")
+            Event(
+                t_ms=half * 100.0 + 20,
+                step=half,
+                kind="ack_received",
+                side="source",
+                device=name,
+                detail=f"{name}: ack",
+                qemu_function="loadvm_process_command",
+            )
         )
     last = n_steps - 1
-    events.append(Event(t_ms=last * 100.0 + 5, step=last, kind="vm_stop", side="source", detail="vm stopped"))
-    events.append(Event(t_ms=last * 100.0 + 90, step=last, kind="vm_start", side="destination", detail="vm started"))
+    events.append(
+        Event(t_ms=last * 100.0 + 5, step=last, kind="vm_stop", side="source", detail="vm stopped")
+    )
+    events.append(
+        Event(
+            t_ms=last * 100.0 + 90,
+            step=last,
+            kind="vm_start",
+            side="destination",
+            detail="vm started",
+        )
+    )
     return sorted(events, key=lambda ev: (ev.step, ev.t_ms))
 
 
@@ -115,7 +148,11 @@ def make_trace(
         engine_version="test-factory",
         title=title,
         qemu_profile="10.1",
-        scenario={"title": title, "description": "built by tests/store/factories.py", "devices": []},
+        scenario={
+            "title": title,
+            "description": "built by tests/store/factories.py",
+            "devices": [],
+        },
         resolved={"title": title, "devices": [{"name": name} for name in devices]},
         profile={"name": "10.1"},
         summary=Summary(
@@ -135,8 +172,14 @@ def make_trace(
             switchover_started_at_ms=(n_steps - 1) * 100.0 + 5,
             passes=n_steps - 2,
             devices=[
-                DeviceSummary(name=name, preset=None, precopy=True, initial_bytes=n_steps * MiB,
-                              precopy_bytes=(n_steps - 1) * MiB, stop_copy_bytes=16 * MiB)
+                DeviceSummary(
+                    name=name,
+                    preset=None,
+                    precopy=True,
+                    initial_bytes=n_steps * MiB,
+                    precopy_bytes=(n_steps - 1) * MiB,
+                    stop_copy_bytes=16 * MiB,
+                )
                 for name in devices
             ],
         ),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 import typer
 from typer.testing import CliRunner
 
@@ -10,7 +11,7 @@ from app.store.db import make_engine
 from app.store.migrate import current_revision, head_revision
 
 
-def test_db_upgrade_creates_the_schema(db_url: str, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_db_upgrade_creates_the_schema(db_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
     cli = typer.Typer()
     register(cli)
 

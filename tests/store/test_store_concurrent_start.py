@@ -15,7 +15,9 @@ STARTER = "from app.store.db import make_engine; from app.store.migrate import u
 
 def test_simultaneous_start_ups_migrate_once(db_url: str) -> None:
     starters = [
-        subprocess.Popen([sys.executable, "-c", STARTER, db_url], cwd=REPO, stderr=subprocess.PIPE, text=True)
+        subprocess.Popen(
+            [sys.executable, "-c", STARTER, db_url], cwd=REPO, stderr=subprocess.PIPE, text=True
+        )
         for _ in range(4)
     ]
     for starter in starters:

@@ -61,16 +61,31 @@ def _store_with_revision_0001(engine: sa.Engine, run_id: str) -> str:
         connection.execute(
             steps.insert(),
             [
-                {"run_id": run_id, "index": s.index, "t_ms": s.t_ms, "end_ms": s.end_ms,
-                 "phase": s.phase, "status": s.status, "data": s.model_dump(mode="json")}
+                {
+                    "run_id": run_id,
+                    "index": s.index,
+                    "t_ms": s.t_ms,
+                    "end_ms": s.end_ms,
+                    "phase": s.phase,
+                    "status": s.status,
+                    "data": s.model_dump(mode="json"),
+                }
                 for s in trace.steps
             ],
         )
         connection.execute(
             events.insert(),
             [
-                {"run_id": run_id, "seq": i, "step": e.step, "t_ms": e.t_ms, "kind": e.kind,
-                 "side": e.side, "device": e.device, "data": e.model_dump(mode="json")}
+                {
+                    "run_id": run_id,
+                    "seq": i,
+                    "step": e.step,
+                    "t_ms": e.t_ms,
+                    "kind": e.kind,
+                    "side": e.side,
+                    "device": e.device,
+                    "data": e.model_dump(mode="json"),
+                }
                 for i, e in enumerate(trace.events)
             ],
         )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import Engine, func
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from app.engine.trace import Trace
 from app.store.models import EventRow, Run, StepRow, StoredRunImmutable
@@ -25,8 +25,10 @@ from app.store.runs import (
 from tests.store.factories import make_trace
 
 
-def _count(session: Session, table: type, run_id: str) -> int:
-    return session.exec(select(func.count()).select_from(table).where(table.run_id == run_id)).one()
+def _count(session: Session, table: type[StepRow] | type[EventRow], run_id: str) -> int:
+    return session.exec(
+        select(func.count()).select_from(table).where(col(table.run_id) == run_id)
+    ).one()
 
 
 def test_round_trip_gives_identical_json(db_engine: Engine) -> None:
@@ -109,7 +111,7 @@ def test_failed_write_leaves_nothing(db_engine: Engine) -> None:
     trace = make_trace(n_steps=10)
     # Two events with the same (run_id, seq) are impossible, but a duplicate step index is
     # a real import bug: the primary key refuses it, and the whole run must go with it.
-    broken = trace.model_copy(update={"steps": trace.steps + [trace.steps[3]]})
+    broken = trace.model_copy(update={"steps": [*trace.steps, trace.steps[3]]})
     with pytest.raises(IntegrityError):
         save_trace(db_engine, broken)
     with Session(db_engine) as session:
@@ -131,7 +133,7 @@ def test_stored_runs_refuse_updates(db_engine: Engine) -> None:
 def test_a_pair_is_stored_whole_or_not_at_all(db_engine: Engine) -> None:
     good = make_trace(n_steps=5, title="a")
     bad = make_trace(n_steps=5, title="b")
-    bad = bad.model_copy(update={"steps": bad.steps + [bad.steps[0]]})
+    bad = bad.model_copy(update={"steps": [*bad.steps, bad.steps[0]]})
     with pytest.raises(IntegrityError):
         save_traces(db_engine, [good, bad])
     with Session(db_engine) as session:

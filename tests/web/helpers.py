@@ -26,7 +26,9 @@ def make_comparison(client: TestClient, body: dict[str, Any] | None = None) -> d
 
 def figure(html: str, key: str) -> dict[str, Any]:
     """The Plotly figure a page embeds as JSON under id `fig-KEY`."""
-    match = re.search(rf'<script type="application/json" id="fig-{key}">(.*?)</script>', html, re.DOTALL)
+    match = re.search(
+        rf'<script type="application/json" id="fig-{key}">(.*?)</script>', html, re.DOTALL
+    )
     assert match, f"figure {key} missing"
     result: dict[str, Any] = json.loads(match.group(1))
     return result

@@ -13,7 +13,9 @@ HX = {"HX-Request": "true"}
 
 def test_step_panel_fragment(api_client: TestClient) -> None:
     run = make_run(api_client)
-    response = api_client.get(URLS.run_at(run["id"], step=5), headers={**HX, "HX-Target": "step-panel"})
+    response = api_client.get(
+        URLS.run_at(run["id"], step=5), headers={**HX, "HX-Target": "step-panel"}
+    )
     assert response.status_code == 200
     html = response.text.strip()
     assert html.startswith('<article class="step-explained" data-step="5"')
@@ -30,8 +32,11 @@ def test_full_page_when_not_htmx_or_other_target(api_client: TestClient) -> None
 
 
 def test_scenario_form_fragment_for_an_example(api_client: TestClient) -> None:
-    response = api_client.get(URLS.new_run(), params={"example": "two-mlx5-vfs"},
-                              headers={**HX, "HX-Target": "scenario-form"})
+    response = api_client.get(
+        URLS.new_run(),
+        params={"example": "two-mlx5-vfs"},
+        headers={**HX, "HX-Target": "scenario-form"},
+    )
     html = response.text.strip()
     assert html.startswith('<form id="scenario-form"')
     assert 'name="devices.1.preset"' in html and "<html" not in html

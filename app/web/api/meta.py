@@ -9,6 +9,8 @@ from fastapi import APIRouter
 from app.engine.scenario import LIMITS
 
 from .. import urls as paths
+from ..deps import SettingsDep
+from ..run_requests import example_names
 from .models import (
     ERROR_RESPONSES,
     MAX_POINTS_DEFAULT,
@@ -19,8 +21,6 @@ from .models import (
     STEPS_WINDOW_MAX,
     LimitsOut,
 )
-from ..run_requests import example_names
-from ..deps import SettingsDep
 
 router = APIRouter(tags=["meta"], responses=ERROR_RESPONSES)
 

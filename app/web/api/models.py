@@ -48,7 +48,10 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     404: {"model": ErrorResponse, "description": "unknown run"},
     413: {"model": ErrorResponse, "description": "request body larger than max_request_bytes"},
     422: {"model": ValidationErrorResponse, "description": "invalid input; `loc` names the field"},
-    500: {"model": ErrorResponse, "description": "internal error (details are only in the server log)"},
+    500: {
+        "model": ErrorResponse,
+        "description": "internal error (details are only in the server log)",
+    },
 }
 NON_JSON_ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     404: _json_error(ErrorResponse, "unknown run"),
@@ -94,7 +97,9 @@ class RunPageOut(BaseModel):
 
 
 class RunDetail(RunPublic):
-    devices: list[dict[str, Any]] = Field(description="the devices as resolved (preset values filled in)")
+    devices: list[dict[str, Any]] = Field(
+        description="the devices as resolved (preset values filled in)"
+    )
     urls: RunLinks
 
 
@@ -113,7 +118,9 @@ class StepDetail(BaseModel):
     index: int
     step: Step
     events: list[Event]
-    explanation: str = Field(description="what happened in this step and which gate holds switchover")
+    explanation: str = Field(
+        description="what happened in this step and which gate holds switchover"
+    )
     gates_held: list[Gate] = Field(description="the gates that are closed after this step")
     prev: str | None
     next: str | None
@@ -125,7 +132,9 @@ class Series(BaseModel):
     device: str | None
     unit: str = Field(description="bytes, bytes_per_s, ms or count")
     x_ms: list[float] = Field(description="step end times, ms since `migrate`")
-    y: list[int | float] = Field(description="values; steps where the value is unknown are left out")
+    y: list[int | float] = Field(
+        description="values; steps where the value is unknown are left out"
+    )
     points_total: int = Field(description="points before downsampling")
     downsampled: bool
 
@@ -155,7 +164,9 @@ class DeviceDiff(BaseModel):
 
 class CompareDiff(BaseModel):
     status: dict[str, str]
-    sentence: str = Field(description="the difference in one sentence, reading a as ack on and b as off")
+    sentence: str = Field(
+        description="the difference in one sentence, reading a as ack on and b as off"
+    )
     summary: dict[str, MetricDiff]
     downtime_components_ms: dict[str, MetricDiff]
     devices: list[DeviceDiff]
@@ -178,7 +189,9 @@ class CompareOut(BaseModel):
 
 
 class LimitsOut(BaseModel):
-    scenario: dict[str, Any] = Field(description="app.engine.scenario.LIMITS: ranges are [low, high]")
+    scenario: dict[str, Any] = Field(
+        description="app.engine.scenario.LIMITS: ranges are [low, high]"
+    )
     store: dict[str, int]
 
 

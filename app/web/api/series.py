@@ -10,9 +10,9 @@ from fastapi.exceptions import RequestValidationError
 from app.store.runs import load_events_in_time, load_step_data_in_time
 
 from .. import urls as paths
-from .models import ERROR_RESPONSES, MAX_POINTS_DEFAULT, MAX_POINTS_MAX, SeriesOut
 from ..deps import CacheStoredRun, RunDep, SessionDep
 from ..series import PERIODIC_EVENT_KINDS, build_series, parse_fields
+from .models import ERROR_RESPONSES, MAX_POINTS_DEFAULT, MAX_POINTS_MAX, SeriesOut
 
 router = APIRouter(tags=["runs"], responses=ERROR_RESPONSES)
 
@@ -39,18 +39,26 @@ def read_series(
     session: SessionDep,
     fields: Annotated[
         list[str] | None,
-        Query(description="step fields, or device.<field> for one series per device; comma-separated or repeated"),
+        Query(
+            description="step fields, or device.<field> for one series per device; comma-separated or repeated"
+        ),
     ] = None,
-    devices: Annotated[list[str] | None, Query(description="only these devices (repeat the parameter)")] = None,
+    devices: Annotated[
+        list[str] | None, Query(description="only these devices (repeat the parameter)")
+    ] = None,
     max_points: Annotated[
         int, Query(ge=3, le=MAX_POINTS_MAX, description="points per series at most")
     ] = MAX_POINTS_DEFAULT,
-    from_ms: Annotated[float | None, Query(ge=0, le=_MS_LIMIT, description="range start, ms")] = None,
+    from_ms: Annotated[
+        float | None, Query(ge=0, le=_MS_LIMIT, description="range start, ms")
+    ] = None,
     to_ms: Annotated[float | None, Query(ge=0, le=_MS_LIMIT, description="range end, ms")] = None,
     event_kinds: Annotated[
         list[str] | None,
-        Query(description="event kinds to return (comma-separated or repeated); `all` for every kind; "
-              "default: all but the periodic window, bitmap_sync, ping and pong"),
+        Query(
+            description="event kinds to return (comma-separated or repeated); `all` for every kind; "
+            "default: all but the periodic window, bitmap_sync, ping and pong"
+        ),
     ] = None,
 ) -> SeriesOut:
     """Series for charts over a time range, downsampled with MinMaxLTTB; every event in range."""
@@ -61,13 +69,18 @@ def read_series(
         names = parse_fields(fields)
     except ValueError as error:
         raise _query_error("fields", str(error)) from None
-    kinds = sorted({k.strip() for chunk in event_kinds or [] for k in chunk.split(",") if k.strip()})
+    kinds = sorted(
+        {k.strip() for chunk in event_kinds or [] for k in chunk.split(",") if k.strip()}
+    )
     steps = load_step_data_in_time(session, run.id, from_ms, to_ms)
     if devices:
         known = _run_device_names(run.resolved, run.summary)
         unknown = [name for name in devices if name not in known]
         if unknown:
-            raise _query_error("devices", f"no device {', '.join(unknown)} in this run; it has: {', '.join(known) or 'none'}")
+            raise _query_error(
+                "devices",
+                f"no device {', '.join(unknown)} in this run; it has: {', '.join(known) or 'none'}",
+            )
     if "all" in kinds:
         events = load_events_in_time(session, run.id, from_ms, to_ms)
         shown: list[str] | None = None
@@ -75,7 +88,9 @@ def read_series(
         events = load_events_in_time(session, run.id, from_ms, to_ms, kinds=kinds)
         shown = kinds
     else:
-        events = load_events_in_time(session, run.id, from_ms, to_ms, exclude_kinds=PERIODIC_EVENT_KINDS)
+        events = load_events_in_time(
+            session, run.id, from_ms, to_ms, exclude_kinds=PERIODIC_EVENT_KINDS
+        )
         shown = sorted({event.kind for event in events})
     return SeriesOut.model_validate(
         {

@@ -20,7 +20,9 @@ FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "constructed"
 STEM = "vfio100-dec-two-devices"
 
 
-def branch(client: TestClient, run_id: str, at_step: int, action: dict[str, Any], status: int = 201) -> dict[str, Any]:
+def branch(
+    client: TestClient, run_id: str, at_step: int, action: dict[str, Any], status: int = 201
+) -> dict[str, Any]:
     response = client.post(URLS.api_run_branch(run_id), json={"at_step": at_step, "action": action})
     assert response.status_code == status, response.text
     return response.json()
@@ -39,13 +41,17 @@ def run_count(client: TestClient) -> int:
     return int(client.get(URLS.api_runs()).json()["total"])
 
 
-def test_branch_replays_the_parent_up_to_the_step_then_applies_the_action(api_client: TestClient) -> None:
+def test_branch_replays_the_parent_up_to_the_step_then_applies_the_action(
+    api_client: TestClient,
+) -> None:
     parent = make_run(api_client, {"example": ACK})
     at_step = 5
     at_ms = steps(api_client, parent["id"], at_step, at_step + 1)[0]["end_ms"]
     assert at_ms == 500.0
 
-    made = branch(api_client, parent["id"], at_step, {"kind": "set_parameters", "downtime_limit_ms": 2000})
+    made = branch(
+        api_client, parent["id"], at_step, {"kind": "set_parameters", "downtime_limit_ms": 2000}
+    )
 
     assert made["parent"] == {"id": parent["id"], "step": at_step, "at_ms": 500.0}
     assert made["action"] == {"at_ms": 500.0, "kind": "set_parameters", "downtime_limit_ms": 2000.0}
@@ -54,19 +60,32 @@ def test_branch_replays_the_parent_up_to_the_step_then_applies_the_action(api_cl
     assert made["urls"]["page"] == URLS.run(made["id"])
     assert made["title"] == f"{parent['title']} [branch at 500 ms: downtime-limit 2000 ms]"
     # Every step up to and including at_step is the parent's, number for number.
-    assert steps(api_client, made["id"], 0, at_step + 1) == steps(api_client, parent["id"], 0, at_step + 1)
-    assert events(api_client, made["id"], 0, at_step + 1) == events(api_client, parent["id"], 0, at_step + 1)
+    assert steps(api_client, made["id"], 0, at_step + 1) == steps(
+        api_client, parent["id"], 0, at_step + 1
+    )
+    assert events(api_client, made["id"], 0, at_step + 1) == events(
+        api_client, parent["id"], 0, at_step + 1
+    )
     # The action is applied at the next pass, at exactly at_ms.
-    applied = [e for e in events(api_client, made["id"], at_step + 1, at_step + 2) if e["kind"] == "set_parameters"]
-    assert [(e["t_ms"], e["step"], e["data"]["downtime_limit_ms"]) for e in applied] == [(500.0, at_step + 1, 2000.0)]
+    applied = [
+        e
+        for e in events(api_client, made["id"], at_step + 1, at_step + 2)
+        if e["kind"] == "set_parameters"
+    ]
+    assert [(e["t_ms"], e["step"], e["data"]["downtime_limit_ms"]) for e in applied] == [
+        (500.0, at_step + 1, 2000.0)
+    ]
     # The stored branch is self-describing: the parent's scenario plus the action.
     stored = api_client.get(URLS.api_run(made["id"])).json()
     original = api_client.get(URLS.api_run(parent["id"])).json()
     assert stored["scenario"]["actions"] == [made["action"]]
-    assert {k: v for k, v in stored["scenario"].items() if k not in ("title", "description", "actions")} == {
-        k: v for k, v in original["scenario"].items() if k not in ("title", "description")
-    }
-    assert f"What-if branch of run {parent['id']} at step 5 (500 ms): downtime-limit 2000 ms." in stored["description"]
+    assert {
+        k: v for k, v in stored["scenario"].items() if k not in ("title", "description", "actions")
+    } == {k: v for k, v in original["scenario"].items() if k not in ("title", "description")}
+    assert (
+        f"What-if branch of run {parent['id']} at step 5 (500 ms): downtime-limit 2000 ms."
+        in stored["description"]
+    )
     assert stored["summary"]["downtime_limit_ms"] == 2000.0
     assert original["summary"]["downtime_limit_ms"] == 300.0
 
@@ -74,19 +93,35 @@ def test_branch_replays_the_parent_up_to_the_step_then_applies_the_action(api_cl
 def test_branch_is_the_same_run_as_posting_its_scenario(api_client: TestClient) -> None:
     """No shortcut: the branch is an ordinary engine run of the parent's scenario plus the action."""
     parent = make_run(api_client, {"example": ACK})
-    made = branch(api_client, parent["id"], 12, {"kind": "set_parameters", "max_bandwidth_bytes_per_s": "256 MiB"})
+    made = branch(
+        api_client,
+        parent["id"],
+        12,
+        {"kind": "set_parameters", "max_bandwidth_bytes_per_s": "256 MiB"},
+    )
     scenario = api_client.get(URLS.api_run(made["id"])).json()["scenario"]
     direct = make_run(api_client, scenario)
     assert direct["summary"] == made["summary"]
     assert steps(api_client, direct["id"], 0, 1000) == steps(api_client, made["id"], 0, 1000)
 
 
-def test_avail_switchover_bandwidth_branch_of_the_default_params_example_completes(api_client: TestClient) -> None:
+def test_avail_switchover_bandwidth_branch_of_the_default_params_example_completes(
+    api_client: TestClient,
+) -> None:
     parent = make_run(api_client, {"example": NEVER_CONVERGES})
     assert parent["status"] == "cancelled"
     assert parent["summary"]["total_time_ms"] == pytest.approx(60000.903)
-    made = branch(api_client, parent["id"], 50, {"kind": "set_parameters", "avail_switchover_bandwidth_bytes_per_s": "10 Gbit"})
-    assert made["action"] == {"at_ms": 5000.0, "kind": "set_parameters", "avail_switchover_bandwidth_bytes_per_s": 1_250_000_000}
+    made = branch(
+        api_client,
+        parent["id"],
+        50,
+        {"kind": "set_parameters", "avail_switchover_bandwidth_bytes_per_s": "10 Gbit"},
+    )
+    assert made["action"] == {
+        "at_ms": 5000.0,
+        "kind": "set_parameters",
+        "avail_switchover_bandwidth_bytes_per_s": 1_250_000_000,
+    }
     summary = made["summary"]
     assert made["status"] == summary["status"] == "completed"
     assert made["step_count"] == 459
@@ -106,7 +141,11 @@ def test_pause_guest_branch_opens_the_ack_gate(api_client: TestClient) -> None:
     made = branch(api_client, parent["id"], 5, {"kind": "pause_guest"})
 
     def ack_gate(run_id: str, n: int) -> dict[str, Any]:
-        return next(g for g in steps(api_client, run_id, n, n + 1)[0]["gates"] if g["name"] == "switchover_ack")
+        return next(
+            g
+            for g in steps(api_client, run_id, n, n + 1)[0]["gates"]
+            if g["name"] == "switchover_ack"
+        )
 
     assert ack_gate(parent["id"], 6)["open"] is False  # the ack only arrives at 2293 ms
     gate = ack_gate(made["id"], 6)
@@ -139,8 +178,12 @@ def test_cancel_branch_ends_at_the_step(api_client: TestClient) -> None:
 
 def test_a_branch_of_a_branch_keeps_the_earlier_action(api_client: TestClient) -> None:
     parent = make_run(api_client, {"example": ACK})
-    first = branch(api_client, parent["id"], 5, {"kind": "set_parameters", "downtime_limit_ms": 2000})
-    second = branch(api_client, first["id"], 8, {"kind": "set_parameters", "max_bandwidth_bytes_per_s": 0})
+    first = branch(
+        api_client, parent["id"], 5, {"kind": "set_parameters", "downtime_limit_ms": 2000}
+    )
+    second = branch(
+        api_client, first["id"], 8, {"kind": "set_parameters", "max_bandwidth_bytes_per_s": 0}
+    )
     actions = api_client.get(URLS.api_run(second["id"])).json()["scenario"]["actions"]
     assert actions == [
         {"at_ms": 500.0, "kind": "set_parameters", "downtime_limit_ms": 2000.0},
@@ -151,7 +194,9 @@ def test_a_branch_of_a_branch_keeps_the_earlier_action(api_client: TestClient) -
 
 
 def test_a_long_title_stays_within_the_limit(api_client: TestClient) -> None:
-    parent = make_run(api_client, {"example": ACK, "overrides": {"title": "t" * LIMITS["title_chars"]}})
+    parent = make_run(
+        api_client, {"example": ACK, "overrides": {"title": "t" * LIMITS["title_chars"]}}
+    )
     made = branch(api_client, parent["id"], 5, {"kind": "pause_guest"})
     assert len(made["title"]) == LIMITS["title_chars"]
     assert made["title"].endswith("… [branch at 500 ms: guest paused]")
@@ -160,20 +205,51 @@ def test_a_long_title_stays_within_the_limit(api_client: TestClient) -> None:
 @pytest.mark.parametrize(
     ("body", "loc", "msg"),
     [
-        ({"at_step": 5, "action": {"kind": "set_parameters", "downtime_limit_ms": 0}},
-         ["body", "action", "downtime_limit_ms"], "greater than or equal to 1"),
-        ({"at_step": 5, "action": {"kind": "set_parameters", "max_bandwidth_bytes_per_s": "lots"}},
-         ["body", "action", "max_bandwidth_bytes_per_s"], "cannot read 'lots'"),
-        ({"at_step": 5, "action": {"kind": "set_parameters"}},
-         ["body", "action"], "set_parameters needs at least one of downtime_limit_ms"),
-        ({"at_step": 5, "action": {"kind": "pause_guest", "downtime_limit_ms": 500}},
-         ["body", "action"], "pause_guest takes no parameters (got downtime_limit_ms)"),
-        ({"at_step": 5, "action": {"kind": "reboot"}}, ["body", "action", "kind"], "'set_parameters', 'pause_guest' or 'cancel'"),
-        ({"at_step": 5, "action": {"kind": "cancel", "at_ms": 5}}, ["body", "action", "at_ms"], "Extra inputs"),
-        ({"at_step": -1, "action": {"kind": "cancel"}}, ["body", "at_step"], "greater than or equal to 0"),
+        (
+            {"at_step": 5, "action": {"kind": "set_parameters", "downtime_limit_ms": 0}},
+            ["body", "action", "downtime_limit_ms"],
+            "greater than or equal to 1",
+        ),
+        (
+            {
+                "at_step": 5,
+                "action": {"kind": "set_parameters", "max_bandwidth_bytes_per_s": "lots"},
+            },
+            ["body", "action", "max_bandwidth_bytes_per_s"],
+            "cannot read 'lots'",
+        ),
+        (
+            {"at_step": 5, "action": {"kind": "set_parameters"}},
+            ["body", "action"],
+            "set_parameters needs at least one of downtime_limit_ms",
+        ),
+        (
+            {"at_step": 5, "action": {"kind": "pause_guest", "downtime_limit_ms": 500}},
+            ["body", "action"],
+            "pause_guest takes no parameters (got downtime_limit_ms)",
+        ),
+        (
+            {"at_step": 5, "action": {"kind": "reboot"}},
+            ["body", "action", "kind"],
+            "'set_parameters', 'pause_guest' or 'cancel'",
+        ),
+        (
+            {"at_step": 5, "action": {"kind": "cancel", "at_ms": 5}},
+            ["body", "action", "at_ms"],
+            "Extra inputs",
+        ),
+        (
+            {"at_step": -1, "action": {"kind": "cancel"}},
+            ["body", "at_step"],
+            "greater than or equal to 0",
+        ),
         ({"action": {"kind": "cancel"}}, ["body", "at_step"], "Field required"),
         # Step 28 decides the switchover: no pass follows, an action there would change nothing.
-        ({"at_step": 28, "action": {"kind": "cancel"}}, ["body", "at_step"], "branch from step 27 or earlier"),
+        (
+            {"at_step": 28, "action": {"kind": "cancel"}},
+            ["body", "at_step"],
+            "branch from step 27 or earlier",
+        ),
     ],
 )
 def test_invalid_branches_are_422_naming_the_field_and_store_nothing(
@@ -200,7 +276,10 @@ def test_a_parameter_the_profile_lacks_is_422_on_the_action_field(api_client: Te
     parent = make_run(api_client, {"example": "busy-guest-8.1"})
     response = api_client.post(
         URLS.api_run_branch(parent["id"]),
-        json={"at_step": 2, "action": {"kind": "set_parameters", "avail_switchover_bandwidth_bytes_per_s": "1 GiB"}},
+        json={
+            "at_step": 2,
+            "action": {"kind": "set_parameters", "avail_switchover_bandwidth_bytes_per_s": "1 GiB"},
+        },
     )
     assert response.status_code == 422, response.text
     [item] = response.json()["detail"]
@@ -209,11 +288,15 @@ def test_a_parameter_the_profile_lacks_is_422_on_the_action_field(api_client: Te
 
 
 def test_unknown_run_or_step_is_404(api_client: TestClient) -> None:
-    response = api_client.post(URLS.api_run_branch("nosuchrun"), json={"at_step": 1, "action": {"kind": "cancel"}})
+    response = api_client.post(
+        URLS.api_run_branch("nosuchrun"), json={"at_step": 1, "action": {"kind": "cancel"}}
+    )
     assert response.status_code == 404
     assert response.json()["message"] == "no run with id 'nosuchrun'"
     parent = make_run(api_client, {"example": ACK})
-    response = api_client.post(URLS.api_run_branch(parent["id"]), json={"at_step": 36, "action": {"kind": "cancel"}})
+    response = api_client.post(
+        URLS.api_run_branch(parent["id"]), json={"at_step": 36, "action": {"kind": "cancel"}}
+    )
     assert response.status_code == 404
     assert response.json()["message"] == f"run {parent['id']} has no step 36 (it has 36)"
 
@@ -231,7 +314,9 @@ def _import(client: TestClient) -> dict[str, Any]:
 def test_imported_runs_cannot_be_branched_and_show_no_panel(api_client: TestClient) -> None:
     imported = _import(api_client)
     before = run_count(api_client)
-    response = api_client.post(URLS.api_run_branch(imported["id"]), json={"at_step": 1, "action": {"kind": "cancel"}})
+    response = api_client.post(
+        URLS.api_run_branch(imported["id"]), json={"at_step": 1, "action": {"kind": "cancel"}}
+    )
     assert response.status_code == 422
     [item] = response.json()["detail"]
     assert item["loc"] == ["path", "run_id"]
@@ -251,17 +336,26 @@ def test_run_page_panel_shows_the_parameters_in_force_at_the_step(api_client: Te
     assert 'src="/static/branch.js"' in html
     assert XSS not in html  # the title reaches the panel only escaped
     # A branch's own earlier action is in force after its time, not before.
-    made = branch(api_client, parent["id"], 5, {"kind": "set_parameters", "downtime_limit_ms": 2000})
+    made = branch(
+        api_client, parent["id"], 5, {"kind": "set_parameters", "downtime_limit_ms": 2000}
+    )
     assert 'placeholder="300"' in api_client.get(URLS.run_at(made["id"], step=4)).text
     after = api_client.get(URLS.run_at(made["id"], step=6)).text
-    assert 'placeholder="2000"' in after and "now <span data-now=\"downtime_limit_ms\">2000 ms</span>" in after
+    assert (
+        'placeholder="2000"' in after
+        and 'now <span data-now="downtime_limit_ms">2000 ms</span>' in after
+    )
 
 
 def test_the_comparison_page_marks_the_branch_point(api_client: TestClient) -> None:
     parent = make_run(api_client, {"example": ACK})
-    made = branch(api_client, parent["id"], 5, {"kind": "set_parameters", "downtime_limit_ms": 2000})
+    made = branch(
+        api_client, parent["id"], 5, {"kind": "set_parameters", "downtime_limit_ms": 2000}
+    )
     twin = api_client.get(URLS.compare_page(parent["id"], made["id"], json=True)).json()
-    assert twin["branch_points"] == [{"at_ms": 500.0, "label": "downtime-limit 2000 ms", "run": "b"}]
+    assert twin["branch_points"] == [
+        {"at_ms": 500.0, "label": "downtime-limit 2000 ms", "run": "b"}
+    ]
     assert twin["headline"].startswith(
         "B is a what-if branch of A: the same run until 500 ms, then downtime-limit 2000 ms. Run A downtime "
     )
@@ -271,7 +365,14 @@ def test_the_comparison_page_marks_the_branch_point(api_client: TestClient) -> N
     for key in ("devices-a", "devices-b", "ram-a", "ram-b", "lane-a", "lane-b"):
         lines = [s for s in figure(html, key)["layout"]["shapes"] if s["name"] == "branch"]
         assert [(s["x0"], s["x1"]) for s in lines] == [(0.5, 0.5)], key
-    assert not [s for s in figure(html, "downtime")["layout"].get("shapes", []) if s.get("name") == "branch"]
+    assert not [
+        s for s in figure(html, "downtime")["layout"].get("shapes", []) if s.get("name") == "branch"
+    ]
     # Two runs that are not a branch pair get no line.
     other = make_run(api_client, {"example": NEVER_CONVERGES})
-    assert api_client.get(URLS.compare_page(parent["id"], other["id"], json=True)).json()["branch_points"] == []
+    assert (
+        api_client.get(URLS.compare_page(parent["id"], other["id"], json=True)).json()[
+            "branch_points"
+        ]
+        == []
+    )

@@ -23,7 +23,10 @@ def test_post_compare_runs_and_stores_both_sides(api_client: TestClient) -> None
     # The capability off moves the destination's loading of initial bytes into downtime.
     assert b["summary"]["downtime_ms"] > a["summary"]["downtime_ms"]
     diff = body["diff"]
-    assert diff["summary"]["downtime_ms"]["delta"] == b["summary"]["downtime_ms"] - a["summary"]["downtime_ms"]
+    assert (
+        diff["summary"]["downtime_ms"]["delta"]
+        == b["summary"]["downtime_ms"] - a["summary"]["downtime_ms"]
+    )
     assert set(diff["downtime_components_ms"]) == set(a["summary"]["downtime_breakdown_ms"]) | set(
         b["summary"]["downtime_breakdown_ms"]
     )

@@ -15,7 +15,11 @@ SWAGGER = Path(__file__).resolve().parents[3] / "static" / "vendor" / "swagger-u
 
 
 def test_swagger_files_match_their_checksums() -> None:
-    lines = [line.split(maxsplit=1) for line in (SWAGGER / "SHA256SUMS").read_text().splitlines() if line.strip()]
+    lines = [
+        line.split(maxsplit=1)
+        for line in (SWAGGER / "SHA256SUMS").read_text().splitlines()
+        if line.strip()
+    ]
     assert {name for _, name in lines} >= {"swagger-ui-bundle.js", "swagger-ui.css"}
     for digest, name in lines:
         assert hashlib.sha256((SWAGGER / name).read_bytes()).hexdigest() == digest, name
@@ -28,6 +32,8 @@ def test_docs_page_loads_nothing_from_the_network(tmp_path: Path) -> None:
         assert page.status_code == 200
         assert not re.search(r"""(src|href)\s*=\s*["']?(https?:)?//""", page.text)
         assert "/static/vendor/swagger-ui-5.35.0/swagger-ui-bundle.js" in page.text
-        assert client.get("/static/vendor/swagger-ui-5.35.0/swagger-ui-bundle.js").status_code == 200
+        assert (
+            client.get("/static/vendor/swagger-ui-5.35.0/swagger-ui-bundle.js").status_code == 200
+        )
         assert client.get("/openapi.json").json()["info"]["title"] == "migscope"
     app.state.engine.dispose()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import text
 
@@ -24,7 +25,9 @@ def test_body_over_the_limit_is_413(db_url: str) -> None:
             for start in range(0, len(data), 512):
                 yield data[start : start + 512]
 
-        streamed = client.post("/api/runs", content=chunks(), headers={"content-type": "application/json"})
+        streamed = client.post(
+            "/api/runs", content=chunks(), headers={"content-type": "application/json"}
+        )
         assert streamed.status_code == 413
         assert client.get("/api/runs").json()["total"] == 0
     app.state.engine.dispose()
@@ -36,7 +39,7 @@ def test_unknown_path_is_json_404(api_client: TestClient) -> None:
     assert response.json()["message"]
 
 
-def test_database_failure_is_a_bare_500(api_app, db_url: str) -> None:  # type: ignore[no-untyped-def]
+def test_database_failure_is_a_bare_500(api_app: FastAPI, db_url: str) -> None:
     created = TestClient(api_app).post("/api/runs", json={"title": "soon broken"}).json()
     # A real failure, not a mock: the events table disappears under the running app.
     with api_app.state.engine.begin() as connection:
@@ -47,7 +50,15 @@ def test_database_failure_is_a_bare_500(api_app, db_url: str) -> None:  # type: 
     body = response.json()
     assert set(body) == {"detail", "message"}
     lowered = response.text.lower()
-    for leak in ("select", "events", "traceback", "sqlalchemy", "operationalerror", "psycopg", "file \""):
+    for leak in (
+        "select",
+        "events",
+        "traceback",
+        "sqlalchemy",
+        "operationalerror",
+        "psycopg",
+        'file "',
+    ):
         assert leak not in lowered, leak
     assert "server log" in body["message"]
 
@@ -55,6 +66,9 @@ def test_database_failure_is_a_bare_500(api_app, db_url: str) -> None:  # type: 
 def test_every_answer_carries_a_request_id(api_client: TestClient) -> None:
     generated = api_client.get("/api/limits").headers["x-request-id"]
     assert len(generated) == 16
-    assert api_client.get("/api/nothing", headers={"X-Request-ID": "abc-123"}).headers["x-request-id"] == "abc-123"
+    assert (
+        api_client.get("/api/nothing", headers={"X-Request-ID": "abc-123"}).headers["x-request-id"]
+        == "abc-123"
+    )
     forged = api_client.get("/api/limits", headers={"X-Request-ID": "bad id\nwith newline"})
     assert forged.headers["x-request-id"] != "bad id\nwith newline"

@@ -26,7 +26,7 @@ def test_json_export_is_the_whole_trace_and_reimports(api_client: TestClient) ->
     run = _run(api_client)
     response = api_client.get(run["urls"]["export_json"])
     assert response.headers["content-type"].startswith("application/json")
-    assert f'migscope-{run["id"]}.json' in response.headers["content-disposition"]
+    assert f"migscope-{run['id']}.json" in response.headers["content-disposition"]
     trace = Trace.from_json(response.text)
     assert trace.to_json() == response.text  # deterministic bytes: re-export is identical
     assert len(trace.steps) == run["step_count"]
@@ -59,7 +59,7 @@ def validate_trace_events(document: dict) -> dict[str, list[dict]]:
     tracks: dict[tuple, list[float]] = defaultdict(list)
     by_phase: dict[str, list[dict]] = defaultdict(list)
     for event in document["traceEvents"]:
-        assert REQUIRED <= set(event), event
+        assert set(event) >= REQUIRED, event
         assert event["ph"] in PHASES, event
         assert isinstance(event["pid"], int) and isinstance(event["tid"], int)
         assert isinstance(event["ts"], int | float) and event["ts"] >= 0
@@ -74,7 +74,12 @@ def validate_trace_events(document: dict) -> dict[str, list[dict]]:
             assert event["s"] in ("g", "p", "t")
             tracks[("thread", event["pid"], event["tid"])].append(event["ts"])
         elif event["ph"] == "M":
-            assert event["name"] in ("process_name", "thread_name", "process_sort_index", "thread_sort_index")
+            assert event["name"] in (
+                "process_name",
+                "thread_name",
+                "process_sort_index",
+                "thread_sort_index",
+            )
     for track, stamps in tracks.items():
         assert stamps == sorted(stamps), f"timestamps go backwards on {track}"
     # Complete slices on one thread nest properly: here, they follow one another.
@@ -83,7 +88,9 @@ def validate_trace_events(document: dict) -> dict[str, list[dict]]:
         slices[(event["pid"], event["tid"])].append(event)
     for track, items in slices.items():
         for current, following in itertools.pairwise(items):
-            assert current["ts"] + current["dur"] <= following["ts"] + 1e-6, f"overlapping slices on {track}"
+            assert current["ts"] + current["dur"] <= following["ts"] + 1e-6, (
+                f"overlapping slices on {track}"
+            )
     return by_phase
 
 
@@ -105,7 +112,11 @@ def test_perfetto_export_is_valid_trace_event_json(api_client: TestClient) -> No
     # Slices: the phases in order, covering the run.
     slices = by_phase["X"]
     phases = [s["name"] for s in slices]
-    expected = [step.phase for i, step in enumerate(trace.steps) if i == 0 or trace.steps[i - 1].phase != step.phase]
+    expected = [
+        step.phase
+        for i, step in enumerate(trace.steps)
+        if i == 0 or trace.steps[i - 1].phase != step.phase
+    ]
     assert phases == expected
     assert slices[0]["ts"] == trace.steps[0].t_ms * 1000
     # Counters per device for initial and dirty bytes, plus RAM remaining and threshold.

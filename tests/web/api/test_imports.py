@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from app.importers.limits import MAX_FILE_BYTES
-
 from tests.importers.helpers import CONSTRUCTED, REAL
 
 if TYPE_CHECKING:
@@ -15,7 +14,14 @@ RUN = "q100-w64-r2048-bw128-dt300-1"
 
 
 def _files(base: str, **roles: str) -> dict[str, tuple[str, bytes, str]]:
-    return {field: (f"{base.split('/')[-1]}{suffix}", open(f"{base}{suffix}", "rb").read(), "text/plain") for field, suffix in roles.items()}
+    return {
+        field: (
+            f"{base.split('/')[-1]}{suffix}",
+            open(f"{base}{suffix}", "rb").read(),
+            "text/plain",
+        )
+        for field, suffix in roles.items()
+    }
 
 
 def _run_count(client: TestClient) -> int:
@@ -24,7 +30,14 @@ def _run_count(client: TestClient) -> int:
 
 def test_upload_real_run_then_simulate_this(api_client: TestClient) -> None:
     base = str(REAL / RUN)
-    files = _files(base, src_trace=".src.trace.log", dst_trace=".dst.trace.log", query_migrate=".query-migrate.jsonl", src_events=".src.events.jsonl", dst_events=".dst.events.jsonl")
+    files = _files(
+        base,
+        src_trace=".src.trace.log",
+        dst_trace=".dst.trace.log",
+        query_migrate=".query-migrate.jsonl",
+        src_events=".src.events.jsonl",
+        dst_events=".dst.events.jsonl",
+    )
     response = api_client.post("/api/imports", files=files, data={"title": "real run"})
     assert response.status_code == 201, response.text
     body = response.json()
@@ -49,18 +62,26 @@ def test_upload_real_run_then_simulate_this(api_client: TestClient) -> None:
 
 def test_simulate_this_refuses_a_simulated_run(api_client: TestClient) -> None:
     base = str(CONSTRUCTED / "vfio81-hex-one-device")
-    imported = api_client.post("/api/imports", files=_files(base, src_trace=".src.trace.log", dst_trace=".dst.trace.log")).json()
+    imported = api_client.post(
+        "/api/imports", files=_files(base, src_trace=".src.trace.log", dst_trace=".dst.trace.log")
+    ).json()
     simulated = api_client.post(f"/api/runs/{imported['id']}/simulate-this").json()["simulated_id"]
     again = api_client.post(f"/api/runs/{simulated}/simulate-this")
     assert again.status_code == 422 and "needs an imported run" in again.json()["message"]
     assert api_client.post("/api/runs/nope/simulate-this").status_code == 404
 
 
-def test_bad_line_is_a_422_naming_field_file_and_line_and_nothing_is_stored(api_client: TestClient) -> None:
+def test_bad_line_is_a_422_naming_field_file_and_line_and_nothing_is_stored(
+    api_client: TestClient,
+) -> None:
     before = _run_count(api_client)
     files = {
         "src_trace": ("good.src.log", (REAL / f"{RUN}.src.trace.log").read_bytes(), "text/plain"),
-        "dst_trace": ("bad.dst.log", b"1@1.000000:migrate_set_state new state setup\n1@1.1:loadvm_approve_switchover num=one\n", "text/plain"),
+        "dst_trace": (
+            "bad.dst.log",
+            b"1@1.000000:migrate_set_state new state setup\n1@1.1:loadvm_approve_switchover num=one\n",
+            "text/plain",
+        ),
     }
     response = api_client.post("/api/imports", files=files)
     assert response.status_code == 422
@@ -72,7 +93,9 @@ def test_bad_line_is_a_422_naming_field_file_and_line_and_nothing_is_stored(api_
 
 
 def test_nothing_usable_and_no_file_are_422(api_client: TestClient) -> None:
-    response = api_client.post("/api/imports", files={"query_migrate": ("q.jsonl", b"hello\n", "text/plain")})
+    response = api_client.post(
+        "/api/imports", files={"query_migrate": ("q.jsonl", b"hello\n", "text/plain")}
+    )
     assert response.status_code == 422
     assert response.json()["detail"][0]["loc"] == ["body", "query_migrate"]
     response = api_client.post("/api/imports", data={"title": "x"})
@@ -89,7 +112,9 @@ def test_file_over_the_limit_is_a_413_naming_the_field(db_url: str) -> None:
     app = create_app(Settings(database_url=db_url, max_request_bytes=MAX_FILE_BYTES * 3))
     with TestClient(app) as client:
         big = b"x" * (MAX_FILE_BYTES + 1)
-        response = client.post("/api/imports", files={"info_migrate": ("huge.txt", big, "text/plain")})
+        response = client.post(
+            "/api/imports", files={"info_migrate": ("huge.txt", big, "text/plain")}
+        )
         assert response.status_code == 413
         (item,) = response.json()["detail"]
         assert item["loc"] == ["body", "info_migrate"] and "20 MiB" in item["msg"]

@@ -32,7 +32,9 @@ def new_presentation(client: TestClient, run_id: str, step: int | None = None) -
 
 def move(client: TestClient, session_id: str, step: int, key: str | None) -> tuple[int, dict]:
     headers = {PRESENTER_KEY_HEADER: key} if key is not None else {}
-    response = client.post(f"/api/presentations/{session_id}/step", json={"step": step}, headers=headers)
+    response = client.post(
+        f"/api/presentations/{session_id}/step", json={"step": step}, headers=headers
+    )
     return response.status_code, response.json()
 
 
@@ -55,7 +57,9 @@ def test_create_answers_session_key_and_links(api_client: TestClient) -> None:
 def test_the_key_is_not_stored_in_the_clear(api_client: TestClient, api_app: FastAPI) -> None:
     created = new_presentation(api_client, new_run(api_client)["id"])
     with api_app.state.engine.connect() as connection:
-        stored = connection.execute(sa.text("SELECT presenter_key_sha256 FROM presentations")).scalar_one()
+        stored = connection.execute(
+            sa.text("SELECT presenter_key_sha256 FROM presentations")
+        ).scalar_one()
     assert stored != created["presenter_key"]
     assert stored == hashlib.sha256(created["presenter_key"].encode()).hexdigest()
 
@@ -119,7 +123,10 @@ def test_run_page_offers_present_and_the_follow_page_follows(api_client: TestCli
     assert 'id="present-start"' not in html  # a follower does not present
     assert 'data-step="5"' in html  # opens at the presenter's step
 
-    api_client.post(f"/api/presentations/{created['session_id']}/step", json={"step": 7},
-                    headers={PRESENTER_KEY_HEADER: created["presenter_key"]})
+    api_client.post(
+        f"/api/presentations/{created['session_id']}/step",
+        json={"step": 7},
+        headers={PRESENTER_KEY_HEADER: created["presenter_key"]},
+    )
     assert 'data-step="7"' in api_client.get(f"/present/{created['session_id']}").text
     assert api_client.get("/present/no-such-session").status_code == 404

@@ -34,9 +34,21 @@ def _serve(db_url: str, log_path: Path) -> tuple[subprocess.Popen[bytes], str]:
     env = {**os.environ, "DATABASE_URL": db_url}
     log = log_path.open("w")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "app.web.app:create_app", "--factory",
-         "--host", "127.0.0.1", "--port", str(port)],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "app.web.app:create_app",
+            "--factory",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
     )
     log.close()
     return proc, f"http://127.0.0.1:{port}"
@@ -99,7 +111,9 @@ def test_followers_on_another_worker_see_the_presenter_move(two_servers: tuple[s
     with httpx.Client(base_url=presenter_server, timeout=READ_TIMEOUT) as teacher:
         run = teacher.post("/api/runs", json={"example": EXAMPLE})
         assert run.status_code == 201, run.text
-        created = teacher.post(f"/api/runs/{run.json()['id']}/presentations", json={"step": 2}).json()
+        created = teacher.post(
+            f"/api/runs/{run.json()['id']}/presentations", json={"step": 2}
+        ).json()
         key = {PRESENTER_KEY_HEADER: created["presenter_key"]}
         stream_url = class_server + created["events_url"]
 
@@ -114,19 +128,38 @@ def test_followers_on_another_worker_see_the_presenter_move(two_servers: tuple[s
                 assert int(first["retry"]) > 0  # the browser reconnects when a stream ends
 
                 for step in (3, 7):
-                    assert teacher.post(created["step_url"], json={"step": step}, headers=key).status_code == 200
+                    assert (
+                        teacher.post(
+                            created["step_url"], json={"step": step}, headers=key
+                        ).status_code
+                        == 200
+                    )
                     assert next(received)["id"] == str(step)
                 # Only changes are sent: setting 7 again sends nothing, so the next event is 1.
-                assert teacher.post(created["step_url"], json={"step": 7}, headers=key).status_code == 200
-                assert teacher.post(created["step_url"], json={"step": 1}, headers=key).status_code == 200
+                assert (
+                    teacher.post(created["step_url"], json={"step": 7}, headers=key).status_code
+                    == 200
+                )
+                assert (
+                    teacher.post(created["step_url"], json={"step": 1}, headers=key).status_code
+                    == 200
+                )
                 assert next(received)["id"] == "1"
 
             # A wrong key moves nothing: a reconnect at the last id waits for a real change.
-            assert teacher.post(created["step_url"], json={"step": 9}, headers={PRESENTER_KEY_HEADER: "x"}).status_code == 403
+            assert (
+                teacher.post(
+                    created["step_url"], json={"step": 9}, headers={PRESENTER_KEY_HEADER: "x"}
+                ).status_code
+                == 403
+            )
             with student.stream("GET", stream_url, headers={"Last-Event-ID": "1"}) as response:
                 received = events(response)
                 # Last-Event-ID names the current step: nothing is re-sent until the presenter moves.
-                assert teacher.post(created["step_url"], json={"step": 5}, headers=key).status_code == 200
+                assert (
+                    teacher.post(created["step_url"], json={"step": 5}, headers=key).status_code
+                    == 200
+                )
                 assert next(received)["id"] == "5"
 
             # A reconnect with an older id gets the current step at once.

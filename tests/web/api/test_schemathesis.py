@@ -40,9 +40,7 @@ def _operations() -> list[tuple[str, str]]:
     """(METHOD, path) of every API operation, read from an app that never touches a database."""
     app = create_app(Settings(database_url="sqlite://", migrate_on_start=False))
     return [
-        (method.upper(), path)
-        for path, item in app.openapi()["paths"].items()
-        for method in item
+        (method.upper(), path) for path, item in app.openapi()["paths"].items() for method in item
     ]
 
 

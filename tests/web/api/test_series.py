@@ -43,7 +43,9 @@ def test_fields_devices_time_range_and_event_kinds(api_client: TestClient) -> No
     run = _run(api_client)
     detail = api_client.get(run["urls"]["api"]).json()
     device = detail["summary"]["devices"][0]["name"]
-    url = Urls().api_run_series(run["id"], fields=["bandwidth_bytes_per_s", "device.sent_bytes"], from_ms=100, to_ms=900)
+    url = Urls().api_run_series(
+        run["id"], fields=["bandwidth_bytes_per_s", "device.sent_bytes"], from_ms=100, to_ms=900
+    )
     out = api_client.get(f"{url}&devices={device}").json()
     assert [s["key"] for s in out["series"]] == ["bandwidth_bytes_per_s", f"{device}/sent_bytes"]
     assert out["series"][0]["unit"] == "bytes_per_s"
@@ -64,10 +66,22 @@ def test_bad_series_queries_are_422(api_client: TestClient) -> None:
     assert bad_field.json()["detail"][0]["loc"] == ["query", "fields"]
     assert "nope" in bad_field.json()["message"]
     too_many = api_client.get(run["urls"]["series"], params={"max_points": 10**6})
-    assert too_many.status_code == 422 and too_many.json()["detail"][0]["loc"] == ["query", "max_points"]
+    assert too_many.status_code == 422 and too_many.json()["detail"][0]["loc"] == [
+        "query",
+        "max_points",
+    ]
     too_few = api_client.get(run["urls"]["series"], params={"max_points": 2})
-    assert too_few.status_code == 422 and too_few.json()["detail"][0]["loc"] == ["query", "max_points"]
+    assert too_few.status_code == 422 and too_few.json()["detail"][0]["loc"] == [
+        "query",
+        "max_points",
+    ]
     no_device = api_client.get(run["urls"]["series"], params={"devices": "no-such-device"})
-    assert no_device.status_code == 422 and no_device.json()["detail"][0]["loc"] == ["query", "devices"]
+    assert no_device.status_code == 422 and no_device.json()["detail"][0]["loc"] == [
+        "query",
+        "devices",
+    ]
     backwards = api_client.get(run["urls"]["series"], params={"from_ms": 10, "to_ms": 5})
-    assert backwards.status_code == 422 and backwards.json()["detail"][0]["loc"] == ["query", "to_ms"]
+    assert backwards.status_code == 422 and backwards.json()["detail"][0]["loc"] == [
+        "query",
+        "to_ms",
+    ]
