@@ -6,6 +6,7 @@ error id that the client sees.
 
 from __future__ import annotations
 
+import json
 import secrets
 import traceback
 from typing import Any
@@ -13,11 +14,12 @@ from typing import Any
 import structlog
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from ..pages.errors import error_page
 from ..validation import validation_items
 
 log = structlog.get_logger("migscope.web")
@@ -41,19 +43,23 @@ def error_response(
     )
 
 
-async def _on_validation(_request: Request, exc: Exception) -> JSONResponse:
+async def _on_validation(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, RequestValidationError)
     errors = list(exc.errors())
     # Items built by validation_items are already clean; FastAPI's own need cleaning.
-    return validation_response(validation_items(errors))
+    response = validation_response(validation_items(errors))
+    page = error_page(request, 422, json.loads(response.body)["message"])  # a browser gets a page
+    return page or response
 
 
-async def _on_http(_request: Request, exc: Exception) -> JSONResponse:
+async def _on_http(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)
     message = exc.detail if isinstance(exc.detail, str) else "request failed"
     if exc.status_code == 404 and message == "Not Found":
         message = "no such page or API endpoint"
-    return error_response(exc.status_code, message, dict(exc.headers or {}))
+    headers = dict(exc.headers or {})
+    page = error_page(request, exc.status_code, message, headers)  # a browser gets a page
+    return page or error_response(exc.status_code, message, headers)
 
 
 async def _on_unexpected(request: Request, exc: Exception) -> JSONResponse:

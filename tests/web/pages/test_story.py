@@ -159,3 +159,17 @@ def test_no_inline_script_or_event_handler_in_any_page(api_client: TestClient) -
             assert 'type="application/json"' in tag or "src=" in tag, (url, tag)
         assert not re.search(r"\son[a-z]+\s*=", html), url
         assert "js:" not in html, url
+
+
+def test_a_browser_gets_error_pages_and_a_client_json(api_client: TestClient) -> None:
+    html = {"Accept": "text/html,application/xhtml+xml,*/*;q=0.8"}
+    page = api_client.get("/no/such/page", headers=html)
+    assert page.status_code == 404 and page.headers["content-type"].startswith("text/html")
+    assert "no such page" in page.text and "<h1>Not found</h1>" in page.text
+    twin = api_client.get("/no/such/page", headers={"Accept": "application/json"})
+    assert twin.status_code == 404 and twin.json()["message"] == "no such page or API endpoint"
+    api = api_client.get("/api/no-such-endpoint", headers=html)
+    assert api.headers["content-type"].startswith("application/json")
+    bad = api_client.get(URLS.runs() + "?page=minus-one", headers=html)
+    assert bad.status_code == 422 and bad.headers["content-type"].startswith("text/html")
+    assert "page: Input should be a valid integer" in bad.text
