@@ -114,8 +114,10 @@ def register(cli: typer.Typer) -> None:
     ) -> None:
         """Simulate a migration scenario and print its summary."""
         if compare_ack_flag and (steps or trace_out is not None):
-            raise fail("--compare-ack prints the difference of two runs; --steps and --trace take one run "
-                       "(leave out --compare-ack, or run once with each setting)")
+            raise fail(
+                "--compare-ack prints the difference of two runs; --steps and --trace take one run "
+                "(leave out --compare-ack, or run once with each setting)"
+            )
         sc = load_scenario(scenario, example)
         if compare_ack_flag:
             on, off, diff = compare_ack(sc)

@@ -6,7 +6,7 @@ from pydantic import ValidationError
 from app.engine import Scenario
 from app.engine.examples import load_example
 
-from .helpers import events, run, run_example
+from .helpers import events, run
 
 
 def test_raising_avail_switchover_bandwidth_lets_a_stuck_migration_finish_and_keeps_the_past():
