@@ -22,7 +22,7 @@ class SweepExecutor(Protocol):
 
     def submit(self, batch: PointBatch) -> cf.Future[list[tuple[int, PointResult]]]: ...
 
-    def close(self) -> None: ...
+    def close(self, wait: bool = True) -> None: ...
 
 
 def default_workers() -> int:
@@ -39,7 +39,7 @@ class InlineExecutor:
         future.set_result(run_batch(batch))
         return future
 
-    def close(self) -> None:
+    def close(self, wait: bool = True) -> None:
         return None
 
 
@@ -55,8 +55,9 @@ class LocalExecutor:
     def submit(self, batch: PointBatch) -> cf.Future[list[tuple[int, PointResult]]]:
         return self._pool.submit(run_batch, batch)
 
-    def close(self) -> None:
-        self._pool.shutdown(wait=True, cancel_futures=True)
+    def close(self, wait: bool = True) -> None:
+        # wait=False: a server shutting down does not wait for the batches still running.
+        self._pool.shutdown(wait=wait, cancel_futures=True)
 
 
 class DaskExecutor:
@@ -74,7 +75,7 @@ class DaskExecutor:
     def submit(self, batch: PointBatch) -> cf.Future[list[tuple[int, PointResult]]]:
         return self._executor.submit(run_batch, batch)
 
-    def close(self) -> None:
+    def close(self, wait: bool = True) -> None:
         self._executor.shutdown(wait=False)
         self._client.close()
 

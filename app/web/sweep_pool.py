@@ -151,9 +151,9 @@ class SweepPool:
         with self._lock:
             threads = list(self._active.values())
         for thread in threads:
-            thread.join(timeout=30)
+            thread.join(timeout=5)  # a point in flight is run again at the next start
         with self._lock:
             executor, self._executor = self._executor, None
         if executor is not None:
-            executor.close()
+            executor.close(wait=False)
         release_sweeps(self.engine, self.owner)
