@@ -19,6 +19,11 @@ if TYPE_CHECKING:
 
 POSTGRES_ENV = "MIGSCOPE_TEST_POSTGRES_URL"
 
+# Tests create many runs from one client within a minute: the per-client creation limit
+# (Settings.creation_rate_per_minute) is off unless a test sets it (tests/security does).
+# Set here, so servers the tests start as subprocesses (browser tests) inherit it too.
+os.environ.setdefault("MIGSCOPE_CREATION_RATE_PER_MINUTE", "0")
+
 
 def _fresh_postgres_database(admin_url: str) -> Iterator[str]:
     """Create an empty database for one test and drop it afterwards (even with clients left)."""
