@@ -1,19 +1,25 @@
-# migscope: `make run` serves the app, `make test` runs every test, `make bench` the benchmarks.
+# migscope: `make run` serves the app, `make test` runs the checks and every test, `make check`
+# only the checks (ruff, ruff format, mypy, import-linter, eslint), `make bench` the benchmarks.
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
+NODE_STAMP := node_modules/.installed-stamp
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test bench system-deps lint clean
+.PHONY: run test check bench system-deps lint clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[test,dev]'
 	touch $(STAMP)
+
+# eslint from the npm registry, pinned by package-lock.json (node_modules/ is not committed).
+$(NODE_STAMP): package.json package-lock.json
+	bash .ci/node-deps.sh
 
 run: $(STAMP)
 	$(VENV)/bin/migscope serve --host $(HOST) --port $(PORT)
@@ -22,14 +28,20 @@ run: $(STAMP)
 system-deps:
 	bash .ci/system-deps.sh
 
-test: $(STAMP) system-deps
-	bash .ci/test.sh
+check: $(STAMP) $(NODE_STAMP)
+	bash .ci/check.sh
+
+# The suite runs even when a check failed (both results are shown); either failing fails.
+test: $(STAMP) $(NODE_STAMP) system-deps
+	@checks=0; $(MAKE) --no-print-directory check || checks=1; \
+	tests=0; bash .ci/test.sh || tests=1; \
+	if [ $$checks -ne 0 ]; then echo "make test: FAILED: the checks (make check) found something, see above" >&2; fi; \
+	exit $$((checks | tests))
 
 bench: $(STAMP)
 	$(PY) -m app.bench
 
-lint: $(STAMP)
-	$(VENV)/bin/ruff check app tests
+lint: check
 
 clean:
 	rm -rf $(VENV) .pytest_cache

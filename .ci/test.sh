@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Run the whole suite: unit, API and browser tests on SQLite, and the store/API tests again
-# on a real PostgreSQL server started here on a free local port (stopped on exit).
+# on a real PostgreSQL server started here on a free local port (stopped on exit). Tests run
+# in MIGSCOPE_TEST_WORKERS processes (pytest-xdist, default 2); the duration is reported.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=.venv/bin/python
@@ -10,10 +11,13 @@ start_postgres
 trap stop_postgres EXIT
 export MIGSCOPE_TEST_POSTGRES_URL="$PG_URL"
 
+started=$(date +%s)
 set +e
-$PY -m pytest "$@"
+$PY -m pytest -n "${MIGSCOPE_TEST_WORKERS:-2}" --dist loadfile "$@"
 rc=$?
 set -e
+elapsed=$(($(date +%s) - started))
+echo "test: the suite took ${elapsed} s ($((elapsed / 60)) min $((elapsed % 60)) s), pytest exit code ${rc}"
 if [[ $rc -eq 5 ]]; then
   echo "pytest collected no tests: that is a failure for this project" >&2
   exit 1
