@@ -61,7 +61,9 @@ class EventLog:
                 Event.model_construct(
                     t_ms=round(p.t_ms, 3),
                     step=step_index,
-                    kind=p.kind,
+                    kind=str(
+                        p.kind
+                    ),  # plain str in traces (a StrEnum member would reach the store)
                     side=p.side,
                     device=p.device,
                     detail=p.detail,
