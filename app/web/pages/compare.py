@@ -7,6 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
+from app.engine.compare import difference
 from app.engine.trace import Summary
 from app.engine.units import format_ms
 from app.store.runs import get_run, list_runs, load_events
@@ -58,28 +59,28 @@ def ack_on(run: dict[str, Any]) -> bool | None:
     return "switchover-ack" in (src or []) and "switchover-ack" in (dst or [])
 
 
-def _diff(a: Any, b: Any) -> Any:
+def _diff(a: Any, b: Any) -> float | None:
+    """A - B, the engine's direction (app.engine.compare.difference); unknown stays None."""
     if (
         isinstance(a, (int, float))
         and isinstance(b, (int, float))
         and not isinstance(a, bool)
         and not isinstance(b, bool)
     ):
-        return round(b - a, 3)
+        return round(a - b, 3)
     return None
 
 
 def differences(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
-    """Per-summary-field, per-component and per-device differences (b minus a); unknown stays None."""
+    """Per-summary-field, per-component and per-device differences, A - B as the engine reads a
+    pair (app.engine.compare.difference, which also gives the per-component figures)."""
     sa, sb = a["summary"], b["summary"]
     ca, cb = sa.get("downtime_breakdown_ms") or {}, sb.get("downtime_breakdown_ms") or {}
+    by_component = difference(Summary.model_validate(sa), Summary.model_validate(sb))[
+        "downtime_breakdown_ms"
+    ]
     components = [
-        {
-            "component": k,
-            "a": ca.get(k),
-            "b": cb.get(k),
-            "diff": _diff(ca.get(k, 0.0), cb.get(k, 0.0)),
-        }
+        {"component": k, "a": ca.get(k), "b": cb.get(k), "diff": by_component.get(k)}
         for k in sorted(set(ca) | set(cb))
     ]
     da = {d["name"]: d for d in sa.get("devices") or []}
