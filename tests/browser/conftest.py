@@ -66,7 +66,7 @@ def live_server(tmp_path_factory: pytest.TempPathFactory, chromium_path: str) ->
         cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
     )
     base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + 120  # readiness; only a hung server reaches the bound
     while True:
         try:
             with urllib.request.urlopen(base + "/api/limits", timeout=2) as response:
