@@ -104,6 +104,9 @@ def bench_sweep(side: int, sample: int = SWEEP_SAMPLE) -> dict[str, Any]:
         run_batch(batch)
     single_per_point = (time.perf_counter() - start) / len(picked)
     workers = default_workers()
+    # Printed before the long part, so an interrupted bench still says what one process does.
+    print(f"  one process: {1 / single_per_point:.1f} points/s over {len(picked)} sampled points "
+          f"(the whole grid would take {single_per_point * plan.point_count:.0f} s)", flush=True)
     start = time.perf_counter()  # pool start-up included: it is part of what a user waits for
     executor = LocalExecutor(workers) if workers > 1 else InlineExecutor()
     try:
