@@ -189,9 +189,9 @@ def main() -> None:
         print(f"  {name:28s} {r['rows']:6d} rows: store {r['store_s'] * 1000:7.1f} ms, raw {r['raw_s'] * 1000:7.1f} ms "
               f"= {r['ratio']:.2f}x raw")
     side = int(os.environ.get("MIGSCOPE_BENCH_SWEEP_SIDE", "50"))
+    print(f"sweep benchmark: {side * side} points ({side} guest sizes x {side} dirty rates around {SWEEP_BASE}), "
+          f"ack on and off = {2 * side * side} simulations", flush=True)
     r = bench_sweep(side)
-    print(f"sweep benchmark: {r['points']} points ({side} guest sizes x {side} dirty rates around {SWEEP_BASE}), "
-          f"ack on and off = {r['simulations']} simulations")
     print(f"  {r['workers']} worker processes: {r['wall_s']:.1f} s wall, {r['points_per_s']:.1f} points/s; "
           f"one process {r['single_points_per_s']:.1f} points/s (sampled {r['sampled']} points) "
           f"-> {r['speedup']:.2f}x one process; {r['converged']} points converged with the ack")
