@@ -42,7 +42,9 @@ def main() -> None:
 
         from app.store.db import describe_database_error
 
-        url = os.environ.get("DATABASE_URL") or os.environ.get("MIGSCOPE_DATABASE_URL") or "(default)"
+        url = (
+            os.environ.get("DATABASE_URL") or os.environ.get("MIGSCOPE_DATABASE_URL") or "(default)"
+        )
         _exit(describe_database_error(url, error))
     except OSError as error:
         where = f"{error.filename}: " if error.filename else ""
@@ -50,7 +52,9 @@ def main() -> None:
     except ValidationError as error:
         first = error.errors()[0]
         name = ".".join(str(part) for part in first["loc"])
-        _exit(f"setting {name.upper() if name else '?'}: {first['msg']} (see docs/api.md, Settings)")
+        _exit(
+            f"setting {name.upper() if name else '?'}: {first['msg']} (see docs/api.md, Settings)"
+        )
 
 
 def _exit(message: str) -> None:

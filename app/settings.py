@@ -78,44 +78,59 @@ class Settings(BaseSettings):
     # Budgets and the worker pool (docs/security.md). Engine, import and export work runs in
     # one bounded pool of worker processes per web worker.
     max_queued_jobs: int = Field(
-        default=16, ge=0, le=10_000,
+        default=16,
+        ge=0,
+        le=10_000,
         description="engine/import/export jobs waiting for a worker process beyond max_concurrent_runs; "
         "more get 503 with Retry-After",
     )
     worker_max_tasks: int = Field(
-        default=50, ge=1, le=100_000,
+        default=50,
+        ge=1,
+        le=100_000,
         description="jobs a worker process runs before it is replaced (gives a heavy run's memory back)",
     )
     max_run_stored_bytes: int = Field(
-        default=64 * 1024**2, ge=64 * 1024,
+        default=64 * 1024**2,
+        ge=64 * 1024,
         description="stored bytes budget of one run, branch, import or sweep point: a simulation reaching it "
         "ends as cancelled with the reason",
     )
     max_run_cpu_s: float = Field(
-        default=60.0, gt=0, le=86_400,
+        default=60.0,
+        gt=0,
+        le=86_400,
         description="CPU seconds one simulation may take: reaching it ends the run as cancelled with the reason",
     )
     max_sim_time_ms: float = Field(
-        default=3_600_000, gt=0, le=3_600_000,
+        default=3_600_000,
+        gt=0,
+        le=3_600_000,
         description="largest max_time_ms a request may ask for (422 above it, before any work)",
     )
     max_stored_bytes: int = Field(
-        default=0, ge=0,
+        default=0,
+        ge=0,
         description="retention: stored bytes of all runs; above it the oldest unpinned runs are deleted (0 = no limit)",
     )
     # Access and web hygiene.
     auth: str = Field(
-        default="", max_length=500,
+        default="",
+        max_length=500,
         description="'' (none; refused by `serve` on a non-loopback address), 'token:SECRET' (Bearer, or HTTP "
         "Basic with SECRET as password), 'basic:USER:PASSWORD', or 'off' (explicitly none)",
     )
     creation_rate_per_minute: int = Field(
-        default=30, ge=0, le=100_000,
+        default=30,
+        ge=0,
+        le=100_000,
         description="runs, branches, comparisons, imports and presentations one client may create per minute "
         "(429 with Retry-After above it; 0 = no limit)",
     )
     public_base_url: str = Field(
-        default="", max_length=500, pattern=r"^(https?://[^/?#\s]+)?$",
+        default="",
+        max_length=500,
+        pattern=r"^(https?://[^/?#\s]+)?$",
         description="scheme://host[:port] of share and follow links; '' = the address the server listens on "
         "(never the Host header). Required by `serve` on a non-loopback address",
     )
@@ -124,6 +139,8 @@ class Settings(BaseSettings):
         description="Host header values answered (others get 400); the public_base_url host is always added",
     )
     header_read_timeout_s: float = Field(
-        default=10.0, gt=0, le=600,
+        default=10.0,
+        gt=0,
+        le=600,
         description="`serve`: a connection that has not sent complete request headers by then is closed",
     )

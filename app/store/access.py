@@ -37,9 +37,13 @@ def delete_incomplete_runs(engine: Engine, grace: timedelta = INCOMPLETE_GRACE) 
     """Delete runs whose writer never finished (older than `grace`); returns how many."""
     cutoff = utc_now() - grace
     with engine.connect() as connection:
-        ids = list(connection.execute(
-            select(col(Run.id)).where(col(Run.complete).is_(False), col(Run.created_at) < cutoff)
-        ).scalars())
+        ids = list(
+            connection.execute(
+                select(col(Run.id)).where(
+                    col(Run.complete).is_(False), col(Run.created_at) < cutoff
+                )
+            ).scalars()
+        )
     if ids:
         _delete_runs(engine, ids)
         log.info("incomplete runs deleted", count=len(ids))
@@ -48,7 +52,10 @@ def delete_incomplete_runs(engine: Engine, grace: timedelta = INCOMPLETE_GRACE) 
 
 def stored_bytes_total(engine: Engine) -> int:
     with engine.connect() as connection:
-        return int(connection.execute(select(func.coalesce(func.sum(col(Run.stored_bytes)), 0))).scalar() or 0)
+        return int(
+            connection.execute(select(func.coalesce(func.sum(col(Run.stored_bytes)), 0))).scalar()
+            or 0
+        )
 
 
 def prune(engine: Engine, max_stored_bytes: int) -> list[str]:
@@ -76,14 +83,20 @@ def prune(engine: Engine, max_stored_bytes: int) -> list[str]:
         _delete_runs(engine, batch)
         deleted += batch
     if deleted:
-        log.info("retention: oldest unpinned runs deleted", count=len(deleted), max_stored_bytes=max_stored_bytes)
+        log.info(
+            "retention: oldest unpinned runs deleted",
+            count=len(deleted),
+            max_stored_bytes=max_stored_bytes,
+        )
     return deleted
 
 
 def set_pinned(engine: Engine, run_id: str, pinned: bool) -> bool:
     """Pin (retention keeps it) or unpin a run; False when there is no such run."""
     with write_lock(engine), engine.begin() as connection:
-        changed = connection.execute(update(Run).where(col(Run.id) == run_id).values(pinned=pinned)).rowcount
+        changed = connection.execute(
+            update(Run).where(col(Run.id) == run_id).values(pinned=pinned)
+        ).rowcount
     return bool(changed)
 
 
@@ -92,5 +105,7 @@ def set_visibility(engine: Engine, run_id: str, visibility: str) -> bool:
     if visibility not in ("listed", "unlisted"):
         raise ValueError("visibility is listed or unlisted")
     with write_lock(engine), engine.begin() as connection:
-        changed = connection.execute(update(Run).where(col(Run.id) == run_id).values(visibility=visibility)).rowcount
+        changed = connection.execute(
+            update(Run).where(col(Run.id) == run_id).values(visibility=visibility)
+        ).rowcount
     return bool(changed)

@@ -15,7 +15,20 @@ from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import field_validator
-from sqlalchemy import JSON, BigInteger, Boolean, Column, DateTime, ForeignKey, Index, String, Text, event, false, true
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Column,
+    DateTime,
+    ForeignKey,
+    Index,
+    String,
+    Text,
+    event,
+    false,
+    true,
+)
 from sqlmodel import Field, SQLModel
 
 from app.engine.trace import Summary
@@ -56,7 +69,8 @@ class Run(RunBase, table=True):
 
     id: str = Field(primary_key=True, max_length=32)
     created_at: datetime = Field(
-        default_factory=utc_now, sa_column=Column(DateTime(timezone=True), nullable=False, index=True)
+        default_factory=utc_now,
+        sa_column=Column(DateTime(timezone=True), nullable=False, index=True),
     )
     trace_format: str
     format_version: int
@@ -72,10 +86,18 @@ class Run(RunBase, table=True):
     event_count: int
     # Revision 0005_run_access (app/store/access.py): listed or unlisted, kept by retention
     # when pinned, its size for retention, and whether every batch of it is stored yet.
-    visibility: str = Field(default="listed", sa_column=Column(String(16), nullable=False, server_default="listed"))
-    pinned: bool = Field(default=False, sa_column=Column(Boolean, nullable=False, server_default=false()))
-    stored_bytes: int = Field(default=0, sa_column=Column(BigInteger, nullable=False, server_default="0"))
-    complete: bool = Field(default=True, sa_column=Column(Boolean, nullable=False, server_default=true()))
+    visibility: str = Field(
+        default="listed", sa_column=Column(String(16), nullable=False, server_default="listed")
+    )
+    pinned: bool = Field(
+        default=False, sa_column=Column(Boolean, nullable=False, server_default=false())
+    )
+    stored_bytes: int = Field(
+        default=0, sa_column=Column(BigInteger, nullable=False, server_default="0")
+    )
+    complete: bool = Field(
+        default=True, sa_column=Column(Boolean, nullable=False, server_default=true())
+    )
 
 
 def _as_utc(value: datetime) -> datetime:
@@ -172,7 +194,9 @@ class Presentation(PresentationBase, table=True):
 
     session_id: str = Field(sa_column=Column(String(32), primary_key=True))
     run_id: str = Field(
-        sa_column=Column(String(32), ForeignKey("runs.id", ondelete="CASCADE"), nullable=False, index=True)
+        sa_column=Column(
+            String(32), ForeignKey("runs.id", ondelete="CASCADE"), nullable=False, index=True
+        )
     )
     # Only a SHA-256 of the presenter key is kept: reading the database does not let anyone
     # drive a class.
@@ -203,7 +227,8 @@ class Sweep(SQLModel, table=True):
 
     id: str = Field(sa_column=Column(String(32), primary_key=True))
     created_at: datetime = Field(
-        default_factory=utc_now, sa_column=Column(DateTime(timezone=True), nullable=False, index=True)
+        default_factory=utc_now,
+        sa_column=Column(DateTime(timezone=True), nullable=False, index=True),
     )
     updated_at: datetime = Field(
         default_factory=utc_now, sa_column=Column(DateTime(timezone=True), nullable=False)
@@ -224,7 +249,9 @@ class Sweep(SQLModel, table=True):
     # The process running it and when it last wrote: a worker resumes a sweep at start-up
     # only when its owner has been silent for a while (several workers share one database).
     owner: str | None = Field(default=None, sa_column=Column(String(64), nullable=True))
-    heartbeat_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True), nullable=True))
+    heartbeat_at: datetime | None = Field(
+        default=None, sa_column=Column(DateTime(timezone=True), nullable=True)
+    )
 
 
 class SweepPoint(SQLModel, table=True):

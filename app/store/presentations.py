@@ -23,9 +23,12 @@ def create_presentation(session: Session, run_id: str, step: int) -> tuple[Prese
     """A new session at `step`; returns it and the presenter key (shown once, stored hashed)."""
     key = secrets.token_urlsafe(32)
     row = Presentation(
-        session_id=secrets.token_urlsafe(16), run_id=run_id, step=step, presenter_key_sha256=_digest(key)
+        session_id=secrets.token_urlsafe(16),
+        run_id=run_id,
+        step=step,
+        presenter_key_sha256=_digest(key),
     )
-    with write_lock(session.get_bind()):  # type: ignore[arg-type]
+    with write_lock(session.get_bind()):
         session.add(row)
         session.commit()
     session.refresh(row)
@@ -54,15 +57,17 @@ def move_presentation(session: Session, session_id: str, step: int) -> Presentat
     On PostgreSQL the change is announced on NOTIFY_CHANNEL (delivered at commit), so every
     worker's broadcaster (app.web.broadcast) wakes its followers at once."""
     bind = session.get_bind()
-    with write_lock(bind):  # type: ignore[arg-type]
+    with write_lock(bind):
         session.execute(
             update(Presentation)
             .where(col(Presentation.session_id) == session_id)
             .values(step=step, updated_at=utc_now())
         )
         if bind.dialect.name == "postgresql":
-            session.execute(text("SELECT pg_notify(:channel, :session_id)"),
-                            {"channel": NOTIFY_CHANNEL, "session_id": session_id})
+            session.execute(
+                text("SELECT pg_notify(:channel, :session_id)"),
+                {"channel": NOTIFY_CHANNEL, "session_id": session_id},
+            )
         session.commit()
     session.expire_all()
     return get_presentation(session, session_id)

@@ -39,13 +39,20 @@ def sqlite_file(engine: Engine | Connection) -> Path | None:
     """The SQLite database file, or None (PostgreSQL, an in-memory or URI database)."""
     engine = engine.engine
     database = engine.url.database
-    if engine.dialect.name != "sqlite" or not database or database == ":memory:" or database.startswith("file:"):
+    if (
+        engine.dialect.name != "sqlite"
+        or not database
+        or database == ":memory:"
+        or database.startswith("file:")
+    ):
         return None
     return Path(database)
 
 
 @contextmanager
-def write_lock(engine: Engine | Connection, timeout_s: float = WRITE_LOCK_TIMEOUT_S) -> Iterator[None]:
+def write_lock(
+    engine: Engine | Connection, timeout_s: float = WRITE_LOCK_TIMEOUT_S
+) -> Iterator[None]:
     """Hold the database's write lock (SQLite files only; a no-op elsewhere)."""
     path = sqlite_file(engine)
     if path is None:

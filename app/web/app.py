@@ -133,7 +133,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     if auth_enabled(settings.auth):
         app.add_middleware(Access, auth=settings.auth)
     app.add_middleware(RejectControlCharacters)
-    app.add_middleware(TrustedHosts, hosts=settings.trusted_hosts, public_base_url=settings.public_base_url)
+    app.add_middleware(
+        TrustedHosts, hosts=settings.trusted_hosts, public_base_url=settings.public_base_url
+    )
     app.add_middleware(SecurityHeaders)
     # Added last, so outermost: even a 413 or a 500 carries the request id.
     app.add_middleware(RequestId)

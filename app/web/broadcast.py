@@ -55,22 +55,34 @@ class StepBroadcaster:
         self._wake = asyncio.Event()
         self._task = loop.create_task(self._run(), name="presenter-broadcaster")
         if self.postgres and self._listener is None:
-            self._listener = threading.Thread(target=self._listen, name="presenter-listen", daemon=True)
+            self._listener = threading.Thread(
+                target=self._listen, name="presenter-listen", daemon=True
+            )
             self._listener.start()
 
-    async def wait_change(self, session_id: str, seen: PresentationPublic, timeout_s: float) -> PresentationPublic | None:
+    async def wait_change(
+        self, session_id: str, seen: PresentationPublic, timeout_s: float
+    ) -> PresentationPublic | None:
         """The session's state once it differs from `seen` (or after timeout_s: the latest);
         None once the session is gone."""
         self._ensure_running()
         self._followers[session_id] = self._followers.get(session_id, 0) + 1
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout_s
         try:
-            current = self._state.get(session_id, seen)
-            if current is None or (current.step, current.updated_at) != (seen.step, seen.updated_at):
-                return current
-            event = self._events.setdefault(session_id, asyncio.Event())
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(event.wait(), timeout_s)
-            return self._state.get(session_id, seen)
+            while True:
+                current = self._state.get(session_id, seen)
+                if current is None or (current.step, current.updated_at) != (
+                    seen.step,
+                    seen.updated_at,
+                ):
+                    return current
+                remaining = deadline - loop.time()
+                if remaining <= 0:
+                    return current
+                event = self._events.setdefault(session_id, asyncio.Event())
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(event.wait(), remaining)
         finally:
             self._followers[session_id] -= 1
             if self._followers[session_id] <= 0:
@@ -88,7 +100,9 @@ class StepBroadcaster:
     # --- the one reader ------------------------------------------------------------------
     def _read(self, session_ids: list[str]) -> dict[str, PresentationPublic]:
         with Session(self.engine) as session:
-            rows = session.exec(select(Presentation).where(col(Presentation.session_id).in_(session_ids))).all()
+            rows = session.exec(
+                select(Presentation).where(col(Presentation.session_id).in_(session_ids))
+            ).all()
             return {row.session_id: PresentationPublic.model_validate(row) for row in rows}
 
     async def _run(self) -> None:
@@ -110,8 +124,14 @@ class StepBroadcaster:
             for session_id in watched:
                 new = found.get(session_id)
                 old = self._state.get(session_id)
-                if session_id in self._state and (old is None) == (new is None) and (
-                    old is None or new is None or (old.step, old.updated_at) == (new.step, new.updated_at)
+                if (
+                    session_id in self._state
+                    and (old is None) == (new is None)
+                    and (
+                        old is None
+                        or new is None
+                        or (old.step, old.updated_at) == (new.step, new.updated_at)
+                    )
                 ):
                     continue
                 self._state[session_id] = new
@@ -141,5 +161,8 @@ class StepBroadcaster:
             self._task.cancel()
 
     def stats(self) -> dict[str, Any]:
-        return {"followed_sessions": len(self._followers), "followers": sum(self._followers.values()),
-                "rounds": self.rounds}
+        return {
+            "followed_sessions": len(self._followers),
+            "followers": sum(self._followers.values()),
+            "rounds": self.rounds,
+        }

@@ -35,7 +35,9 @@ class Budget:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Budget:
-        return cls(settings.max_steps_per_run, settings.max_run_stored_bytes, settings.max_run_cpu_s)
+        return cls(
+            settings.max_steps_per_run, settings.max_run_stored_bytes, settings.max_run_cpu_s
+        )
 
 
 class _Meter:
@@ -59,8 +61,10 @@ class _Meter:
 
 def over_budget_reason(budget: Budget, stored_bytes: int, cpu_s: float, t_ms: float) -> str | None:
     if stored_bytes > budget.max_stored_bytes:
-        return (f"stored-bytes budget ({budget.max_stored_bytes / MIB:.0f} MiB per run) reached at "
-                f"{t_ms:.0f} ms of simulated time")
+        return (
+            f"stored-bytes budget ({budget.max_stored_bytes / MIB:.0f} MiB per run) reached at "
+            f"{t_ms:.0f} ms of simulated time"
+        )
     if cpu_s > budget.max_cpu_s:
         return f"CPU budget ({budget.max_cpu_s:g} s per run) reached at {t_ms:.0f} ms of simulated time"
     return None
@@ -92,8 +96,13 @@ def check_before_start(scenario: Scenario, settings: Settings) -> None:
     from fastapi.exceptions import RequestValidationError
 
     if scenario.max_time_ms > settings.max_sim_time_ms:
-        raise RequestValidationError([{
-            "loc": ["body", "max_time_ms"], "type": "less_than_equal",
-            "msg": f"at most {settings.max_sim_time_ms:.0f} ms of simulated time per run on this server "
-                   f"(MIGSCOPE_MAX_SIM_TIME_MS); asked for {scenario.max_time_ms:.0f} ms",
-        }])
+        raise RequestValidationError(
+            [
+                {
+                    "loc": ["body", "max_time_ms"],
+                    "type": "less_than_equal",
+                    "msg": f"at most {settings.max_sim_time_ms:.0f} ms of simulated time per run on this server "
+                    f"(MIGSCOPE_MAX_SIM_TIME_MS); asked for {scenario.max_time_ms:.0f} ms",
+                }
+            ]
+        )

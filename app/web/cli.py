@@ -51,14 +51,18 @@ def register(cli: typer.Typer) -> None:
         settings = Settings()
         if not is_loopback(host):
             if settings.auth == "":
-                raise _fail(f"serving on {host} needs a login: set MIGSCOPE_AUTH=token:SECRET (or "
-                            "basic:USER:PASSWORD), or MIGSCOPE_AUTH=off to serve without one")
+                raise _fail(
+                    f"serving on {host} needs a login: set MIGSCOPE_AUTH=token:SECRET (or "
+                    "basic:USER:PASSWORD), or MIGSCOPE_AUTH=off to serve without one"
+                )
             if not settings.public_base_url:
-                raise _fail(f"serving on {host} needs MIGSCOPE_PUBLIC_BASE_URL (e.g. https://migscope.example): "
-                            "share and follow links are built from it")
+                raise _fail(
+                    f"serving on {host} needs MIGSCOPE_PUBLIC_BASE_URL (e.g. https://migscope.example): "
+                    "share and follow links are built from it"
+                )
         if auth_enabled(settings.auth):
             try:
-                Access(lambda *_: None, settings.auth)  # type: ignore[arg-type,return-value]
+                Access(lambda *_: None, settings.auth)  # type: ignore[arg-type]
             except ValueError as error:
                 raise _fail(str(error)) from None
         problem = check_database(settings.database_url)

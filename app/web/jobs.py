@@ -63,7 +63,9 @@ def store(storage: Storage, traces: list[Trace], max_steps: int) -> list[StoredR
     ]
 
 
-def simulate_and_store_job(storage: Storage, scenarios: list[Scenario], budget: Budget) -> list[StoredRun]:
+def simulate_and_store_job(
+    storage: Storage, scenarios: list[Scenario], budget: Budget
+) -> list[StoredRun]:
     """Run every scenario within the budget, then store all of them (seen all or none)."""
     traces = [simulate_within(scenario, budget) for scenario in scenarios]
     return store(storage, traces, budget.max_steps)
@@ -78,7 +80,11 @@ class ImportOutcome:
 
 
 def import_and_store_job(
-    storage: Storage, files: dict[str, Any], title: str | None, clock_offset_ms: float | None, budget: Budget
+    storage: Storage,
+    files: dict[str, Any],
+    title: str | None,
+    clock_offset_ms: float | None,
+    budget: Budget,
 ) -> ImportOutcome:
     """Parse uploaded logs and store the run; errors come back as data (they name the file)."""
     from app.importers import ImportFileError, import_files
@@ -86,13 +92,28 @@ def import_and_store_job(
     try:
         trace = import_files(**files, title=title, clock_offset_ms=clock_offset_ms)
     except ImportFileError as error:
-        return ImportOutcome(None, error={"kind": "import_error", "file": error.file, "line": error.line,
-                                          "expected": error.expected, "message": error.message()})
+        return ImportOutcome(
+            None,
+            error={
+                "kind": "import_error",
+                "file": error.file,
+                "line": error.line,
+                "expected": error.expected,
+                "message": error.message(),
+            },
+        )
     size = len(trace.to_json())
     if size > budget.max_stored_bytes:
-        return ImportOutcome(None, error={"kind": "too_large", "message": (
-            f"the imported run would store about {size / 2**20:.1f} MiB; the budget is "
-            f"{budget.max_stored_bytes / 2**20:.0f} MiB per run")})
+        return ImportOutcome(
+            None,
+            error={
+                "kind": "too_large",
+                "message": (
+                    f"the imported run would store about {size / 2**20:.1f} MiB; the budget is "
+                    f"{budget.max_stored_bytes / 2**20:.0f} MiB per run"
+                ),
+            },
+        )
     try:
         [stored] = store(storage, [trace], budget.max_steps)
     except TraceTooLarge as error:
@@ -101,8 +122,13 @@ def import_and_store_job(
 
 
 def branch_job(
-    storage: Storage, parent: Any, parent_scenario: Scenario, step_index: int, step_end_ms: float,
-    action: dict[str, Any], budget: Budget,
+    storage: Storage,
+    parent: Any,
+    parent_scenario: Scenario,
+    step_index: int,
+    step_end_ms: float,
+    action: dict[str, Any],
+    budget: Budget,
 ) -> tuple[StoredRun, Scenario]:
     """Replay the parent to step n for its exact end time, run the branch, store it."""
     from .api.branch import branch_scenario, exact_end_ms
@@ -127,8 +153,10 @@ def export_job(database_url: str, run_id: str, kind: str, path: str) -> int:
     return os.path.getsize(path)
 
 
-def simulate_import_job(storage: Storage, run_id: str, budget: Budget) -> tuple[StoredRun, dict[str, Any]]:
-    """"Simulate this": derive a scenario from a stored import, simulate and store it."""
+def simulate_import_job(
+    storage: Storage, run_id: str, budget: Budget
+) -> tuple[StoredRun, dict[str, Any]]:
+    """ "Simulate this": derive a scenario from a stored import, simulate and store it."""
     from sqlmodel import Session
 
     from app.importers import derive_scenario

@@ -43,29 +43,52 @@ def storage(settings: Settings, visibility: str | None = None) -> Storage:
     return Storage(settings.database_url, visibility, settings.max_stored_bytes)
 
 
-async def run_and_store(settings: Settings, scenarios: list[Scenario], visibility: str | None = None) -> list[StoredRun]:
+async def run_and_store(
+    settings: Settings, scenarios: list[Scenario], visibility: str | None = None
+) -> list[StoredRun]:
     """Simulate every scenario within the run budget and store them all (seen all or none)."""
     return await get_pool(settings).run(
-        simulate_and_store_job, storage(settings, visibility), scenarios, Budget.from_settings(settings)
+        simulate_and_store_job,
+        storage(settings, visibility),
+        scenarios,
+        Budget.from_settings(settings),
     )
 
 
 async def import_and_store(
-    settings: Settings, files: dict[str, Any], title: str | None, clock_offset_ms: float | None,
+    settings: Settings,
+    files: dict[str, Any],
+    title: str | None,
+    clock_offset_ms: float | None,
     visibility: str | None = None,
 ) -> ImportOutcome:
     return await get_pool(settings).run(
-        import_and_store_job, storage(settings, visibility), files, title, clock_offset_ms,
+        import_and_store_job,
+        storage(settings, visibility),
+        files,
+        title,
+        clock_offset_ms,
         Budget.from_settings(settings),
     )
 
 
 async def branch_and_store(
-    settings: Settings, parent: Any, parent_scenario: Scenario, step_index: int, step_end_ms: float,
-    action: dict[str, Any], visibility: str | None = None,
+    settings: Settings,
+    parent: Any,
+    parent_scenario: Scenario,
+    step_index: int,
+    step_end_ms: float,
+    action: dict[str, Any],
+    visibility: str | None = None,
 ) -> tuple[StoredRun, Scenario]:
     return await get_pool(settings).run(
-        branch_job, storage(settings, visibility), parent, parent_scenario, step_index, step_end_ms, action,
+        branch_job,
+        storage(settings, visibility),
+        parent,
+        parent_scenario,
+        step_index,
+        step_end_ms,
+        action,
         Budget.from_settings(settings),
     )
 
@@ -100,10 +123,15 @@ async def off_loop(settings: Settings, func: Callable[..., T], *args: Any) -> T:
     return await anyio.to_thread.run_sync(func, *args, limiter=engine_limiter(settings))
 
 
-def simulate_and_store(engine: Engine, scenarios: list[Scenario], max_steps: int) -> list[tuple[str, Trace]]:
+def simulate_and_store(
+    engine: Engine, scenarios: list[Scenario], max_steps: int
+) -> list[tuple[str, Trace]]:
     """Blocking: run every scenario (step budget only), then store them all."""
-    budget = Budget(max_steps, Settings.model_fields["max_run_stored_bytes"].default,
-                    Settings.model_fields["max_run_cpu_s"].default)
+    budget = Budget(
+        max_steps,
+        Settings.model_fields["max_run_stored_bytes"].default,
+        Settings.model_fields["max_run_cpu_s"].default,
+    )
     traces = [simulate_within(scenario, budget) for scenario in scenarios]
     ids = save_traces(engine, traces, max_steps=max_steps)
     return list(zip(ids, traces, strict=True))

@@ -122,7 +122,9 @@ class TrustedHosts:
         if scope["type"] in ("http", "websocket") and not self.any:
             host = _host_name(Headers(scope=scope).get("host", ""))
             if host not in self.hosts:
-                await error_response(400, "unknown Host header (see trusted_hosts in docs/api.md)")(scope, receive, send)
+                await error_response(400, "unknown Host header (see trusted_hosts in docs/api.md)")(
+                    scope, receive, send
+                )
                 return
         await self.app(scope, receive, send)
 
@@ -151,7 +153,9 @@ class Access:
             return hmac.compare_digest(value.strip().encode(), self.secret.encode())
         if scheme.lower() == "basic":
             try:
-                user, _, password = base64.b64decode(value.strip(), validate=True).decode().partition(":")
+                user, _, password = (
+                    base64.b64decode(value.strip(), validate=True).decode().partition(":")
+                )
             except (binascii.Error, UnicodeDecodeError):
                 return False
             user_ok = self.user is None or hmac.compare_digest(user.encode(), self.user.encode())
@@ -160,8 +164,11 @@ class Access:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and not self._allowed(Headers(scope=scope).get("authorization")):
-            response = error_response(401, "this migscope instance needs a login (MIGSCOPE_AUTH)",
-                                      headers={"WWW-Authenticate": 'Basic realm="migscope", charset="UTF-8"'})
+            response = error_response(
+                401,
+                "this migscope instance needs a login (MIGSCOPE_AUTH)",
+                headers={"WWW-Authenticate": 'Basic realm="migscope", charset="UTF-8"'},
+            )
             await response(scope, receive, send)
             return
         await self.app(scope, receive, send)
@@ -203,14 +210,20 @@ class CreationRateLimit:
         return wait
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if (scope["type"] == "http" and self.per_minute > 0 and scope["method"] == "POST"
-                and not _NOT_CREATIONS.match(scope["path"])):
+        if (
+            scope["type"] == "http"
+            and self.per_minute > 0
+            and scope["method"] == "POST"
+            and not _NOT_CREATIONS.match(scope["path"])
+        ):
             client = (scope.get("client") or ("unknown", 0))[0]
             wait = self._take(client)
             if wait > 0:
                 seconds = max(1, math.ceil(wait))
                 message = f"at most {self.per_minute} creations per minute per client; try again in {seconds} s"
-                await error_response(429, message, headers={"Retry-After": str(seconds)})(scope, receive, send)
+                await error_response(429, message, headers={"Retry-After": str(seconds)})(
+                    scope, receive, send
+                )
                 return
         await self.app(scope, receive, send)
 
@@ -226,8 +239,11 @@ class RejectControlCharacters:
         if scope["type"] == "http":
             loc = self._where(scope)
             if loc is not None:
-                item = {"loc": loc, "msg": "control characters (such as NUL) are not allowed here",
-                        "type": "value_error"}
+                item = {
+                    "loc": loc,
+                    "msg": "control characters (such as NUL) are not allowed here",
+                    "type": "value_error",
+                }
                 await validation_response([item])(scope, receive, send)
                 return
         await self.app(scope, receive, send)

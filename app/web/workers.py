@@ -71,8 +71,10 @@ class WorkerPool:
         """Queue a job (a picklable top-level function); PoolBusy when the queue is full."""
         with self._lock:
             if self._pending >= self.capacity:
-                raise PoolBusy(f"all {self.workers} workers are busy and {self.queue_limit} jobs are waiting; "
-                               f"try again in {RETRY_AFTER_S} s")
+                raise PoolBusy(
+                    f"all {self.workers} workers are busy and {self.queue_limit} jobs are waiting; "
+                    f"try again in {RETRY_AFTER_S} s"
+                )
             self._pending += 1
             try:
                 future = self._get_executor().submit(func, *args)

@@ -25,12 +25,19 @@ def free_port() -> int:
 def served(database_url: str, log_path: Path, **settings: str) -> Iterator[str]:
     """`migscope serve` on a free loopback port; yields its base URL, stops it afterwards."""
     port = free_port()
-    env = {**os.environ, "DATABASE_URL": database_url, "MIGSCOPE_CREATION_RATE_PER_MINUTE": "0",
-           **{f"MIGSCOPE_{name.upper()}": value for name, value in settings.items()}}
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "MIGSCOPE_CREATION_RATE_PER_MINUTE": "0",
+        **{f"MIGSCOPE_{name.upper()}": value for name, value in settings.items()},
+    }
     log = log_path.open("w")
     proc = subprocess.Popen(
         [sys.executable, "-c", "from app.cli import main; main()", "serve", "--port", str(port)],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
     )
     base = f"http://127.0.0.1:{port}"
     try:

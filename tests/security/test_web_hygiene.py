@@ -61,17 +61,34 @@ def test_cross_site_state_changes_are_refused_and_store_nothing(client: TestClie
     assert client.post("/api/runs", json=EXAMPLE, headers=own).status_code == 201
     assert client.post(f"/api/runs/{run_id}/presentations").status_code == 201
     # Reads are never refused for their origin.
-    assert client.get("/api/runs", headers={"Origin": EVIL, "Sec-Fetch-Site": "cross-site"}).status_code == 200
+    assert (
+        client.get(
+            "/api/runs", headers={"Origin": EVIL, "Sec-Fetch-Site": "cross-site"}
+        ).status_code
+        == 200
+    )
 
 
 def test_every_answer_carries_the_security_headers(client: TestClient) -> None:
     run_id = _run_id(client)
-    for path in ["/", "/new", f"/runs/{run_id}", "/api/runs", f"/api/runs/{run_id}/export.csv", "/docs",
-                 "/static/app.css", "/no/such/page", "/api/runs/nope"]:
+    for path in [
+        "/",
+        "/new",
+        f"/runs/{run_id}",
+        "/api/runs",
+        f"/api/runs/{run_id}/export.csv",
+        "/docs",
+        "/static/app.css",
+        "/no/such/page",
+        "/api/runs/nope",
+    ]:
         response = client.get(path)
         headers = response.headers
         csp = headers["content-security-policy"]
-        assert "script-src 'self'" in csp and "'unsafe-inline'" not in csp.split("script-src")[1].split(";")[0], path
+        assert (
+            "script-src 'self'" in csp
+            and "'unsafe-inline'" not in csp.split("script-src")[1].split(";")[0]
+        ), path
         assert "frame-ancestors 'none'" in csp
         assert headers["x-frame-options"] == "DENY"
         assert headers["x-content-type-options"] == "nosniff"
@@ -88,7 +105,9 @@ def test_unknown_host_header_is_refused_and_never_echoed(db_url: str) -> None:
         assert client.get("/api/runs", headers={"Host": "evil.example"}).status_code == 400
         run_id = _run_id(client)
         # Share and follow links come from public_base_url, whatever Host the request named.
-        created = client.post(f"/api/runs/{run_id}/presentations", headers={"Host": "migscope.example"}).json()
+        created = client.post(
+            f"/api/runs/{run_id}/presentations", headers={"Host": "migscope.example"}
+        ).json()
         assert created["follow_url"].startswith("https://migscope.example/present/")
         page = client.get(f"/runs/{run_id}.json", headers={"Host": "localhost:9999"}).text
         assert "localhost:9999" not in page
@@ -97,7 +116,9 @@ def test_unknown_host_header_is_refused_and_never_echoed(db_url: str) -> None:
 
 def test_follow_links_without_a_base_url_use_the_servers_own_address(client: TestClient) -> None:
     run_id = _run_id(client)
-    created = client.post(f"/api/runs/{run_id}/presentations", headers={"Host": "localhost:1234"}).json()
+    created = client.post(
+        f"/api/runs/{run_id}/presentations", headers={"Host": "localhost:1234"}
+    ).json()
     # TestClient's server address is testserver:80; the Host header (localhost:1234) is not used.
     assert created["follow_url"].startswith("http://testserver/present/")
 
@@ -106,9 +127,14 @@ def test_instance_token_and_login(db_url: str) -> None:
     app, client = _client(db_url, auth="token:s3cret-token")
     with client:
         refused = client.get("/api/runs")
-        assert refused.status_code == 401 and refused.headers["www-authenticate"].startswith("Basic")
+        assert refused.status_code == 401 and refused.headers["www-authenticate"].startswith(
+            "Basic"
+        )
         assert client.get("/api/runs", headers={"Authorization": "Bearer wrong"}).status_code == 401
-        assert client.get("/api/runs", headers={"Authorization": "Bearer s3cret-token"}).status_code == 200
+        assert (
+            client.get("/api/runs", headers={"Authorization": "Bearer s3cret-token"}).status_code
+            == 200
+        )
         basic = base64.b64encode(b"anyone:s3cret-token").decode()
         assert client.get("/", headers={"Authorization": f"Basic {basic}"}).status_code == 200
         assert client.post("/api/runs", json=EXAMPLE).status_code == 401
@@ -117,7 +143,9 @@ def test_instance_token_and_login(db_url: str) -> None:
     with client:
         good = base64.b64encode(b"teacher:pw").decode()
         bad = base64.b64encode(b"student:pw").decode()
-        assert client.get("/api/runs", headers={"Authorization": f"Basic {good}"}).status_code == 200
+        assert (
+            client.get("/api/runs", headers={"Authorization": f"Basic {good}"}).status_code == 200
+        )
         assert client.get("/api/runs", headers={"Authorization": f"Basic {bad}"}).status_code == 401
         assert client.get("/api/runs", headers={"Authorization": "Basic !!!"}).status_code == 401
     app.state.engine.dispose()
@@ -151,7 +179,9 @@ def test_creation_rate_limit_per_client(db_url: str) -> None:
         ("GET", "/api/runs?source=%01", ["query", "source"]),
     ],
 )
-def test_control_characters_in_path_or_query_are_422(client: TestClient, method: str, path: str, loc: list[str]) -> None:
+def test_control_characters_in_path_or_query_are_422(
+    client: TestClient, method: str, path: str, loc: list[str]
+) -> None:
     path = path.replace("RUN", _run_id(client)) if "RUN" in path else path
     kwargs = {"json": {"step": 1}} if method == "POST" else {}
     response = client.request(method, path, **kwargs)  # type: ignore[arg-type]

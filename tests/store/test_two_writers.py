@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import concurrent.futures
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -16,7 +17,7 @@ LARGE = {"example": "mlx5-300mb-default-params"}
 RUNS_PER_SERVER = 4
 
 
-def _post(base: str) -> tuple[int, dict[str, object]]:
+def _post(base: str) -> tuple[int, dict[str, Any]]:
     response = httpx.post(f"{base}/api/runs", json=LARGE, timeout=300)
     return response.status_code, response.json()
 
@@ -34,10 +35,12 @@ def test_two_servers_store_large_runs_into_one_database(db_url: str, tmp_path: P
         ids = {str(body["id"]) for _, body in results}
         assert len(ids) == 2 * RUNS_PER_SERVER
         # Every stored run is whole, read back through either server.
-        for status, body in results:
+        for _status, body in results:
             run = httpx.get(f"{one}/api/runs/{body['id']}", timeout=30).json()
             assert run["step_count"] == body["step_count"] > 5000
-            last = httpx.get(f"{two}/api/runs/{body['id']}/steps/{run['step_count'] - 1}", timeout=30)
+            last = httpx.get(
+                f"{two}/api/runs/{body['id']}/steps/{run['step_count'] - 1}", timeout=30
+            )
             assert last.status_code == 200
         listed = httpx.get(f"{two}/api/runs?per_page=100", timeout=30).json()
         assert {item["id"] for item in listed["items"]} == ids

@@ -141,7 +141,9 @@ class ParentRun:
         return cls(run.id, run.title, run.description or "", run.scenario)
 
 
-def branch_scenario(run: Run | ParentRun, step_index: int, at_ms: float, action: dict[str, Any]) -> Scenario:
+def branch_scenario(
+    run: Run | ParentRun, step_index: int, at_ms: float, action: dict[str, Any]
+) -> Scenario:
     """The parent's scenario as given, plus the action at `at_ms` (earlier actions kept)."""
     document = copy.deepcopy(run.scenario)
     appended = {"at_ms": at_ms, **action}

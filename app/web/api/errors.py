@@ -48,7 +48,7 @@ async def _on_validation(request: Request, exc: Exception) -> Response:
     errors = list(exc.errors())
     # Items built by validation_items are already clean; FastAPI's own need cleaning.
     response = validation_response(validation_items(errors))
-    page = error_page(request, 422, json.loads(response.body)["message"])  # a browser gets a page
+    page = error_page(request, 422, json.loads(bytes(response.body))["message"])  # a browser gets a page
     return page or response
 
 
@@ -84,7 +84,11 @@ async def _on_busy(request: Request, exc: Exception) -> JSONResponse:
 
     retry = getattr(exc, "retry_after_s", RETRY_AFTER_S)
     log.warning("busy", path=request.url.path, reason=str(exc))
-    message = str(exc) if not isinstance(exc, OperationalError) else "the database is busy; try again shortly"
+    message = (
+        str(exc)
+        if not isinstance(exc, OperationalError)
+        else "the database is busy; try again shortly"
+    )
     return error_response(503, message, headers={"Retry-After": str(retry)})
 
 

@@ -38,10 +38,15 @@ def _step_rows(engine: Engine, run_id: str, by_time: bool = False) -> Iterator[d
     """The run's stored steps in index order (or end_ms, index order), BATCH_ROWS at a time."""
     last: tuple[Any, ...] | None = None
     while True:
-        query = select(col(StepRow.index), col(StepRow.end_ms), col(StepRow.data)).where(col(StepRow.run_id) == run_id)
+        query = select(col(StepRow.index), col(StepRow.end_ms), col(StepRow.data)).where(
+            col(StepRow.run_id) == run_id
+        )
         if by_time:
             if last is not None:
-                query = query.where((col(StepRow.end_ms) > last[1]) | ((col(StepRow.end_ms) == last[1]) & (col(StepRow.index) > last[0])))
+                query = query.where(
+                    (col(StepRow.end_ms) > last[1])
+                    | ((col(StepRow.end_ms) == last[1]) & (col(StepRow.index) > last[0]))
+                )
             query = query.order_by(col(StepRow.end_ms), col(StepRow.index))
         else:
             if last is not None:
@@ -56,15 +61,22 @@ def _step_rows(engine: Engine, run_id: str, by_time: bool = False) -> Iterator[d
             last = (index, end_ms)
 
 
-def _event_rows(engine: Engine, run_id: str, by_time: bool = False, kinds: list[str] | None = None) -> Iterator[dict[str, Any]]:
+def _event_rows(
+    engine: Engine, run_id: str, by_time: bool = False, kinds: list[str] | None = None
+) -> Iterator[dict[str, Any]]:
     last: tuple[Any, ...] | None = None
     while True:
-        query = select(col(EventRow.seq), col(EventRow.t_ms), col(EventRow.data)).where(col(EventRow.run_id) == run_id)
+        query = select(col(EventRow.seq), col(EventRow.t_ms), col(EventRow.data)).where(
+            col(EventRow.run_id) == run_id
+        )
         if kinds is not None:
             query = query.where(col(EventRow.kind).in_(kinds))
         if by_time:
             if last is not None:
-                query = query.where((col(EventRow.t_ms) > last[1]) | ((col(EventRow.t_ms) == last[1]) & (col(EventRow.seq) > last[0])))
+                query = query.where(
+                    (col(EventRow.t_ms) > last[1])
+                    | ((col(EventRow.t_ms) == last[1]) & (col(EventRow.seq) > last[0]))
+                )
             query = query.order_by(col(EventRow.t_ms), col(EventRow.seq))
         else:
             if last is not None:
@@ -84,7 +96,9 @@ def _steps(engine: Engine, run_id: str, by_time: bool = False) -> Iterator[Step]
         yield _STEP.validate_python(data)
 
 
-def _events(engine: Engine, run_id: str, by_time: bool = False, kinds: list[str] | None = None) -> Iterator[Event]:
+def _events(
+    engine: Engine, run_id: str, by_time: bool = False, kinds: list[str] | None = None
+) -> Iterator[Event]:
     for data in _event_rows(engine, run_id, by_time, kinds):
         yield _EVENT.validate_python(data)
 
@@ -102,11 +116,20 @@ def write_json(engine: Engine, run_id: str, out: IO[str]) -> None:
     """`Trace.to_json()` of the stored run, written step by step and event by event."""
     run = _run(engine, run_id)
     head = Trace(
-        format=run.trace_format, format_version=run.format_version, engine_version=run.engine_version,
+        format=run.trace_format,
+        format_version=run.format_version,
+        engine_version=run.engine_version,
         source=run.source,  # type: ignore[arg-type]
-        title=run.title, qemu_profile=run.qemu_profile, scenario=run.scenario, resolved=run.resolved,
-        profile=run.profile, summary=run.summary,  # type: ignore[arg-type]
-        steps=[], events=[], notes=run.notes, import_info=run.import_info,
+        title=run.title,
+        qemu_profile=run.qemu_profile,
+        scenario=run.scenario,
+        resolved=run.resolved,
+        profile=run.profile,
+        summary=run.summary,  # type: ignore[arg-type]
+        steps=[],
+        events=[],
+        notes=run.notes,
+        import_info=run.import_info,
     ).model_dump(mode="json")
     out.write("{")
     for number, key in enumerate(sorted(head)):
@@ -141,7 +164,9 @@ def write_csv(engine: Engine, run_id: str, out: IO[str]) -> None:
 
 def _perfetto_json(value: Any) -> str:
     # As Starlette's JSONResponse renders it.
-    return json.dumps(value, ensure_ascii=False, allow_nan=False, indent=None, separators=(",", ":"))
+    return json.dumps(
+        value, ensure_ascii=False, allow_nan=False, indent=None, separators=(",", ":")
+    )
 
 
 def write_perfetto(engine: Engine, run_id: str, out: IO[str]) -> None:

@@ -96,7 +96,9 @@ def steps_csv(steps: list[Step]) -> str:
     return out.getvalue()
 
 
-async def _streamed(settings: Settings, run_id: str, kind: str, media_type: str, suffix: str) -> FileResponse:
+async def _streamed(
+    settings: Settings, run_id: str, kind: str, media_type: str, suffix: str
+) -> FileResponse:
     """The export, written row by row from the database by a worker process into a temporary
     file (bounded memory everywhere), then sent in chunks and deleted."""
     handle, path = tempfile.mkstemp(prefix="migscope-export-", suffix=suffix)
@@ -108,7 +110,9 @@ async def _streamed(settings: Settings, run_id: str, kind: str, media_type: str,
             os.unlink(path)
         raise
     return FileResponse(
-        path, media_type=media_type, headers=_attachment(run_id, suffix),
+        path,
+        media_type=media_type,
+        headers=_attachment(run_id, suffix),
         background=BackgroundTask(_unlink, path),
     )
 

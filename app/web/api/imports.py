@@ -114,7 +114,9 @@ async def create_import(
         float | None,
         Form(
             description="destination clock minus source clock, if known (ms, at most a day either way)",
-            ge=-MAX_CLOCK_OFFSET_MS, le=MAX_CLOCK_OFFSET_MS, allow_inf_nan=False,
+            ge=-MAX_CLOCK_OFFSET_MS,
+            le=MAX_CLOCK_OFFSET_MS,
+            allow_inf_nan=False,
         ),
     ] = None,
     visibility: Annotated[
@@ -168,8 +170,13 @@ async def create_import(
         if error["kind"] == "import_error":
             field = by_name.get(error["file"], next(iter(files)))
             return _field_error(
-                422, field, error["message"], "import_error",
-                file=error["file"], line=error["line"], expected=error["expected"],
+                422,
+                field,
+                error["message"],
+                "import_error",
+                file=error["file"],
+                line=error["line"],
+                expected=error["expected"],
             )
         return _field_error(422, next(iter(files)), error["message"], "too_large")
     stored = outcome.run

@@ -160,11 +160,15 @@ def to_trace_events(trace: Trace, run_id: str | None = None) -> dict[str, Any]:
     return {
         "traceEvents": metadata() + body,
         "displayTimeUnit": "ms",
-        "otherData": other_data(run_id, trace.title, trace.engine_version, trace.qemu_profile, trace.summary.status),
+        "otherData": other_data(
+            run_id, trace.title, trace.engine_version, trace.qemu_profile, trace.summary.status
+        ),
     }
 
 
-def other_data(run_id: str | None, title: str, engine_version: str, qemu_profile: str, status: str) -> dict[str, Any]:
+def other_data(
+    run_id: str | None, title: str, engine_version: str, qemu_profile: str, status: str
+) -> dict[str, Any]:
     return {
         "generator": "migscope",
         "run_id": run_id,

@@ -241,7 +241,11 @@ async def read_presentation_events(
             sent = current.step
             yield ServerSentEvent(
                 id=str(current.step),
-                data={"step": current.step, "run_id": current.run_id, "updated_at": current.updated_at},
+                data={
+                    "step": current.step,
+                    "run_id": current.run_id,
+                    "updated_at": current.updated_at,
+                },
                 retry=RECONNECT_MS if first else None,
             )
             first = False
@@ -250,4 +254,6 @@ async def read_presentation_events(
             return
         # One reader per process wakes every follower of a session (app.web.broadcast): a class
         # of hundreds costs one query per round, not one per follower.
-        current = await broadcaster.wait_change(presentation.session_id, current, min(remaining, 15.0))
+        current = await broadcaster.wait_change(
+            presentation.session_id, current, min(remaining, 15.0)
+        )

@@ -54,7 +54,9 @@ def created(
 Visibility = Literal["listed", "unlisted"]
 VisibilityQuery = Annotated[
     Visibility | None,
-    Query(description="listed (in the runs list; default for simulations) or unlisted (only its link opens it)"),
+    Query(
+        description="listed (in the runs list; default for simulations) or unlisted (only its link opens it)"
+    ),
 ]
 
 

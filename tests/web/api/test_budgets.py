@@ -76,8 +76,10 @@ def test_branches_and_comparisons_have_the_same_budget(make_client: object) -> N
     with make_client(max_steps_per_run=300) as client:  # type: ignore[operator]
         pair = client.post("/api/compare", json=NEVER_CONVERGES).json()
         assert "step limit (300 steps per run)" in pair["a"]["summary"]["reason"]
-        branch = client.post(f"/api/runs/{pair['a']['id']}/branch",
-                             json={"at_step": 5, "action": {"kind": "set_parameters", "downtime_limit_ms": 301}})
+        branch = client.post(
+            f"/api/runs/{pair['a']['id']}/branch",
+            json={"at_step": 5, "action": {"kind": "set_parameters", "downtime_limit_ms": 301}},
+        )
         assert branch.status_code == 201, branch.text
         assert branch.json()["step_count"] <= 300
 
@@ -90,7 +92,9 @@ def test_simulated_time_budget_is_checked_before_any_work(make_client: object) -
             assert refused.status_code == 422
             assert refused.json()["detail"][0]["loc"] == ["body", "max_time_ms"]
         assert client.get("/api/runs").json()["total"] == 0
-        allowed = client.post("/api/runs", json={**NEVER_CONVERGES, "overrides": {"max_time_ms": 5_000}})
+        allowed = client.post(
+            "/api/runs", json={**NEVER_CONVERGES, "overrides": {"max_time_ms": 5_000}}
+        )
         assert allowed.status_code == 201
 
 
@@ -112,8 +116,14 @@ def test_full_worker_queue_is_503_with_retry_after(db_url: str) -> None:
 
     async def burst() -> list[httpx.Response]:
         transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://testserver", timeout=300) as client:
-            return list(await asyncio.gather(*(client.post("/api/runs", json=NEVER_CONVERGES) for _ in range(3))))
+        async with httpx.AsyncClient(
+            transport=transport, base_url="http://testserver", timeout=300
+        ) as client:
+            return list(
+                await asyncio.gather(
+                    *(client.post("/api/runs", json=NEVER_CONVERGES) for _ in range(3))
+                )
+            )
 
     with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
         responses = pool.submit(asyncio.run, burst()).result()

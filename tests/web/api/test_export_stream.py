@@ -30,10 +30,14 @@ def _streamed(writer: object, engine: Engine, run_id: str) -> str:
 
 
 def _rendered_perfetto(content: object) -> str:
-    return json.dumps(content, ensure_ascii=False, allow_nan=False, indent=None, separators=(",", ":"))
+    return json.dumps(
+        content, ensure_ascii=False, allow_nan=False, indent=None, separators=(",", ":")
+    )
 
 
-def test_streamed_exports_equal_the_in_memory_ones(api_client: TestClient, db_engine: Engine) -> None:
+def test_streamed_exports_equal_the_in_memory_ones(
+    api_client: TestClient, db_engine: Engine
+) -> None:
     engine = api_client.app.state.engine  # type: ignore[attr-defined]
     made = api_client.post("/api/runs", json={"example": "two-mlx5-vfs"}).json()
     factory_id = save_trace(engine, make_trace(n_steps=1200))
@@ -43,7 +47,9 @@ def test_streamed_exports_equal_the_in_memory_ones(api_client: TestClient, db_en
         assert trace is not None
         assert _streamed(write_json, engine, run_id) == trace.to_json()
         assert _streamed(write_csv, engine, run_id) == steps_csv(trace.steps)
-        assert _streamed(write_perfetto, engine, run_id) == _rendered_perfetto(to_trace_events(trace, run_id))
+        assert _streamed(write_perfetto, engine, run_id) == _rendered_perfetto(
+            to_trace_events(trace, run_id)
+        )
         # And through the API, byte for byte.
         assert api_client.get(f"/api/runs/{run_id}/export.json").text == trace.to_json()
         assert api_client.get(f"/api/runs/{run_id}/export.csv").text == steps_csv(trace.steps)
@@ -58,15 +64,30 @@ def test_an_oversized_run_exports_in_bounded_memory(db_url: str, db_engine: Engi
         out = Path(f"/tmp/migscope-export-test-{run_id}.{kind}")
         try:
             child = subprocess.run(
-                [sys.executable, "-m", "tests.web.api.export_memory_child", db_url, run_id, small_id, kind, str(out)],
-                cwd=ROOT, capture_output=True, text=True, timeout=600, check=True,
+                [
+                    sys.executable,
+                    "-m",
+                    "tests.web.api.export_memory_child",
+                    db_url,
+                    run_id,
+                    small_id,
+                    kind,
+                    str(out),
+                ],
+                cwd=ROOT,
+                capture_output=True,
+                text=True,
+                timeout=600,
+                check=True,
             )
         finally:
             out.unlink(missing_ok=True)
         streamed, size, in_memory, _json_size = (int(part) for part in child.stdout.split()[-4:])
         assert size > 8 * MiB, (kind, size)
-        report = (f"{kind}: streaming grew the peak RSS by {streamed / MiB:.1f} MiB for a {size / MiB:.1f} MiB "
-                  f"export; building the JSON in memory grew it by {in_memory / MiB:.1f} MiB")
+        report = (
+            f"{kind}: streaming grew the peak RSS by {streamed / MiB:.1f} MiB for a {size / MiB:.1f} MiB "
+            f"export; building the JSON in memory grew it by {in_memory / MiB:.1f} MiB"
+        )
         print(report)
         # The whole export never sits in memory: a small fraction of its size, and of what
         # loading the trace costs.

@@ -182,9 +182,7 @@ def test_stored_runs_cannot_be_changed_through_the_api(api_app: FastAPI) -> None
 def test_a_long_run_does_not_block_other_requests(api_app: FastAPI) -> None:
     async def scenario() -> tuple[float, bool, int]:
         transport = httpx.ASGITransport(app=api_app)
-        async with httpx.AsyncClient(
-            transport=transport, base_url="http://testserver"
-        ) as client:
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
             long_post = asyncio.create_task(
                 client.post("/api/runs", json={"example": SLOW_EXAMPLE})
             )
@@ -212,9 +210,7 @@ def test_queued_engine_runs_do_not_hold_up_reads(db_url: str) -> None:
 
     async def scenario() -> tuple[bool, list[int], int]:
         transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(
-            transport=transport, base_url="http://testserver"
-        ) as client:
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
             posts = [
                 asyncio.create_task(
                     client.post("/api/runs", json={"example": "mlx5-300mb-default-params"})

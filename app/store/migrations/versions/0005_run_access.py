@@ -23,10 +23,18 @@ depends_on = None
 
 def upgrade() -> None:
     with op.batch_alter_table("runs") as batch:
-        batch.add_column(sa.Column("visibility", sa.String(length=16), nullable=False, server_default="listed"))
-        batch.add_column(sa.Column("pinned", sa.Boolean(), nullable=False, server_default=sa.false()))
-        batch.add_column(sa.Column("stored_bytes", sa.BigInteger(), nullable=False, server_default="0"))
-        batch.add_column(sa.Column("complete", sa.Boolean(), nullable=False, server_default=sa.true()))
+        batch.add_column(
+            sa.Column("visibility", sa.String(length=16), nullable=False, server_default="listed")
+        )
+        batch.add_column(
+            sa.Column("pinned", sa.Boolean(), nullable=False, server_default=sa.false())
+        )
+        batch.add_column(
+            sa.Column("stored_bytes", sa.BigInteger(), nullable=False, server_default="0")
+        )
+        batch.add_column(
+            sa.Column("complete", sa.Boolean(), nullable=False, server_default=sa.true())
+        )
     op.create_index("ix_runs_listed_created_at", "runs", ["complete", "visibility", "created_at"])
 
 
