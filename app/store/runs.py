@@ -60,12 +60,24 @@ _STEP_COLUMNS = ("run_id", "index", "t_ms", "end_ms", "phase", "status", "data")
 _EVENT_COLUMNS = ("run_id", "seq", "step", "t_ms", "kind", "side", "device", "data")
 
 
-def _rows(run_id: str, trace: Trace, created_at: datetime) -> tuple[Run, list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+def _rows(
+    run_id: str, trace: Trace, created_at: datetime
+) -> tuple[Run, list[tuple[Any, ...]], list[tuple[Any, ...]]]:
     """The run row, then step and event rows as plain tuples (in _STEP_COLUMNS/_EVENT_COLUMNS
     order) whose JSON is serialised once, by pydantic."""
-    run = Run.model_validate(run_create_from_trace(trace), update={"id": run_id, "created_at": created_at})
+    run = Run.model_validate(
+        run_create_from_trace(trace), update={"id": run_id, "created_at": created_at}
+    )
     step_rows = [
-        (run_id, step.index, step.t_ms, step.end_ms, step.phase, step.status, step.model_dump_json())
+        (
+            run_id,
+            step.index,
+            step.t_ms,
+            step.end_ms,
+            step.phase,
+            step.status,
+            step.model_dump_json(),
+        )
         for step in trace.steps
     ]
     event_rows = [
@@ -75,15 +87,19 @@ def _rows(run_id: str, trace: Trace, created_at: datetime) -> tuple[Run, list[tu
     return run, step_rows, event_rows
 
 
-def _insert_many(connection: Connection, table: str, columns: Sequence[str], rows: list[tuple[Any, ...]]) -> None:
+def _insert_many(
+    connection: Connection, table: str, columns: Sequence[str], rows: list[tuple[Any, ...]]
+) -> None:
     """The driver's own executemany: SQLAlchemy's per-row parameter processing costs as much as
     the insert itself, and these rows are plain numbers and text already (JSON as text: both
     SQLite and PostgreSQL read it into their JSON columns)."""
     quote = connection.dialect.identifier_preparer.quote
     mark = "?" if connection.dialect.paramstyle == "qmark" else "%s"
-    sql = (f"INSERT INTO {quote(table)} ({', '.join(quote(c) for c in columns)}) "
-           f"VALUES ({', '.join([mark] * len(columns))})")
-    connection.exec_driver_sql(sql, rows)  # type: ignore[arg-type]
+    sql = (
+        f"INSERT INTO {quote(table)} ({', '.join(quote(c) for c in columns)}) "
+        f"VALUES ({', '.join([mark] * len(columns))})"
+    )
+    connection.exec_driver_sql(sql, rows)
 
 
 _RUN_ID = re.compile(r"[A-Za-z0-9_-]+")
@@ -133,6 +149,7 @@ def save_traces(
     runs; a failure deletes what was written, and a killed writer's leftovers are invisible and
     removed by app.store.access.delete_incomplete_runs.
     """
+    from .chart_columns import store_trace_columns
     from .writes import checkpoint_if_large, write_lock
 
     for trace in traces:
@@ -150,18 +167,26 @@ def save_traces(
         run.visibility = visibility or default_visibility(trace)
         run.pinned = pinned
         run.complete = False
-        run.stored_bytes = len(run.model_dump_json()) + _row_bytes(step_rows) + _row_bytes(event_rows)
+        run.stored_bytes = (
+            len(run.model_dump_json()) + _row_bytes(step_rows) + _row_bytes(event_rows)
+        )
         prepared.append((run, step_rows, event_rows))
     try:
         with write_lock(engine), Session(engine) as session, session.begin():
             for run, _steps, _events in prepared:
                 session.add(run)
         for _run, step_rows, event_rows in prepared:
-            for table, columns, rows in ((StepRow.__tablename__, _STEP_COLUMNS, step_rows),
-                                         (EventRow.__tablename__, _EVENT_COLUMNS, event_rows)):
+            for table, columns, rows in (
+                (StepRow.__tablename__, _STEP_COLUMNS, step_rows),
+                (EventRow.__tablename__, _EVENT_COLUMNS, event_rows),
+            ):
                 for start in range(0, len(rows), BATCH_ROWS):
                     with write_lock(engine), engine.begin() as connection:
-                        _insert_many(connection, table, columns, rows[start : start + BATCH_ROWS])  # type: ignore[arg-type]
+                        _insert_many(connection, table, columns, rows[start : start + BATCH_ROWS])
+        for run_id, trace in zip(ids, traces, strict=True):
+            store_trace_columns(
+                engine, run_id, trace.steps
+            )  # the charts' columns (chart_columns.py)
         with write_lock(engine):
             with engine.begin() as connection:
                 connection.execute(sa_update(Run).where(col(Run.id).in_(ids)).values(complete=True))
@@ -194,7 +219,9 @@ def save_trace(
     visibility: str | None = None,
 ) -> str:
     """Store a whole trace (all or nothing, see save_traces) and return the new run's id."""
-    return save_traces(engine, [trace], max_steps=max_steps, created_at=created_at, visibility=visibility)[0]
+    return save_traces(
+        engine, [trace], max_steps=max_steps, created_at=created_at, visibility=visibility
+    )[0]
 
 
 def get_run(session: Session, run_id: str) -> Run | None:
@@ -229,11 +256,15 @@ def list_runs(
     if source is not None:
         query = query.where(Run.source == source)
         count = count.where(col(Run.source) == source)
-    query = query.order_by(col(Run.created_at).desc(), col(Run.id).desc()).offset(offset).limit(limit)
+    query = (
+        query.order_by(col(Run.created_at).desc(), col(Run.id).desc()).offset(offset).limit(limit)
+    )
     return session.exec(query).all(), session.exec(count).one()
 
 
-def load_steps(session: Session, run_id: str, start: int = 0, stop: int | None = None) -> list[Step]:
+def load_steps(
+    session: Session, run_id: str, start: int = 0, stop: int | None = None
+) -> list[Step]:
     """Steps with start <= index < stop: one range scan of the (run_id, index) key."""
     query = select(StepRow.data).where(StepRow.run_id == run_id, col(StepRow.index) >= start)
     if stop is not None:
@@ -260,7 +291,10 @@ def load_step_data_in_time(
         query = query.where(col(StepRow.end_ms) >= from_ms)
     if to_ms is not None:
         query = query.where(col(StepRow.end_ms) <= to_ms)
-    return [dict(row) for row in session.exec(query.order_by(col(StepRow.end_ms), col(StepRow.index))).all()]
+    return [
+        dict(row)
+        for row in session.exec(query.order_by(col(StepRow.end_ms), col(StepRow.index))).all()
+    ]
 
 
 def load_step_numbers_in_time(

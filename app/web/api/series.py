@@ -7,11 +7,11 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 from fastapi.exceptions import RequestValidationError
 
-from app.store.runs import load_events_in_time, load_step_data_in_time
+from app.store.runs import load_events_in_time
 
 from .. import urls as paths
 from ..deps import CacheStoredRun, RunDep, SessionDep
-from ..series import PERIODIC_EVENT_KINDS, build_series, parse_fields
+from ..series import PERIODIC_EVENT_KINDS, parse_fields, stored_series
 from .models import ERROR_RESPONSES, MAX_POINTS_DEFAULT, MAX_POINTS_MAX, SeriesOut
 
 router = APIRouter(tags=["runs"], responses=ERROR_RESPONSES)
@@ -72,7 +72,6 @@ def read_series(
     kinds = sorted(
         {k.strip() for chunk in event_kinds or [] for k in chunk.split(",") if k.strip()}
     )
-    steps = load_step_data_in_time(session, run.id, from_ms, to_ms)
     if devices:
         known = _run_device_names(run.resolved, run.summary)
         unknown = [name for name in devices if name not in known]
@@ -98,7 +97,8 @@ def read_series(
             "from_ms": from_ms,
             "to_ms": to_ms,
             "max_points": points,
-            "series": build_series(steps, names, devices, points),
+            # From the stored chart columns: no step JSON is parsed (app.store.chart_columns).
+            "series": stored_series(session, run.id, names, devices, points, from_ms, to_ms),
             "event_kinds": shown,
             "events": events,
         }

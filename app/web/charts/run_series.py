@@ -10,13 +10,11 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
-from sqlalchemy import func
-from sqlalchemy import select as sa_select
-from sqlmodel import Session, col
+from sqlmodel import Session
 
 from app.engine.trace import EventKind
-from app.store.models import StepRow
-from app.store.runs import load_step, load_step_numbers_in_time
+from app.store.chart_columns import X_KEY, device_key, load_columns
+from app.store.runs import load_step
 
 from ..series import downsample_indices
 
@@ -67,26 +65,6 @@ def series_from_steps(steps: Sequence[Any]) -> dict[str, Any]:
     return out
 
 
-def neighbour_bounds(
-    session: Session, run_id: str, from_ms: float | None, to_ms: float | None
-) -> tuple[float | None, float | None]:
-    """The range widened to the last step before it and the first after it (two index probes of
-    (run_id, end_ms)), so the lines of a zoomed window reach its edges."""
-    end = col(StepRow.end_ms)
-    lo, hi = from_ms, to_ms
-    if from_ms is not None:
-        before = session.execute(
-            sa_select(func.max(end)).where(col(StepRow.run_id) == run_id, end < from_ms)
-        ).scalar()
-        lo = from_ms if before is None else float(before)
-    if to_ms is not None:
-        after = session.execute(
-            sa_select(func.min(end)).where(col(StepRow.run_id) == run_id, end > to_ms)
-        ).scalar()
-        hi = to_ms if after is None else float(after)
-    return lo, hi
-
-
 def run_series(
     session: Session,
     run_id: str,
@@ -96,19 +74,19 @@ def run_series(
     detail: Sequence[float] | None = None,
 ) -> dict[str, Any]:
     """Chart series for a time range (all of the run when both are None), MinMaxLTTB-downsampled,
-    with the neighbouring step on either side of the range. `detail` (ms) is a window drawn at
-    full resolution inside the downsampled whole (the window the run page opens on)."""
+    with the neighbouring step on either side of the range (lines reach the window's edges).
+    `detail` (ms) is a window drawn at full resolution inside the downsampled whole (the window
+    the run page opens on). Read from the stored chart columns, never from step JSON."""
     first = load_step(session, run_id, 0)
     names = [d.name for d in first.devices] if first is not None else []
-    lo, hi = neighbour_bounds(session, run_id, from_ms, to_ms)
-    rows = load_step_numbers_in_time(session, run_id, RUN_FIELDS, DEVICE_FIELDS, len(names), lo, hi)
-    width = 1 + len(RUN_FIELDS) + len(names) * len(DEVICE_FIELDS)
-    table = np.array(rows, dtype=np.float64).reshape(len(rows), width)  # None -> NaN
+    keys = list(RUN_FIELDS) + [device_key(p, f) for p in range(len(names)) for f in DEVICE_FIELDS]
+    table = load_columns(session, run_id, keys, from_ms, to_ms, neighbours=True)
+    xs = table[X_KEY]
 
-    def column(k: int) -> dict[str, list[float]]:
-        x, y = table[:, 0], table[:, k]
+    def column(key: str) -> dict[str, list[float]]:
+        y = table[key]
         known = ~np.isnan(y)
-        x, y = x[known], y[known]
+        x, y = xs[known], y[known]
         keep = downsample_indices(x, y, MAX_POINTS)
         if detail is not None and len(keep) < len(x):
             inside = np.flatnonzero((x >= detail[0]) & (x <= detail[1]))
@@ -119,13 +97,7 @@ def run_series(
                 keep = np.union1d(keep, inside[sub])
         return {"x_ms": x[keep].tolist(), "y": y[keep].tolist()}
 
-    out: dict[str, Any] = {"fields": {}, "devices": {}}
-    for k, field in enumerate(RUN_FIELDS, start=1):
-        out["fields"][field] = column(k)
-    base = 1 + len(RUN_FIELDS)
+    out: dict[str, Any] = {"fields": {field: column(field) for field in RUN_FIELDS}, "devices": {}}
     for position, name in enumerate(names):
-        out["devices"][name] = {
-            field: column(base + position * len(DEVICE_FIELDS) + k)
-            for k, field in enumerate(DEVICE_FIELDS)
-        }
+        out["devices"][name] = {field: column(device_key(position, field)) for field in DEVICE_FIELDS}
     return out

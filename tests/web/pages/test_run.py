@@ -137,8 +137,8 @@ def test_chart_series_for_a_zoomed_range(api_client: TestClient) -> None:
 
 
 def test_a_long_run_is_downsampled_but_keeps_every_event(api_client: TestClient) -> None:
-    run = make_run(api_client, {"example": "stop-copy-query-fails"})  # ~16,000 steps
-    assert run["step_count"] > 10_000
+    run = make_run(api_client, {"example": "stop-copy-query-fails"})  # a few thousand steps
+    assert run["step_count"] > 2 * 1500
     html = api_client.get(URLS.run_at(run["id"], step=run["step_count"] // 2)).text
     devices, ram, lane = figure(html, "devices"), figure(html, "ram"), figure(html, "lane")
     lines = [t for fig in (devices, ram) for t in fig["data"] if t.get("mode") == "lines"]

@@ -1,0 +1,223 @@
+"""Chart columns: every charted number of a run stored column by column, in chunks of steps, so
+a chart reads a time window without parsing any step JSON (Alembic 0006_chart_columns).
+
+A column is one float64 array (an unknown value is NaN) per key: `end_ms` (the x of every
+point), each numeric step field, and `d<position>.<field>` for each device (by its position in
+`step.devices`). Steps are kept in time order and cut into chunks of CHUNK_STEPS; each chunk
+row carries the chunk's first and last `end_ms`, so a window reads only the chunks it touches
+(and one either side, for the points just outside it). Arrays are stored zlib-compressed.
+
+Runs stored before this table existed get their columns on first read (`ensure_columns`).
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+from sqlalchemy import (
+    Column,
+    Engine,
+    ForeignKey,
+    Integer,
+    LargeBinary,
+    String,
+    func,
+    insert,
+    select,
+)
+from sqlmodel import Field, Session, SQLModel, col
+
+from app.engine.trace import DeviceStep, Step
+
+CHUNK_STEPS = 16_384
+X_KEY = "end_ms"
+# Numeric step and device fields worth a line over time (the series API's fields).
+STEP_COLUMNS: tuple[str, ...] = tuple(
+    name
+    for name in Step.model_fields
+    if name.endswith(("_bytes", "_bytes_per_s", "_ms", "_count")) and name not in ("t_ms", "end_ms")
+)
+DEVICE_COLUMNS: tuple[str, ...] = tuple(name for name in DeviceStep.model_fields if name.endswith("_bytes"))
+
+
+class ChartColumnRow(SQLModel, table=True):
+    """One chunk of one column of one run."""
+
+    __tablename__ = "chart_columns"
+
+    run_id: str = Field(
+        sa_column=Column(String(32), ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True)
+    )
+    key: str = Field(sa_column=Column(String(64), primary_key=True))
+    chunk: int = Field(sa_column=Column(Integer, primary_key=True, autoincrement=False))
+    first_ms: float
+    last_ms: float
+    points: int
+    data: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+
+
+def device_key(position: int, field: str) -> str:
+    return f"d{position}.{field}"
+
+
+def _number(value: Any) -> float:
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else np.nan
+
+
+def columns_from_steps(steps: Sequence[Step | Mapping[str, Any]]) -> dict[str, np.ndarray]:
+    """Every column of these steps (models or stored dicts), in time order."""
+    rows = [s if isinstance(s, Mapping) else _StepView(s) for s in steps]
+    order = sorted(range(len(rows)), key=lambda i: (rows[i]["end_ms"], rows[i]["index"]))
+    rows = [rows[i] for i in order]
+    out: dict[str, np.ndarray] = {X_KEY: np.array([r["end_ms"] for r in rows], dtype=np.float64)}
+    for field in STEP_COLUMNS:
+        out[field] = np.array([_number(r.get(field)) for r in rows], dtype=np.float64)
+    devices = [r.get("devices") or [] for r in rows]
+    width = max((len(d) for d in devices), default=0)
+    for position in range(width):
+        for field in DEVICE_COLUMNS:
+            out[device_key(position, field)] = np.array(
+                [_number(_get(d[position], field)) if position < len(d) else np.nan for d in devices],
+                dtype=np.float64,
+            )
+    return out
+
+
+def _get(obj: Any, field: str) -> Any:
+    return obj.get(field) if isinstance(obj, Mapping) else getattr(obj, field, None)
+
+
+class _StepView:
+    """A Step read like a stored dict, without dumping it (50,000 steps add up)."""
+
+    __slots__ = ("step",)
+
+    def __init__(self, step: Step) -> None:
+        self.step = step
+
+    def __getitem__(self, field: str) -> Any:
+        return getattr(self.step, field)
+
+    def get(self, field: str) -> Any:
+        return getattr(self.step, field, None)
+
+
+def _pack(values: np.ndarray) -> bytes:
+    return zlib.compress(np.ascontiguousarray(values, dtype="<f8").tobytes(), 1)
+
+
+def _unpack(data: bytes) -> np.ndarray:
+    return np.frombuffer(zlib.decompress(data), dtype="<f8")
+
+
+def column_rows(run_id: str, columns: Mapping[str, np.ndarray]) -> list[dict[str, Any]]:
+    x = columns[X_KEY]
+    rows = []
+    for chunk, start in enumerate(range(0, max(len(x), 1), CHUNK_STEPS)):
+        part = x[start : start + CHUNK_STEPS]
+        if not len(part):
+            break
+        for key, values in columns.items():
+            rows.append({
+                "run_id": run_id, "key": key, "chunk": chunk, "first_ms": float(part[0]),
+                "last_ms": float(part[-1]), "points": len(part), "data": _pack(values[start : start + CHUNK_STEPS]),
+            })
+    return rows
+
+
+def write_columns(engine: Engine, run_id: str, columns: Mapping[str, np.ndarray]) -> None:
+    """Store a run's columns (one short transaction, under the store's write lock)."""
+    from .writes import write_lock
+
+    rows = column_rows(run_id, columns)
+    if not rows:
+        return
+    with write_lock(engine), engine.begin() as connection:
+        connection.execute(insert(ChartColumnRow.__table__), rows)  # type: ignore[attr-defined]
+
+
+def store_trace_columns(engine: Engine, run_id: str, steps: Sequence[Step]) -> None:
+    write_columns(engine, run_id, columns_from_steps(steps))
+
+
+def has_columns(session: Session, run_id: str) -> bool:
+    query = select(func.count()).select_from(ChartColumnRow).where(
+        col(ChartColumnRow.run_id) == run_id, col(ChartColumnRow.key) == X_KEY
+    )
+    return bool(session.execute(query).scalar())
+
+
+def ensure_columns(session: Session, run_id: str) -> None:
+    """Build the columns of a run stored before this table existed (once, from its steps)."""
+    if has_columns(session, run_id):
+        return
+    from .models import StepRow
+
+    stored = session.execute(
+        select(col(StepRow.data)).where(col(StepRow.run_id) == run_id)
+    ).scalars().all()
+    if not stored:
+        return
+    engine = session.get_bind()
+    assert isinstance(engine, Engine)
+    try:
+        write_columns(engine, run_id, columns_from_steps([dict(s) for s in stored]))
+    except Exception:  # noqa: BLE001  another request built them first (primary key): fine
+        if not has_columns(session, run_id):
+            raise
+
+
+def load_columns(
+    session: Session,
+    run_id: str,
+    keys: Iterable[str],
+    from_ms: float | None = None,
+    to_ms: float | None = None,
+    *,
+    neighbours: bool = False,
+) -> dict[str, np.ndarray]:
+    """The columns `keys` (and `end_ms`) of the steps whose end falls in [from_ms, to_ms]; with
+    `neighbours`, the last step before and the first after the range too. A key the run does not
+    have (a device position beyond its devices) is all NaN."""
+    ensure_columns(session, run_id)
+    meta = session.execute(
+        select(col(ChartColumnRow.chunk), col(ChartColumnRow.first_ms), col(ChartColumnRow.last_ms))
+        .where(col(ChartColumnRow.run_id) == run_id, col(ChartColumnRow.key) == X_KEY)
+        .order_by(col(ChartColumnRow.chunk))
+    ).all()
+    if not meta:
+        return {X_KEY: np.empty(0)} | {key: np.empty(0) for key in keys}
+    lo = -np.inf if from_ms is None else from_ms
+    hi = np.inf if to_ms is None else to_ms
+    touched = [c for c, first, last in meta if last >= lo and first <= hi]
+    if not touched:  # the range falls between two chunks: the chunks either side hold the neighbours
+        touched = [next((c for c, first, _ in meta if first > hi), meta[-1][0])]
+    first_chunk = max(min(touched) - (1 if neighbours else 0), 0)
+    last_chunk = max(touched) + (1 if neighbours else 0)
+    wanted = [X_KEY, *[k for k in dict.fromkeys(keys) if k != X_KEY]]
+    rows = session.execute(
+        select(col(ChartColumnRow.key), col(ChartColumnRow.chunk), col(ChartColumnRow.data))
+        .where(
+            col(ChartColumnRow.run_id) == run_id,
+            col(ChartColumnRow.key).in_(wanted),
+            col(ChartColumnRow.chunk) >= first_chunk,
+            col(ChartColumnRow.chunk) <= last_chunk,
+        )
+        .order_by(col(ChartColumnRow.key), col(ChartColumnRow.chunk))
+    ).all()
+    parts: dict[str, list[np.ndarray]] = {}
+    for key, _chunk, data in rows:
+        parts.setdefault(key, []).append(_unpack(data))
+    x = np.concatenate(parts.get(X_KEY, [np.empty(0)]))
+    start = int(np.searchsorted(x, lo, side="left"))
+    stop = int(np.searchsorted(x, hi, side="right"))
+    if neighbours:
+        start, stop = max(start - 1, 0), min(stop + 1, len(x))
+    out = {X_KEY: x[start:stop]}
+    for key in wanted[1:]:
+        values = np.concatenate(parts[key]) if key in parts else np.full(len(x), np.nan)
+        out[key] = values[start:stop]
+    return out
