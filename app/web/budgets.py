@@ -10,11 +10,12 @@ whole and can be inspected; it is never cut off half-stored.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from app.engine.scenario import Scenario
 from app.engine.simulation import Simulation
-from app.engine.trace import Trace
+from app.engine.trace import Step, Trace
 from app.settings import Settings
 
 MIB = 1024**2
@@ -70,13 +71,18 @@ def over_budget_reason(budget: Budget, stored_bytes: int, cpu_s: float, t_ms: fl
     return None
 
 
-def simulate_within(scenario: Scenario, budget: Budget) -> Trace:
-    """Run the engine to the end, or until a budget is reached (then cancelled with the reason)."""
+def simulate_within(
+    scenario: Scenario, budget: Budget, on_step: Callable[[Step], None] | None = None
+) -> Trace:
+    """Run the engine to the end, or until a budget is reached (then cancelled with the reason).
+    `on_step` sees every step (progress reports)."""
     simulation = Simulation(scenario, max_steps=budget.max_steps)
     meter = _Meter()
     reason: str | None = None
     ending = False
     while (step := simulation.step()) is not None:
+        if on_step is not None:
+            on_step(step)
         if ending:
             continue
         sample = step.index % CHECK_EVERY_STEPS == 0 or meter.bytes_per_step == 0

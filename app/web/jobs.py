@@ -5,7 +5,6 @@ branch, export. Top-level functions with picklable arguments; each opens the dat
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from typing import Any
 
@@ -121,38 +120,6 @@ def import_and_store_job(
     return ImportOutcome(stored, info=trace.import_info or {}, notes=list(trace.notes))
 
 
-def branch_job(
-    storage: Storage,
-    parent: Any,
-    parent_scenario: Scenario,
-    step_index: int,
-    step_end_ms: float,
-    action: dict[str, Any],
-    budget: Budget,
-) -> tuple[StoredRun, Scenario]:
-    """Replay the parent to step n for its exact end time, run the branch, store it."""
-    from .api.branch import branch_scenario, exact_end_ms
-
-    at_ms = exact_end_ms(parent_scenario, step_index, budget.max_steps)
-    scenario = branch_scenario(parent, step_index, step_end_ms if at_ms is None else at_ms, action)
-    [stored] = simulate_and_store_job(storage, [scenario], budget)
-    return stored, scenario
-
-
-def export_job(database_url: str, run_id: str, kind: str, path: str) -> int:
-    """Write an export of a stored run to `path`, row by row; returns its size in bytes."""
-    from .api.export_stream import WRITERS
-
-    engine = engine_for(database_url)
-    try:
-        with open(path, "w", encoding="utf-8", newline="") as out:
-            WRITERS[kind](engine, run_id, out)
-    except BaseException:
-        os.unlink(path)
-        raise
-    return os.path.getsize(path)
-
-
 def simulate_import_job(
     storage: Storage, run_id: str, budget: Budget
 ) -> tuple[StoredRun, dict[str, Any]]:
@@ -171,3 +138,59 @@ def simulate_import_job(
     scenario = Scenario.model_validate(derived["scenario"])
     [stored] = simulate_and_store_job(storage, [scenario], budget)
     return stored, derived
+
+
+PROGRESS_EVERY_S = 0.5
+
+
+def simulate_with_progress_job(
+    storage: Storage, scenarios: list[Scenario], budget: Budget, progress_path: str
+) -> list[StoredRun]:
+    """simulate_and_store_job that also writes its progress, as one JSON object, to
+    `progress_path` (replaced atomically about every PROGRESS_EVERY_S) for the web process to
+    relay (the New run page's progress stream)."""
+    import json
+    import os
+    import time
+
+    shown = 0.0
+
+    def report(progress: dict[str, Any]) -> None:
+        temporary = f"{progress_path}.tmp"
+        with open(temporary, "w", encoding="utf-8") as out:
+            json.dump(progress, out)
+        os.replace(temporary, progress_path)
+
+    traces = []
+    for number, scenario in enumerate(scenarios, start=1):
+        count = 0
+
+        def on_step(step: Any, number: int = number, scenario: Scenario = scenario) -> None:
+            nonlocal count, shown
+            count += 1
+            now = time.monotonic()
+            if now - shown >= PROGRESS_EVERY_S:
+                shown = now
+                report(
+                    {
+                        "run": number,
+                        "runs": len(scenarios),
+                        "steps": count,
+                        "t_ms": step.end_ms,
+                        "max_time_ms": scenario.max_time_ms,
+                    }
+                )
+
+        traces.append(simulate_within(scenario, budget, on_step))
+    # Storing a long run takes a while: say so, rather than leave the last simulated time.
+    report(
+        {
+            "run": len(scenarios),
+            "runs": len(scenarios),
+            "steps": sum(len(t.steps) for t in traces),
+            "t_ms": traces[-1].summary.total_time_ms or 0.0,
+            "max_time_ms": scenarios[-1].max_time_ms,
+            "stage": "storing",
+        }
+    )
+    return store(storage, traces, budget.max_steps)

@@ -1,8 +1,9 @@
 """Engine work off the event loop, in the worker-process pool (app.web.workers).
 
-`run_and_store` (runs, comparisons, "Simulate this"), `import_and_store`, `branch_and_store`
-and `export_to_file` each run one job of app.web.jobs in a worker process, within the budgets
-of app.web.budgets; a full pool raises PoolBusy (503 with Retry-After).
+`run_and_store` (runs, comparisons, "Simulate this"), `import_and_store` and
+`run_with_progress` each run one job of app.web.jobs in a worker process, within the budgets of
+app.web.budgets; a full pool raises PoolBusy (503 with Retry-After). Branches and exports
+submit their own jobs (app.web.api.branch.branch_job, app.web.api.export_stream.export_job).
 
 `off_loop` and `simulate_and_store` are kept for callers that run their own blocking work in
 a thread (sweep points); new code should submit a job to the pool instead.
@@ -10,7 +11,13 @@ a thread (sweep points); new code should submit a job to the pool instead.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import asyncio
+import contextlib
+import json
+import os
+import tempfile
+from collections.abc import AsyncIterator, Callable
+from concurrent.futures import Future
 from typing import Any, TypeVar
 
 import anyio
@@ -25,14 +32,14 @@ from app.store.runs import save_traces
 
 from .budgets import Budget, simulate_within
 from .jobs import (
+    PROGRESS_EVERY_S,
     ImportOutcome,
     Storage,
     StoredRun,
-    branch_job,
-    export_job,
     import_and_store_job,
     simulate_and_store_job,
     simulate_import_job,
+    simulate_with_progress_job,
 )
 from .workers import get_pool
 
@@ -72,27 +79,6 @@ async def import_and_store(
     )
 
 
-async def branch_and_store(
-    settings: Settings,
-    parent: Any,
-    parent_scenario: Scenario,
-    step_index: int,
-    step_end_ms: float,
-    action: dict[str, Any],
-    visibility: str | None = None,
-) -> tuple[StoredRun, Scenario]:
-    return await get_pool(settings).run(
-        branch_job,
-        storage(settings, visibility),
-        parent,
-        parent_scenario,
-        step_index,
-        step_end_ms,
-        action,
-        Budget.from_settings(settings),
-    )
-
-
 async def simulate_import(
     settings: Settings, run_id: str, visibility: str | None = None
 ) -> tuple[StoredRun, dict[str, Any]]:
@@ -101,8 +87,48 @@ async def simulate_import(
     )
 
 
-async def export_to_file(settings: Settings, run_id: str, kind: str, path: str) -> int:
-    return await get_pool(settings).run(export_job, settings.database_url, run_id, kind, path)
+def run_with_progress(
+    settings: Settings, scenarios: list[Scenario], visibility: str | None = None
+) -> AsyncIterator[dict[str, Any]]:
+    """Start run_and_store in a worker process now (PoolBusy at once when the pool is full) and
+    return an iterator of {"progress": {...}} about every half second, then {"done": [StoredRun]}."""
+    handle, path = tempfile.mkstemp(prefix="migscope-progress-", suffix=".json")
+    os.close(handle)
+    try:
+        future = get_pool(settings).submit(
+            simulate_with_progress_job,
+            storage(settings, visibility),
+            scenarios,
+            Budget.from_settings(settings),
+            path,
+        )
+    except BaseException:
+        os.unlink(path)
+        raise
+    return _progress(future, path)
+
+
+async def _progress(future: Future[list[StoredRun]], path: str) -> AsyncIterator[dict[str, Any]]:
+    try:
+        waiting = asyncio.wrap_future(future)
+        last = ""
+        while True:
+            done, _ = await asyncio.wait({waiting}, timeout=PROGRESS_EVERY_S)
+            try:
+                with open(path, encoding="utf-8") as progress:
+                    text = progress.read()
+            except OSError:
+                text = ""
+            if text and text != last:
+                last = text
+                yield {"progress": json.loads(text)}
+            if done:
+                yield {"done": waiting.result()}
+                return
+    finally:
+        for leftover in (path, f"{path}.tmp"):
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(leftover)
 
 
 # --- thread-based helpers kept for sweep points (see the module docstring) -----------------

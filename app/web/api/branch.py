@@ -25,9 +25,12 @@ from app.store.runs import last_step_in_phases, load_step
 
 from .. import urls as paths
 from ..branching import PRECOPY_PHASES, action_label, branch_description, branch_title
+from ..budgets import Budget
 from ..deps import RunDep, SessionDep, SettingsDep, UrlsDep
-from ..runner import branch_and_store
+from ..jobs import Storage, StoredRun, simulate_and_store_job
+from ..runner import storage
 from ..validation import validation_items
+from ..workers import get_pool
 from .models import ERROR_RESPONSES, RunCreated
 from .runs import created
 
@@ -178,6 +181,23 @@ def exact_end_ms(scenario: Scenario, n: int, max_steps: int) -> float | None:
     return None
 
 
+def branch_job(
+    storage: Storage,
+    parent: ParentRun,
+    parent_scenario: Scenario,
+    step_index: int,
+    step_end_ms: float,
+    action: dict[str, Any],
+    budget: Budget,
+) -> tuple[StoredRun, Scenario]:
+    """A worker-process job (app.web.workers): replay the parent to step n for its exact end
+    time, run the branch within the run budget, store it."""
+    at_ms = exact_end_ms(parent_scenario, step_index, budget.max_steps)
+    scenario = branch_scenario(parent, step_index, step_end_ms if at_ms is None else at_ms, action)
+    [stored] = simulate_and_store_job(storage, [scenario], budget)
+    return stored, scenario
+
+
 @router.post(paths.API_RUN_BRANCH_PATH, status_code=201, response_model=BranchCreated)
 async def create_branch(
     run: RunDep,
@@ -233,8 +253,15 @@ async def create_branch(
     parent = Scenario.model_validate(run.scenario)
     # Replaying the parent and running the branch happen in a worker process; a branch is as
     # visible as its parent.
-    stored, scenario = await branch_and_store(
-        settings, ParentRun.of(run), parent, step.index, step.end_ms, action, run.visibility
+    stored, scenario = await get_pool(settings).run(
+        branch_job,
+        storage(settings, run.visibility),
+        ParentRun.of(run),
+        parent,
+        step.index,
+        step.end_ms,
+        action,
+        Budget.from_settings(settings),
     )
     branch_id = stored.id
     response.headers["Location"] = urls.api_run(branch_id)

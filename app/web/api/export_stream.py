@@ -12,6 +12,7 @@ import csv
 import heapq
 import itertools
 import json
+import os
 from collections.abc import Iterator
 from typing import IO, Any
 
@@ -23,6 +24,7 @@ from app.engine.trace import Event, Step, Trace
 from app.store.models import EventRow, Run, StepRow
 from app.store.runs import get_run
 
+from ..jobs import engine_for
 from .perfetto import INSTANT_NAMES, counters, instants, metadata, other_data, phase_slices
 
 BATCH_ROWS = 500
@@ -196,3 +198,16 @@ def write_perfetto(engine: Engine, run_id: str, out: IO[str]) -> None:
 
 
 WRITERS = {"json": write_json, "csv": write_csv, "perfetto": write_perfetto}
+
+
+def export_job(database_url: str, run_id: str, kind: str, path: str) -> int:
+    """A worker-process job (app.web.workers): write an export of a stored run to `path`, row
+    by row; returns its size in bytes."""
+    engine = engine_for(database_url)
+    try:
+        with open(path, "w", encoding="utf-8", newline="") as out:
+            WRITERS[kind](engine, run_id, out)
+    except BaseException:
+        os.unlink(path)
+        raise
+    return os.path.getsize(path)

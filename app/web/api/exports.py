@@ -22,7 +22,8 @@ from app.settings import Settings
 
 from .. import urls as paths
 from ..deps import STORED_RUN_CACHE_CONTROL, RunDep, SettingsDep
-from ..runner import export_to_file
+from ..workers import get_pool
+from .export_stream import export_job
 from .models import ERROR_RESPONSES, NON_JSON_ERROR_RESPONSES
 
 router = APIRouter(tags=["exports"], responses=ERROR_RESPONSES)
@@ -104,7 +105,7 @@ async def _streamed(
     handle, path = tempfile.mkstemp(prefix="migscope-export-", suffix=suffix)
     os.close(handle)
     try:
-        await export_to_file(settings, run_id, kind, path)
+        await get_pool(settings).run(export_job, settings.database_url, run_id, kind, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(path)

@@ -25,8 +25,9 @@ from app.importers.limits import MAX_FILE_BYTES, MAX_TOTAL_BYTES
 from .. import urls as paths
 from ..deps import RunDep, SettingsDep, UrlsDep
 from ..runner import import_and_store, simulate_import
+from .models import ERROR_RESPONSES
 
-router = APIRouter(tags=["imports"])
+router = APIRouter(tags=["imports"], responses=ERROR_RESPONSES)
 
 
 class ImportCreated(BaseModel):

@@ -44,20 +44,27 @@ def _json_error(model: type[BaseModel], description: str) -> dict[str, Any]:
     return {"description": description, "content": {"application/json": {"schema": ref}}}
 
 
+# Every route can answer these (app-wide handlers and middleware, docs/security.md).
+_ERRORS: list[tuple[int, type[BaseModel], str]] = [
+    (400, ErrorResponse, "Host header not in trusted_hosts"),
+    (401, ErrorResponse, "this instance needs a login (MIGSCOPE_AUTH)"),
+    (403, ErrorResponse, "cross-site state change refused"),
+    (404, ErrorResponse, "unknown run"),
+    (413, ErrorResponse, "request body larger than max_request_bytes"),
+    (422, ValidationErrorResponse, "invalid input; `loc` names the field"),
+    (429, ErrorResponse, "too many creations from this client; see Retry-After"),
+    (500, ErrorResponse, "internal error (details are only in the server log)"),
+    (
+        503,
+        ErrorResponse,
+        "every worker is busy and the queue is full, or the database is busy; see Retry-After",
+    ),
+]
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
-    404: {"model": ErrorResponse, "description": "unknown run"},
-    413: {"model": ErrorResponse, "description": "request body larger than max_request_bytes"},
-    422: {"model": ValidationErrorResponse, "description": "invalid input; `loc` names the field"},
-    500: {
-        "model": ErrorResponse,
-        "description": "internal error (details are only in the server log)",
-    },
+    status: {"model": model, "description": text} for status, model, text in _ERRORS
 }
 NON_JSON_ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
-    404: _json_error(ErrorResponse, "unknown run"),
-    413: _json_error(ErrorResponse, "request body larger than max_request_bytes"),
-    422: _json_error(ValidationErrorResponse, "invalid input; `loc` names the field"),
-    500: _json_error(ErrorResponse, "internal error (details are only in the server log)"),
+    status: _json_error(model, text) for status, model, text in _ERRORS
 }
 
 

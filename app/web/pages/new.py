@@ -4,8 +4,7 @@ upload form for real QEMU logs. Submitting goes to the JSON API; its 422s are sh
 from __future__ import annotations
 
 import json
-import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, Request
@@ -13,19 +12,18 @@ from fastapi.responses import Response, StreamingResponse
 
 from app.engine.presets import PRESETS
 from app.engine.scenario import Scenario
-from app.engine.simulation import Simulation
 from app.engine.units import format_bytes
-from app.store.runs import TraceTooLarge, save_traces
 
+from ..budgets import check_before_start
 from ..comparison import ack_pair
-from ..deps import EngineDep, SettingsDep, UrlsDep
+from ..deps import SettingsDep, UrlsDep
 from ..run_requests import RunRequest, scenario_from_request
+from ..runner import run_with_progress
 from ..urls import INDEX_PATH, NEW_DEVICE_ROW_PATH, NEW_PAGE_PATH, NEW_PROGRESS_PATH
 from . import form
 from .render import render
 
 router = APIRouter(include_in_schema=False)
-PROGRESS_EVERY_S = 0.2
 DEFAULT_EXAMPLE = "mlx5-300mb-ack"
 
 
@@ -125,8 +123,7 @@ def read_device_row(request: Request, index: int = 0, preset: str | None = None)
 
 
 @router.post(NEW_PROGRESS_PATH)
-def create_run_with_progress(
-    engine: EngineDep,
+async def create_run_with_progress(
     settings: SettingsDep,
     urls: UrlsDep,
     body: Annotated[
@@ -136,60 +133,23 @@ def create_run_with_progress(
 ) -> StreamingResponse:
     """What the form's Run and Compare buttons call: the same request and 422s as POST /api/runs
     (or /api/compare), but the answer streams progress lines (NDJSON) while the engine runs, then
-    one line with the new run's page. The engine runs in a worker thread, off the event loop."""
+    one line with the new run's page. The engine runs in a worker process, off the event loop."""
     scenario = scenario_from_request(body)
     scenarios = ack_pair(scenario) if action == "compare" else [scenario]
 
-    def lines() -> Iterator[bytes]:
-        traces = []
-        for number, item in enumerate(scenarios, start=1):
-            simulation = Simulation(item, max_steps=settings.max_steps_per_run)
-            count, shown = 0, 0.0
-            while (step := simulation.step()) is not None:
-                count += 1
-                now = time.monotonic()
-                if now - shown >= PROGRESS_EVERY_S:
-                    shown = now
-                    yield _line(
-                        {
-                            "progress": {
-                                "run": number,
-                                "runs": len(scenarios),
-                                "steps": count,
-                                "t_ms": step.end_ms,
-                                "max_time_ms": item.max_time_ms,
-                            }
-                        }
-                    )
-            traces.append(simulation.trace())
-        # Storing a long run takes a while: say so, rather than leave the last simulated time.
-        yield _line(
-            {
-                "progress": {
-                    "run": len(scenarios),
-                    "runs": len(scenarios),
-                    "steps": sum(len(t.steps) for t in traces),
-                    "t_ms": traces[-1].summary.total_time_ms or 0.0 if traces else 0.0,
-                    "max_time_ms": scenarios[-1].max_time_ms,
-                    "stage": "storing",
-                }
-            }
-        )
-        try:
-            ids = save_traces(engine, traces, max_steps=settings.max_steps_per_run)
-        except TraceTooLarge as error:
-            yield _line(
-                {
-                    "error": {
-                        "detail": [
-                            {"loc": ["body", "max_time_ms"], "msg": str(error), "type": "too_large"}
-                        ]
-                    }
-                }
-            )
-            return
-        page = urls.compare(ids[0], ids[1]) if len(ids) == 2 else urls.run(ids[0])
-        yield _line({"done": {"ids": ids, "page": page}})
+    check_before_start(scenario, settings)
+    # The engine runs in a worker process of the shared pool (app.web.runner): a full pool is
+    # a 503 with Retry-After here, before the stream starts.
+    updates = run_with_progress(settings, scenarios)
+
+    async def lines() -> AsyncIterator[bytes]:
+        async for update in updates:
+            if "progress" in update:
+                yield _line({"progress": update["progress"]})
+                continue
+            ids = [stored.id for stored in update["done"]]
+            page = urls.compare(ids[0], ids[1]) if len(ids) == 2 else urls.run(ids[0])
+            yield _line({"done": {"ids": ids, "page": page}})
 
     return StreamingResponse(
         lines(), media_type="application/x-ndjson", headers={"Cache-Control": "no-store"}

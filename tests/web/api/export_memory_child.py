@@ -11,7 +11,8 @@ import sys
 from sqlmodel import Session
 
 from app.store.runs import load_trace
-from app.web.jobs import engine_for, export_job
+from app.web.api.export_stream import export_job
+from app.web.jobs import engine_for
 
 
 def peak_rss_bytes() -> int:

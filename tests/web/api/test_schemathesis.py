@@ -9,6 +9,7 @@ Hypothesis strategy itself.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 import schemathesis
@@ -70,3 +71,68 @@ def test_openapi_contract(fuzzed_app: FastAPI, method: str, path: str) -> None:
         case.call_and_validate(checks=CHECKS)
 
     check()
+
+
+# The 500s of issue 12, as explicit examples: each goes through the same schemathesis checks
+# (no server error; status, content type and body as documented).
+ISSUE_CASES: list[tuple[str, str, dict[str, Any]]] = [
+    ("GET", "/api/runs", {"query": {"status": "\x00"}}),
+    ("GET", "/api/runs", {"query": {"page": 10**20}}),
+    (
+        "GET",
+        "/api/runs/{run_id}/series",
+        {"path_parameters": {"run_id": "RUN"}, "query": {"event_kinds": "\x00"}},
+    ),
+    ("GET", "/api/presentations/{session_id}", {"path_parameters": {"session_id": "a\x00b"}}),
+    (
+        "GET",
+        "/api/presentations/{session_id}/events",
+        {"path_parameters": {"session_id": "a\x00b"}},
+    ),
+    (
+        "POST",
+        "/api/presentations/{session_id}/step",
+        {"path_parameters": {"session_id": "a\x00b"}, "body": {"step": 1}},
+    ),
+    ("GET", "/api/runs/{run_id}", {"path_parameters": {"run_id": "a\x00b"}}),
+    *[
+        (
+            "POST",
+            "/api/imports",
+            {
+                "body": {
+                    "src_trace": b"1@1.0:migrate_set_state new state setup\n",
+                    "clock_offset_ms": value,
+                },
+                "media_type": "multipart/form-data",
+            },
+        )
+        for value in ("nan", "inf", "-inf", "1e308")
+    ],
+    (
+        "POST",
+        "/api/imports",
+        {"body": {"src_trace": b"x", "title": "a\x01b"}, "media_type": "multipart/form-data"},
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "parts"), ISSUE_CASES, ids=lambda value: repr(value)[:60]
+)
+def test_issue_cases_through_schemathesis(
+    fuzzed_app: FastAPI, method: str, path: str, parts: dict[str, Any]
+) -> None:
+    with TestClient(fuzzed_app) as client:
+        run_id = client.get("/api/runs").json()["items"][0]["id"]
+    if "path_parameters" in parts:
+        parts = {
+            **parts,
+            "path_parameters": {
+                k: run_id if v == "RUN" else v for k, v in parts["path_parameters"].items()
+            },
+        }
+    operation = schemathesis.openapi.from_asgi("/openapi.json", fuzzed_app)[path][method]
+    case = operation.Case(**parts)
+    response = case.call_and_validate(checks=CHECKS)
+    assert 400 <= response.status_code < 500, response.text
