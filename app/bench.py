@@ -173,6 +173,50 @@ def bench_store_vs_raw(name: str, rounds: int = 5) -> dict[str, float]:
     return {"rows": 1 + len(trace.steps) + len(trace.events), "store_s": store, "raw_s": raw_s, "ratio": store / raw_s}
 
 
+def bench_chart_reads(steps: int, rounds: int = 5) -> dict[str, float]:
+    """A run of about `steps` steps stored in a fresh SQLite database; then the server time of
+    /api/runs/{id}/series?max_points=2000, the run page and a zoomed window of its charts, read
+    from the chart columns, against building the same series from the stored step JSON."""
+    from fastapi.testclient import TestClient
+    from sqlmodel import Session
+
+    from app.settings import Settings
+    from app.store.runs import load_step_data_in_time, save_trace
+    from app.web.app import create_app
+    from app.web.series import DEFAULT_FIELDS, build_series
+
+    doc = load_example("stop-copy-query-fails")  # never converges: its length is max_time_ms
+    doc["max_time_ms"] = 2500 * steps / 3789
+    trace = simulate(Scenario.model_validate(doc))
+    with tempfile.TemporaryDirectory() as folder:
+        settings = Settings(database_url=f"sqlite:///{Path(folder) / 'bench.db'}")
+        app = create_app(settings)
+        engine = app.state.engine
+        run_id = save_trace(engine, trace)
+        total = trace.summary.total_time_ms or 0.0
+        timings: dict[str, list[float]] = {"series": [], "page": [], "window": [], "series_from_steps": []}
+        with TestClient(app) as client:
+            client.get(f"/runs/{run_id}")  # warm caches once
+            for _ in range(rounds):
+                for key, url in (
+                    ("series", f"/api/runs/{run_id}/series?max_points=2000"),
+                    ("page", f"/runs/{run_id}"),
+                    ("window", f"/runs/{run_id}/series?from_ms={total * 0.4}&to_ms={total * 0.45}"),
+                ):
+                    start = time.perf_counter()
+                    response = client.get(url)
+                    timings[key].append(time.perf_counter() - start)
+                    assert response.status_code == 200, (url, response.status_code)
+                with Session(engine) as session:
+                    start = time.perf_counter()
+                    build_series(load_step_data_in_time(session, run_id), list(DEFAULT_FIELDS), None, 2000)
+                    timings["series_from_steps"].append(time.perf_counter() - start)
+        engine.dispose()
+    out: dict[str, float] = {"steps": float(len(trace.steps))}
+    out.update({f"{key}_ms": statistics.median(values) * 1000 for key, values in timings.items()})
+    return out
+
+
 def main() -> None:
     print(f"engine benchmark: median of {ROUNDS} rounds per scenario")
     for name in (REFERENCE, "mlx5-300mb-default-params", "mlx5-300mb-ack"):
@@ -189,6 +233,12 @@ def main() -> None:
         r = bench_store_vs_raw(name)
         print(f"  {name:28s} {r['rows']:6d} rows: store {r['store_s'] * 1000:7.1f} ms, raw {r['raw_s'] * 1000:7.1f} ms "
               f"= {r['ratio']:.2f}x raw")
+    steps = int(os.environ.get("MIGSCOPE_BENCH_CHART_STEPS", "50000"))
+    print(f"chart reads (SQLite, a run of about {steps} steps, median of 5; server time through the ASGI app)", flush=True)
+    r = bench_chart_reads(steps)
+    print(f"  {r['steps']:.0f} steps: /api/runs/ID/series?max_points=2000 {r['series_ms']:.1f} ms, run page "
+          f"{r['page_ms']:.1f} ms, a zoomed window {r['window_ms']:.1f} ms; the same series built from step JSON "
+          f"{r['series_from_steps_ms']:.1f} ms = {r['series_from_steps_ms'] / r['series_ms']:.1f}x the columns")
     side = int(os.environ.get("MIGSCOPE_BENCH_SWEEP_SIDE", "50"))
     print(f"sweep benchmark: {side * side} points ({side} guest sizes x {side} dirty rates around {SWEEP_BASE}), "
           f"ack on and off = {2 * side * side} simulations", flush=True)

@@ -63,7 +63,7 @@ NEXT_CHOICES = {
 
 
 def _plain(obj: Any) -> dict[str, Any]:
-    return dict(obj) if isinstance(obj, Mapping) else obj.model_dump(mode="json")  # type: ignore[no-any-return]
+    return dict(obj) if isinstance(obj, Mapping) else obj.model_dump(mode="json")
 
 
 def _late_ack(

@@ -10,9 +10,8 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from tsdownsample import MinMaxLTTBDownsampler
-
 from sqlmodel import Session
+from tsdownsample import MinMaxLTTBDownsampler
 
 from app.engine.trace import DeviceStep, Step
 from app.store.chart_columns import X_KEY, device_key, load_columns
@@ -173,7 +172,7 @@ def stored_series(
                 "unit": unit_of(name),
                 "x_ms": x[keep].tolist(),
                 "y": [_as_number(v) for v in values[keep].tolist()],
-                "points_total": int(len(x)),
+                "points_total": len(x),
                 "downsampled": len(keep) < len(x),
             }
         )

@@ -130,7 +130,7 @@ def test_ack_and_switchover_markers_are_in_the_chart_data(page: Page) -> None:
         "document.getElementById('chart-devices').data.filter(t => t.meta && t.meta.event_kind)"
         ".map(t => [t.meta.event_kind, t.x])"
     )
-    found = {k: x for k, x in kinds}
+    found = dict(kinds)
     summary = run["summary"]
     assert abs(found["ack_received"][0] - summary["ack_received_at_ms"] / 1000) < 1e-3
     assert abs(found["switchover_permitted"][0] - summary["switchover_permitted_at_ms"] / 1000) < 1e-3

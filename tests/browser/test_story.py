@@ -67,7 +67,7 @@ def test_no_sideways_scroll_on_a_phone(browser: Browser, live_server: str) -> No
         for url in every_page(page):
             page.goto(url)
             ready(page)
-            if "/runs/" in url and "no-such" not in url or "/compare?" in url:
+            if ("/runs/" in url and "no-such" not in url) or "/compare?" in url:
                 ready(page, charts=1)
             assert sideways(page) <= 0, url
             # The header keeps the presentation toggle inside it (not white on white below it).

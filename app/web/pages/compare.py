@@ -10,11 +10,11 @@ from fastapi.responses import Response
 from app.engine.compare import difference
 from app.engine.trace import Summary
 from app.engine.units import format_ms
-from app.store.runs import get_run, list_runs, load_events
+from app.store.runs import get_run, list_runs
 
 from ..branching import branch_points, branch_sentence
 from ..charts import figures as charts
-from ..charts.run_series import CHART_EVENT_KINDS, run_series
+from ..charts.run_series import chart_events, run_series
 from ..comparison import ack_sentence
 from ..deps import SessionDep, UrlsDep
 from ..urls import COMPARE_PAGE_PATH, absolute
@@ -173,7 +173,7 @@ def read_compare_page(
         missing = a if found[0] is None else b
         return not_found(request, f"run {missing}", suffix)
     pub = [run_public(r) for r in runs]
-    events = [load_events(session, r.id, kinds=CHART_EVENT_KINDS) for r in runs]
+    events = [chart_events(session, r.id) for r in runs]
     series = [run_series(session, r.id, None, None) for r in runs]
     end = max((p["summary"].get("total_time_ms") or 0.0) for p in pub) or 1.0
     x_range = [0.0, end * 1.02]

@@ -16,7 +16,7 @@ from app.store.runs import get_run, load_events, load_step
 
 from ..branching import params_at
 from ..charts import figures as charts
-from ..charts.run_series import CHART_EVENT_KINDS, run_series
+from ..charts.run_series import chart_events, run_series
 from ..deps import SessionDep, UrlsDep
 from ..explain import explain_step, next_prompt, summary_story
 from ..urls import RUN_CHART_SERIES_PATH, RUN_PAGE_PATH, RUN_STEP_PAGE_PATH, Urls, absolute
@@ -202,7 +202,7 @@ def run_page(
             twin=explained,
             fragments={"step-panel": "step_panel"},
         )
-    events = load_events(session, run.id, kinds=CHART_EVENT_KINDS)
+    events = chart_events(session, run.id)
     cursor = current.end_ms if current is not None else None
     figures = figures_for(session, run, events, cursor)
     public = run_public(run)
@@ -265,7 +265,7 @@ def read_run_series(
     if run is None:
         return JSONResponse({"detail": {"message": f"run {run_id} was not found"}}, status_code=404)
     series = run_series(session, run.id, from_ms, to_ms)
-    events = load_events(session, run.id, kinds=CHART_EVENT_KINDS)
+    events = chart_events(session, run.id)
     return JSONResponse(
         {
             "devices": {"data": charts.device_chart(series, events)["data"]},

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 from app.engine.examples import load_example
 from app.engine.scenario import Scenario
 from app.engine.simulation import simulate
@@ -55,7 +57,7 @@ def test_downtime_timeline_lanes_segments_in_order_with_ms() -> None:
     # Segments follow one another from VM stop: each starts where the previous one ended.
     segments = sorted((t["base"][0], t["x"][0], t["meta"]["component"], t["y"][0]) for t in bars)
     assert segments[0][0] == 0.0
-    for (start, ms, _, _), (following, *_rest) in zip(segments, segments[1:]):
+    for (start, ms, _, _), (following, *_rest) in itertools.pairwise(segments):
         assert abs(start + ms - following) < 1e-6
     assert abs(segments[-1][0] + segments[-1][1] - summary["downtime_ms"]) < 1.0
     # Lanes, plain names, the internal name on hover, and the ms written on every segment.

@@ -3,6 +3,7 @@ step of every example; set-up, late-ack and cancelled steps say what is true for
 
 from __future__ import annotations
 
+import itertools
 from functools import cache
 from typing import Any
 
@@ -87,7 +88,7 @@ def test_set_up_step_claims_no_met_condition() -> None:
 
 def test_what_happens_next_is_asked_before_a_decision_changes() -> None:
     trace = trace_of("mlx5-300mb-ack")
-    prompts = [(s.index, next_prompt(s, n)) for s, n in zip(trace.steps, trace.steps[1:])]
+    prompts = [(s.index, next_prompt(s, n)) for s, n in itertools.pairwise(trace.steps)]
     asked = [(i, p) for i, p in prompts if p is not None]
     assert asked, "the headline example has decision changes"
     for index, prompt in asked:
