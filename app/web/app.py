@@ -24,7 +24,7 @@ from .api.models import ERROR_RESPONSES
 from .api.request_id import RequestId
 from .assets import STATIC_DIR
 from .broadcast import StepBroadcaster
-from .pages import about, new, present, run, sweep
+from .pages import about, evidence, new, present, run, sweep
 from .pages import compare as compare_page
 from .pages import runs as runs_page
 from .security import (
@@ -64,6 +64,7 @@ def page_routers() -> list[APIRouter]:
         run.router,
         present.router,
         about.router,
+        evidence.router,
         sweep.router,
         docs.router,
     ]

@@ -39,6 +39,8 @@ NEW_DEVICE_ROW_PATH = "/new/device"
 NEW_PROGRESS_PATH = "/new/progress"
 RUNS_PAGE_PATH = "/runs"
 ABOUT_PAGE_PATH = "/about"
+EVIDENCE_PAGE_PATH = "/evidence"
+EVIDENCE_RUN_PATH = "/evidence/{n}/run"
 RUN_CHART_SERIES_PATH = "/runs/{run_id}/series"
 # Importer endpoints (app/web/api/imports.py).
 API_IMPORTS_PATH = "/api/imports"
@@ -195,6 +197,12 @@ class Urls:
 
     def about(self, json: bool = False) -> str:
         return self._p(ABOUT_PAGE_PATH + (".json" if json else ""))
+
+    def evidence(self, json: bool = False) -> str:
+        return self._p(EVIDENCE_PAGE_PATH + (".json" if json else ""))
+
+    def evidence_run(self, n: int) -> str:
+        return self._p(EVIDENCE_RUN_PATH.format(n=int(n)))
 
     def run_at(self, run_id: str, step: int | None = None, json: bool = False) -> str:
         path = (RUN_JSON_PATH if json else RUN_PAGE_PATH).format(run_id=_seg(run_id))

@@ -52,7 +52,7 @@ def plot_width(page: Page, chart: str) -> float:
 def every_page(page: Page) -> list[str]:
     run = make_run(page)
     pair = page.request.post("/api/compare", data={"example": EXAMPLE}).json()
-    return ["/new", "/runs", "/about", "/compare", run["urls"]["page"], pair["page"], "/runs/no-such-run"]
+    return ["/new", "/runs", "/about", "/compare", run["urls"]["page"], pair["page"], "/runs/no-such-run", "/evidence"]
 
 
 def sideways(page: Page) -> int:

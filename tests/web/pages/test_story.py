@@ -143,7 +143,7 @@ def test_run_page_lists_the_key_events_with_their_steps(api_client: TestClient) 
 
 def test_pages_without_charts_do_not_load_plotly(api_client: TestClient) -> None:
     run = make_run(api_client)
-    for url in (URLS.about(), URLS.new_run(), URLS.runs(), "/compare", URLS.run("nosuchrun")):
+    for url in (URLS.about(), URLS.new_run(), URLS.runs(), "/compare", URLS.run("nosuchrun"), URLS.evidence()):
         assert "plotly" not in api_client.get(url).text, url
     html = api_client.get(URLS.run(run["id"])).text
     assert '<script src="/static/vendor/plotly-cartesian-4.1.1.min.js" defer></script>' in html
