@@ -271,13 +271,9 @@ def run_stored_sweep(
                 log.warning("sweep results lost on failure", sweep_id=sweep_id, error=str(flush_error))
         if isinstance(error, Exception):
             set_status(engine, sweep_id, "failed", error=f"{type(error).__name__}: {error}", only_from=UNFINISHED)
-            log.error("sweep failed", sweep_id=sweep_id, error=str(error))
         raise
     if finished and not state.stop:
         set_status(engine, sweep_id, "completed", only_from=("running",))
     with Session(engine) as session:
         row = get_sweep(session, sweep_id)
-        status = row.status if row is not None else "failed"
-    log.info("sweep stopped" if status != "completed" else "sweep completed", sweep_id=sweep_id,
-             points=plan.point_count, status=status)
-    return status
+        return row.status if row is not None else "failed"

@@ -98,13 +98,14 @@ class SweepPool:
         try:
             if not claim_sweep(self.engine, sweep_id, self.owner):
                 return
-            run_stored_sweep(
+            status = run_stored_sweep(
                 self.engine,
                 sweep_id,
                 self._get_executor(),
                 owner=self.owner,
                 stop_requested=self._closing.is_set,
             )
+            log.info("sweep ended", sweep_id=sweep_id, status=status)
         except Exception as error:  # noqa: BLE001  recorded on the sweep; the thread must not die loudly
             log.error(
                 "sweep runner failed", sweep_id=sweep_id, error=f"{type(error).__name__}: {error}"
@@ -119,6 +120,14 @@ class SweepPool:
         finally:
             with self._lock:
                 self._active.pop(sweep_id, None)
+
+    def wait_idle(self, timeout_s: float) -> bool:
+        """Wait for every sweep thread of this pool to end (tests; a shutdown does not wait)."""
+        with self._lock:
+            threads = list(self._active.values())
+        for thread in threads:
+            thread.join(timeout=timeout_s)
+        return self.active() == 0
 
     def resume_unfinished(self) -> int:
         """Start every unfinished sweep that no live process holds (as many as fit)."""

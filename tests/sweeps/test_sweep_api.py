@@ -27,6 +27,8 @@ def client(db_url: str) -> Iterator[TestClient]:
     app = create_app(Settings(database_url=db_url, sweep_workers=1, max_concurrent_sweeps=1))
     with TestClient(app) as test_client:
         yield test_client
+    # A cancelled sweep's last batch may still be running: let it end before the next test.
+    assert app.state.sweeps.wait_idle(300)
     app.state.engine.dispose()
 
 
