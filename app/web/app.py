@@ -10,7 +10,6 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import APIRouter, FastAPI
-from fastapi.staticfiles import StaticFiles
 from starlette.middleware.gzip import DEFAULT_EXCLUDED_CONTENT_TYPES, GZipMiddleware
 
 from app.settings import Settings
@@ -22,7 +21,7 @@ from .api import branch, compare, docs, exports, imports, meta, presentations, r
 from .api.errors import BodySizeLimit, install_error_handlers
 from .api.models import ERROR_RESPONSES
 from .api.request_id import RequestId
-from .assets import STATIC_DIR
+from .assets import STATIC_DIR, CachedStatic
 from .broadcast import StepBroadcaster
 from .pages import about, evidence, new, present, run, sweep
 from .pages import compare as compare_page
@@ -143,7 +142,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for router in api_routers() + page_routers():
         app.include_router(router)
     if STATIC_DIR.is_dir():
-        app.mount(STATIC_PATH, StaticFiles(directory=STATIC_DIR), name="static")
+        app.mount(STATIC_PATH, CachedStatic(directory=STATIC_DIR), name="static")
     return app
 
 

@@ -67,3 +67,11 @@ def test_every_page_links_a_json_twin_that_answers_json(api_client: TestClient) 
         assert twin.status_code == 200 and twin.headers["content-type"] == "application/json", page
         by_accept = api_client.get(page, headers={"Accept": "application/json"})
         assert by_accept.json() == twin.json(), page
+
+
+def test_vendored_files_are_cached_for_a_year_and_ours_revalidate(api_client: TestClient) -> None:
+    vendored = api_client.get(URLS.static("vendor/plotly-cartesian-4.1.1.min.js"))
+    assert vendored.headers["cache-control"] == "public, max-age=31536000, immutable"
+    own = api_client.get(URLS.static("js/main.js"))
+    assert own.headers["cache-control"] == "no-cache" and own.headers.get("etag")
+    assert api_client.get(URLS.static("js/main.js"), headers={"If-None-Match": own.headers["etag"]}).status_code == 304
