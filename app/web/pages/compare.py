@@ -14,6 +14,7 @@ from app.store.runs import get_run, list_runs
 
 from ..branching import branch_points, branch_sentence
 from ..charts import figures as charts
+from ..charts.components import component, ordered
 from ..charts.run_series import chart_events, run_series
 from ..comparison import ack_sentence
 from ..deps import SessionDep, UrlsDep
@@ -80,8 +81,8 @@ def differences(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
         "downtime_breakdown_ms"
     ]
     components = [
-        {"component": k, "a": ca.get(k), "b": cb.get(k), "diff": by_component.get(k)}
-        for k in sorted(set(ca) | set(cb))
+        {"component": k, "label": component(k).label, "a": ca.get(k), "b": cb.get(k), "diff": by_component.get(k)}
+        for k in ordered(sorted(set(ca) | set(cb)))
     ]
     da = {d["name"]: d for d in sa.get("devices") or []}
     db = {d["name"]: d for d in sb.get("devices") or []}
