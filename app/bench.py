@@ -77,8 +77,12 @@ def bench_store(name: str, rounds: int = 3) -> dict[str, float]:
             assert loaded is not None and len(loaded.steps) == len(trace.steps)
             engine.dispose()
     sim = statistics.median(sims)
-    return {"steps": len(trace.steps), "write_over_sim": statistics.median(writes) / sim,
-            "read_over_sim": statistics.median(reads) / sim, "write_s": statistics.median(writes)}
+    return {
+        "steps": len(trace.steps),
+        "write_over_sim": statistics.median(writes) / sim,
+        "read_over_sim": statistics.median(reads) / sim,
+        "write_s": statistics.median(writes),
+    }
 
 
 SWEEP_BASE = "mlx5-300mb-ack"
@@ -95,8 +99,9 @@ def bench_sweep(side: int, sample: int = SWEEP_SAMPLE) -> dict[str, Any]:
     from app.sweeps.run import run_all
 
     scenario = Scenario.model_validate(load_example(SWEEP_BASE))
-    plan = plan_sweep(scenario, [v.format(n=side) for v in SWEEP_VARY], compare_ack=True,
-                      max_points=side * side)
+    plan = plan_sweep(
+        scenario, [v.format(n=side) for v in SWEEP_VARY], compare_ack=True, max_points=side * side
+    )
     # A fixed stride would keep hitting the same columns of the grid; stepping by a prime
     # spreads the sample over every guest size and dirty rate (and is the same every run).
     picked = sorted({(i * 7919) % plan.point_count for i in range(min(sample, plan.point_count))})
@@ -106,8 +111,11 @@ def bench_sweep(side: int, sample: int = SWEEP_SAMPLE) -> dict[str, Any]:
     single_per_point = (time.perf_counter() - start) / len(picked)
     workers = default_workers()
     # Printed before the long part, so an interrupted bench still says what one process does.
-    print(f"  one process: {1 / single_per_point:.1f} points/s over {len(picked)} sampled points "
-          f"(the whole grid would take {single_per_point * plan.point_count:.0f} s)", flush=True)
+    print(
+        f"  one process: {1 / single_per_point:.1f} points/s over {len(picked)} sampled points "
+        f"(the whole grid would take {single_per_point * plan.point_count:.0f} s)",
+        flush=True,
+    )
     start = time.perf_counter()  # pool start-up included: it is part of what a user waits for
     executor = LocalExecutor(workers) if workers > 1 else InlineExecutor()
     try:
@@ -116,10 +124,17 @@ def bench_sweep(side: int, sample: int = SWEEP_SAMPLE) -> dict[str, Any]:
         executor.close()
     wall = time.perf_counter() - start
     statuses = [r.status for r in results.values()]
-    return {"points": plan.point_count, "simulations": 2 * plan.point_count, "workers": workers, "wall_s": wall,
-            "points_per_s": plan.point_count / wall, "speedup": single_per_point * plan.point_count / wall,
-            "single_points_per_s": 1 / single_per_point, "sampled": len(picked),
-            "converged": statuses.count("completed")}
+    return {
+        "points": plan.point_count,
+        "simulations": 2 * plan.point_count,
+        "workers": workers,
+        "wall_s": wall,
+        "points_per_s": plan.point_count / wall,
+        "speedup": single_per_point * plan.point_count / wall,
+        "single_points_per_s": 1 / single_per_point,
+        "sampled": len(picked),
+        "converged": statuses.count("completed"),
+    }
 
 
 def bench_store_vs_raw(name: str, rounds: int = 5) -> dict[str, float]:
@@ -139,18 +154,34 @@ def bench_store_vs_raw(name: str, rounds: int = 5) -> dict[str, float]:
         run_id = new_run_id()
         run = run_create_from_trace(trace).model_dump()
         run.update(id=run_id, created_at="2026-01-01 00:00:00")
-        run_row = {k: json.dumps(v) if isinstance(v, dict | list) or v is None else v for k, v in run.items()}
-        steps = [(run_id, s.index, s.t_ms, s.end_ms, s.phase, s.status, s.model_dump_json()) for s in trace.steps]
-        events = [(run_id, i, e.step, e.t_ms, e.kind, e.side, e.device, e.model_dump_json())
-                  for i, e in enumerate(trace.events)]
+        run_row = {
+            k: json.dumps(v) if isinstance(v, dict | list) or v is None else v
+            for k, v in run.items()
+        }
+        steps = [
+            (run_id, s.index, s.t_ms, s.end_ms, s.phase, s.status, s.model_dump_json())
+            for s in trace.steps
+        ]
+        events = [
+            (run_id, i, e.step, e.t_ms, e.kind, e.side, e.device, e.model_dump_json())
+            for i, e in enumerate(trace.events)
+        ]
         with connection:
             columns = ", ".join(f'"{k}"' for k in run_row)
-            connection.execute(f"INSERT INTO runs ({columns}) VALUES ({', '.join('?' * len(run_row))})",
-                               list(run_row.values()))
-            connection.executemany('INSERT INTO steps (run_id, "index", t_ms, end_ms, phase, status, data) '
-                                   "VALUES (?, ?, ?, ?, ?, ?, ?)", steps)
-            connection.executemany("INSERT INTO events (run_id, seq, step, t_ms, kind, side, device, data) "
-                                   "VALUES (?, ?, ?, ?, ?, ?, ?, ?)", events)
+            connection.execute(
+                f"INSERT INTO runs ({columns}) VALUES ({', '.join('?' * len(run_row))})",
+                list(run_row.values()),
+            )
+            connection.executemany(
+                'INSERT INTO steps (run_id, "index", t_ms, end_ms, phase, status, data) '
+                "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                steps,
+            )
+            connection.executemany(
+                "INSERT INTO events (run_id, seq, step, t_ms, kind, side, device, data) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                events,
+            )
         wall = time.perf_counter() - start
         connection.close()
         return wall
@@ -170,7 +201,12 @@ def bench_store_vs_raw(name: str, rounds: int = 5) -> dict[str, float]:
             raws.append(raw(Path(tmp) / "raw.db"))
         engine.dispose()
     store, raw_s = statistics.median(stores), statistics.median(raws)
-    return {"rows": 1 + len(trace.steps) + len(trace.events), "store_s": store, "raw_s": raw_s, "ratio": store / raw_s}
+    return {
+        "rows": 1 + len(trace.steps) + len(trace.events),
+        "store_s": store,
+        "raw_s": raw_s,
+        "ratio": store / raw_s,
+    }
 
 
 def bench_chart_reads(steps: int, rounds: int = 5) -> dict[str, float]:
@@ -194,7 +230,12 @@ def bench_chart_reads(steps: int, rounds: int = 5) -> dict[str, float]:
         engine = app.state.engine
         run_id = save_trace(engine, trace)
         total = trace.summary.total_time_ms or 0.0
-        timings: dict[str, list[float]] = {"series": [], "page": [], "window": [], "series_from_steps": []}
+        timings: dict[str, list[float]] = {
+            "series": [],
+            "page": [],
+            "window": [],
+            "series_from_steps": [],
+        }
         with TestClient(app) as client:
             client.get(f"/runs/{run_id}")  # warm caches once
             for _ in range(rounds):
@@ -209,7 +250,9 @@ def bench_chart_reads(steps: int, rounds: int = 5) -> dict[str, float]:
                     assert response.status_code == 200, (url, response.status_code)
                 with Session(engine) as session:
                     start = time.perf_counter()
-                    build_series(load_step_data_in_time(session, run_id), list(DEFAULT_FIELDS), None, 2000)
+                    build_series(
+                        load_step_data_in_time(session, run_id), list(DEFAULT_FIELDS), None, 2000
+                    )
                     timings["series_from_steps"].append(time.perf_counter() - start)
         engine.dispose()
     out: dict[str, float] = {"steps": float(len(trace.steps))}
@@ -221,31 +264,51 @@ def main() -> None:
     print(f"engine benchmark: median of {ROUNDS} rounds per scenario")
     for name in (REFERENCE, "mlx5-300mb-default-params", "mlx5-300mb-ack"):
         r = bench_scenario(name)
-        print(f"  {name:28s} simulated {r['simulated_s']:7.1f} s in {r['wall_s'] * 1000:7.1f} ms wall "
-              f"= {r['speedup']:8.0f}x real time; {r['steps']:6d} steps; trace JSON costs {r['json_over_sim']:.2f}x the simulation")
-    print("store benchmark (SQLite, one transaction per run): cost relative to simulating the same run")
+        print(
+            f"  {name:28s} simulated {r['simulated_s']:7.1f} s in {r['wall_s'] * 1000:7.1f} ms wall "
+            f"= {r['speedup']:8.0f}x real time; {r['steps']:6d} steps; trace JSON costs {r['json_over_sim']:.2f}x the simulation"
+        )
+    print(
+        "store benchmark (SQLite, one transaction per run): cost relative to simulating the same run"
+    )
     for name in (REFERENCE, "mlx5-300mb-default-params"):
         r = bench_store(name)
-        print(f"  {name:28s} {r['steps']:6d} steps: write {r['write_s'] * 1000:7.1f} ms = {r['write_over_sim']:.2f}x "
-              f"the simulation, read back {r['read_over_sim']:.2f}x")
-    print("store against raw sqlite3 executemany of the same rows (median of 5, one transaction each)")
+        print(
+            f"  {name:28s} {r['steps']:6d} steps: write {r['write_s'] * 1000:7.1f} ms = {r['write_over_sim']:.2f}x "
+            f"the simulation, read back {r['read_over_sim']:.2f}x"
+        )
+    print(
+        "store against raw sqlite3 executemany of the same rows (median of 5, one transaction each)"
+    )
     for name in (REFERENCE, "mlx5-300mb-default-params"):
         r = bench_store_vs_raw(name)
-        print(f"  {name:28s} {r['rows']:6d} rows: store {r['store_s'] * 1000:7.1f} ms, raw {r['raw_s'] * 1000:7.1f} ms "
-              f"= {r['ratio']:.2f}x raw")
+        print(
+            f"  {name:28s} {r['rows']:6d} rows: store {r['store_s'] * 1000:7.1f} ms, raw {r['raw_s'] * 1000:7.1f} ms "
+            f"= {r['ratio']:.2f}x raw"
+        )
     steps = int(os.environ.get("MIGSCOPE_BENCH_CHART_STEPS", "50000"))
-    print(f"chart reads (SQLite, a run of about {steps} steps, median of 5; server time through the ASGI app)", flush=True)
+    print(
+        f"chart reads (SQLite, a run of about {steps} steps, median of 5; server time through the ASGI app)",
+        flush=True,
+    )
     r = bench_chart_reads(steps)
-    print(f"  {r['steps']:.0f} steps: /api/runs/ID/series?max_points=2000 {r['series_ms']:.1f} ms, run page "
-          f"{r['page_ms']:.1f} ms, a zoomed window {r['window_ms']:.1f} ms; the same series built from step JSON "
-          f"{r['series_from_steps_ms']:.1f} ms = {r['series_from_steps_ms'] / r['series_ms']:.1f}x the columns")
+    print(
+        f"  {r['steps']:.0f} steps: /api/runs/ID/series?max_points=2000 {r['series_ms']:.1f} ms, run page "
+        f"{r['page_ms']:.1f} ms, a zoomed window {r['window_ms']:.1f} ms; the same series built from step JSON "
+        f"{r['series_from_steps_ms']:.1f} ms = {r['series_from_steps_ms'] / r['series_ms']:.1f}x the columns"
+    )
     side = int(os.environ.get("MIGSCOPE_BENCH_SWEEP_SIDE", "50"))
-    print(f"sweep benchmark: {side * side} points ({side} guest sizes x {side} dirty rates around {SWEEP_BASE}), "
-          f"ack on and off = {2 * side * side} simulations", flush=True)
+    print(
+        f"sweep benchmark: {side * side} points ({side} guest sizes x {side} dirty rates around {SWEEP_BASE}), "
+        f"ack on and off = {2 * side * side} simulations",
+        flush=True,
+    )
     r = bench_sweep(side)
-    print(f"  {r['workers']} worker processes: {r['wall_s']:.1f} s wall, {r['points_per_s']:.1f} points/s; "
-          f"one process {r['single_points_per_s']:.1f} points/s (sampled {r['sampled']} points) "
-          f"-> {r['speedup']:.2f}x one process; {r['converged']} points converged with the ack")
+    print(
+        f"  {r['workers']} worker processes: {r['wall_s']:.1f} s wall, {r['points_per_s']:.1f} points/s; "
+        f"one process {r['single_points_per_s']:.1f} points/s (sampled {r['sampled']} points) "
+        f"-> {r['speedup']:.2f}x one process; {r['converged']} points converged with the ack"
+    )
 
 
 if __name__ == "__main__":

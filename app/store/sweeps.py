@@ -46,8 +46,9 @@ def new_sweep_id() -> str:
     return secrets.token_urlsafe(12)
 
 
-def create_sweep(engine: Engine, plan: SweepPlan, vary: Sequence[str], *, source: str,
-                 title: str | None = None) -> str:
+def create_sweep(
+    engine: Engine, plan: SweepPlan, vary: Sequence[str], *, source: str, title: str | None = None
+) -> str:
     """Store a new, queued sweep (no points yet) and return its id."""
     sweep = Sweep(
         id=new_sweep_id(),
@@ -57,7 +58,10 @@ def create_sweep(engine: Engine, plan: SweepPlan, vary: Sequence[str], *, source
         engine_version=ENGINE_VERSION,
         base_scenario=plan.base,
         vary=list(vary),
-        axes=[{"path": axis.path, "values": list(axis.values), "spec": axis.spec} for axis in plan.axes],
+        axes=[
+            {"path": axis.path, "values": list(axis.values), "spec": axis.spec}
+            for axis in plan.axes
+        ],
         compare_ack=plan.compare_ack,
         max_steps=plan.max_steps,
         point_count=plan.point_count,
@@ -72,12 +76,19 @@ def plan_of(sweep: Sweep) -> SweepPlan:
     """The plan back from its row: the stored axis values, never re-parsed (a changed parser
     must not move a half-done sweep's points)."""
     axes = tuple(
-        Axis(field=resolve_field(item["path"], sweep.base_scenario), values=tuple(item["values"]),
-             spec=item.get("spec", item["path"]))
+        Axis(
+            field=resolve_field(item["path"], sweep.base_scenario),
+            values=tuple(item["values"]),
+            spec=item.get("spec", item["path"]),
+        )
         for item in sweep.axes
     )
-    return SweepPlan(base=sweep.base_scenario, axes=axes, compare_ack=sweep.compare_ack,
-                     max_steps=sweep.max_steps)
+    return SweepPlan(
+        base=sweep.base_scenario,
+        axes=axes,
+        compare_ack=sweep.compare_ack,
+        max_steps=sweep.max_steps,
+    )
 
 
 def get_sweep(session: Session, sweep_id: str) -> Sweep | None:
@@ -86,13 +97,27 @@ def get_sweep(session: Session, sweep_id: str) -> Sweep | None:
     return session.get(Sweep, sweep_id)
 
 
-def list_sweeps(session: Session, *, offset: int = 0, limit: int = 50) -> tuple[Sequence[Sweep], int]:
-    query = select(Sweep).order_by(col(Sweep.created_at).desc(), col(Sweep.id).desc()).offset(offset).limit(limit)
+def list_sweeps(
+    session: Session, *, offset: int = 0, limit: int = 50
+) -> tuple[Sequence[Sweep], int]:
+    query = (
+        select(Sweep)
+        .order_by(col(Sweep.created_at).desc(), col(Sweep.id).desc())
+        .offset(offset)
+        .limit(limit)
+    )
     return session.exec(query).all(), session.exec(select(func.count()).select_from(Sweep)).one()
 
 
-def list_points(session: Session, sweep_id: str, *, offset: int = 0, limit: int | None = None) -> Sequence[SweepPoint]:
-    query = select(SweepPoint).where(SweepPoint.sweep_id == sweep_id).order_by(col(SweepPoint.index)).offset(offset)
+def list_points(
+    session: Session, sweep_id: str, *, offset: int = 0, limit: int | None = None
+) -> Sequence[SweepPoint]:
+    query = (
+        select(SweepPoint)
+        .where(SweepPoint.sweep_id == sweep_id)
+        .order_by(col(SweepPoint.index))
+        .offset(offset)
+    )
     if limit is not None:
         query = query.limit(limit)
     return session.exec(query).all()
@@ -115,15 +140,27 @@ def done_indices(session: Session, sweep_id: str) -> set[int]:
     return set(rows)
 
 
-def _point_rows(sweep_id: str, plan: SweepPlan, results: Iterable[tuple[int, PointResult]]) -> list[dict[str, Any]]:
+def _point_rows(
+    sweep_id: str, plan: SweepPlan, results: Iterable[tuple[int, PointResult]]
+) -> list[dict[str, Any]]:
     return [
-        {"sweep_id": sweep_id, "index": index, "axis_values": list(plan.values_at(index)), **result.as_dict()}
+        {
+            "sweep_id": sweep_id,
+            "index": index,
+            "axis_values": list(plan.values_at(index)),
+            **result.as_dict(),
+        }
         for index, result in results
     ]
 
 
-def save_points(engine: Engine, sweep_id: str, plan: SweepPlan, results: Sequence[tuple[int, PointResult]],
-                owner: str | None = None) -> None:
+def save_points(
+    engine: Engine,
+    sweep_id: str,
+    plan: SweepPlan,
+    results: Sequence[tuple[int, PointResult]],
+    owner: str | None = None,
+) -> None:
     """Insert finished points in one transaction (one executemany) and move the progress."""
     if not results:
         return
@@ -133,26 +170,47 @@ def save_points(engine: Engine, sweep_id: str, plan: SweepPlan, results: Sequenc
         with engine.begin() as connection:
             connection.execute(insert(table), rows)
             connection.execute(
-                update(Sweep).where(col(Sweep.id) == sweep_id)
-                .values(done_count=col(Sweep.done_count) + len(rows), updated_at=utc_now(), heartbeat_at=utc_now())
+                update(Sweep)
+                .where(col(Sweep.id) == sweep_id)
+                .values(
+                    done_count=col(Sweep.done_count) + len(rows),
+                    updated_at=utc_now(),
+                    heartbeat_at=utc_now(),
+                )
             )
     except IntegrityError:
         # Another process stored some of these points (a resume overlapping a slow owner):
         # keep the rows already there, add the rest, recount.
         with engine.begin() as connection, Session(bind=connection) as session:
-            have = set(session.exec(select(SweepPoint.index).where(
-                SweepPoint.sweep_id == sweep_id, col(SweepPoint.index).in_([r["index"] for r in rows]))).all())
+            have = set(
+                session.exec(
+                    select(SweepPoint.index).where(
+                        SweepPoint.sweep_id == sweep_id,
+                        col(SweepPoint.index).in_([r["index"] for r in rows]),
+                    )
+                ).all()
+            )
             fresh = [r for r in rows if r["index"] not in have]
             if fresh:
                 connection.execute(insert(table), fresh)
-            count = session.exec(select(func.count()).select_from(SweepPoint)
-                                 .where(SweepPoint.sweep_id == sweep_id)).one()
-            connection.execute(update(Sweep).where(col(Sweep.id) == sweep_id)
-                               .values(done_count=count, updated_at=utc_now(), heartbeat_at=utc_now()))
+            count = session.exec(
+                select(func.count()).select_from(SweepPoint).where(SweepPoint.sweep_id == sweep_id)
+            ).one()
+            connection.execute(
+                update(Sweep)
+                .where(col(Sweep.id) == sweep_id)
+                .values(done_count=count, updated_at=utc_now(), heartbeat_at=utc_now())
+            )
 
 
-def set_status(engine: Engine, sweep_id: str, status: str, *, error: str | None = None,
-               only_from: Iterable[str] | None = None) -> bool:
+def set_status(
+    engine: Engine,
+    sweep_id: str,
+    status: str,
+    *,
+    error: str | None = None,
+    only_from: Iterable[str] | None = None,
+) -> bool:
     """Change the status (only from the given ones, when given); True if a row changed."""
     assert status in STATUSES
     query = update(Sweep).where(col(Sweep.id) == sweep_id)
@@ -170,14 +228,20 @@ def cancel_sweep(engine: Engine, sweep_id: str) -> bool:
     return set_status(engine, sweep_id, "cancelled", only_from=UNFINISHED)
 
 
-def claim_sweep(engine: Engine, sweep_id: str, owner: str, *, stale_after_s: float = STALE_AFTER_S) -> bool:
+def claim_sweep(
+    engine: Engine, sweep_id: str, owner: str, *, stale_after_s: float = STALE_AFTER_S
+) -> bool:
     """Take an unfinished sweep for `owner` unless another live process holds it."""
     stale = utc_now() - timedelta(seconds=stale_after_s)
     query = (
         update(Sweep)
         .where(col(Sweep.id) == sweep_id, col(Sweep.status).in_(list(UNFINISHED)))
-        .where((col(Sweep.owner).is_(None)) | (col(Sweep.owner) == owner) | (col(Sweep.heartbeat_at) < stale)
-               | (col(Sweep.heartbeat_at).is_(None)))
+        .where(
+            (col(Sweep.owner).is_(None))
+            | (col(Sweep.owner) == owner)
+            | (col(Sweep.heartbeat_at) < stale)
+            | (col(Sweep.heartbeat_at).is_(None))
+        )
         .values(owner=owner, heartbeat_at=utc_now())
     )
     with engine.begin() as connection:
@@ -187,17 +251,26 @@ def claim_sweep(engine: Engine, sweep_id: str, owner: str, *, stale_after_s: flo
 def release_sweeps(engine: Engine, owner: str) -> None:
     """A process shutting down gives its unfinished sweeps back: the next start takes them at once."""
     with engine.begin() as connection:
-        connection.execute(update(Sweep).where(col(Sweep.owner) == owner, col(Sweep.status).in_(list(UNFINISHED)))
-                           .values(owner=None))
+        connection.execute(
+            update(Sweep)
+            .where(col(Sweep.owner) == owner, col(Sweep.status).in_(list(UNFINISHED)))
+            .values(owner=None)
+        )
 
 
 def unfinished_sweep_ids(engine: Engine) -> list[str]:
     with Session(engine) as session:
-        query = select(Sweep.id).where(col(Sweep.status).in_(list(UNFINISHED))).order_by(col(Sweep.created_at))
+        query = (
+            select(Sweep.id)
+            .where(col(Sweep.status).in_(list(UNFINISHED)))
+            .order_by(col(Sweep.created_at))
+        )
         return list(session.exec(query).all())
 
 
-def set_point_runs(engine: Engine, sweep_id: str, index: int, run_id: str, off_run_id: str | None) -> None:
+def set_point_runs(
+    engine: Engine, sweep_id: str, index: int, run_id: str, off_run_id: str | None
+) -> None:
     with engine.begin() as connection:
         connection.execute(
             update(SweepPoint)
@@ -240,8 +313,11 @@ def run_stored_sweep(
             return current.status if current is not None else "failed"
     with engine.begin() as connection:
         # The stored rows are the truth (rows removed by hand, a count from an older run).
-        connection.execute(update(Sweep).where(col(Sweep.id) == sweep_id)
-                           .values(done_count=len(done), owner=owner, heartbeat_at=utc_now()))
+        connection.execute(
+            update(Sweep)
+            .where(col(Sweep.id) == sweep_id)
+            .values(done_count=len(done), owner=owner, heartbeat_at=utc_now())
+        )
     state = _Progress(buffer=[], last_flush=time.monotonic())
 
     def flush() -> None:
@@ -256,21 +332,33 @@ def run_stored_sweep(
         state.buffer.extend(batch)
         if progress is not None:
             progress(len(batch))
-        if len(state.buffer) >= FLUSH_POINTS or time.monotonic() - state.last_flush >= FLUSH_SECONDS:
+        if (
+            len(state.buffer) >= FLUSH_POINTS
+            or time.monotonic() - state.last_flush >= FLUSH_SECONDS
+        ):
             flush()
 
     try:
-        finished = run_points(plan, executor, pending, on_results,
-                              should_stop=lambda: state.stop or stop_requested())
+        finished = run_points(
+            plan, executor, pending, on_results, should_stop=lambda: state.stop or stop_requested()
+        )
         flush()
     except BaseException as error:
         if state.buffer:
             try:
                 flush()
             except Exception as flush_error:  # noqa: BLE001  the original error is the one to report
-                log.warning("sweep results lost on failure", sweep_id=sweep_id, error=str(flush_error))
+                log.warning(
+                    "sweep results lost on failure", sweep_id=sweep_id, error=str(flush_error)
+                )
         if isinstance(error, Exception):
-            set_status(engine, sweep_id, "failed", error=f"{type(error).__name__}: {error}", only_from=UNFINISHED)
+            set_status(
+                engine,
+                sweep_id,
+                "failed",
+                error=f"{type(error).__name__}: {error}",
+                only_from=UNFINISHED,
+            )
         raise
     if finished and not state.stop:
         set_status(engine, sweep_id, "completed", only_from=("running",))

@@ -35,9 +35,17 @@ class _Bar:
         self.start = time.monotonic()
         self.done = 0
         self.progress = Progress(
-            TextColumn("sweep"), BarColumn(), MofNCompleteColumn(), TextColumn("points"),
-            TextColumn("{task.fields[rate]}"), TimeElapsedColumn(), TextColumn("left"), TimeRemainingColumn(),
-            console=Console(stderr=True), disable=not enabled, transient=False,
+            TextColumn("sweep"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("points"),
+            TextColumn("{task.fields[rate]}"),
+            TimeElapsedColumn(),
+            TextColumn("left"),
+            TimeRemainingColumn(),
+            console=Console(stderr=True),
+            disable=not enabled,
+            transient=False,
         )
         self.task = self.progress.add_task("sweep", total=total, completed=already, rate="")
 
@@ -45,8 +53,12 @@ class _Bar:
         self.progress.__enter__()
         return self
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
         self.progress.__exit__(exc_type, exc, tb)
 
     def advance(self, n: int) -> None:
@@ -71,17 +83,53 @@ def register(cli: typer.Typer) -> None:
     @cli.command("sweep")
     def sweep_command(
         base: Annotated[Path | None, typer.Argument(help="base scenario JSON file")] = None,
-        vary: Annotated[list[str] | None, typer.Option(
-            "--vary", help="PATH=A..B[:log][:N] or PATH=v1,v2,... (1 to 3 times), e.g. guest.ram_bytes=1GiB..64GiB:log:12")] = None,
-        example: Annotated[str | None, typer.Option("--example", help="use a shipped example as the base")] = None,
-        compare_ack: Annotated[bool, typer.Option("--compare-ack", help="run every point with switchover-ack on and off")] = False,
-        workers: Annotated[int | None, typer.Option("--workers", help="local worker processes (default: every core; 1 = this process)")] = None,
+        vary: Annotated[
+            list[str] | None,
+            typer.Option(
+                "--vary",
+                help="PATH=A..B[:log][:N] or PATH=v1,v2,... (1 to 3 times), e.g. guest.ram_bytes=1GiB..64GiB:log:12",
+            ),
+        ] = None,
+        example: Annotated[
+            str | None, typer.Option("--example", help="use a shipped example as the base")
+        ] = None,
+        compare_ack: Annotated[
+            bool,
+            typer.Option("--compare-ack", help="run every point with switchover-ack on and off"),
+        ] = False,
+        workers: Annotated[
+            int | None,
+            typer.Option(
+                "--workers", help="local worker processes (default: every core; 1 = this process)"
+            ),
+        ] = None,
         executor_name: Annotated[str, typer.Option("--executor", help="local or dask")] = "local",
-        scheduler: Annotated[str | None, typer.Option("--scheduler", help="Dask scheduler address, tcp://HOST:PORT")] = None,
-        out: Annotated[Path | None, typer.Option("--out", help="write every point to FILE.csv or FILE.json")] = None,
-        max_steps: Annotated[int, typer.Option("--max-steps", help="engine steps per run (a point that reaches it ends as cancelled)")] = DEFAULT_MAX_STEPS_PER_POINT,
-        store: Annotated[bool, typer.Option("--store", help="keep the sweep in the database (DATABASE_URL) so it can be resumed and opened in the browser")] = False,
-        resume: Annotated[str | None, typer.Option("--resume", help="resume a stored sweep by id (runs the points not stored yet)")] = None,
+        scheduler: Annotated[
+            str | None, typer.Option("--scheduler", help="Dask scheduler address, tcp://HOST:PORT")
+        ] = None,
+        out: Annotated[
+            Path | None, typer.Option("--out", help="write every point to FILE.csv or FILE.json")
+        ] = None,
+        max_steps: Annotated[
+            int,
+            typer.Option(
+                "--max-steps",
+                help="engine steps per run (a point that reaches it ends as cancelled)",
+            ),
+        ] = DEFAULT_MAX_STEPS_PER_POINT,
+        store: Annotated[
+            bool,
+            typer.Option(
+                "--store",
+                help="keep the sweep in the database (DATABASE_URL) so it can be resumed and opened in the browser",
+            ),
+        ] = False,
+        resume: Annotated[
+            str | None,
+            typer.Option(
+                "--resume", help="resume a stored sweep by id (runs the points not stored yet)"
+            ),
+        ] = None,
         quiet: Annotated[bool, typer.Option("--quiet", help="no progress bar")] = False,
     ) -> None:
         """Simulate a grid of scenarios around a base one and summarise where the ack pays off."""
@@ -104,8 +152,13 @@ def register(cli: typer.Typer) -> None:
         else:
             scenario = load_scenario(base, example)
             try:
-                plan = plan_sweep(scenario, vary or [], compare_ack=compare_ack, max_points=MAX_POINTS_CLI,
-                                  max_steps=max_steps)
+                plan = plan_sweep(
+                    scenario,
+                    vary or [],
+                    compare_ack=compare_ack,
+                    max_points=MAX_POINTS_CLI,
+                    max_steps=max_steps,
+                )
             except VaryError as error:
                 raise _fail(str(error)) from None
             sweep_id = None
@@ -127,7 +180,9 @@ def register(cli: typer.Typer) -> None:
         if out is not None:
             from .output import to_csv, to_json
 
-            out.write_text(to_json(plan, results) if out.suffix.lower() == ".json" else to_csv(plan, results))
+            out.write_text(
+                to_json(plan, results) if out.suffix.lower() == ".json" else to_csv(plan, results)
+            )
             typer.echo(f"wrote {len(results)} points to {out}", err=True)
         _print_findings(findings_lines(plan, results))
 
@@ -153,7 +208,9 @@ def _load_stored(sweep_id: str) -> tuple[Any, str]:
     return plan, sweep_id
 
 
-def _run_stored(plan: Any, sweep_id: str | None, vary: list[str], executor: Any, quiet: bool) -> Any:
+def _run_stored(
+    plan: Any, sweep_id: str | None, vary: list[str], executor: Any, quiet: bool
+) -> Any:
     from sqlmodel import Session
 
     from app.settings import Settings
@@ -179,7 +236,9 @@ def _run_stored(plan: Any, sweep_id: str | None, vary: list[str], executor: Any,
         with Session(engine) as session:
             already = len(done_indices(session, sweep_id))
         with _Bar(plan.point_count, already=already, enabled=not quiet) as bar:
-            status = run_stored_sweep(engine, sweep_id, executor, owner=f"cli-{os.getpid()}", progress=bar.advance)
+            status = run_stored_sweep(
+                engine, sweep_id, executor, owner=f"cli-{os.getpid()}", progress=bar.advance
+            )
         if status != "completed":
             typer.echo(f"sweep {sweep_id} ended {status}", err=True)
         with Session(engine) as session:

@@ -49,8 +49,9 @@ class LocalExecutor:
 
     def __init__(self, workers: int | None = None) -> None:
         self.workers = workers or default_workers()
-        self._pool = cf.ProcessPoolExecutor(max_workers=self.workers,
-                                            mp_context=multiprocessing.get_context("forkserver"))
+        self._pool = cf.ProcessPoolExecutor(
+            max_workers=self.workers, mp_context=multiprocessing.get_context("forkserver")
+        )
 
     def submit(self, batch: PointBatch) -> cf.Future[list[tuple[int, PointResult]]]:
         return self._pool.submit(run_batch, batch)
@@ -80,7 +81,9 @@ class DaskExecutor:
         self._client.close()
 
 
-def make_executor(name: str, workers: int | None = None, scheduler: str | None = None) -> SweepExecutor:
+def make_executor(
+    name: str, workers: int | None = None, scheduler: str | None = None
+) -> SweepExecutor:
     """`local` (workers processes; 1 = in this process) or `dask` (needs scheduler)."""
     if name == "dask":
         if not scheduler:

@@ -51,28 +51,46 @@ def find(results: Mapping[int, PointResult]) -> Findings:
 
 
 def describe_point(plan: SweepPlan, index: int) -> str:
-    return ", ".join(f"{axis.path}={shown(axis.field, value, exact=False)}"
-                     for axis, value in zip(plan.axes, plan.values_at(index), strict=True))
+    return ", ".join(
+        f"{axis.path}={shown(axis.field, value, exact=False)}"
+        for axis, value in zip(plan.axes, plan.values_at(index), strict=True)
+    )
 
 
 def findings_lines(plan: SweepPlan, results: Mapping[int, PointResult]) -> list[tuple[str, str]]:
     """(finding, detail) rows for the end-of-sweep table."""
     f = find(results)
-    rows: list[tuple[str, str]] = [("points", f"{f.points}; {f.converged} converged (with and without the ack)")]
+    rows: list[tuple[str, str]] = [
+        ("points", f"{f.points}; {f.converged} converged (with and without the ack)")
+    ]
     if plan.compare_ack:
         for index, saved in f.helps_most:
-            rows.append(("ack helps most", f"{saved:.1f} ms less downtime at {describe_point(plan, index)}"))
+            rows.append(
+                ("ack helps most", f"{saved:.1f} ms less downtime at {describe_point(plan, index)}")
+            )
         if not f.helps_most:
             rows.append(("ack helps most", "nowhere by 1 ms or more"))
-        rows.append(("no difference", f"{f.no_difference} points (|difference| < {NO_DIFFERENCE_MS:g} ms)"))
+        rows.append(
+            ("no difference", f"{f.no_difference} points (|difference| < {NO_DIFFERENCE_MS:g} ms)")
+        )
         if f.hurts:
             rows.append(("ack costs downtime", f"{f.hurts} points"))
     if f.not_converging:
         first = f.not_converging[0]
         r = results[first]
         what = r.status if r.status != "completed" else f"ack off {r.off_status}"
-        rows.append(("not converging", f"{len(f.not_converging)} points, e.g. {describe_point(plan, first)}: {what}"))
+        rows.append(
+            (
+                "not converging",
+                f"{len(f.not_converging)} points, e.g. {describe_point(plan, first)}: {what}",
+            )
+        )
     if f.invalid:
         first = f.invalid[0]
-        rows.append(("invalid", f"{len(f.invalid)} points, e.g. {describe_point(plan, first)}: {results[first].reason}"))
+        rows.append(
+            (
+                "invalid",
+                f"{len(f.invalid)} points, e.g. {describe_point(plan, first)}: {results[first].reason}",
+            )
+        )
     return rows

@@ -24,7 +24,11 @@ def _cell(value: Any) -> str:
 def csv_rows(rows: Iterable[tuple[int, tuple[Any, ...], PointResult]]) -> Iterable[list[str]]:
     for index, values, result in rows:
         data = result.as_dict()
-        yield [str(index), *(_cell(v) for v in values), *(_cell(data[name]) for name in OUTPUT_FIELDS)]
+        yield [
+            str(index),
+            *(_cell(v) for v in values),
+            *(_cell(data[name]) for name in OUTPUT_FIELDS),
+        ]
 
 
 def to_csv(plan: SweepPlan, results: Mapping[int, PointResult]) -> str:
@@ -42,7 +46,11 @@ def to_json(plan: SweepPlan, results: Mapping[int, PointResult]) -> str:
         "base_scenario": plan.base,
         **plan.as_dict(),
         "points": [
-            {"index": i, "values": dict(zip(plan.paths, plan.values_at(i), strict=True)), **results[i].as_dict()}
+            {
+                "index": i,
+                "values": dict(zip(plan.paths, plan.values_at(i), strict=True)),
+                **results[i].as_dict(),
+            }
             for i in sorted(results)
         ],
     }

@@ -47,23 +47,39 @@ class SweepPlan:
 
     def batches(self, indices: Sequence[int], size: int) -> Iterator[PointBatch]:
         for start in range(0, len(indices), size):
-            chunk = indices[start:start + size]
-            yield PointBatch(base=self.base, paths=self.paths, compare_ack=self.compare_ack,
-                             max_steps=self.max_steps,
-                             points=tuple((i, self.values_at(i)) for i in chunk))
+            chunk = indices[start : start + size]
+            yield PointBatch(
+                base=self.base,
+                paths=self.paths,
+                compare_ack=self.compare_ack,
+                max_steps=self.max_steps,
+                points=tuple((i, self.values_at(i)) for i in chunk),
+            )
 
     def as_dict(self) -> dict[str, Any]:
-        return {"axes": [axis.as_dict() for axis in self.axes], "compare_ack": self.compare_ack,
-                "max_steps": self.max_steps, "point_count": self.point_count}
+        return {
+            "axes": [axis.as_dict() for axis in self.axes],
+            "compare_ack": self.compare_ack,
+            "max_steps": self.max_steps,
+            "point_count": self.point_count,
+        }
 
 
-def plan_sweep(scenario: Scenario, vary: Sequence[str], *, compare_ack: bool, max_points: int,
-               max_steps: int = DEFAULT_MAX_STEPS_PER_POINT) -> SweepPlan:
+def plan_sweep(
+    scenario: Scenario,
+    vary: Sequence[str],
+    *,
+    compare_ack: bool,
+    max_points: int,
+    max_steps: int = DEFAULT_MAX_STEPS_PER_POINT,
+) -> SweepPlan:
     """Check every --vary against the base scenario and the point limit (VaryError if not)."""
     if not vary:
         raise VaryError("give at least one --vary PATH=A..B (a field to sweep)")
     if len(vary) > MAX_VARIED_FIELDS:
-        raise VaryError(f"at most {MAX_VARIED_FIELDS} fields can be varied at once (got {len(vary)})")
+        raise VaryError(
+            f"at most {MAX_VARIED_FIELDS} fields can be varied at once (got {len(vary)})"
+        )
     base = scenario.model_dump(mode="json")
     axes = tuple(parse_vary(spec, base) for spec in vary)
     paths = [axis.path for axis in axes]
@@ -72,6 +88,12 @@ def plan_sweep(scenario: Scenario, vary: Sequence[str], *, compare_ack: bool, ma
             raise VaryError(f"{path}: varied twice")
     plan = SweepPlan(base=base, axes=axes, compare_ack=compare_ack, max_steps=max_steps)
     if plan.point_count > max_points:
-        product = " x ".join(str(n) for n in plan.shape) + f" = {plan.point_count}" if len(axes) > 1 else str(plan.point_count)
-        raise VaryError(f"{', '.join(paths)}: too many points ({product}; the limit is {max_points} per sweep)")
+        product = (
+            " x ".join(str(n) for n in plan.shape) + f" = {plan.point_count}"
+            if len(axes) > 1
+            else str(plan.point_count)
+        )
+        raise VaryError(
+            f"{', '.join(paths)}: too many points ({product}; the limit is {max_points} per sweep)"
+        )
     return plan

@@ -68,8 +68,12 @@ def _first_error(error: ValidationError) -> str:
     return f"{path}: {item['msg']}{more}"
 
 
-def run_point(scenario_doc: dict[str, Any], *, compare_ack: bool = False,
-              max_steps: int = DEFAULT_MAX_STEPS_PER_POINT) -> PointResult:
+def run_point(
+    scenario_doc: dict[str, Any],
+    *,
+    compare_ack: bool = False,
+    max_steps: int = DEFAULT_MAX_STEPS_PER_POINT,
+) -> PointResult:
     """Simulate one point; with compare_ack, with switchover-ack on and off at both ends."""
     try:
         scenario = Scenario.model_validate(scenario_doc)
@@ -81,7 +85,9 @@ def run_point(scenario_doc: dict[str, Any], *, compare_ack: bool = False,
         on = _summary(scenario_with_ack(scenario, True), max_steps)
         off = _summary(scenario_with_ack(scenario, False), max_steps)
     except Exception as error:  # noqa: BLE001  one engine fault must not sink a 10,000-point sweep
-        return PointResult(status=ENGINE_ERROR, reason=f"engine error: {type(error).__name__}: {error}"[:500])
+        return PointResult(
+            status=ENGINE_ERROR, reason=f"engine error: {type(error).__name__}: {error}"[:500]
+        )
     return _from_summaries(on, off)
 
 
@@ -116,7 +122,9 @@ def set_path(doc: dict[str, Any], path: str, value: Any) -> None:
     target[parts[-1]] = value
 
 
-def point_document(base: dict[str, Any], paths: tuple[str, ...], values: tuple[Any, ...]) -> dict[str, Any]:
+def point_document(
+    base: dict[str, Any], paths: tuple[str, ...], values: tuple[Any, ...]
+) -> dict[str, Any]:
     doc = copy.deepcopy(base)
     for path, value in zip(paths, values, strict=True):
         set_path(doc, path, value)
@@ -136,7 +144,13 @@ class PointBatch:
 
 def run_batch(batch: PointBatch) -> list[tuple[int, PointResult]]:
     return [
-        (index, run_point(point_document(batch.base, batch.paths, values),
-                          compare_ack=batch.compare_ack, max_steps=batch.max_steps))
+        (
+            index,
+            run_point(
+                point_document(batch.base, batch.paths, values),
+                compare_ack=batch.compare_ack,
+                max_steps=batch.max_steps,
+            ),
+        )
         for index, values in batch.points
     ]

@@ -58,8 +58,9 @@ def run_points(
             future.cancel()
 
 
-def run_all(plan: SweepPlan, executor: SweepExecutor,
-            progress: Callable[[int], None] | None = None) -> dict[int, PointResult]:
+def run_all(
+    plan: SweepPlan, executor: SweepExecutor, progress: Callable[[int], None] | None = None
+) -> dict[int, PointResult]:
     """Every point of the plan, in memory (the CLI and the benchmark)."""
     results: dict[int, PointResult] = {}
 

@@ -27,8 +27,15 @@ from .limits import DEFAULT_POINTS_PER_RANGE, MAX_VARY_CHARS
 Kind = Literal["bytes", "rate", "ms", "number", "integer"]
 Number = int | float
 
-_DURATION_UNITS: dict[str, float] = {"": 1.0, "ms": 1.0, "us": 0.001, "µs": 0.001, "s": 1000.0,
-                                     "min": 60_000.0, "h": 3_600_000.0}
+_DURATION_UNITS: dict[str, float] = {
+    "": 1.0,
+    "ms": 1.0,
+    "us": 0.001,
+    "µs": 0.001,
+    "s": 1000.0,
+    "min": 60_000.0,
+    "h": 3_600_000.0,
+}
 _DURATION = re.compile(r"^\s*([0-9]+(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?)\s*([A-Za-zµ]*)\s*$")
 _PLAIN = re.compile(r"^\s*-?[0-9]+(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?\s*$")
 # Floats are kept to 12 significant digits: 0.1 + 0.2 shows as 0.3, and every machine
@@ -65,7 +72,12 @@ class Axis:
         return self.field.path
 
     def as_dict(self) -> dict[str, Any]:
-        return {"path": self.path, "kind": self.field.kind, "values": list(self.values), "spec": self.spec}
+        return {
+            "path": self.path,
+            "kind": self.field.kind,
+            "values": list(self.values),
+            "spec": self.spec,
+        }
 
 
 def _unwrap(annotation: Any) -> tuple[Any, list[Any]]:
@@ -100,7 +112,9 @@ def _kind(name: str, is_int: bool) -> Kind:
 def resolve_field(path: str, base: dict[str, Any]) -> Field:
     """The numeric field at `path` in a scenario like `base` (a validated scenario as JSON)."""
     if not path or not re.fullmatch(r"[A-Za-z0-9_.]+", path):
-        raise VaryError(f"{path or '(empty path)'}: not a field path (write it like guest.ram_bytes)")
+        raise VaryError(
+            f"{path or '(empty path)'}: not a field path (write it like guest.ram_bytes)"
+        )
     model: type[BaseModel] = Scenario
     doc: Any = base
     parts = path.split(".")
@@ -119,13 +133,16 @@ def resolve_field(path: str, base: dict[str, Any]) -> Field:
         if typing.get_origin(annotation) is list:
             element, _ = _unwrap(typing.get_args(annotation)[0])
             if last or not (isinstance(element, type) and issubclass(element, BaseModel)):
-                raise VaryError(f"{path}: {'.'.join(parts[:i + 1])} is a list, not a number")
+                raise VaryError(f"{path}: {'.'.join(parts[: i + 1])} is a list, not a number")
             index_text = parts[i + 1]
             count = len(doc) if isinstance(doc, list) else 0
             if not index_text.isdigit() or int(index_text) >= count:
-                raise VaryError(f"{path}: {'.'.join(parts[:i + 1])} has {count} entries in the base scenario; "
-                                f"give an index 0..{count - 1}" if count else
-                                f"{path}: the base scenario has no {'.'.join(parts[:i + 1])}")
+                raise VaryError(
+                    f"{path}: {'.'.join(parts[: i + 1])} has {count} entries in the base scenario; "
+                    f"give an index 0..{count - 1}"
+                    if count
+                    else f"{path}: the base scenario has no {'.'.join(parts[: i + 1])}"
+                )
             doc = doc[int(index_text)]
             model = element
             i += 2
@@ -139,7 +156,9 @@ def resolve_field(path: str, base: dict[str, Any]) -> Field:
             i += 1
             continue
         if not last:
-            raise VaryError(f"{path}: {'.'.join(parts[:i + 1])} is a number, it has no field {parts[i + 1]!r}")
+            raise VaryError(
+                f"{path}: {'.'.join(parts[: i + 1])} is a number, it has no field {parts[i + 1]!r}"
+            )
         if annotation is bool or annotation not in (int, float):
             raise VaryError(f"{path}: not a numeric field (only numbers can be swept)")
         low = high = None
@@ -152,8 +171,14 @@ def resolve_field(path: str, base: dict[str, Any]) -> Field:
             elif isinstance(c, annotated_types.Le):
                 high = float(c.le)  # type: ignore[arg-type]
         is_int = annotation is int
-        return Field(path=path, kind=_kind(part, is_int), is_int=is_int, low=low, high=high,
-                     low_exclusive=low_exclusive)
+        return Field(
+            path=path,
+            kind=_kind(part, is_int),
+            is_int=is_int,
+            low=low,
+            high=high,
+            low_exclusive=low_exclusive,
+        )
     raise VaryError(f"{path}: not a field path")
 
 
@@ -168,7 +193,9 @@ def parse_value(field: Field, text: str) -> Number:
         elif field.kind == "ms":
             match = _DURATION.match(text)
             if match is None:
-                raise ValueError(f"cannot read {text!r}: expected milliseconds or a unit (us, ms, s, min, h)")
+                raise ValueError(
+                    f"cannot read {text!r}: expected milliseconds or a unit (us, ms, s, min, h)"
+                )
             number, unit = match.groups()
             factor = _DURATION_UNITS.get(unit)
             if factor is None:
@@ -192,11 +219,17 @@ def _normalised(field: Field, value: float) -> Number:
 
 
 def _check_bounds(field: Field, value: Number) -> None:
-    if field.low is not None and (value < field.low or (field.low_exclusive and value <= field.low)):
+    if field.low is not None and (
+        value < field.low or (field.low_exclusive and value <= field.low)
+    ):
         sign = ">" if field.low_exclusive else ">="
-        raise VaryError(f"{field.path}: {shown(field, value)} is out of range (must be {sign} {shown(field, field.low)})")
+        raise VaryError(
+            f"{field.path}: {shown(field, value)} is out of range (must be {sign} {shown(field, field.low)})"
+        )
     if field.high is not None and value > field.high:
-        raise VaryError(f"{field.path}: {shown(field, value)} is out of range (must be <= {shown(field, field.high)})")
+        raise VaryError(
+            f"{field.path}: {shown(field, value)} is out of range (must be <= {shown(field, field.high)})"
+        )
 
 
 def shown(field: Field, value: float, exact: bool = True) -> str:
@@ -217,7 +250,9 @@ def parse_vary(spec: str, base: dict[str, Any]) -> Axis:
     if len(spec) > MAX_VARY_CHARS:
         raise VaryError(f"--vary is longer than {MAX_VARY_CHARS} characters")
     if "=" not in spec:
-        raise VaryError(f"{spec.strip() or '(empty)'}: expected PATH=A..B[:log][:N] or PATH=v1,v2,...")
+        raise VaryError(
+            f"{spec.strip() or '(empty)'}: expected PATH=A..B[:log][:N] or PATH=v1,v2,..."
+        )
     path, _, rest = spec.partition("=")
     path = path.strip()
     field = resolve_field(path, base)
@@ -246,7 +281,9 @@ def _range_values(field: Field, text: str) -> list[Number]:
         elif modifier.isdigit():
             count = int(modifier)
         else:
-            raise VaryError(f"{field.path}: unknown range option {modifier!r} (use log, lin or a number of points)")
+            raise VaryError(
+                f"{field.path}: unknown range option {modifier!r} (use log, lin or a number of points)"
+            )
     count = DEFAULT_POINTS_PER_RANGE if count is None else count
     start, end = parse_value(field, start_text), parse_value(field, end_text)
     _check_bounds(field, start)
@@ -254,9 +291,13 @@ def _range_values(field: Field, text: str) -> list[Number]:
     if count < 1:
         raise VaryError(f"{field.path}: empty range (0 points)")
     if start == end and count > 1:
-        raise VaryError(f"{field.path}: empty range ({start_text.strip()}..{end_text.strip()} has no width)")
+        raise VaryError(
+            f"{field.path}: empty range ({start_text.strip()}..{end_text.strip()} has no width)"
+        )
     if end < start:
-        raise VaryError(f"{field.path}: empty range ({start_text.strip()} is above {end_text.strip()})")
+        raise VaryError(
+            f"{field.path}: empty range ({start_text.strip()} is above {end_text.strip()})"
+        )
     if log and start <= 0:
         raise VaryError(f"{field.path}: a log range must start above 0")
     if count == 1:
@@ -268,6 +309,8 @@ def _range_values(field: Field, text: str) -> list[Number]:
     raw[0], raw[-1] = start, end  # the ends exactly as written, whatever the rounding
     values = [_normalised(field, v) for v in raw]
     if len(set(values)) != len(values):
-        raise VaryError(f"{field.path}: {count} points do not fit in {start_text.strip()}..{end_text.strip()} "
-                        "(integer values would repeat)")
+        raise VaryError(
+            f"{field.path}: {count} points do not fit in {start_text.strip()}..{end_text.strip()} "
+            "(integer values would repeat)"
+        )
     return values

@@ -13,7 +13,9 @@ VARY = ["guest.ram_bytes=2GiB,4GiB,8GiB", "guest.dirty_rate_bytes_per_s=0,512MiB
 
 
 def start_sweep(page: Page) -> dict[str, Any]:
-    response = page.request.post("/api/sweeps", data={"example": "mlx5-300mb-ack", "vary": VARY, "compare_ack": True})
+    response = page.request.post(
+        "/api/sweeps", data={"example": "mlx5-300mb-ack", "vary": VARY, "compare_ack": True}
+    )
     assert response.status == 202, response.text()
     sweep = response.json()
     deadline = time.monotonic() + 180
@@ -33,12 +35,15 @@ def test_sweep_heat_map_and_a_click_on_a_cell(page: Page, shot: Any) -> None:
     # The heat map: rows are guest sizes, columns dirty rates; z is the ack's saving per point.
     z = page.evaluate("document.getElementById('sweep-chart-0').data[0].z")
     assert page.evaluate("document.getElementById('sweep-chart-0').data[0].type") == "heatmap"
-    assert z == [[p["ack_saves_ms"] for p in points[r * 3:(r + 1) * 3]] for r in range(3)]
+    assert z == [[p["ack_saves_ms"] for p in points[r * 3 : (r + 1) * 3]] for r in range(3)]
     assert page.evaluate("document.getElementById('sweep-chart-0').data[1].type") == "contour"
     # Another output: the downtime with the ack.
     page.get_by_label("Show").select_option("downtime_ms")
     page.wait_for_function("document.getElementById('sweep-chart-0').data[0].z[2][1] !== null")
-    assert page.evaluate("document.getElementById('sweep-chart-0').data[0].z[2][1]") == points[7]["downtime_ms"]
+    assert (
+        page.evaluate("document.getElementById('sweep-chart-0').data[0].z[2][1]")
+        == points[7]["downtime_ms"]
+    )
     shot("sweep-heatmap")
 
     # Click the cell of point 7 (8 GiB, 512 MiB/s): its centre in the plot area.
@@ -58,12 +63,16 @@ def test_new_run_page_starts_a_sweep_from_its_scenario(page: Page) -> None:
     vary = page.get_by_label("Fields to vary")
     vary.fill("guest.nope=1..2")
     page.get_by_role("button", name="Start the sweep").click()
-    expect(page.locator("#sweep-start-error")).to_contain_text("guest.nope: unknown field 'nope' in guest")
+    expect(page.locator("#sweep-start-error")).to_contain_text(
+        "guest.nope: unknown field 'nope' in guest"
+    )
     assert "/new" in page.url
     vary.fill("guest.dirty_rate_bytes_per_s=0,1GiB")
     page.get_by_role("button", name="Start the sweep").click()
     page.wait_for_url(re.compile(r"/sweeps/[\w-]+$"), timeout=30_000)
-    page.wait_for_function("document.getElementById('sweep-charts').dataset.loaded === '2'", timeout=120_000)
+    page.wait_for_function(
+        "document.getElementById('sweep-charts').dataset.loaded === '2'", timeout=120_000
+    )
     expect(page.locator("#sweep-status")).to_have_text("completed")
     # One field: a line over its two values.
     assert page.evaluate("document.getElementById('sweep-chart-0').data[0].type") == "scatter"
@@ -71,14 +80,27 @@ def test_new_run_page_starts_a_sweep_from_its_scenario(page: Page) -> None:
 
 
 def test_three_fields_draw_one_heat_map_per_value_of_the_first(page: Page) -> None:
-    response = page.request.post("/api/sweeps", data={
-        "example": "mlx5-300mb-ack", "compare_ack": False,
-        "vary": ["link.latency_ms=0.1,1", "guest.ram_bytes=2GiB,4GiB", "guest.dirty_rate_bytes_per_s=0,1GiB"]})
+    response = page.request.post(
+        "/api/sweeps",
+        data={
+            "example": "mlx5-300mb-ack",
+            "compare_ack": False,
+            "vary": [
+                "link.latency_ms=0.1,1",
+                "guest.ram_bytes=2GiB,4GiB",
+                "guest.dirty_rate_bytes_per_s=0,1GiB",
+            ],
+        },
+    )
     assert response.status == 202, response.text()
     page.goto(response.json()["urls"]["page"])
-    page.wait_for_function("document.getElementById('sweep-charts').dataset.loaded === '8'", timeout=120_000)
+    page.wait_for_function(
+        "document.getElementById('sweep-charts').dataset.loaded === '8'", timeout=120_000
+    )
     assert page.evaluate("document.querySelectorAll('#sweep-charts .sweep-chart').length") == 2
-    titles = page.evaluate("[0, 1].map((i) => document.getElementById(`sweep-chart-${i}`).layout.title.text)")
+    titles = page.evaluate(
+        "[0, 1].map((i) => document.getElementById(`sweep-chart-${i}`).layout.title.text)"
+    )
     assert titles == ["link.latency_ms = 0.1 ms", "link.latency_ms = 1 ms"]
     # Without --compare-ack the picker offers what one run has.
     options = page.locator("#sweep-output option").all_text_contents()

@@ -42,13 +42,21 @@ def wait_finished(client: TestClient, url: str, timeout_s: float = 180) -> dict[
 
 
 def test_sweep_runs_in_the_background_and_exports_what_the_cli_writes(client: TestClient) -> None:
-    response = client.post("/api/sweeps", json={"example": "mlx5-300mb-ack", "vary": VARY, "compare_ack": True})
+    response = client.post(
+        "/api/sweeps", json={"example": "mlx5-300mb-ack", "vary": VARY, "compare_ack": True}
+    )
     assert response.status_code == 202, response.text
     created = response.json()
     assert response.headers["location"] == created["urls"]["self"] == f"/api/sweeps/{created['id']}"
     assert created["point_count"] == 4 and created["limits"]["max_points"] == 10_000
-    assert [a["path"] for a in created["axes"]] == ["link.latency_ms", "guest.dirty_rate_bytes_per_s"]
-    assert created["axes"][1]["values"] == [0, 1024**3] and created["axes"][1]["labels"] == ["0 B/s", "1.0 GiB/s"]
+    assert [a["path"] for a in created["axes"]] == [
+        "link.latency_ms",
+        "guest.dirty_rate_bytes_per_s",
+    ]
+    assert created["axes"][1]["values"] == [0, 1024**3] and created["axes"][1]["labels"] == [
+        "0 B/s",
+        "1.0 GiB/s",
+    ]
     done = wait_finished(client, created["urls"]["self"])
     assert done["status"] == "completed" and done["done_count"] == 4 and done["progress"] == 1.0
 
@@ -57,14 +65,21 @@ def test_sweep_runs_in_the_background_and_exports_what_the_cli_writes(client: Te
     assert page["items"][0]["values"] == [0.1, 1024**3]
     assert page["next"] == f"/api/sweeps/{created['id']}/points?offset=3&limit=2"
 
-    plan = plan_sweep(Scenario.model_validate(load_example("mlx5-300mb-ack")), VARY, compare_ack=True, max_points=100)
+    plan = plan_sweep(
+        Scenario.model_validate(load_example("mlx5-300mb-ack")),
+        VARY,
+        compare_ack=True,
+        max_points=100,
+    )
     csv = client.get(created["urls"]["export_csv"])
     assert csv.status_code == 200 and csv.headers["content-type"].startswith("text/csv")
     assert csv.text == to_csv(plan, run_all(plan, InlineExecutor()))
 
     events = client.get(created["urls"]["events"])
     assert events.headers["content-type"].startswith("text/event-stream")
-    assert '"status":"completed"' in events.text.replace(" ", "") and '"done_count":4' in events.text.replace(" ", "")
+    assert '"status":"completed"' in events.text.replace(
+        " ", ""
+    ) and '"done_count":4' in events.text.replace(" ", "")
 
     assert client.post(created["urls"]["cancel"]).status_code == 409
     listed = client.get("/api/sweeps").json()
@@ -72,17 +87,25 @@ def test_sweep_runs_in_the_background_and_exports_what_the_cli_writes(client: Te
 
 
 def test_a_point_opens_as_stored_runs_once(client: TestClient) -> None:
-    created = client.post("/api/sweeps", json={"example": "mlx5-300mb-ack", "vary": ["guest.dirty_rate_bytes_per_s=0,1GiB"]}).json()
+    created = client.post(
+        "/api/sweeps",
+        json={"example": "mlx5-300mb-ack", "vary": ["guest.dirty_rate_bytes_per_s=0,1GiB"]},
+    ).json()
     wait_finished(client, created["urls"]["self"])
     first = client.post(f"/api/sweeps/{created['id']}/points/0/run")
     assert first.status_code == 200, first.text
     runs = first.json()
     assert runs["compare"] == f"/compare?a={runs['run_id']}&b={runs['off_run_id']}"
-    assert client.post(f"/api/sweeps/{created['id']}/points/0/run").json() == runs  # a permalink, not a new run
+    assert (
+        client.post(f"/api/sweeps/{created['id']}/points/0/run").json() == runs
+    )  # a permalink, not a new run
     on = client.get(f"/api/runs/{runs['run_id']}").json()
     off = client.get(f"/api/runs/{runs['off_run_id']}").json()
     point = client.get(created["urls"]["points"]).json()["items"][0]
-    assert on["summary"]["downtime_ms"] == point["downtime_ms"] and off["summary"]["downtime_ms"] == point["off_downtime_ms"]
+    assert (
+        on["summary"]["downtime_ms"] == point["downtime_ms"]
+        and off["summary"]["downtime_ms"] == point["off_downtime_ms"]
+    )
     assert "guest.dirty_rate_bytes_per_s=0 B/s" in on["title"]
     page = client.get(f"/sweeps/{created['id']}/points/0", follow_redirects=False)
     assert page.status_code == 303 and page.headers["location"] == runs["compare"]
@@ -96,21 +119,37 @@ def test_a_point_opens_as_stored_runs_once(client: TestClient) -> None:
 @pytest.mark.parametrize(
     ("body", "loc", "message"),
     [
-        ({"example": "mlx5-300mb-ack", "vary": ["seed=1,2", "guest.nope=1..2"]}, ["body", "vary", 1],
-         "guest.nope: unknown field 'nope' in guest"),
-        ({"example": "mlx5-300mb-ack", "vary": ["guest.ram_bytes=2GiB..1GiB"]}, ["body", "vary", 0],
-         "guest.ram_bytes: empty range"),
-        ({"example": "mlx5-300mb-ack", "vary": ["seed=0..100000:101", "link.latency_ms=0..1:100"]}, ["body", "vary"],
-         "too many points (101 x 100 = 10100; the limit is 10000 per sweep)"),
+        (
+            {"example": "mlx5-300mb-ack", "vary": ["seed=1,2", "guest.nope=1..2"]},
+            ["body", "vary", 1],
+            "guest.nope: unknown field 'nope' in guest",
+        ),
+        (
+            {"example": "mlx5-300mb-ack", "vary": ["guest.ram_bytes=2GiB..1GiB"]},
+            ["body", "vary", 0],
+            "guest.ram_bytes: empty range",
+        ),
+        (
+            {
+                "example": "mlx5-300mb-ack",
+                "vary": ["seed=0..100000:101", "link.latency_ms=0..1:100"],
+            },
+            ["body", "vary"],
+            "too many points (101 x 100 = 10100; the limit is 10000 per sweep)",
+        ),
         ({"example": "mlx5-300mb-ack", "vary": []}, ["body", "vary"], "at least 1 item"),
         ({"vary": ["seed=1,2"]}, ["body", "scenario"], "give either `scenario` or `example`"),
         ({"example": "nope", "vary": ["seed=1,2"]}, ["body", "example"], "unknown example 'nope'"),
-        ({"scenario": {"guest": {"ram_bytes": "1 KiB"}}, "vary": ["seed=1,2"]}, ["body", "scenario", "guest", "ram_bytes"],
-         "greater than or equal"),
+        (
+            {"scenario": {"guest": {"ram_bytes": "1 KiB"}}, "vary": ["seed=1,2"]},
+            ["body", "scenario", "guest", "ram_bytes"],
+            "greater than or equal",
+        ),
     ],
 )
-def test_bad_sweeps_are_422_naming_the_field_and_store_nothing(client: TestClient, body: dict[str, Any],
-                                                               loc: list[Any], message: str) -> None:
+def test_bad_sweeps_are_422_naming_the_field_and_store_nothing(
+    client: TestClient, body: dict[str, Any], loc: list[Any], message: str
+) -> None:
     response = client.post("/api/sweeps", json=body)
     assert response.status_code == 422, response.text
     item = response.json()["detail"][0]
@@ -119,7 +158,10 @@ def test_bad_sweeps_are_422_naming_the_field_and_store_nothing(client: TestClien
 
 
 def test_full_pool_is_503_with_retry_after_and_cancel_stops_a_sweep(client: TestClient) -> None:
-    big = {"example": "mlx5-300mb-ack", "vary": ["guest.dirty_rate_bytes_per_s=0..1GiB:40", "seed=1..50:50"]}
+    big = {
+        "example": "mlx5-300mb-ack",
+        "vary": ["guest.dirty_rate_bytes_per_s=0..1GiB:40", "seed=1..50:50"],
+    }
     first = client.post("/api/sweeps", json=big)
     assert first.status_code == 202
     second = client.post("/api/sweeps", json=big)
@@ -140,7 +182,12 @@ def test_unfinished_sweep_resumes_at_start_up(db_url: str) -> None:
 
     engine = make_engine(db_url)
     upgrade(engine)
-    plan = plan_sweep(Scenario.model_validate(load_example("mlx5-300mb-ack")), VARY, compare_ack=False, max_points=100)
+    plan = plan_sweep(
+        Scenario.model_validate(load_example("mlx5-300mb-ack")),
+        VARY,
+        compare_ack=False,
+        max_points=100,
+    )
     sweep_id = create_sweep(engine, plan, VARY, source="api")
     expected = run_all(plan, InlineExecutor())
     save_points(engine, sweep_id, plan, [(0, expected[0])])

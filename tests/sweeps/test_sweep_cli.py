@@ -15,7 +15,12 @@ from app.engine.examples import load_example
 from tests.sweeps.conftest import cli
 
 GiB = 1024**3
-VARY = ["--vary", "guest.ram_bytes=1GiB..8GiB:log:4", "--vary", "guest.dirty_rate_bytes_per_s=0,512MiB"]
+VARY = [
+    "--vary",
+    "guest.ram_bytes=1GiB..8GiB:log:4",
+    "--vary",
+    "guest.dirty_rate_bytes_per_s=0,512MiB",
+]
 
 
 def sweep(*args: str) -> tuple[int, str, str]:
@@ -27,15 +32,25 @@ def test_results_are_the_same_bytes_whatever_the_workers(tmp_path: Path) -> None
     outs = []
     for workers in ("1", "2"):
         out = tmp_path / f"w{workers}.csv"
-        code, _, stderr = sweep("--example", "mlx5-300mb-ack", *VARY, "--compare-ack", "--workers", workers,
-                                     "--out", str(out), "--quiet")
+        code, _, stderr = sweep(
+            "--example",
+            "mlx5-300mb-ack",
+            *VARY,
+            "--compare-ack",
+            "--workers",
+            workers,
+            "--out",
+            str(out),
+            "--quiet",
+        )
         assert code == 0, stderr
         outs.append(out.read_bytes())
     assert outs[0] == outs[1]
     rows = list(csv.DictReader(outs[0].decode().splitlines()))
     assert [int(r["index"]) for r in rows] == list(range(8))
-    assert [(int(r["guest.ram_bytes"]), int(r["guest.dirty_rate_bytes_per_s"])) for r in rows[:3]] == [
-        (GiB, 0), (GiB, 512 * 1024**2), (2 * GiB, 0)]
+    assert [
+        (int(r["guest.ram_bytes"]), int(r["guest.dirty_rate_bytes_per_s"])) for r in rows[:3]
+    ] == [(GiB, 0), (GiB, 512 * 1024**2), (2 * GiB, 0)]
     # 1 GiB cannot hold the example's 256 MiB working set with 80% zero pages: kept, with the reason.
     assert rows[0]["status"] == "invalid" and "working_set_bytes" in rows[0]["reason"]
     # Every other point matches a single run of the engine with the ack on and off.
@@ -54,8 +69,18 @@ def test_results_are_the_same_bytes_whatever_the_workers(tmp_path: Path) -> None
 
 def test_json_output_and_findings_table(tmp_path: Path) -> None:
     out = tmp_path / "s.json"
-    code, stdout, _ = sweep("--example", "mlx5-300mb-ack", "--vary", "guest.dirty_rate_bytes_per_s=0,1GiB",
-                            "--compare-ack", "--workers", "1", "--out", str(out), "--quiet")
+    code, stdout, _ = sweep(
+        "--example",
+        "mlx5-300mb-ack",
+        "--vary",
+        "guest.dirty_rate_bytes_per_s=0,1GiB",
+        "--compare-ack",
+        "--workers",
+        "1",
+        "--out",
+        str(out),
+        "--quiet",
+    )
     assert code == 0
     doc = json.loads(out.read_text())
     assert doc["format"] == "migscope-sweep" and doc["point_count"] == 2
@@ -70,12 +95,17 @@ def test_json_output_and_findings_table(tmp_path: Path) -> None:
         (["--vary", "guest.nope=1..2"], "error: guest.nope: unknown field 'nope' in guest"),
         (["--vary", "guest.ram_bytes=1GiB..2Gibb"], "error: guest.ram_bytes: unknown unit 'Gibb'"),
         (["--vary", "guest.ram_bytes=2GiB..1GiB"], "error: guest.ram_bytes: empty range"),
-        (["--vary", "guest.ram_bytes=1GiB..2GiB:2000000"],
-         "error: guest.ram_bytes: too many points (2000000; the limit is 1000000 per sweep)"),
+        (
+            ["--vary", "guest.ram_bytes=1GiB..2GiB:2000000"],
+            "error: guest.ram_bytes: too many points (2000000; the limit is 1000000 per sweep)",
+        ),
         ([], "error: give at least one --vary"),
         (["--vary", "seed=1,2", "--executor", "dask"], "error: --executor dask needs --scheduler"),
         (["--vary", "seed=1,2", "--executor", "ray"], "error: unknown executor 'ray'"),
-        (["--vary", "seed=1,2", "--out", "x.txt"], "error: --out x.txt: the file name must end in .csv or .json"),
+        (
+            ["--vary", "seed=1,2", "--out", "x.txt"],
+            "error: --out x.txt: the file name must end in .csv or .json",
+        ),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(args: list[str], message: str) -> None:
@@ -85,7 +115,9 @@ def test_bad_input_is_one_line_and_exit_2(args: list[str], message: str) -> None
     assert stdout == ""
 
 
-def test_stored_sweep_resumes_only_the_missing_points(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_stored_sweep_resumes_only_the_missing_points(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from sqlalchemy import delete
     from sqlmodel import Session, col
 
@@ -96,19 +128,33 @@ def test_stored_sweep_resumes_only_the_missing_points(tmp_path: Path, monkeypatc
     url = f"sqlite:///{tmp_path / 'm.db'}"
     monkeypatch.setenv("DATABASE_URL", url)
     full = tmp_path / "full.csv"
-    code, _, stderr = sweep("--example", "mlx5-300mb-ack", *VARY, "--workers", "1", "--store", "--quiet",
-                            "--out", str(full))
+    code, _, stderr = sweep(
+        "--example",
+        "mlx5-300mb-ack",
+        *VARY,
+        "--workers",
+        "1",
+        "--store",
+        "--quiet",
+        "--out",
+        str(full),
+    )
     assert code == 0, stderr
     sweep_id = stderr.split()[1]
     engine = make_engine(url)
     # As if the process had died after five points: three rows gone, the sweep still running.
     with Session(engine) as session:
-        session.execute(delete(SweepPoint).where(col(SweepPoint.sweep_id) == sweep_id,
-                                                 col(SweepPoint.index).in_([1, 4, 6])))
+        session.execute(
+            delete(SweepPoint).where(
+                col(SweepPoint.sweep_id) == sweep_id, col(SweepPoint.index).in_([1, 4, 6])
+            )
+        )
         session.commit()
     set_status(engine, sweep_id, "running")
     resumed = tmp_path / "resumed.csv"
-    code, _, stderr = sweep("--resume", sweep_id, "--workers", "2", "--quiet", "--out", str(resumed))
+    code, _, stderr = sweep(
+        "--resume", sweep_id, "--workers", "2", "--quiet", "--out", str(resumed)
+    )
     assert code == 0, stderr
     assert resumed.read_bytes() == full.read_bytes()
     with Session(engine) as session:

@@ -42,7 +42,11 @@ def test_a_stored_sweep_holds_every_point_and_equals_the_in_memory_run(db_engine
     assert run_stored_sweep(db_engine, sweep_id, InlineExecutor(), owner="test") == "completed"
     with Session(db_engine) as session:
         sweep = get_sweep(session, sweep_id)
-        assert sweep is not None and sweep.status == "completed" and sweep.done_count == sweep.point_count == 6
+        assert (
+            sweep is not None
+            and sweep.status == "completed"
+            and sweep.done_count == sweep.point_count == 6
+        )
         assert plan_of(sweep) == plan
         points = list_points(session, sweep_id, offset=2, limit=2)
         assert [p.index for p in points] == [2, 3]
@@ -57,7 +61,10 @@ def test_resume_runs_only_missing_points_and_cancel_stops(db_engine: Engine) -> 
     expected = run_all(plan, InlineExecutor())
     save_points(db_engine, sweep_id, plan, [(i, expected[i]) for i in (0, 3, 5)])
     ran: list[int] = []
-    assert run_stored_sweep(db_engine, sweep_id, InlineExecutor(), owner="w1", progress=ran.append) == "completed"
+    assert (
+        run_stored_sweep(db_engine, sweep_id, InlineExecutor(), owner="w1", progress=ran.append)
+        == "completed"
+    )
     assert sum(ran) == 3
     # A second save of a stored point (a slow owner overlapping a resume) neither fails nor double counts.
     save_points(db_engine, sweep_id, plan, [(1, expected[1])])
@@ -81,7 +88,9 @@ def test_claims_keep_two_workers_off_one_sweep(db_engine: Engine) -> None:
     assert unfinished_sweep_ids(db_engine) == [sweep_id]
     assert claim_sweep(db_engine, sweep_id, "worker-a")
     assert not claim_sweep(db_engine, sweep_id, "worker-b")
-    assert claim_sweep(db_engine, sweep_id, "worker-b", stale_after_s=-1)  # owner silent: taken over
+    assert claim_sweep(
+        db_engine, sweep_id, "worker-b", stale_after_s=-1
+    )  # owner silent: taken over
     set_status(db_engine, sweep_id, "completed")
     assert not claim_sweep(db_engine, sweep_id, "worker-a", stale_after_s=-1)
     assert unfinished_sweep_ids(db_engine) == []

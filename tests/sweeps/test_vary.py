@@ -24,7 +24,13 @@ def axis(spec: str, base: Scenario) -> tuple[object, ...]:
 
 
 def test_linear_range_with_units_keeps_the_ends_exact(base: Scenario) -> None:
-    assert axis("guest.dirty_rate_bytes_per_s=0..1GiB:5", base) == (0, GiB // 4, GiB // 2, 3 * GiB // 4, GiB)
+    assert axis("guest.dirty_rate_bytes_per_s=0..1GiB:5", base) == (
+        0,
+        GiB // 4,
+        GiB // 2,
+        3 * GiB // 4,
+        GiB,
+    )
 
 
 def test_log_range_is_geometric_and_integer_for_byte_fields(base: Scenario) -> None:
@@ -34,7 +40,9 @@ def test_log_range_is_geometric_and_integer_for_byte_fields(base: Scenario) -> N
 
 
 def test_options_in_any_order_and_default_count(base: Scenario) -> None:
-    assert axis("guest.ram_bytes=1GiB..64GiB:7:log", base) == axis("guest.ram_bytes=1GiB..64GiB:log:7", base)
+    assert axis("guest.ram_bytes=1GiB..64GiB:7:log", base) == axis(
+        "guest.ram_bytes=1GiB..64GiB:log:7", base
+    )
     assert len(axis("link.latency_ms=0..10", base)) == 10
 
 
@@ -61,14 +69,23 @@ def test_device_fields_by_index(base: Scenario) -> None:
         ("guest.ram_bytes=2GiB..1GiB", "guest.ram_bytes: empty range"),
         ("guest.ram_bytes=2GiB..2GiB:4", "guest.ram_bytes: empty range"),
         ("guest.ram_bytes=1GiB..2GiB:0", "guest.ram_bytes: empty range (0 points)"),
-        ("guest.ram_bytes=1MiB..2GiB", "guest.ram_bytes: 1.0 MiB (1048576 bytes) is out of range (must be >= 64.0 MiB"),
-        ("link.latency_ms=0..2000", "link.latency_ms: 2000 ms is out of range (must be <= 1000 ms)"),
+        (
+            "guest.ram_bytes=1MiB..2GiB",
+            "guest.ram_bytes: 1.0 MiB (1048576 bytes) is out of range (must be >= 64.0 MiB",
+        ),
+        (
+            "link.latency_ms=0..2000",
+            "link.latency_ms: 2000 ms is out of range (must be <= 1000 ms)",
+        ),
         ("max_time_ms=0..10", "max_time_ms: 0 ms is out of range (must be > 0 ms)"),
         ("devices.1.initial_bytes=1..2", "devices.1.initial_bytes: devices has 1 entries"),
         ("devices.0.preset=1,2", "devices.0.preset: not a numeric field"),
         ("guest.dirty_pattern=1..2", "guest.dirty_pattern: not a numeric field"),
         ("guest=1", "guest: is a group of fields"),
-        ("guest.zero_page_fraction=0..1:log", "guest.zero_page_fraction: a log range must start above 0"),
+        (
+            "guest.zero_page_fraction=0..1:log",
+            "guest.zero_page_fraction: a log range must start above 0",
+        ),
         ("guest.ram_bytes=1GiB..2GiB:cubic", "guest.ram_bytes: unknown range option 'cubic'"),
         ("guest.ram_bytes=1GiB,1GiB", "guest.ram_bytes: a value is listed twice"),
         ("guest.ram_bytes", "expected PATH=A..B"),
@@ -85,11 +102,19 @@ def test_bad_vary_is_one_line_naming_the_field(spec: str, message: str, base: Sc
 
 def test_plan_limits(base: Scenario) -> None:
     with pytest.raises(VaryError, match=r"too many points \(100 x 101 = 10100; the limit is 10000"):
-        plan_sweep(base, ["guest.ram_bytes=1GiB..64GiB:100", "link.latency_ms=0..100:101"],
-                   compare_ack=False, max_points=10_000)
+        plan_sweep(
+            base,
+            ["guest.ram_bytes=1GiB..64GiB:100", "link.latency_ms=0..100:101"],
+            compare_ack=False,
+            max_points=10_000,
+        )
     with pytest.raises(VaryError, match="at most 3 fields"):
-        plan_sweep(base, ["seed=1,2", "link.latency_ms=1,2", "guest.setup_ms=1,2", "guest.vm_stop_ms=1,2"],
-                   compare_ack=False, max_points=10_000)
+        plan_sweep(
+            base,
+            ["seed=1,2", "link.latency_ms=1,2", "guest.setup_ms=1,2", "guest.vm_stop_ms=1,2"],
+            compare_ack=False,
+            max_points=10_000,
+        )
     with pytest.raises(VaryError, match="seed: varied twice"):
         plan_sweep(base, ["seed=1,2", "seed=3,4"], compare_ack=False, max_points=10_000)
     with pytest.raises(VaryError, match="at least one --vary"):
@@ -97,10 +122,19 @@ def test_plan_limits(base: Scenario) -> None:
 
 
 def test_grid_is_row_major_with_the_first_axis_slowest(base: Scenario) -> None:
-    plan = plan_sweep(base, ["seed=1,2", "link.latency_ms=0..2:3", "guest.setup_ms=5,6"],
-                      compare_ack=False, max_points=100)
+    plan = plan_sweep(
+        base,
+        ["seed=1,2", "link.latency_ms=0..2:3", "guest.setup_ms=5,6"],
+        compare_ack=False,
+        max_points=100,
+    )
     assert plan.shape == (2, 3, 2) and plan.point_count == 12
-    assert [plan.values_at(i) for i in (0, 1, 2, 11)] == [(1, 0.0, 5.0), (1, 0.0, 6.0), (1, 1.0, 5.0), (2, 2.0, 6.0)]
+    assert [plan.values_at(i) for i in (0, 1, 2, 11)] == [
+        (1, 0.0, 5.0),
+        (1, 0.0, 6.0),
+        (1, 1.0, 5.0),
+        (2, 2.0, 6.0),
+    ]
     assert len({plan.values_at(i) for i in range(12)}) == 12
     doc = point_document(plan.base, plan.paths, plan.values_at(11))
     assert (doc["seed"], doc["link"]["latency_ms"], doc["guest"]["setup_ms"]) == (2, 2.0, 6.0)

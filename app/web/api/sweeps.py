@@ -6,46 +6,40 @@ the web's thread pool). Every finished point is a row, so a sweep survives a res
 
 from __future__ import annotations
 
-import copy
 from collections.abc import AsyncIterator
-from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 import anyio
 import anyio.to_thread
 from fastapi import APIRouter, Body, Depends, HTTPException, Path, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.sse import EventSourceResponse, ServerSentEvent
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from sqlalchemy import Engine
 from sqlmodel import Session
 
-from app.engine.compare import scenario_with_ack
-from app.engine.scenario import LIMITS, Scenario
-from app.settings import Settings
-from app.store.models import Sweep, SweepPoint
+from app.engine.scenario import Scenario
+from app.store.models import SweepPoint
 from app.store.sweeps import (
     cancel_sweep,
     create_sweep,
-    get_point,
     get_sweep,
     list_points,
     list_sweeps,
     plan_of,
     point_results,
-    set_point_runs,
 )
 from app.sweeps.limits import MAX_POINTS_API, MAX_VARIED_FIELDS, MAX_VARY_CHARS
 from app.sweeps.output import to_csv
 from app.sweeps.plan import plan_sweep
-from app.sweeps.point import INVALID, OUTPUT_FIELDS, point_document
-from app.sweeps.vary import VaryError, parse_vary, shown
+from app.sweeps.point import OUTPUT_FIELDS
+from app.sweeps.vary import VaryError, parse_vary
 
 from .. import urls as paths
 from ..deps import EngineDep, SessionDep, SettingsDep, UrlsDep
 from ..run_requests import ExampleRun, scenario_from_request
-from ..runner import off_loop, simulate_and_store
 from ..sweep_pool import RETRY_AFTER_S, SweepPool, SweepPoolFull
+from ..sweeps import SweepDep, SweepOut, open_point, sweep_out
 from ..urls import Urls
 from .models import ERROR_RESPONSES, NON_JSON_ERROR_RESPONSES, ErrorResponse
 
@@ -55,7 +49,6 @@ POINTS_PAGE_DEFAULT = 1000
 STREAM_SECONDS = 300
 POLL_SECONDS = 0.5
 RECONNECT_MS = 2000
-SweepStatus = Literal["queued", "running", "completed", "cancelled", "failed"]
 VarySpec = Annotated[str, StringConstraints(min_length=1, max_length=MAX_VARY_CHARS)]
 
 
@@ -64,55 +57,22 @@ class SweepRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    scenario: Scenario | None = Field(default=None, description="the base scenario (or give `example`)")
-    example: str | None = Field(default=None, max_length=100, description="a shipped example as the base")
+    scenario: Scenario | None = Field(
+        default=None, description="the base scenario (or give `example`)"
+    )
+    example: str | None = Field(
+        default=None, max_length=100, description="a shipped example as the base"
+    )
     overrides: dict[str, Any] = Field(default_factory=dict, description="merged into the example")
     vary: list[VarySpec] = Field(
-        min_length=1, max_length=MAX_VARIED_FIELDS,
+        min_length=1,
+        max_length=MAX_VARIED_FIELDS,
         description="PATH=A..B[:log][:N] or PATH=v1,v2,... (the CLI's --vary syntax), e.g. guest.ram_bytes=1GiB..64GiB:log:12",
     )
-    compare_ack: bool = Field(default=True, description="run every point with switchover-ack on and off")
+    compare_ack: bool = Field(
+        default=True, description="run every point with switchover-ack on and off"
+    )
     title: str | None = Field(default=None, max_length=200)
-
-
-class SweepLimits(BaseModel):
-    max_points: int = Field(description="points per sweep through the API")
-    max_varied_fields: int
-    max_steps_per_point: int = Field(description="engine steps per run of a point (a point reaching it ends as cancelled)")
-    max_time_ms: float = Field(description="simulated time per run of a point (the scenario's max_time_ms, at most this)")
-
-
-class SweepAxisOut(BaseModel):
-    path: str
-    kind: str = Field(description="bytes, rate, ms, number or integer")
-    spec: str
-    values: list[int | float]
-    labels: list[str] = Field(description="the values as people read them (MiB, ms)")
-
-
-class SweepLinks(BaseModel):
-    self: str
-    page: str
-    points: str
-    export_csv: str
-    events: str
-    cancel: str
-
-
-class SweepOut(BaseModel):
-    id: str
-    title: str
-    status: SweepStatus
-    compare_ack: bool
-    point_count: int
-    done_count: int
-    progress: float = Field(ge=0, le=1)
-    axes: list[SweepAxisOut]
-    created_at: datetime
-    updated_at: datetime
-    error: str | None
-    limits: SweepLimits
-    urls: SweepLinks
 
 
 class SweepListOut(BaseModel):
@@ -123,7 +83,9 @@ class SweepListOut(BaseModel):
 class SweepPointOut(BaseModel):
     index: int
     values: list[int | float]
-    status: str = Field(description="completed, failed, cancelled (with the ack on when compared), invalid or error")
+    status: str = Field(
+        description="completed, failed, cancelled (with the ack on when compared), invalid or error"
+    )
     reason: str
     downtime_ms: float | None
     total_time_ms: float | None
@@ -161,41 +123,13 @@ def sweep_pool(request: Request) -> SweepPool:
 SweepPoolDep = Annotated[SweepPool, Depends(sweep_pool)]
 
 
-def sweep_or_404(sweep_id: Annotated[str, Path(max_length=64, description="the sweep's id")], session: SessionDep) -> Sweep:
-    sweep = get_sweep(session, sweep_id)
-    if sweep is None:
-        raise HTTPException(status_code=404, detail=f"no sweep with id {sweep_id!r}")
-    return sweep
-
-
-SweepDep = Annotated[Sweep, Depends(sweep_or_404)]
-
-
-def limits_out(settings: Settings) -> SweepLimits:
-    return SweepLimits(max_points=MAX_POINTS_API, max_varied_fields=MAX_VARIED_FIELDS,
-                       max_steps_per_point=settings.max_steps_per_run, max_time_ms=LIMITS["max_time_ms"])
-
-
-def sweep_out(sweep: Sweep, urls: Urls, settings: Settings) -> SweepOut:
-    plan = plan_of(sweep)
-    axes = [SweepAxisOut(path=a.path, kind=a.field.kind, spec=a.spec, values=list(a.values),
-                         labels=[shown(a.field, v, exact=False) for v in a.values]) for a in plan.axes]
-    return SweepOut(
-        id=sweep.id, title=sweep.title, status=sweep.status,  # type: ignore[arg-type]
-        compare_ack=sweep.compare_ack, point_count=sweep.point_count, done_count=sweep.done_count,
-        progress=min(1.0, sweep.done_count / sweep.point_count) if sweep.point_count else 1.0,
-        axes=axes, created_at=sweep.created_at, updated_at=sweep.updated_at, error=sweep.error,
-        limits=limits_out(settings),
-        urls=SweepLinks(self=urls.api_sweep(sweep.id), page=urls.sweep(sweep.id), points=urls.api_sweep_points(sweep.id),
-                        export_csv=urls.api_sweep_export_csv(sweep.id), events=urls.api_sweep_events(sweep.id),
-                        cancel=urls.api_sweep_cancel(sweep.id)),
-    )
-
-
 def point_out(point: SweepPoint, urls: Urls) -> SweepPointOut:
-    return SweepPointOut(index=point.index, values=list(point.axis_values),
-                         **{name: getattr(point, name) for name in OUTPUT_FIELDS},
-                         page=urls.sweep_point(point.sweep_id, point.index))
+    return SweepPointOut(
+        index=point.index,
+        values=list(point.axis_values),
+        **{name: getattr(point, name) for name in OUTPUT_FIELDS},
+        page=urls.sweep_point(point.sweep_id, point.index),
+    )
 
 
 def _vary_error(message: str, loc: list[str | int]) -> RequestValidationError:
@@ -223,22 +157,36 @@ def start_sweep(engine: Engine, pool: SweepPool, body: SweepRequest, *, source: 
         except VaryError as error:
             raise _vary_error(str(error), ["body", "vary", index]) from None
     try:
-        plan = plan_sweep(scenario, body.vary, compare_ack=body.compare_ack, max_points=MAX_POINTS_API,
-                          max_steps=pool.settings.max_steps_per_run)
+        plan = plan_sweep(
+            scenario,
+            body.vary,
+            compare_ack=body.compare_ack,
+            max_points=MAX_POINTS_API,
+            max_steps=pool.settings.max_steps_per_run,
+        )
     except VaryError as error:
         raise _vary_error(str(error), ["body", "vary"]) from None
     try:
         pool.reserve()
     except SweepPoolFull as error:
-        raise HTTPException(status_code=503, detail=str(error), headers={"Retry-After": str(RETRY_AFTER_S)}) from None
+        raise HTTPException(
+            status_code=503, detail=str(error), headers={"Retry-After": str(RETRY_AFTER_S)}
+        ) from None
     sweep_id = create_sweep(engine, plan, body.vary, source=source, title=body.title)
     pool.start(sweep_id)  # a lost race for the last slot leaves it queued: the rescan starts it
     return sweep_id
 
 
 @router.post(
-    paths.API_SWEEPS_PATH, status_code=202, response_model=SweepOut,
-    responses={503: {"model": ErrorResponse, "description": "max_concurrent_sweeps are running; see Retry-After"}},
+    paths.API_SWEEPS_PATH,
+    status_code=202,
+    response_model=SweepOut,
+    responses={
+        503: {
+            "model": ErrorResponse,
+            "description": "max_concurrent_sweeps are running; see Retry-After",
+        }
+    },
 )
 def create_sweep_endpoint(
     body: Annotated[SweepRequest, Body()],
@@ -259,7 +207,9 @@ def create_sweep_endpoint(
 
 @router.get(paths.API_SWEEPS_PATH, response_model=SweepListOut)
 def read_sweeps(
-    session: SessionDep, settings: SettingsDep, urls: UrlsDep,
+    session: SessionDep,
+    settings: SettingsDep,
+    urls: UrlsDep,
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
 ) -> SweepListOut:
@@ -269,7 +219,9 @@ def read_sweeps(
 
 
 @router.get(paths.API_SWEEP_PATH, response_model=SweepOut)
-def read_sweep(sweep: SweepDep, settings: SettingsDep, urls: UrlsDep, response: Response) -> SweepOut:
+def read_sweep(
+    sweep: SweepDep, settings: SettingsDep, urls: UrlsDep, response: Response
+) -> SweepOut:
     """Status (queued, running, completed, cancelled, failed), progress and limits."""
     response.headers["Cache-Control"] = "no-store"
     return sweep_out(sweep, urls, settings)
@@ -277,40 +229,60 @@ def read_sweep(sweep: SweepDep, settings: SettingsDep, urls: UrlsDep, response: 
 
 @router.get(paths.API_SWEEP_POINTS_PATH, response_model=SweepPointsOut)
 def read_sweep_points(
-    sweep: SweepDep, session: SessionDep, urls: UrlsDep,
+    sweep: SweepDep,
+    session: SessionDep,
+    urls: UrlsDep,
     offset: Annotated[int, Query(ge=0, le=MAX_POINTS_API)] = 0,
     limit: Annotated[int, Query(ge=1, le=MAX_POINTS_API)] = POINTS_PAGE_DEFAULT,
 ) -> SweepPointsOut:
     """Finished points in index order, one page at a time (`values` follow the sweep's axes)."""
     points = list_points(session, sweep.id, offset=offset, limit=limit)
     more = offset + limit < sweep.done_count
-    return SweepPointsOut(items=[point_out(p, urls) for p in points], offset=offset, limit=limit,
-                          total=sweep.done_count, point_count=sweep.point_count,
-                          next=urls.api_sweep_points(sweep.id, offset + limit, limit) if more else None)
+    return SweepPointsOut(
+        items=[point_out(p, urls) for p in points],
+        offset=offset,
+        limit=limit,
+        total=sweep.done_count,
+        point_count=sweep.point_count,
+        next=urls.api_sweep_points(sweep.id, offset + limit, limit) if more else None,
+    )
 
 
 @router.get(
     paths.API_SWEEP_EXPORT_CSV_PATH,
     response_class=Response,
-    responses={**NON_JSON_ERROR_RESPONSES, 200: {"content": {"text/csv": {"schema": {"type": "string"}}},
-                                                 "description": "one row per finished point, as `migscope sweep --out`"}},
+    responses={
+        **NON_JSON_ERROR_RESPONSES,
+        200: {
+            "content": {"text/csv": {"schema": {"type": "string"}}},
+            "description": "one row per finished point, as `migscope sweep --out`",
+        },
+    },
 )
 def export_sweep_csv(sweep: SweepDep, session: SessionDep) -> Response:
     """Every finished point as CSV: the same bytes `migscope sweep --out FILE.csv` writes."""
     text = to_csv(plan_of(sweep), point_results(session, sweep.id))
-    return Response(text, media_type="text/csv; charset=utf-8",
-                    headers={"Content-Disposition": f'attachment; filename="sweep-{sweep.id}.csv"'})
+    return Response(
+        text,
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="sweep-{sweep.id}.csv"'},
+    )
 
 
 @router.post(
-    paths.API_SWEEP_CANCEL_PATH, response_model=SweepOut,
+    paths.API_SWEEP_CANCEL_PATH,
+    response_model=SweepOut,
     responses={409: {"model": ErrorResponse, "description": "the sweep has already finished"}},
 )
-def cancel_sweep_endpoint(sweep: SweepDep, engine: EngineDep, session: SessionDep, settings: SettingsDep,
-                          urls: UrlsDep) -> SweepOut:
+def cancel_sweep_endpoint(
+    sweep: SweepDep, engine: EngineDep, session: SessionDep, settings: SettingsDep, urls: UrlsDep
+) -> SweepOut:
     """Cancel a queued or running sweep; its runner stops within a batch. Stored points stay."""
     if not cancel_sweep(engine, sweep.id):
-        raise HTTPException(status_code=409, detail=f"the sweep is {sweep.status}; only queued or running sweeps cancel")
+        raise HTTPException(
+            status_code=409,
+            detail=f"the sweep is {sweep.status}; only queued or running sweeps cancel",
+        )
     session.expire_all()
     fresh = get_sweep(session, sweep.id)
     assert fresh is not None
@@ -322,17 +294,30 @@ def _progress(engine: Engine, sweep_id: str) -> dict[str, Any] | None:
         sweep = get_sweep(session, sweep_id)
         if sweep is None:
             return None
-        return {"status": sweep.status, "done_count": sweep.done_count, "point_count": sweep.point_count,
-                "error": sweep.error}
+        return {
+            "status": sweep.status,
+            "done_count": sweep.done_count,
+            "point_count": sweep.point_count,
+            "error": sweep.error,
+        }
 
 
 @router.get(
     paths.API_SWEEP_EVENTS_PATH,
     response_class=EventSourceResponse,
-    responses={**NON_JSON_ERROR_RESPONSES, 200: {"content": {"text/event-stream": {"schema": {
-        "type": "string",
-        "description": 'events "data: {status, done_count, point_count, error}" whenever they change',
-    }}}}},
+    responses={
+        **NON_JSON_ERROR_RESPONSES,
+        200: {
+            "content": {
+                "text/event-stream": {
+                    "schema": {
+                        "type": "string",
+                        "description": 'events "data: {status, done_count, point_count, error}" whenever they change',
+                    }
+                }
+            }
+        },
+    },
 )
 async def read_sweep_events(sweep: SweepDep, engine: EngineDep) -> AsyncIterator[ServerSentEvent]:
     """Server-Sent Events: the sweep's progress whenever it changes, until it finishes (a stream
@@ -344,7 +329,9 @@ async def read_sweep_events(sweep: SweepDep, engine: EngineDep) -> AsyncIterator
     while state is not None:
         if state != last:
             last = state
-            yield ServerSentEvent(id=str(state["done_count"]), data=state, retry=RECONNECT_MS if first else None)
+            yield ServerSentEvent(
+                id=str(state["done_count"]), data=state, retry=RECONNECT_MS if first else None
+            )
             first = False
         if state["status"] not in ("queued", "running") or anyio.current_time() >= deadline:
             return
@@ -352,49 +339,25 @@ async def read_sweep_events(sweep: SweepDep, engine: EngineDep) -> AsyncIterator
         state = await anyio.to_thread.run_sync(_progress, engine, sweep.id)
 
 
-def point_title(sweep: Sweep, values: list[Any]) -> str:
-    plan = plan_of(sweep)
-    where = ", ".join(f"{a.path}={shown(a.field, v, exact=False)}" for a, v in zip(plan.axes, values, strict=True))
-    return f"{plan.base.get('title', 'sweep')} @ {where}"[:180]
-
-
-def point_runs(engine: Engine, sweep: Sweep, point: SweepPoint, settings: Settings) -> tuple[str, str | None]:
-    """The point's stored runs, simulated and stored on first use (blocking: call off the loop)."""
-    if point.run_id is not None:
-        return point.run_id, point.off_run_id
-    plan = plan_of(sweep)
-    doc = copy.deepcopy(point_document(plan.base, plan.paths, tuple(point.axis_values)))
-    doc["title"] = point_title(sweep, list(point.axis_values))
-    scenario = Scenario.model_validate(doc)
-    scenarios = [scenario_with_ack(scenario, True), scenario_with_ack(scenario, False)] if sweep.compare_ack else [scenario]
-    stored = simulate_and_store(engine, scenarios, settings.max_steps_per_run)
-    run_id, off_run_id = stored[0][0], (stored[1][0] if len(stored) > 1 else None)
-    set_point_runs(engine, sweep.id, point.index, run_id, off_run_id)
-    return run_id, off_run_id
-
-
-async def open_point(engine: Engine, session: Session, sweep: Sweep, index: int, settings: Settings) -> tuple[str, str | None]:
-    point = get_point(session, sweep.id, index)
-    if point is None:
-        raise HTTPException(status_code=404, detail=f"sweep {sweep.id} has no finished point {index}")
-    if point.status == INVALID:
-        raise HTTPException(status_code=409, detail=f"point {index} is not a valid scenario: {point.reason}")
-    try:
-        return await off_loop(settings, point_runs, engine, sweep, point, settings)
-    except ValidationError as error:
-        raise HTTPException(status_code=409, detail=f"point {index} is not a valid scenario: {error.errors()[0]['msg']}") from None
-
-
 @router.post(
-    paths.API_SWEEP_POINT_RUN_PATH, response_model=SweepPointRuns,
+    paths.API_SWEEP_POINT_RUN_PATH,
+    response_model=SweepPointRuns,
     responses={409: {"model": ErrorResponse, "description": "the point's scenario is invalid"}},
 )
 async def run_sweep_point(
-    sweep: SweepDep, engine: EngineDep, session: SessionDep, settings: SettingsDep, urls: UrlsDep,
+    sweep: SweepDep,
+    engine: EngineDep,
+    session: SessionDep,
+    settings: SettingsDep,
+    urls: UrlsDep,
     index: Annotated[int, Path(ge=0, le=MAX_POINTS_API * 100)],
 ) -> SweepPointRuns:
     """The point as full stored runs (ack on and off when the sweep compares): simulated on the
     first call, the same runs after."""
     run_id, off_run_id = await open_point(engine, session, sweep, index, settings)
-    return SweepPointRuns(run_id=run_id, off_run_id=off_run_id, run=urls.run(run_id),
-                          compare=urls.compare(run_id, off_run_id) if off_run_id else None)
+    return SweepPointRuns(
+        run_id=run_id,
+        off_run_id=off_run_id,
+        run=urls.run(run_id),
+        compare=urls.compare(run_id, off_run_id) if off_run_id else None,
+    )

@@ -10,8 +10,8 @@ from fastapi.responses import RedirectResponse, Response
 
 from app.sweeps.limits import MAX_POINTS_API
 
-from ..api.sweeps import SweepDep, open_point, sweep_out
 from ..deps import EngineDep, SessionDep, SettingsDep, UrlsDep
+from ..sweeps import SweepDep, open_point, sweep_out
 from ..urls import SWEEP_JSON_PATH, SWEEP_PAGE_PATH, SWEEP_POINT_PAGE_PATH
 from .render import render
 
@@ -29,10 +29,18 @@ OUTPUTS = [
 
 @router.get(SWEEP_PAGE_PATH)
 @router.get(SWEEP_JSON_PATH)
-def read_sweep_page(request: Request, sweep: SweepDep, settings: SettingsDep, urls: UrlsDep) -> Response:
+def read_sweep_page(
+    request: Request, sweep: SweepDep, settings: SettingsDep, urls: UrlsDep
+) -> Response:
     out = sweep_out(sweep, urls, settings)
-    outputs = OUTPUTS if sweep.compare_ack else [
-        ("downtime_ms", "downtime", "ms"), *(o for o in OUTPUTS if o[0] in ("converged", "total_time_ms"))]
+    outputs = (
+        OUTPUTS
+        if sweep.compare_ack
+        else [
+            ("downtime_ms", "downtime", "ms"),
+            *(o for o in OUTPUTS if o[0] in ("converged", "total_time_ms")),
+        ]
+    )
     config = {
         "id": sweep.id,
         "status": out.status,
@@ -45,13 +53,26 @@ def read_sweep_page(request: Request, sweep: SweepDep, settings: SettingsDep, ur
         "outputs": [{"key": k, "label": label, "unit": unit} for k, label, unit in outputs],
     }
     twin = {**out.model_dump(mode="json"), "outputs": config["outputs"]}
-    return render(request, "sweep.html", {"nav": "runs", "sweep": out, "config": config,
-                                          "json_url": urls.sweep(sweep.id, json=True)}, twin=twin)
+    return render(
+        request,
+        "sweep.html",
+        {
+            "nav": "runs",
+            "sweep": out,
+            "config": config,
+            "json_url": urls.sweep(sweep.id, json=True),
+        },
+        twin=twin,
+    )
 
 
 @router.get(SWEEP_POINT_PAGE_PATH)
 async def open_sweep_point(
-    sweep: SweepDep, engine: EngineDep, session: SessionDep, settings: SettingsDep, urls: UrlsDep,
+    sweep: SweepDep,
+    engine: EngineDep,
+    session: SessionDep,
+    settings: SettingsDep,
+    urls: UrlsDep,
     index: Annotated[int, Path(ge=0, le=MAX_POINTS_API * 100)],
 ) -> RedirectResponse:
     """A point as stored runs (simulated on the first visit): its ack on/off comparison, or its run."""

@@ -44,8 +44,12 @@ def upgrade() -> None:
     op.create_index("ix_sweeps_status", "sweeps", ["status"])
     op.create_table(
         "sweep_points",
-        sa.Column("sweep_id", sa.String(length=32), sa.ForeignKey("sweeps.id", ondelete="CASCADE"),
-                  primary_key=True),
+        sa.Column(
+            "sweep_id",
+            sa.String(length=32),
+            sa.ForeignKey("sweeps.id", ondelete="CASCADE"),
+            primary_key=True,
+        ),
         sa.Column("index", sa.Integer(), primary_key=True),
         sa.Column("axis_values", sa.JSON(), nullable=False),
         sa.Column("status", sa.String(length=16), nullable=False),
