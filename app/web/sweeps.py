@@ -7,6 +7,7 @@ import copy
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
+import anyio.to_thread
 from fastapi import Depends, HTTPException, Path
 from pydantic import BaseModel, Field, ValidationError
 from sqlalchemy import Engine
@@ -22,7 +23,7 @@ from app.sweeps.point import INVALID, point_document
 from app.sweeps.vary import shown
 
 from .deps import SessionDep
-from .runner import off_loop, simulate_and_store
+from .runner import run_and_store
 from .urls import Urls
 
 SweepStatus = Literal["queued", "running", "completed", "cancelled", "failed"]
@@ -137,43 +138,44 @@ def point_title(sweep: Sweep, values: list[Any]) -> str:
     return f"{plan.base.get('title', 'sweep')} @ {where}"[:180]
 
 
-def point_runs(
-    engine: Engine, sweep: Sweep, point: SweepPoint, settings: Settings
-) -> tuple[str, str | None]:
-    """The point's stored runs, simulated and stored on first use (blocking: call off the loop)."""
-    if point.run_id is not None:
-        return point.run_id, point.off_run_id
+def point_scenarios(sweep: Sweep, point: SweepPoint) -> list[Scenario]:
+    """The point's scenario, with the ack on and off when the sweep compares (ValidationError
+    if the point is not a valid scenario)."""
     plan = plan_of(sweep)
     doc = copy.deepcopy(point_document(plan.base, plan.paths, tuple(point.axis_values)))
     doc["title"] = point_title(sweep, list(point.axis_values))
     scenario = Scenario.model_validate(doc)
-    scenarios = (
-        [scenario_with_ack(scenario, True), scenario_with_ack(scenario, False)]
-        if sweep.compare_ack
-        else [scenario]
-    )
-    stored = simulate_and_store(engine, scenarios, settings.max_steps_per_run)
-    run_id, off_run_id = stored[0][0], (stored[1][0] if len(stored) > 1 else None)
-    set_point_runs(engine, sweep.id, point.index, run_id, off_run_id)
-    return run_id, off_run_id
+    if not sweep.compare_ack:
+        return [scenario]
+    return [scenario_with_ack(scenario, True), scenario_with_ack(scenario, False)]
 
 
 async def open_point(
     engine: Engine, session: Session, sweep: Sweep, index: int, settings: Settings
 ) -> tuple[str, str | None]:
+    """The point's stored runs (ack on, ack off or None): simulated in the run worker pool, with
+    the run budgets, on first use; the same runs after."""
     point = get_point(session, sweep.id, index)
     if point is None:
         raise HTTPException(
             status_code=404, detail=f"sweep {sweep.id} has no finished point {index}"
         )
+    if point.run_id is not None:
+        return point.run_id, point.off_run_id
     if point.status == INVALID:
         raise HTTPException(
             status_code=409, detail=f"point {index} is not a valid scenario: {point.reason}"
         )
     try:
-        return await off_loop(settings, point_runs, engine, sweep, point, settings)
+        scenarios = point_scenarios(sweep, point)
     except ValidationError as error:
         raise HTTPException(
             status_code=409,
             detail=f"point {index} is not a valid scenario: {error.errors()[0]['msg']}",
         ) from None
+    stored = await run_and_store(settings, scenarios)
+    run_id, off_run_id = stored[0].id, (stored[1].id if len(stored) > 1 else None)
+    await anyio.to_thread.run_sync(
+        set_point_runs, engine, sweep.id, point.index, run_id, off_run_id
+    )
+    return run_id, off_run_id
