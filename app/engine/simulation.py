@@ -9,7 +9,8 @@ The state lives in small named parts:
 - `src` (source.py): the migration thread's clock, status and counters; `window` its
   bandwidth window (budget, threshold);
 - `devs` (devices.py): each VFIO device's images, QEMU's cached view and both state machines;
-- `main`, `ram_channels`, `device_channels` (stream.py): the channels, sharing one `link`;
+- `channels` (stream.py): the main channel, the multifd channels and the devices' multifd
+  streams, sharing one link;
 - `dst` (destination.py): the destination's load path and its ack count;
 - `rp` (returnpath.py): the return path and the switchover gate;
 - `switchover` (switchover.py): the completion, a collaborator that drives the others.
@@ -31,7 +32,7 @@ from .ram import NORMAL_PAGE_WIRE_BYTES, PAGE_BYTES, ZERO_PAGE_WIRE_BYTES, RamMo
 from .returnpath import ReturnPath
 from .scenario import Scenario
 from .source import RateWindow, SourceThread
-from .stream import MARKER_BYTES, Record, Stream, Wire
+from .stream import MARKER_BYTES, Channels, Record, Stream, Wire
 from .switchover import Switchover
 from .trace import Decision, DeviceStep, EventKind, Gate, Phase, Step, Trace
 from .vfio import VfioState
@@ -80,18 +81,12 @@ class Simulation:
                 )
         # Channels: the main one, and with multifd the RAM channels (and at switchover, on
         # 10.0+, one stream per device's stop-copy state), all sharing one link.
-        self.link = Wire(scenario.link.bandwidth_bytes_per_s / 1000.0, scenario.link.latency_ms)
-        self.main = Stream(self.link, scenario.link.socket_buffer_bytes)
         both_multifd = "multifd" in self.src_caps and "multifd" in self.dst_caps
-        self.lanes = (
-            [Wire(self.link.bytes_per_ms) for _ in range(scenario.params.multifd_channels)]
-            if both_multifd
-            else []
+        self.channels = Channels.create(
+            Wire(scenario.link.bandwidth_bytes_per_s / 1000.0, scenario.link.latency_ms),
+            scenario.link.socket_buffer_bytes,
+            scenario.params.multifd_channels if both_multifd else 0,
         )
-        self.ram_channels = [
-            Stream(self.link, scenario.link.socket_buffer_bytes, lane) for lane in self.lanes
-        ]
-        self.next_ram_channel = 0
         # 10.0+: VFIO stop-copy data over the multifd channels (x-migration-multifd-transfer=auto).
         self.multifd = both_multifd and self.profile.multifd_device_state and bool(self.devs)
         if both_multifd and self.devs and not self.profile.multifd_device_state:
@@ -99,7 +94,6 @@ class Simulation:
                 "multifd: RAM pages use the multifd channels; VFIO device state over multifd needs "
                 "QEMU 10.0, so device data stays on the main channel"
             )
-        self.device_channels: list[Stream] = []
         self.log = EventLog()
         self.steps: list[Step] = []
         self.src = SourceThread()
@@ -175,8 +169,13 @@ class Simulation:
         return self.window.downtime_limit_ms
 
     @property
+    def main(self) -> Stream:
+        """The main channel (qemu_loadvm_state parses it in order)."""
+        return self.channels.main
+
+    @property
     def streams(self) -> list[Stream]:
-        return [self.main, *self.ram_channels, *self.device_channels]
+        return self.channels.all()
 
     def event(
         self,
@@ -354,14 +353,10 @@ class Simulation:
 
     def write_ram(self, nbytes: int, load_cost_ms: float) -> None:
         """RAM pages: the main channel, or with multifd the next multifd channel."""
-        if self.ram_channels:
-            stream = self.ram_channels[self.next_ram_channel]
-            self.next_ram_channel = (self.next_ram_channel + 1) % len(self.ram_channels)
-            record = stream.write(self.t, nbytes, "ram", load_cost_ms)
-            self.t = record.write_ms
-            self.src.transferred += nbytes
-        else:
-            self.write(nbytes, "ram", load_cost_ms)
+        stream = self.channels.ram_stream()
+        record = stream.write(self.t, nbytes, "ram", load_cost_ms)
+        self.t = record.write_ms
+        self.src.transferred += nbytes
         self.src.ram_transferred += nbytes
 
     def budget_exceeded(self) -> bool:

@@ -215,3 +215,46 @@ class _DeviceIndex:
             if record.kind == "vfio_init":
                 init += part
         return data, init
+
+
+@dataclass
+class Channels:
+    """Every channel of one migration, sharing one link: the main channel, and with the
+    multifd capability `multifd-channels` channels carrying RAM pages round-robin and (10.0+)
+    one stream per device's stop-copy state on channel i mod n."""
+
+    link: Wire
+    main: Stream
+    lanes: list[Wire] = field(default_factory=list)
+    ram: list[Stream] = field(default_factory=list)
+    devices: list[Stream] = field(default_factory=list)
+    next_ram: int = 0
+
+    @classmethod
+    def create(cls, link: Wire, buffer_bytes: int, multifd_channels: int) -> Channels:
+        lanes = [Wire(link.bytes_per_ms) for _ in range(multifd_channels)]
+        return cls(
+            link,
+            Stream(link, buffer_bytes),
+            lanes,
+            [Stream(link, buffer_bytes, lane) for lane in lanes],
+        )
+
+    def all(self) -> list[Stream]:
+        return [self.main, *self.ram, *self.devices]
+
+    def ram_stream(self) -> Stream:
+        """The channel the next RAM chunk goes to: multifd round-robin, else the main one."""
+        if not self.ram:
+            return self.main
+        stream = self.ram[self.next_ram]
+        self.next_ram = (self.next_ram + 1) % len(self.ram)
+        return stream
+
+    def device_stream(self, index: int) -> tuple[int, Stream]:
+        """A new stream for device `index`'s multifd stop-copy state, on channel index mod n;
+        the device's load thread on the destination is its loader."""
+        lane = index % len(self.lanes)
+        stream = Stream(self.link, 2**62, self.lanes[lane], capture=[])
+        self.devices.append(stream)
+        return lane, stream

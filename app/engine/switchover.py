@@ -310,9 +310,7 @@ class Switchover:
         finished: list[str] = []
         done_ms = threads_start
         for index, dev in enumerate(sim.devs):
-            lane = sim.lanes[index % len(sim.lanes)]
-            stream = Stream(sim.link, 2**62, lane, capture=[])
-            sim.device_channels.append(stream)
+            lane, stream = sim.channels.device_stream(index)
             t = self.enter_stop_copy(dev, threads_start)
             total, t = self.read_stop_copy(dev, t, stream)
             stream.write(
@@ -327,7 +325,7 @@ class Switchover:
             sim.write(8, "marker", 0.0, dev.name, "END_OF_STATE")
             done_ms = max(done_ms, t)
             finished.append(
-                f"{dev.name} {fmt_b(total)} on channel {index % len(sim.lanes)}, read by {t:.0f} ms, "
+                f"{dev.name} {fmt_b(total)} on channel {lane}, read by {t:.0f} ms, "
                 f"loaded by {stream.dest_free_ms:.0f} ms"
             )
         # The migration thread waits for every device save thread before the non-iterables.
@@ -337,7 +335,7 @@ class Switchover:
             Phase.DEVICE_COMPLETE,
             Decision(
                 code="device_complete",
-                reason=f"multifd: device save threads in parallel over {len(sim.lanes)} "
+                reason=f"multifd: device save threads in parallel over {len(sim.channels.lanes)} "
                 "channel(s) sharing the link: " + "; ".join(finished),
                 qemu_function="vfio_multifd_save_complete_precopy_thread",
             ),

@@ -36,10 +36,17 @@ def scenarios(draw: st.DrawFn) -> dict:
             device["dest_initial_load_ms"] = draw(st.floats(min_value=0, max_value=2000))
         if draw(st.booleans()):
             device["dirty_rate_bytes_per_s"] = draw(st.integers(min_value=0, max_value=64 * MiB))
-        if profile == "2026" and draw(st.booleans()):
+        if draw(st.booleans()):
+            # 2026: a new initial image to re-ack; before: folded into the stop-copy image.
             device["reinit"] = [
                 {"at_ms": draw(st.floats(min_value=0, max_value=3000)), "initial_bytes": 4 * MiB}
             ]
+        if draw(st.booleans()):
+            device["dest_load_granularity"] = draw(st.sampled_from(["image", "byte"]))
+        if draw(st.booleans()):
+            device["reported_stop_copy_bytes"] = draw(st.sampled_from([0, 64 * MiB, 300_000_000]))
+        if draw(st.booleans()):
+            device["setup_saves_initial_image"] = draw(st.booleans())
         devices.append(device)
     caps_choices = [
         [],
@@ -57,6 +64,7 @@ def scenarios(draw: st.DrawFn) -> dict:
         "downtime_limit_ms": draw(st.sampled_from([50, 300, 1000])),
         "max_bandwidth_bytes_per_s": draw(st.sampled_from([0, 32 * MiB, 128 * MiB, 1024 * MiB])),
         "pause_before_switchover_ms": draw(st.sampled_from([0.0, 25.0])),
+        "multifd_channels": draw(st.sampled_from([1, 2, 4])),
     }
     if PROFILES[profile].avail_switchover_bandwidth and draw(st.booleans()):
         params["avail_switchover_bandwidth_bytes_per_s"] = draw(
@@ -70,7 +78,8 @@ def scenarios(draw: st.DrawFn) -> dict:
             "dirty_rate_bytes_per_s": draw(st.sampled_from([0, 4 * MiB, 64 * MiB, 512 * MiB])),
             "working_set_bytes": ws_mib * MiB,
             "zero_page_fraction": zero,
-            "dirty_pattern": draw(st.sampled_from(["uniform", "sequential"])),
+            "dirty_pattern": draw(st.sampled_from(["uniform", "sequential", "hot_cold"])),
+            "vcpus": draw(st.sampled_from([1, 8, 384])),
         },
         "link": {
             "bandwidth_bytes_per_s": draw(st.sampled_from([100 * MiB, 1250 * 1000**2])),
