@@ -9,7 +9,7 @@ NODE_STAMP := node_modules/.installed-stamp
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test check bench system-deps lint clean
+.PHONY: run test check bench stress system-deps lint clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -40,6 +40,13 @@ test: $(STAMP) $(NODE_STAMP) system-deps
 
 bench: $(STAMP)
 	$(PY) -m app.bench
+
+# Load test (not part of `make test`; README "Safe on a shared host"): locust, 451 users for
+# 60 s against a real server on loopback, on SQLite and on a throw-away PostgreSQL server.
+stress: $(STAMP) system-deps
+	$(PY) -m pip install --quiet -e '.[stress]'
+	source .ci/postgres.sh && start_postgres && trap stop_postgres EXIT && \
+	  MIGSCOPE_TEST_POSTGRES_URL="$$PG_URL" $(PY) -m tests.stress.run_stress --db sqlite --db postgres
 
 lint: check
 

@@ -8,7 +8,11 @@ from typing import Any
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 
-SQLITE_BUSY_TIMEOUT_MS = 10_000
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+# Sync requests run in AnyIO's 40 worker threads: up to 40 connections, so a thread never
+# waits for one (10 kept open, the rest opened on demand). A PostgreSQL server needs
+# max_connections of about 45 per web worker process (docs/security.md).
+POOL: dict[str, Any] = {"pool_size": 10, "max_overflow": 30, "pool_timeout": 30}
 
 
 def is_sqlite(url: str) -> bool:
@@ -39,10 +43,10 @@ def make_engine(url: str) -> Engine:
         if path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)
         # Requests run in a thread pool: connections move between threads.
-        engine = create_engine(url, connect_args={"check_same_thread": False})
+        engine = create_engine(url, connect_args={"check_same_thread": False}, **POOL)
         event.listen(engine, "connect", _on_sqlite_connect)
         return engine
-    return create_engine(url, pool_pre_ping=True)
+    return create_engine(url, pool_pre_ping=True, **POOL)
 
 
 def describe_database_error(url: str, error: BaseException) -> str:

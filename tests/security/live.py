@@ -10,6 +10,7 @@ import time
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -21,9 +22,15 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+@dataclass(frozen=True)
+class Server:
+    base: str
+    pid: int
+
+
 @contextmanager
-def served(database_url: str, log_path: Path, **settings: str) -> Iterator[str]:
-    """`migscope serve` on a free loopback port; yields its base URL, stops it afterwards."""
+def served_process(database_url: str, log_path: Path, **settings: str) -> Iterator[Server]:
+    """`migscope serve` on a free loopback port; yields its URL and pid, stops it afterwards."""
     port = free_port()
     env = {
         **os.environ,
@@ -52,7 +59,7 @@ def served(database_url: str, log_path: Path, **settings: str) -> Iterator[str]:
             if proc.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"server did not start: {log_path.read_text()[-3000:]}")
             time.sleep(0.2)
-        yield base
+        yield Server(base, proc.pid)
     finally:
         proc.terminate()
         try:
@@ -61,3 +68,10 @@ def served(database_url: str, log_path: Path, **settings: str) -> Iterator[str]:
             proc.kill()
             proc.wait()
         log.close()
+
+
+@contextmanager
+def served(database_url: str, log_path: Path, **settings: str) -> Iterator[str]:
+    """served_process, yielding only the base URL."""
+    with served_process(database_url, log_path, **settings) as server:
+        yield server.base

@@ -16,6 +16,7 @@ from fastapi import FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -86,7 +87,7 @@ async def _on_busy(request: Request, exc: Exception) -> JSONResponse:
     log.warning("busy", path=request.url.path, reason=str(exc))
     message = (
         str(exc)
-        if not isinstance(exc, OperationalError)
+        if not isinstance(exc, OperationalError | PoolTimeout)
         else "the database is busy; try again shortly"
     )
     return error_response(503, message, headers={"Retry-After": str(retry)})
@@ -109,6 +110,8 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(PoolBusy, _on_busy)
     app.add_exception_handler(StoreBusy, _on_busy)
     app.add_exception_handler(OperationalError, _on_database_error)
+    # No database connection free within the pool's timeout: busy, not broken.
+    app.add_exception_handler(PoolTimeout, _on_busy)
     app.add_exception_handler(Exception, _on_unexpected)
 
 
