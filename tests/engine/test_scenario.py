@@ -1,3 +1,5 @@
+import json
+
 import pytest
 from pydantic import ValidationError
 
@@ -106,3 +108,53 @@ def test_control_characters_are_refused_in_text_fields():
         scenario(title="<script>alert(1)</script>", description="line one\nline two\ttab")
     )
     assert ok.title.startswith("<script>")
+
+
+def test_new_knobs_are_in_the_schema_with_their_limits():
+
+    text = json.dumps(scenario_json_schema())
+    defs = scenario_json_schema()["$defs"]
+    guest, params, device = (
+        defs["Guest"]["properties"],
+        defs["Params"]["properties"],
+        defs["DeviceSpec"]["properties"],
+    )
+    assert guest["vcpus"]["minimum"] == 1 and guest["vcpus"]["maximum"] == 4096
+    assert guest["vm_stop_ms_per_vcpu"]["maximum"] == 600_000
+    assert (
+        guest["hot_set_fraction"]["maximum"] == 1.0
+        and guest["hot_write_fraction"]["minimum"] == 0.0
+    )
+    assert "hot_cold" in json.dumps(guest["dirty_pattern"])
+    assert (
+        params["multifd_channels"]["minimum"] == 1 and params["multifd_channels"]["maximum"] == 64
+    )
+    assert params["multifd_channels"]["default"] == 2  # QEMU's default
+    for key in (
+        "reported_stop_copy_bytes",
+        "dest_load_granularity",
+        "dest_write_bytes_per_s",
+        "setup_saves_initial_image",
+    ):
+        assert key in device, key
+    assert "dest_load_ms" in json.dumps(defs["Reinit"])
+    assert "mlx5vf_resume_write" in text  # the description says where the behaviour comes from
+
+
+def test_scenarios_written_before_the_new_knobs_stay_valid():
+    old = {
+        "guest": {"ram_bytes": "4 GiB", "dirty_pattern": "sequential", "vm_stop_ms": 20},
+        "params": {"max_bandwidth_bytes_per_s": "1 GiB"},
+        "devices": [
+            {
+                "name": "vf",
+                "preset": "mlx5-cx7-vf-300mb",
+                "reinit": [{"at_ms": 100, "initial_bytes": 1024}],
+            }
+        ],
+    }
+    sc = Scenario.model_validate(old)
+    assert sc.guest.vcpus == 1 and sc.params.multifd_channels == 2
+    [dev] = sc.resolved_devices()
+    assert dev.reported_stop_copy_bytes == 300_000_000 and dev.dest_load_granularity == "image"
+    assert dev.reinit[0].dest_load_ms is None
