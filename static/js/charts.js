@@ -26,14 +26,20 @@ function baseSizes(fig) {
     height: fig.layout.height || 360,
     font: (fig.layout.font && fig.layout.font.size) || 13,
     annotations: (fig.layout.annotations || []).map((a) => (a.font && a.font.size) || 12),
+    shifts: (fig.layout.annotations || []).map((a) => a.yshift || 0),
     markers: fig.data.map((t) => (t.marker && typeof t.marker.size === "number" ? t.marker.size : null)),
   };
 }
 
 function scaled(base, on) {
   const k = on ? SCALE : 1;
-  const layout = { "font.size": Math.round(base.font * k), height: Math.round(base.height * (on ? 1.25 : 1)) };
+  // width null + autosize: the chart takes its container's width (Plotly would pin the old one).
+  const layout = {
+    "font.size": Math.round(base.font * k), height: Math.round(base.height * (on ? 1.25 : 1)), width: null, autosize: true,
+  };
   base.annotations.forEach((size, i) => { layout[`annotations[${i}].font.size`] = Math.round(size * k); });
+  base.shifts.forEach((shift, i) => { if (shift) layout[`annotations[${i}].yshift`] = Math.round(shift * k); });
+  layout["margin.t"] = Math.round(40 * k);
   const traces = [];
   const sizes = [];
   base.markers.forEach((size, i) => { if (size !== null) { traces.push(i); sizes.push(Math.round(size * k)); } });
@@ -44,7 +50,9 @@ function applyScale(gd, base, on) {
   const { layout, traces, sizes } = scaled(base, on);
   const plotly = Plotly();
   const done = plotly.relayout(gd, layout);
-  return traces.length ? done.then(() => plotly.restyle(gd, { "marker.size": sizes }, traces)) : done;
+  const restyled = traces.length ? done.then(() => plotly.restyle(gd, { "marker.size": sizes }, traces)) : done;
+  // The page's grid changes with the type size: fit the chart to its new width.
+  return restyled.then(() => plotly.Plots.resize(gd));
 }
 
 /** Presentation mode on or off: every chart's fonts, labels and markers. */
@@ -67,13 +75,26 @@ export function drawCharts(root = document) {
   for (const div of divs) {
     const fig = readJson(div.dataset.figure);
     if (!fig) continue;
+    // The title goes above the chart as text: it wraps on a phone and the toolbar never covers it.
+    const title = fig.layout.title && fig.layout.title.text;
+    if (title && !div.previousElementSibling?.classList.contains("chart-title")) {
+      const heading = document.createElement("p");
+      heading.className = "chart-title";
+      heading.textContent = title.replace(/<[^>]*>/g, "");
+      div.before(heading);
+    }
+    if (title) {
+      fig.layout.title = { text: "" };
+      fig.layout.margin = { ...(fig.layout.margin || {}), t: 40 };
+    }
     const base = baseSizes(fig);
     if (narrow()) {
       // Phones: legends under the plot take the width they need, never an inner scrollbar.
       fig.layout.legend = { ...(fig.layout.legend || {}), orientation: "h", font: { size: 11 } };
       fig.layout.margin = { ...(fig.layout.margin || {}), l: 48, r: 16 };
     }
-    const config = { responsive: true, displaylogo: false, displayModeBar: !narrow(), modeBarButtonsToRemove: ["select2d", "lasso2d"] };
+    // No toolbar: it covered titles and labels; drag zooms, a double click or "Whole run" resets.
+    const config = { responsive: true, displaylogo: false, displayModeBar: false };
     const initial = fig.layout.xaxis && fig.layout.xaxis.range ? fig.layout.xaxis.range.slice() : null;
     const entry = { fig, base, initial, cursor: shapeIndex(fig, "cursor"), curtain: shapeIndex(fig, "curtain") };
     charts.set(div.id, entry);

@@ -1,4 +1,5 @@
-"""One 1280x800 screenshot per page: always into test-artifacts/screenshots/, and into
+"""One 1280x800 screenshot per page, the run page on a phone (390x844) and on a projector
+(1280x720, presentation mode): always into test-artifacts/screenshots/, and into
 docs/screenshots/ when MIGSCOPE_UPDATE_SCREENSHOTS=1 (then commit them)."""
 
 from __future__ import annotations
@@ -8,7 +9,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from playwright.sync_api import Page
+from playwright.sync_api import Browser, Page
 
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = ROOT / "tests" / "fixtures" / "constructed"
@@ -27,12 +28,14 @@ def _ready(page: Page, charts: int = 0) -> None:
     page.wait_for_function("document.body.dataset.ready === '1'")
     if charts:
         page.wait_for_function(f"document.querySelectorAll('.chart.drawn .main-svg').length >= {charts}")
-    page.wait_for_timeout(300)
+        page.wait_for_function("document.body.dataset.charts === '1'")
+    # Fonts and Plotly's responsive resize settle on the next frames.
+    page.evaluate("new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))")
 
 
 def _scroll_to(page: Page, selector: str) -> None:
     page.evaluate(f"window.scrollTo(0, document.querySelector('{selector}').getBoundingClientRect().top + window.scrollY - 8)")
-    page.wait_for_timeout(200)
+    page.evaluate("new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))")
 
 
 def test_screenshot_every_page(page: Page) -> None:
@@ -45,16 +48,10 @@ def test_screenshot_every_page(page: Page) -> None:
     _ready(page)
     _save(page, "new-run")
 
-    page.goto(f"/runs/{run_id}?step={max(0, ack - 1)}")
+    page.goto(f"/runs/{run_id}?step={ack}")
     _ready(page, charts=4)
     _scroll_to(page, "#stepper")
     _save(page, "run")
-
-    page.keyboard.press("p")
-    _ready(page, charts=4)
-    _scroll_to(page, "#stepper")
-    _save(page, "run-presentation")
-    page.keyboard.press("p")
 
     page.goto(pair["page"])
     _ready(page, charts=7)
@@ -80,3 +77,37 @@ def test_screenshot_every_page(page: Page) -> None:
     _ready(page)
     _save(page, "about")
     assert re.search(r"/about$", page.url)
+
+    page.goto("/evidence")
+    _ready(page)
+    _save(page, "evidence")
+
+
+def _ack_step(page: Page) -> tuple[str, int]:
+    run = page.request.post("/api/runs", data={"example": "mlx5-300mb-ack"}).json()
+    ack = page.request.get(f"/api/runs/{run['id']}/series?event_kinds=ack_received").json()["events"][0]["step"]
+    return run["id"], ack
+
+
+def test_screenshot_phone_and_projector(browser: Browser, live_server: str) -> None:
+    phone = browser.new_context(base_url=live_server, viewport={"width": 390, "height": 844}, bypass_csp=True,
+                                is_mobile=True, has_touch=True, device_scale_factor=2)
+    page = phone.new_page()
+    run_id, ack = _ack_step(page)
+    page.goto(f"/runs/{run_id}?step={ack}")
+    _ready(page, charts=4)
+    _scroll_to(page, "#stepper")
+    _save(page, "run-phone")
+    phone.close()
+    projector = browser.new_context(base_url=live_server, viewport={"width": 1280, "height": 720}, bypass_csp=True)
+    page = projector.new_page()
+    page.goto(f"/runs/{run_id}?step={ack}")
+    _ready(page, charts=4)
+    page.keyboard.press("p")
+    page.wait_for_function("document.getElementById('chart-devices')._fullLayout.font.size > 13")
+    # Presentation mode changes the grid: wait until the chart fills its new width.
+    page.wait_for_function("(() => { const gd = document.getElementById('chart-devices');"
+                           " return gd._fullLayout.width >= gd.clientWidth - 2; })()")
+    _scroll_to(page, "#stepper")
+    _save(page, "run-presentation")
+    projector.close()

@@ -94,6 +94,9 @@ def test_presentation_mode_fits_a_1280x720_projector(browser: Browser, live_serv
         page.wait_for_function(
             "document.getElementById('chart-devices').data.find(t => t.meta && t.meta.event_kind === 'ack_received')"
             f".marker.size > {base_marker}")
+        # The grid changes with the type size: every chart fits its new width.
+        page.wait_for_function("[...document.querySelectorAll('.chart.drawn')]"
+                               ".every(gd => Math.abs(gd._fullLayout.width - gd.clientWidth) <= 2)")
         for url in urls:
             page.goto(url)
             ready(page)

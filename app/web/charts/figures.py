@@ -188,10 +188,18 @@ def story_window(events: Sequence[Any], total_ms: float | None) -> list[float] |
     return [lo, hi]
 
 
+# Label rows (pixels above the plot for the two strong labels; fraction of the height below
+# its top for the others): labels of events that happen together never cover each other.
+LABEL_ROWS = {"ack_received": 0, "switchover_permitted": 17, "vm_stop": 0.97, "vm_start": 0.89}
+
+
 def _event_lines(
-    events: Sequence[Mapping[str, Any]], kinds: Iterable[str]
+    events: Sequence[Mapping[str, Any]],
+    kinds: Iterable[str],
+    x_range: Sequence[float] | None = None,
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """Full-height lines and their labels for the events of the given kinds."""
+    """Full-height lines and their labels for the events of the given kinds. A label in the
+    right part of the visible range extends to the left of its line, so it is never cut off."""
     shapes: list[dict[str, Any]] = []
     annotations: list[dict[str, Any]] = []
     wanted = set(kinds)
@@ -214,15 +222,17 @@ def _event_lines(
         seen.add(key)
         label = MARKERS[kind]["label"]
         strong = kind in ("ack_received", "switchover_permitted")
+        right = x_range is not None and event["t_ms"] > x_range[0] + 0.55 * (x_range[1] - x_range[0])
         annotations.append(
             {
                 "name": f"event:{kind}",
                 "x": x,
                 "xref": "x",
-                "y": 1.0 if strong else 0.93,
+                "y": 1.0 if strong else LABEL_ROWS.get(kind, 0.93),
+                "yshift": LABEL_ROWS.get(kind, 0) if strong else 0,
                 "yref": "paper",
                 "yanchor": "bottom" if strong else "top",
-                "xanchor": "right" if kind in ("ack_received", "vm_stop") else "left",
+                "xanchor": "right" if right else "left",
                 "text": f"<b>{label}</b>" if strong else label,
                 "showarrow": False,
                 "textangle": 0,
@@ -328,7 +338,7 @@ def device_chart(
     layout = _base_layout(title, "MiB", x_range)
     layout["yaxis2"] = {"overlaying": "y", "range": [0, 1], "visible": False, "fixedrange": True}
     layout["height"] = 420
-    shapes, annotations = _event_lines(evs, LINES)
+    shapes, annotations = _event_lines(evs, LINES, x_range)
     layout["shapes"] = [*_downtime_band(evs), *shapes, cursor_shape(cursor_ms), curtain_shape(cursor_ms)]
     layout["annotations"] = annotations
     return {"data": traces, "layout": layout}
@@ -415,7 +425,7 @@ def ram_chart(
     }
     layout["margin"]["r"] = 64
     shapes, annotations = _event_lines(
-        evs, ["ack_received", "switchover_permitted", "vm_stop", "vm_start"]
+        evs, ["ack_received", "switchover_permitted", "vm_stop", "vm_start"], x_range
     )
     layout["shapes"] = [*_downtime_band(evs), *shapes, cursor_shape(cursor_ms), curtain_shape(cursor_ms)]
     layout["annotations"] = annotations
@@ -495,7 +505,7 @@ def lane_chart(
         "zeroline": False,
     }
     layout["margin"]["l"] = 120
-    shapes, annotations = _event_lines(evs, ["ack_received", "switchover_permitted"])
+    shapes, annotations = _event_lines(evs, ["ack_received", "switchover_permitted"], x_range)
     layout["shapes"] = [*_downtime_band(evs), *shapes, cursor_shape(cursor_ms), curtain_shape(cursor_ms)]
     layout["annotations"] = annotations
     return {"data": traces, "layout": layout}
@@ -567,8 +577,13 @@ def downtime_chart(runs: Sequence[tuple[str, Mapping[str, Any]]]) -> dict[str, A
                 "textposition": "inside",
                 "insidetextanchor": "middle",
                 "constraintext": "both",
-                "marker": {"color": part.colour, "pattern": {"shape": part.pattern, "fgcolor": "#ffffff"} if part.pattern
-                           else {"shape": ""}, "line": {"color": "#ffffff", "width": 1}},
+                # The pattern is drawn over the colour (overlay), so a patterned segment stays filled.
+                "marker": {
+                    "color": part.colour,
+                    "pattern": {"shape": part.pattern, "fillmode": "overlay", "fgcolor": "#ffffff", "fgopacity": 0.75,
+                                "size": 7},
+                    "line": {"color": "#ffffff", "width": 1},
+                },
                 "hovertemplate": f"{part.label}: %{{x:.1f}} ms (from %{{base:.1f}} ms)<extra>{key}</extra>",
             }
         )
@@ -583,15 +598,15 @@ def downtime_chart(runs: Sequence[tuple[str, Mapping[str, Any]]]) -> dict[str, A
     return {
         "data": traces,
         "layout": {
-            "title": {"text": "Where the downtime went: VM stop to VM start", "x": 0.01, "xanchor": "left"},
+            "title": {"text": "Where the downtime went: VM stop to VM start (ms after VM stop)", "x": 0.01, "xanchor": "left"},
             "barmode": "overlay",
             "uirevision": UIREVISION,
             "height": 150 + 48 * len(rows),
             "margin": {"l": 150 if several else 110, "r": 24, "t": 48, "b": 24},
-            "xaxis": {"ticksuffix": " ms", "rangemode": "tozero", "title": {"text": "ms after VM stop"}},
+            "xaxis": {"ticksuffix": " ms", "rangemode": "tozero"},
             "yaxis": {"automargin": True, "autorange": "reversed", "categoryorder": "array", "categoryarray": rows,
                       "fixedrange": True},
-            "legend": {"orientation": "h", "y": -0.25, "yanchor": "top"},
+            "legend": {"orientation": "h", "y": -0.12, "yanchor": "top"},
             "shapes": shapes,
             "annotations": annotations,
             "uniformtext": {"minsize": 9, "mode": "hide"},

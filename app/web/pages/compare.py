@@ -18,6 +18,7 @@ from ..charts.components import component, ordered
 from ..charts.run_series import chart_events, run_series
 from ..comparison import ack_sentence
 from ..deps import SessionDep, UrlsDep
+from ..explain import summary_story
 from ..urls import COMPARE_PAGE_PATH, absolute
 from .errors import not_found
 from .render import render
@@ -227,6 +228,7 @@ def read_compare_page(
         "a": pub[0],
         "b": pub[1],
         "labels": labels,
+        "stories": [summary_story(p["summary"], p["scenario"], p["source"]) for p in pub],
         "headline": sentence,
         "diffs": diffs,
         "figures": figures,

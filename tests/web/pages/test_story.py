@@ -174,3 +174,9 @@ def test_a_browser_gets_error_pages_and_a_client_json(api_client: TestClient) ->
     bad = api_client.get(URLS.runs() + "?page=minus-one", headers=html)
     assert bad.status_code == 422 and bad.headers["content-type"].startswith("text/html")
     assert "page: Input should be a valid integer" in bad.text
+
+
+def test_compare_says_not_applicable_for_the_ack_off_run(api_client: TestClient) -> None:
+    pair = api_client.post("/api/compare", json={"example": "mlx5-300mb-ack"}).json()
+    html = api_client.get(pair["page"]).text
+    assert html.count("<dt>ACK received</dt><dd>not applicable</dd>") == 1
