@@ -4,6 +4,9 @@ from app.engine import Scenario, simulate
 from app.engine.compare import compare_ack
 from app.engine.examples import EXAMPLES, load_example
 
+# Examples that run until max_time_ms: 5 s of simulated time shows the same outcome.
+NEVER_ENDING = {"stop-copy-query-fails", "mlx5-300mb-default-params", "busy-guest-8.1"}
+
 EXPECTED_STATUS = {
     "ack-cannot-help-big-guest": "completed",
     "ack-without-avail-bw-never-converges": "cancelled",
@@ -32,6 +35,8 @@ def test_every_example_is_listed_here():
 def test_example_runs_to_its_documented_outcome(name):
     doc = load_example(name)
     assert doc["title"] and doc["description"]
+    if doc["max_time_ms"] > 5000 and name in NEVER_ENDING:
+        doc["max_time_ms"] = 5000  # the outcome is the same; thousands of steps fewer
     trace = simulate(Scenario.model_validate(doc))
     assert trace.summary.status == EXPECTED_STATUS[name], trace.summary.reason
 
