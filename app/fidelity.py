@@ -124,7 +124,7 @@ def fixture_rows(fixtures: Path = FIXTURES) -> list[FidelityRow]:
         final = replies[-1]
         # A cancelled run's last reply has no counters: use the last one that has.
         last_ram = next(r for r in reversed(replies) if "ram" in r)
-        src = f"{name} (QEMU 10.0.2, tests/fixtures/qemu)"
+        src = f"{name} (QEMU 10.0.2)"
 
         def row(
             check: str,
@@ -239,7 +239,7 @@ def published_rows() -> list[FidelityRow]:
     moved = (off.downtime_ms or 0.0) - (on.downtime_ms or 0.0)
     rows.append(
         FidelityRow(
-            "switchover-ack moves the mlx5 300 MB initial-image load out of the downtime (off - on)",
+            "ack moves the mlx5 300 MB initial-image load out of downtime (off-on)",
             "published figure",
             _COVER,
             "1480 ms",
@@ -263,7 +263,7 @@ def published_rows() -> list[FidelityRow]:
     s = _run(one_vf)
     rows.append(
         FidelityRow(
-            "stop-copy SAVE of a ~100 MiB mlx5 VF (final image at read_bytes_per_s)",
+            "stop-copy SAVE of a ~100 MiB mlx5 VF",
             "published figure",
             _ORACLE,
             "125-225 ms",
@@ -279,7 +279,7 @@ def published_rows() -> list[FidelityRow]:
     load_ms = s.downtime_breakdown_ms.get("dest_load_device_data", 0.0)
     rows.append(
         FidelityRow(
-            "stop-copy LOAD of a ~100 MiB mlx5 VF inside the downtime",
+            "stop-copy LOAD of a ~100 MiB mlx5 VF, inside the downtime",
             "published figure",
             _ORACLE,
             "214-240 ms",
@@ -315,7 +315,7 @@ def published_rows() -> list[FidelityRow]:
     stop_ms = s.downtime_breakdown_ms.get("vm_stop", 0.0)
     rows.append(
         FidelityRow(
-            "downtime start to VM stopped, guest with two VFs (8 vCPUs assumed)",
+            "VM stop, guest with two VFs (8 vCPUs assumed)",
             "published figure",
             _ORACLE,
             "~128 ms",
@@ -345,7 +345,7 @@ def published_rows() -> list[FidelityRow]:
     stop_ms = s.downtime_breakdown_ms.get("vm_stop", 0.0)
     rows.append(
         FidelityRow(
-            "downtime start to VM stopped, 384-vCPU guest",
+            "VM stop, 384-vCPU guest",
             "published figure",
             _REDHAT,
             "~268 ms",
@@ -389,8 +389,8 @@ def mechanism_rows() -> list[FidelityRow]:
 
     rows.append(
         _mechanism(
-            "16 GiB guest: the RAM round outlasts the image load, so the ack changes nothing",
-            "migration_iteration_run + mlx5vf_cmd_load_vhca_state",
+            "16 GiB guest: the RAM round outlasts the image load, ack changes nothing",
+            "mlx5vf_cmd_load_vhca_state",
             "downtime on = off (10%)",
             ram_round_longer,
             on_doc,
@@ -408,8 +408,8 @@ def mechanism_rows() -> list[FidelityRow]:
 
     rows.append(
         _mechanism(
-            "ack on, no avail-switchover-bandwidth: the stall collapses the measured bandwidth, no convergence",
-            "migration_update_counters (threshold from measured bandwidth)",
+            "ack on, no avail-switchover-bandwidth: stall, never converges",
+            "migration_update_counters",
             "cancelled",
             never,
             never_doc,
@@ -427,8 +427,8 @@ def mechanism_rows() -> list[FidelityRow]:
 
     rows.append(
         _mechanism(
-            "4 VFs: multifd device state loads in parallel, the main channel one after the other",
-            "vfio_multifd_save_complete_precopy_thread vs vfio_save_complete_precopy",
+            "4 VFs: multifd loads in parallel, the main channel one by one",
+            "vfio_multifd_save_complete_precopy_thread",
             "multifd < half",
             multifd,
             four,
@@ -446,8 +446,8 @@ def mechanism_rows() -> list[FidelityRow]:
 
     rows.append(
         _mechanism(
-            "REINIT: 10.2 loads the re-initialised state (900 ms) in the downtime, 2026 re-acks it in pre-copy",
-            "VFIO_PRECOPY_INFO_REINIT (proposed 2026)",
+            "REINIT: 10.2 loads the new state in the downtime, 2026 re-acks it",
+            "VFIO_PRECOPY_INFO_REINIT",
             "900 ms",
             reinit,
             old_doc,
@@ -467,7 +467,7 @@ def mechanism_rows() -> list[FidelityRow]:
 
     rows.append(
         _mechanism(
-            "marker-only passes advance time (issue 8 scenario, 1 MiB initial image)",
+            "marker-only passes advance time (1 MiB initial image)",
             "migration_thread busy loop",
             "completes after the ack",
             no_zero_time_loop,
@@ -494,10 +494,10 @@ def format_table(rows: list[FidelityRow]) -> str:
         )
         for r in rows
     ]
-    widths = [min(70, max(len(h), *(len(b[i]) for b in body))) for i, h in enumerate(headers)]
+    widths = [max(len(h), *(len(b[i]) for b in body)) for i, h in enumerate(headers)]
 
     def line(cells: tuple[str, ...]) -> str:
-        return "  ".join(c[:w].ljust(w) for c, w in zip(cells, widths, strict=True)).rstrip()
+        return "  ".join(c.ljust(w) for c, w in zip(cells, widths, strict=True)).rstrip()
 
     out = [line(headers), line(tuple("-" * w for w in widths))]
     out += [line(b) for b in body]
