@@ -9,10 +9,10 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
-# Sync requests run in AnyIO's 40 worker threads: up to 40 connections, so a thread never
-# waits for one (10 kept open, the rest opened on demand). A PostgreSQL server needs
-# max_connections of about 45 per web worker process (docs/security.md).
-POOL: dict[str, Any] = {"pool_size": 10, "max_overflow": 30, "pool_timeout": 30}
+# Sync requests run in AnyIO's 40 worker threads, and a page may open a second session: up to
+# 80 connections, so a thread never waits for one (10 kept open, the rest opened on demand).
+# A PostgreSQL server needs max_connections of about 90 per web worker (docs/security.md).
+POOL: dict[str, Any] = {"pool_size": 10, "max_overflow": 70, "pool_timeout": 30}
 
 
 def is_sqlite(url: str) -> bool:

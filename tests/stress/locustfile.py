@@ -39,7 +39,7 @@ def _record(response: object) -> None:
 
 
 class Creator(HttpUser):
-    fixed_count = 50
+    fixed_count = int(os.environ.get("MIGSCOPE_STRESS_CREATORS", "50"))
     wait_time = between(0.5, 2.0)
 
     @task(4)
@@ -54,7 +54,7 @@ class Creator(HttpUser):
 
 
 class Reader(HttpUser):
-    fixed_count = 200
+    fixed_count = int(os.environ.get("MIGSCOPE_STRESS_READERS", "200"))
     wait_time = between(0.5, 1.5)
 
     @task(3)
@@ -82,7 +82,7 @@ class Reader(HttpUser):
 
 
 class Follower(HttpUser):
-    fixed_count = 200
+    fixed_count = int(os.environ.get("MIGSCOPE_STRESS_FOLLOWERS", "200"))
     wait_time = between(0.0, 1.0)
 
     @task

@@ -32,7 +32,7 @@ from sqlalchemy.engine import make_url
 
 from tests.security.live import ROOT, served_process
 
-USERS = 50 + 200 + 200 + 1
+MIX = {"creators": 50, "readers": 200, "followers": 200}
 PAGE_NAMES = ("page /runs/ID", "page /runs", "page /new")
 MiB = 1024**2
 
@@ -74,7 +74,11 @@ def _stats(prefix: Path) -> dict[str, dict[str, Any]]:
     return rows
 
 
-def run_one(kind: str, seconds: int, workdir: Path) -> dict[str, Any]:
+def run_one(
+    kind: str, seconds: int, workdir: Path, mix: dict[str, int] | None = None
+) -> dict[str, Any]:
+    mix = mix or MIX
+    users = sum(mix.values()) + 1  # and the presenter
     url = _database(kind, workdir)
     created_path = workdir / f"created-{kind}.txt"
     created_path.write_text("")
@@ -108,7 +112,7 @@ def run_one(kind: str, seconds: int, workdir: Path) -> dict[str, Any]:
                 str(ROOT / "tests" / "stress" / "locustfile.py"),
                 "--headless",
                 "-u",
-                str(USERS),
+                str(users),
                 "-r",
                 "100",
                 "-t",
@@ -168,7 +172,7 @@ def run_one(kind: str, seconds: int, workdir: Path) -> dict[str, Any]:
     return {
         "database": kind,
         "seconds": round(elapsed, 1),
-        "users": USERS,
+        "users": mix,
         "requests": int(total.get("Request Count", 0)),
         "errors": int(total.get("Failure Count", 0)),
         "pages": pages,
@@ -189,12 +193,26 @@ def main() -> None:
     parser.add_argument("--db", action="append", choices=["sqlite", "postgres"])
     parser.add_argument("--seconds", type=int, default=60)
     parser.add_argument("--out", type=Path, default=ROOT / "test-artifacts" / "stress.json")
+    parser.add_argument(
+        "--fan-out",
+        action="store_true",
+        help="instead: 200 readers alone, then with 500 followers (what followers cost reads)",
+    )
     args = parser.parse_args()
     results = []
+    mixes = (
+        [
+            {"creators": 0, "readers": 200, "followers": 0},
+            {"creators": 0, "readers": 200, "followers": 500},
+        ]
+        if args.fan_out
+        else [MIX]
+    )
     for kind in args.db or ["sqlite"]:
-        with tempfile.TemporaryDirectory(prefix="migscope-stress-") as workdir:
-            result = run_one(kind, args.seconds, Path(workdir))
-        results.append(result)
+        for mix in mixes:
+            with tempfile.TemporaryDirectory(prefix="migscope-stress-") as workdir:
+                result = run_one(kind, args.seconds, Path(workdir), mix)
+            results.append(result)
         print(
             json.dumps({k: v for k, v in result.items() if k != "locust_stderr_tail"}, indent=2),
             flush=True,
