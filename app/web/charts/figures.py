@@ -281,7 +281,7 @@ def _marker_traces(
 def _event_text(event: Mapping[str, Any]) -> str:
     device = f" [{event['device']}]" if event.get("device") else ""
     func = f" ({event['qemu_function']})" if event.get("qemu_function") else ""
-    return f"{event['t_ms']:.1f} ms {event['side']}{device}: {event['detail']}{func}"
+    return plain_text(f"{event['t_ms']:.1f} ms {event['side']}{device}: {event['detail']}{func}")
 
 
 def device_chart(

@@ -94,6 +94,10 @@ def test_device_names_are_text_inside_charts() -> None:
     fig = charts.device_chart(series, [])
     assert fig["data"][0]["name"] == "&lt;b&gt;x&lt;/b&gt;: initial at source"
     assert fig["data"][0]["meta"]["device"] == "<b>x</b>"
+    event = {"t_ms": 1.0, "step": 0, "kind": "init_data_sent", "side": "source", "device": "<b>x</b>",
+             "detail": "<b>x</b>: INIT_DATA_SENT", "qemu_function": "f"}
+    marker = charts.device_chart(series, [event])["data"][-1]
+    assert "<b>" not in marker["text"][0] and "&lt;b&gt;x&lt;/b&gt;" in marker["text"][0]
 
 
 def test_devices_with_equal_figures_stay_visible() -> None:
