@@ -9,6 +9,9 @@ PY=.venv/bin/python
 source .ci/postgres.sh
 start_postgres
 trap stop_postgres EXIT
+# A killed run (a CI timeout, Ctrl-C) still stops the server: exit, so the EXIT trap runs.
+trap 'exit 143' TERM
+trap 'exit 130' INT
 export MIGSCOPE_TEST_POSTGRES_URL="$PG_URL"
 
 started=$(date +%s)
