@@ -40,7 +40,9 @@ STEP_COLUMNS: tuple[str, ...] = tuple(
     for name in Step.model_fields
     if name.endswith(("_bytes", "_bytes_per_s", "_ms", "_count")) and name not in ("t_ms", "end_ms")
 )
-DEVICE_COLUMNS: tuple[str, ...] = tuple(name for name in DeviceStep.model_fields if name.endswith("_bytes"))
+DEVICE_COLUMNS: tuple[str, ...] = tuple(
+    name for name in DeviceStep.model_fields if name.endswith("_bytes")
+)
 
 
 class ChartColumnRow(SQLModel, table=True):
@@ -64,7 +66,9 @@ def device_key(position: int, field: str) -> str:
 
 
 def _number(value: Any) -> float:
-    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else np.nan
+    return (
+        float(value) if isinstance(value, int | float) and not isinstance(value, bool) else np.nan
+    )
 
 
 def columns_from_steps(steps: Sequence[Step | Mapping[str, Any]]) -> dict[str, np.ndarray]:
@@ -80,7 +84,10 @@ def columns_from_steps(steps: Sequence[Step | Mapping[str, Any]]) -> dict[str, n
     for position in range(width):
         for field in DEVICE_COLUMNS:
             out[device_key(position, field)] = np.array(
-                [_number(_get(d[position], field)) if position < len(d) else np.nan for d in devices],
+                [
+                    _number(_get(d[position], field)) if position < len(d) else np.nan
+                    for d in devices
+                ],
                 dtype=np.float64,
             )
     return out
@@ -121,10 +128,17 @@ def column_rows(run_id: str, columns: Mapping[str, np.ndarray]) -> list[dict[str
         if not len(part):
             break
         for key, values in columns.items():
-            rows.append({
-                "run_id": run_id, "key": key, "chunk": chunk, "first_ms": float(part[0]),
-                "last_ms": float(part[-1]), "points": len(part), "data": _pack(values[start : start + CHUNK_STEPS]),
-            })
+            rows.append(
+                {
+                    "run_id": run_id,
+                    "key": key,
+                    "chunk": chunk,
+                    "first_ms": float(part[0]),
+                    "last_ms": float(part[-1]),
+                    "points": len(part),
+                    "data": _pack(values[start : start + CHUNK_STEPS]),
+                }
+            )
     return rows
 
 
@@ -144,8 +158,10 @@ def store_trace_columns(engine: Engine, run_id: str, steps: Sequence[Step]) -> N
 
 
 def has_columns(session: Session, run_id: str) -> bool:
-    query = select(func.count()).select_from(ChartColumnRow).where(
-        col(ChartColumnRow.run_id) == run_id, col(ChartColumnRow.key) == X_KEY
+    query = (
+        select(func.count())
+        .select_from(ChartColumnRow)
+        .where(col(ChartColumnRow.run_id) == run_id, col(ChartColumnRow.key) == X_KEY)
     )
     return bool(session.execute(query).scalar())
 
@@ -156,9 +172,11 @@ def ensure_columns(session: Session, run_id: str) -> None:
         return
     from .models import StepRow
 
-    stored = session.execute(
-        select(col(StepRow.data)).where(col(StepRow.run_id) == run_id)
-    ).scalars().all()
+    stored = (
+        session.execute(select(col(StepRow.data)).where(col(StepRow.run_id) == run_id))
+        .scalars()
+        .all()
+    )
     if not stored:
         return
     engine = session.get_bind()
@@ -193,7 +211,9 @@ def load_columns(
     lo = -np.inf if from_ms is None else from_ms
     hi = np.inf if to_ms is None else to_ms
     touched = [c for c, first, last in meta if last >= lo and first <= hi]
-    if not touched:  # the range falls between two chunks: the chunks either side hold the neighbours
+    if (
+        not touched
+    ):  # the range falls between two chunks: the chunks either side hold the neighbours
         touched = [next((c for c, first, _ in meta if first > hi), meta[-1][0])]
     first_chunk = max(min(touched) - (1 if neighbours else 0), 0)
     last_chunk = max(touched) + (1 if neighbours else 0)

@@ -32,7 +32,12 @@ def _sqlite_migration_lock(engine: Engine) -> Iterator[None]:
     lock up front, so a file lock beside the database does the same job.
     """
     database = engine.url.database
-    if engine.dialect.name != "sqlite" or not database or database == ":memory:" or database.startswith("file:"):
+    if (
+        engine.dialect.name != "sqlite"
+        or not database
+        or database == ":memory:"
+        or database.startswith("file:")
+    ):
         yield
         return
     lock_path = Path(f"{database}-migrate.lock")  # matches .gitignore's migrations_db/*.db-*

@@ -38,5 +38,7 @@ class CachedStatic(StaticFiles):
         response = await super().get_response(path, scope)
         if response.status_code in (200, 304):
             vendored = path.replace("\\", "/").startswith("vendor/")
-            response.headers["Cache-Control"] = VENDOR_CACHE_CONTROL if vendored else OWN_CACHE_CONTROL
+            response.headers["Cache-Control"] = (
+                VENDOR_CACHE_CONTROL if vendored else OWN_CACHE_CONTROL
+            )
         return response

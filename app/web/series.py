@@ -153,7 +153,10 @@ def stored_series(
     for field in fields:
         if field.startswith(DEVICE_PREFIX):
             name = field[len(DEVICE_PREFIX) :]
-            targets += [(f"{device}/{name}", name, device, device_key(names.index(device), name)) for device in chosen]
+            targets += [
+                (f"{device}/{name}", name, device, device_key(names.index(device), name))
+                for device in chosen
+            ]
         else:
             targets.append((field, field, None, field))
     table = load_columns(session, run_id, [t[3] for t in targets], from_ms, to_ms)

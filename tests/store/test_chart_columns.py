@@ -92,4 +92,6 @@ def test_series_from_columns_equal_series_from_steps(db_engine: Engine) -> None:
     with Session(db_engine) as session:
         for lo, hi, points in ((None, None, 20_000), (500.0, 1500.0, 20_000), (None, None, 50)):
             steps = load_step_data_in_time(session, run_id, lo, hi)
-            assert stored_series(session, run_id, fields, None, points, lo, hi) == build_series(steps, fields, None, points)
+            assert stored_series(session, run_id, fields, None, points, lo, hi) == build_series(
+                steps, fields, None, points
+            )

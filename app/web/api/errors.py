@@ -49,7 +49,9 @@ async def _on_validation(request: Request, exc: Exception) -> Response:
     errors = list(exc.errors())
     # Items built by validation_items are already clean; FastAPI's own need cleaning.
     response = validation_response(validation_items(errors))
-    page = error_page(request, 422, json.loads(bytes(response.body))["message"])  # a browser gets a page
+    page = error_page(
+        request, 422, json.loads(bytes(response.body))["message"]
+    )  # a browser gets a page
     return page or response
 
 

@@ -29,12 +29,20 @@ _LIST = [
     Component("source_non_iterable", "CPU and device config (source)", "source", "#56B4E9", "-"),
     Component("transfer", "bytes crossing the link", "stream", "#56B4E9", "."),
     Component("dest_load_ram", "loading RAM", "destination", "#009E73", ""),
-    Component("dest_load_initial_bytes", "loading initial bytes (what the ack avoids)", "destination", "#D55E00", ""),
+    Component(
+        "dest_load_initial_bytes",
+        "loading initial bytes (what the ack avoids)",
+        "destination",
+        "#D55E00",
+        "",
+    ),
     Component("dest_load_device_data", "loading device data", "destination", "#0072B2", ""),
     Component("dest_load_device_config", "loading device config", "destination", "#CC79A7", "/"),
     Component("dest_load_cpu_state", "loading CPU state", "destination", "#F0E442", "x"),
     Component("dest_load_tail", "finishing the load", "destination", "#0072B2", "/"),
-    Component("destination_and_shut", "destination load, VM start and SHUT", "destination", "#777777", "/"),
+    Component(
+        "destination_and_shut", "destination load, VM start and SHUT", "destination", "#777777", "/"
+    ),
     Component("dest_vm_start", "starting the VM", "destination", "#000000", "."),
     Component("return_path_shut", "SHUT back to the source", "stream", "#CC79A7", "."),
 ]

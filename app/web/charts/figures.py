@@ -164,8 +164,21 @@ def curtain_shape(t_ms: float | None) -> dict[str, Any]:
     """Teaching mode's curtain: hides what comes after the cursor (app.js shows it and moves it
     with the cursor); off until the reader turns "reveal as you step" on."""
     x = 0.0 if t_ms is None else t_ms / 1000.0
-    return {"type": "rect", "name": "curtain", "xref": "x", "yref": "paper", "x0": x, "x1": x + 1e6, "y0": 0, "y1": 1,
-            "fillcolor": "#f4f4f4", "opacity": 1, "line": {"width": 0}, "layer": "above", "visible": False}
+    return {
+        "type": "rect",
+        "name": "curtain",
+        "xref": "x",
+        "yref": "paper",
+        "x0": x,
+        "x1": x + 1e6,
+        "y0": 0,
+        "y1": 1,
+        "fillcolor": "#f4f4f4",
+        "opacity": 1,
+        "line": {"width": 0},
+        "layer": "above",
+        "visible": False,
+    }
 
 
 def story_window(events: Sequence[Any], total_ms: float | None) -> list[float] | None:
@@ -178,7 +191,11 @@ def story_window(events: Sequence[Any], total_ms: float | None) -> list[float] |
     if stop is None or not total_ms:
         return None
     first_init = next((e["t_ms"] for e in evs if e["kind"] == "init_data_sent"), None)
-    decided = [e["t_ms"] for e in evs if e["kind"] in ("ack_received", "switchover_permitted") and e["t_ms"] <= stop]
+    decided = [
+        e["t_ms"]
+        for e in evs
+        if e["kind"] in ("ack_received", "switchover_permitted") and e["t_ms"] <= stop
+    ]
     lo = min([t for t in (first_init, *decided) if t is not None], default=stop)
     hi = start_vm if start_vm is not None else total_ms
     span = max(hi - lo, total_ms * 0.02, 1.0)
@@ -222,7 +239,9 @@ def _event_lines(
         seen.add(key)
         label = MARKERS[kind]["label"]
         strong = kind in ("ack_received", "switchover_permitted")
-        right = x_range is not None and event["t_ms"] > x_range[0] + 0.55 * (x_range[1] - x_range[0])
+        right = x_range is not None and event["t_ms"] > x_range[0] + 0.55 * (
+            x_range[1] - x_range[0]
+        )
         annotations.append(
             {
                 "name": f"event:{kind}",
@@ -303,12 +322,24 @@ def device_chart(
         loaded_dash = LOADED_DASHES[index % len(LOADED_DASHES)]
         shown = plain_text(name)
         for series_name, label, line, values in (
-            ("init_source", "initial at source", {"width": width},
-             _first_known(fields, "init_kernel_bytes", "init_est_bytes")),
-            ("init_loaded", "initial loaded at destination", {"width": max(1.5, width - 1), "dash": loaded_dash},
-             fields.get("init_loaded_bytes")),
-            ("dirty", "dirty bytes", {"width": 1.5, "dash": "dot"},
-             _first_known(fields, "dirty_kernel_bytes", "dirty_est_bytes")),
+            (
+                "init_source",
+                "initial at source",
+                {"width": width},
+                _first_known(fields, "init_kernel_bytes", "init_est_bytes"),
+            ),
+            (
+                "init_loaded",
+                "initial loaded at destination",
+                {"width": max(1.5, width - 1), "dash": loaded_dash},
+                fields.get("init_loaded_bytes"),
+            ),
+            (
+                "dirty",
+                "dirty bytes",
+                {"width": 1.5, "dash": "dot"},
+                _first_known(fields, "dirty_kernel_bytes", "dirty_est_bytes"),
+            ),
         ):
             traces.append(
                 {
@@ -339,7 +370,12 @@ def device_chart(
     layout["yaxis2"] = {"overlaying": "y", "range": [0, 1], "visible": False, "fixedrange": True}
     layout["height"] = 420
     shapes, annotations = _event_lines(evs, LINES, x_range)
-    layout["shapes"] = [*_downtime_band(evs), *shapes, cursor_shape(cursor_ms), curtain_shape(cursor_ms)]
+    layout["shapes"] = [
+        *_downtime_band(evs),
+        *shapes,
+        cursor_shape(cursor_ms),
+        curtain_shape(cursor_ms),
+    ]
     layout["annotations"] = annotations
     return {"data": traces, "layout": layout}
 
@@ -427,7 +463,12 @@ def ram_chart(
     shapes, annotations = _event_lines(
         evs, ["ack_received", "switchover_permitted", "vm_stop", "vm_start"], x_range
     )
-    layout["shapes"] = [*_downtime_band(evs), *shapes, cursor_shape(cursor_ms), curtain_shape(cursor_ms)]
+    layout["shapes"] = [
+        *_downtime_band(evs),
+        *shapes,
+        cursor_shape(cursor_ms),
+        curtain_shape(cursor_ms),
+    ]
     layout["annotations"] = annotations
     return {"data": traces, "layout": layout}
 
@@ -506,7 +547,12 @@ def lane_chart(
     }
     layout["margin"]["l"] = 120
     shapes, annotations = _event_lines(evs, ["ack_received", "switchover_permitted"], x_range)
-    layout["shapes"] = [*_downtime_band(evs), *shapes, cursor_shape(cursor_ms), curtain_shape(cursor_ms)]
+    layout["shapes"] = [
+        *_downtime_band(evs),
+        *shapes,
+        cursor_shape(cursor_ms),
+        curtain_shape(cursor_ms),
+    ]
     layout["annotations"] = annotations
     return {"data": traces, "layout": layout}
 
@@ -518,7 +564,9 @@ def downtime_chart(runs: Sequence[tuple[str, Mapping[str, Any]]]) -> dict[str, A
     several = len(runs) > 1
     rows: list[str] = []
     for label, _ in runs:
-        rows += [f"{label} · {LANE_TITLES[lane]}" if several else LANE_TITLES[lane] for lane in LANES]
+        rows += [
+            f"{label} · {LANE_TITLES[lane]}" if several else LANE_TITLES[lane] for lane in LANES
+        ]
     per_key: dict[str, dict[str, list[Any]]] = {}
     annotations: list[dict[str, Any]] = []
     shapes: list[dict[str, Any]] = []
@@ -538,29 +586,61 @@ def downtime_chart(runs: Sequence[tuple[str, Mapping[str, Any]]]) -> dict[str, A
         limit = summary.get("downtime_limit_ms")
         lanes = [r for r in rows if (r.startswith(f"{label} · ") if several else True)]
         if limit is not None:
-            shapes.append({
-                "type": "line", "name": "downtime_limit", "xref": "x", "yref": "y",
-                "x0": limit, "x1": limit, "y0": lanes[0], "y1": lanes[-1],
-                "line": {"color": "#000000", "width": 3, "dash": "dash"}, "layer": "above",
-            })
-            annotations.append({
-                "x": limit, "y": lanes[0], "yshift": 14, "text": f"limit {limit:.0f} ms", "showarrow": False,
-                "xanchor": "left", "bgcolor": "rgba(255,255,255,0.9)", "font": {"size": 11},
-            })
+            shapes.append(
+                {
+                    "type": "line",
+                    "name": "downtime_limit",
+                    "xref": "x",
+                    "yref": "y",
+                    "x0": limit,
+                    "x1": limit,
+                    "y0": lanes[0],
+                    "y1": lanes[-1],
+                    "line": {"color": "#000000", "width": 3, "dash": "dash"},
+                    "layer": "above",
+                }
+            )
+            annotations.append(
+                {
+                    "x": limit,
+                    "y": lanes[0],
+                    "yshift": 14,
+                    "text": f"limit {limit:.0f} ms",
+                    "showarrow": False,
+                    "xanchor": "left",
+                    "bgcolor": "rgba(255,255,255,0.9)",
+                    "font": {"size": 11},
+                }
+            )
         total = summary.get("downtime_ms")
         if total is not None and breakdown:
-            annotations.append({
-                "x": start, "y": lanes[-1], "text": f" downtime {total:.0f} ms", "showarrow": False,
-                "xanchor": "left", "font": {"size": 12},
-            })
+            annotations.append(
+                {
+                    "x": start,
+                    "y": lanes[-1],
+                    "text": f" downtime {total:.0f} ms",
+                    "showarrow": False,
+                    "xanchor": "left",
+                    "font": {"size": 12},
+                }
+            )
         elif not breakdown:
             status = summary.get("status")
-            why = (f"no downtime: the run {status} before the VM stopped" if status in ("failed", "cancelled")
-                   else "no downtime breakdown recorded")
-            annotations.append({
-                "x": 0, "y": lanes[1], "text": why, "showarrow": False, "xanchor": "left",
-                "font": {"size": 14, "color": "#555555"},
-            })
+            why = (
+                f"no downtime: the run {status} before the VM stopped"
+                if status in ("failed", "cancelled")
+                else "no downtime breakdown recorded"
+            )
+            annotations.append(
+                {
+                    "x": 0,
+                    "y": lanes[1],
+                    "text": why,
+                    "showarrow": False,
+                    "xanchor": "left",
+                    "font": {"size": 14, "color": "#555555"},
+                }
+            )
     traces: list[dict[str, Any]] = []
     for key, bucket in per_key.items():
         part = component(key)
@@ -580,8 +660,13 @@ def downtime_chart(runs: Sequence[tuple[str, Mapping[str, Any]]]) -> dict[str, A
                 # The pattern is drawn over the colour (overlay), so a patterned segment stays filled.
                 "marker": {
                     "color": part.colour,
-                    "pattern": {"shape": part.pattern, "fillmode": "overlay", "fgcolor": "#ffffff", "fgopacity": 0.75,
-                                "size": 7},
+                    "pattern": {
+                        "shape": part.pattern,
+                        "fillmode": "overlay",
+                        "fgcolor": "#ffffff",
+                        "fgopacity": 0.75,
+                        "size": 7,
+                    },
                     "line": {"color": "#ffffff", "width": 1},
                 },
                 "hovertemplate": f"{part.label}: %{{x:.1f}} ms (from %{{base:.1f}} ms)<extra>{key}</extra>",
@@ -590,22 +675,38 @@ def downtime_chart(runs: Sequence[tuple[str, Mapping[str, Any]]]) -> dict[str, A
     # The limit as a legend entry too (the shape itself has none).
     limits = [s.get("downtime_limit_ms") for _, s in runs if s.get("downtime_limit_ms") is not None]
     if limits:
-        traces.append({
-            "type": "scatter", "mode": "lines", "name": "downtime-limit", "x": [limits[0], limits[0]],
-            "y": [rows[0], rows[-1]], "line": {"color": "#000000", "width": 3, "dash": "dash"},
-            "hoverinfo": "skip", "meta": {"series": "downtime_limit"},
-        })
+        traces.append(
+            {
+                "type": "scatter",
+                "mode": "lines",
+                "name": "downtime-limit",
+                "x": [limits[0], limits[0]],
+                "y": [rows[0], rows[-1]],
+                "line": {"color": "#000000", "width": 3, "dash": "dash"},
+                "hoverinfo": "skip",
+                "meta": {"series": "downtime_limit"},
+            }
+        )
     return {
         "data": traces,
         "layout": {
-            "title": {"text": "Where the downtime went: VM stop to VM start (ms after VM stop)", "x": 0.01, "xanchor": "left"},
+            "title": {
+                "text": "Where the downtime went: VM stop to VM start (ms after VM stop)",
+                "x": 0.01,
+                "xanchor": "left",
+            },
             "barmode": "overlay",
             "uirevision": UIREVISION,
             "height": 150 + 48 * len(rows),
             "margin": {"l": 150 if several else 110, "r": 24, "t": 48, "b": 24},
             "xaxis": {"ticksuffix": " ms", "rangemode": "tozero"},
-            "yaxis": {"automargin": True, "autorange": "reversed", "categoryorder": "array", "categoryarray": rows,
-                      "fixedrange": True},
+            "yaxis": {
+                "automargin": True,
+                "autorange": "reversed",
+                "categoryorder": "array",
+                "categoryarray": rows,
+                "fixedrange": True,
+            },
             "legend": {"orientation": "h", "y": -0.12, "yanchor": "top"},
             "shapes": shapes,
             "annotations": annotations,

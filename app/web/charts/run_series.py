@@ -23,7 +23,9 @@ from ..series import downsample_indices
 
 # Events drawn on the charts. bitmap_sync and window happen every pass and are drawn as series
 # (dirty-sync count, bandwidth); every other event is drawn, none is dropped.
-CHART_EVENT_KINDS = [kind.value for kind in EventKind if kind not in (EventKind.BITMAP_SYNC, EventKind.WINDOW)]
+CHART_EVENT_KINDS = [
+    kind.value for kind in EventKind if kind not in (EventKind.BITMAP_SYNC, EventKind.WINDOW)
+]
 MAX_POINTS = 1500
 _EVENTS = TypeAdapter(list[Event])
 
@@ -118,5 +120,7 @@ def run_series(
 
     out: dict[str, Any] = {"fields": {field: column(field) for field in RUN_FIELDS}, "devices": {}}
     for position, name in enumerate(names):
-        out["devices"][name] = {field: column(device_key(position, field)) for field in DEVICE_FIELDS}
+        out["devices"][name] = {
+            field: column(device_key(position, field)) for field in DEVICE_FIELDS
+        }
     return out

@@ -82,7 +82,13 @@ def differences(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
         "downtime_breakdown_ms"
     ]
     components = [
-        {"component": k, "label": component(k).label, "a": ca.get(k), "b": cb.get(k), "diff": by_component.get(k)}
+        {
+            "component": k,
+            "label": component(k).label,
+            "a": ca.get(k),
+            "b": cb.get(k),
+            "diff": by_component.get(k),
+        }
         for k in ordered(sorted(set(ca) | set(cb)))
     ]
     da = {d["name"]: d for d in sa.get("devices") or []}

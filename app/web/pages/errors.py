@@ -7,8 +7,16 @@ from fastapi.responses import Response
 
 from .render import render, wants_json
 
-TITLES = {400: "Bad request", 404: "Not found", 405: "Not allowed", 413: "Too large", 422: "Not understood",
-          429: "Too many requests", 500: "Something went wrong", 503: "Busy"}
+TITLES = {
+    400: "Bad request",
+    404: "Not found",
+    405: "Not allowed",
+    413: "Too large",
+    422: "Not understood",
+    429: "Too many requests",
+    500: "Something went wrong",
+    503: "Busy",
+}
 
 
 def not_found(request: Request, what: str, json_suffix: bool = False) -> Response:
@@ -31,7 +39,9 @@ def wants_page(request: Request) -> bool:
     return "text/html" in request.headers.get("accept", "") and not wants_json(request)
 
 
-def error_page(request: Request, status: int, message: str, headers: dict[str, str] | None = None) -> Response | None:
+def error_page(
+    request: Request, status: int, message: str, headers: dict[str, str] | None = None
+) -> Response | None:
     """The error page for a browser's page request, or None (the caller answers JSON)."""
     if not wants_page(request):
         return None

@@ -66,9 +66,21 @@ def read_evidence_page(request: Request, urls: UrlsDep) -> Response:
     """Every fidelity check with its reference, source, engine value and verdict (JSON twin)."""
     listed = [public_row(n, row, urls) for n, row in enumerate(rows())]
     passed = sum(1 for row in listed if row["passed"])
-    twin = {"checks": listed, "passed": passed, "failed": len(listed) - passed, "engine_version": ENGINE_VERSION}
-    context = {"nav": "evidence", "checks": listed, "passed": passed, "json_url": urls.evidence(json=True)}
-    return render(request, "evidence.html", context, twin=twin, json_suffix=request.url.path.endswith(".json"))
+    twin = {
+        "checks": listed,
+        "passed": passed,
+        "failed": len(listed) - passed,
+        "engine_version": ENGINE_VERSION,
+    }
+    context = {
+        "nav": "evidence",
+        "checks": listed,
+        "passed": passed,
+        "json_url": urls.evidence(json=True),
+    }
+    return render(
+        request, "evidence.html", context, twin=twin, json_suffix=request.url.path.endswith(".json")
+    )
 
 
 def _stored(session: Session, description: str) -> str | None:
@@ -81,7 +93,11 @@ def _stored(session: Session, description: str) -> str | None:
 
 
 def _scenario(doc: dict[str, Any], row: fidelity.FidelityRow, which: str) -> Scenario:
-    titled = {**doc, "title": f"Evidence: {row.check}"[: LIMITS["title_chars"]], "description": _description(row, which)}
+    titled = {
+        **doc,
+        "title": f"Evidence: {row.check}"[: LIMITS["title_chars"]],
+        "description": _description(row, which),
+    }
     return Scenario.model_validate(titled)
 
 
@@ -94,10 +110,14 @@ async def open_evidence_run(
     if not 0 <= n < len(checks):
         return not_found(request, f"evidence check {n}")
     row = checks[n]
-    docs = [("a", row.scenario)] + ([("b", row.compare_scenario)] if row.compare_scenario is not None else [])
+    docs = [("a", row.scenario)] + (
+        [("b", row.compare_scenario)] if row.compare_scenario is not None else []
+    )
     ids = [_stored(session, _description(row, which)) for which, _ in docs]
     if any(i is None for i in ids):
-        stored = await run_and_store(settings, [_scenario(doc, row, which) for which, doc in docs], visibility="unlisted")
+        stored = await run_and_store(
+            settings, [_scenario(doc, row, which) for which, doc in docs], visibility="unlisted"
+        )
         ids = [s.id for s in stored]
     target = urls.compare(ids[0], ids[1]) if len(ids) == 2 else urls.run(ids[0])  # type: ignore[arg-type]
     return RedirectResponse(target, status_code=303)

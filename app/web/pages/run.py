@@ -86,7 +86,10 @@ def figures_for(
         # The overview strip: the whole run in miniature under the RAM chart; drag or widen its
         # window to move every time chart.
         figures["ram"]["layout"]["xaxis"]["rangeslider"] = {
-            "visible": True, "range": [0.0, total * 1.02 / 1000.0], "thickness": 0.14, "bgcolor": "#f1f5f9",
+            "visible": True,
+            "range": [0.0, total * 1.02 / 1000.0],
+            "thickness": 0.14,
+            "bgcolor": "#f1f5f9",
         }
         figures["ram"]["layout"]["height"] = 440
         figures["ram"]["layout"]["legend"]["y"] = -0.45
@@ -130,9 +133,20 @@ def event_timeline(events: list[Any]) -> list[dict[str, Any]]:
         kind = event.kind
         if kind not in TIMELINE_KINDS:
             continue
-        out.append({"kind": kind, "label": TIMELINE_KINDS[kind], "device": event.device, "step": event.step,
-                    "t_ms": event.t_ms, "time": format_ms(event.t_ms), "detail": event.detail})
-    if len(out) > TIMELINE_MAX:  # a run with many re-inits: keep the first and the decisive last ones
+        out.append(
+            {
+                "kind": kind,
+                "label": TIMELINE_KINDS[kind],
+                "device": event.device,
+                "step": event.step,
+                "t_ms": event.t_ms,
+                "time": format_ms(event.t_ms),
+                "detail": event.detail,
+            }
+        )
+    if (
+        len(out) > TIMELINE_MAX
+    ):  # a run with many re-inits: keep the first and the decisive last ones
         out = out[: TIMELINE_MAX // 2] + out[-TIMELINE_MAX // 2 :]
     return out
 
@@ -160,8 +174,16 @@ def read_run_page(
     number, problem = parse_step(step)
     if problem is not None and (suffix or wants_json(request)):
         return JSONResponse(
-            {"detail": [{"loc": ["query", "step"], "msg": "step must be a whole number", "type": "int_parsing"}],
-             "message": f"step: {problem}"},
+            {
+                "detail": [
+                    {
+                        "loc": ["query", "step"],
+                        "msg": "step must be a whole number",
+                        "type": "int_parsing",
+                    }
+                ],
+                "message": f"step: {problem}",
+            },
             status_code=422,
         )
     return run_page(request, session, urls, run_id, number, suffix=suffix, notice=problem)
@@ -185,7 +207,13 @@ def run_page(
         return not_found(request, f"run {run_id}", suffix)
     index = clamp_step(step, run.step_count)
     fragment = request.headers.get("hx-target") == "step-panel" and not suffix
-    if step is not None and step != index and presentation is None and not fragment and not wants_json(request, suffix):
+    if (
+        step is not None
+        and step != index
+        and presentation is None
+        and not fragment
+        and not wants_json(request, suffix)
+    ):
         # Out of range: open the nearest step, with the address bar saying which.
         return RedirectResponse(urls.run_at(run.id, step=index, json=suffix), status_code=302)
     current = load_step(session, run.id, index)
@@ -300,7 +328,9 @@ def branch_now(run: Run, step: Step | None) -> dict[str, Any] | None:
         "placeholders": {
             "downtime_limit_ms": f"{params['downtime_limit_ms']:g}",
             "max_bandwidth_bytes_per_s": format_bytes(params["max_bandwidth_bytes_per_s"]),
-            "avail_switchover_bandwidth_bytes_per_s": format_bytes(params["avail_switchover_bandwidth_bytes_per_s"]),
+            "avail_switchover_bandwidth_bytes_per_s": format_bytes(
+                params["avail_switchover_bandwidth_bytes_per_s"]
+            ),
         },
         "now": {
             "downtime_limit_ms": format_ms(params["downtime_limit_ms"]),

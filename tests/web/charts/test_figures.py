@@ -76,10 +76,15 @@ def test_every_page_draws_a_component_the_same_way() -> None:
     summary = _trace().summary.model_dump()
     alone = charts.downtime_chart([("run", summary)])
     pair = charts.downtime_chart([("A", summary), ("B", summary)])
-    style = lambda fig: {t["meta"]["component"]: (t["name"], t["marker"]["color"], t["marker"]["pattern"]["shape"])  # noqa: E731
-                         for t in fig["data"] if t["type"] == "bar"}
+    style = lambda fig: {
+        t["meta"]["component"]: (t["name"], t["marker"]["color"], t["marker"]["pattern"]["shape"])  # noqa: E731
+        for t in fig["data"]
+        if t["type"] == "bar"
+    }
     assert style(alone) == style(pair)
-    assert len({c.colour + c.pattern for c in components.COMPONENTS.values()}) == len(components.COMPONENTS)
+    assert len({c.colour + c.pattern for c in components.COMPONENTS.values()}) == len(
+        components.COMPONENTS
+    )
 
 
 def test_a_run_that_never_stopped_the_vm_says_why_it_has_no_downtime() -> None:
@@ -94,8 +99,15 @@ def test_device_names_are_text_inside_charts() -> None:
     fig = charts.device_chart(series, [])
     assert fig["data"][0]["name"] == "&lt;b&gt;x&lt;/b&gt;: initial at source"
     assert fig["data"][0]["meta"]["device"] == "<b>x</b>"
-    event = {"t_ms": 1.0, "step": 0, "kind": "init_data_sent", "side": "source", "device": "<b>x</b>",
-             "detail": "<b>x</b>: INIT_DATA_SENT", "qemu_function": "f"}
+    event = {
+        "t_ms": 1.0,
+        "step": 0,
+        "kind": "init_data_sent",
+        "side": "source",
+        "device": "<b>x</b>",
+        "detail": "<b>x</b>: INIT_DATA_SENT",
+        "qemu_function": "f",
+    }
     marker = charts.device_chart(series, [event])["data"][-1]
     assert "<b>" not in marker["text"][0] and "&lt;b&gt;x&lt;/b&gt;" in marker["text"][0]
 

@@ -18,7 +18,11 @@ def test_evidence_lists_every_check_and_opens_its_run(api_client: TestClient) ->
     assert twin["passed"] == sum(r.passed for r in expected)
     for shown, row in zip(twin["checks"], expected, strict=True):
         assert (shown["reference"], shown["engine"], shown["source"], shown["passed"]) == (
-            row.reference, row.engine, row.source, row.passed)
+            row.reference,
+            row.engine,
+            row.source,
+            row.passed,
+        )
     html = api_client.get(URLS.evidence()).text
     assert f'href="{URLS.evidence(json=True)}"' in html
     assert html.count('href="/evidence/') == len(expected)

@@ -74,4 +74,9 @@ def test_vendored_files_are_cached_for_a_year_and_ours_revalidate(api_client: Te
     assert vendored.headers["cache-control"] == "public, max-age=31536000, immutable"
     own = api_client.get(URLS.static("js/main.js"))
     assert own.headers["cache-control"] == "no-cache" and own.headers.get("etag")
-    assert api_client.get(URLS.static("js/main.js"), headers={"If-None-Match": own.headers["etag"]}).status_code == 304
+    assert (
+        api_client.get(
+            URLS.static("js/main.js"), headers={"If-None-Match": own.headers["etag"]}
+        ).status_code
+        == 304
+    )

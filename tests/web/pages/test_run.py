@@ -125,7 +125,9 @@ def test_chart_series_for_a_zoomed_range(api_client: TestClient) -> None:
     run = make_run(api_client)
     body = api_client.get(URLS.run_chart_series(run["id"]) + "?from_ms=300&to_ms=500").json()
     steps = api_client.get(f"/api/runs/{run['id']}/steps?from=0&to=1000").json()
-    ends = sorted(s["end_ms"] / 1000 for s in (steps["steps"] if isinstance(steps, dict) else steps))
+    ends = sorted(
+        s["end_ms"] / 1000 for s in (steps["steps"] if isinstance(steps, dict) else steps)
+    )
     before = max(e for e in ends if e < 0.3)
     after = min(e for e in ends if e > 0.5)
     for trace in body["ram"]["data"]:

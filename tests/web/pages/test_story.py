@@ -57,7 +57,11 @@ def test_text_gates_and_decision_agree_on_every_step(name: str) -> None:
             assert "never switch" in s["holding"], where
         kinds = {e["kind"] for e in s["happened"]}
         ack_gate = next((g for g in s["gates"] if g["name"] == "switchover_ack"), None)
-        if kinds & {"ack_received", "switchover_permitted"} and ack_gate is not None and not ack_gate["open"]:
+        if (
+            kinds & {"ack_received", "switchover_permitted"}
+            and ack_gate is not None
+            and not ack_gate["open"]
+        ):
             # The ack arrived during a pass that had read the gate closed: the step says so, in
             # the text, the gates box and the decision.
             assert s["late_ack_ms"] is not None, where
@@ -143,7 +147,14 @@ def test_run_page_lists_the_key_events_with_their_steps(api_client: TestClient) 
 
 def test_pages_without_charts_do_not_load_plotly(api_client: TestClient) -> None:
     run = make_run(api_client)
-    for url in (URLS.about(), URLS.new_run(), URLS.runs(), "/compare", URLS.run("nosuchrun"), URLS.evidence()):
+    for url in (
+        URLS.about(),
+        URLS.new_run(),
+        URLS.runs(),
+        "/compare",
+        URLS.run("nosuchrun"),
+        URLS.evidence(),
+    ):
         assert "plotly" not in api_client.get(url).text, url
     html = api_client.get(URLS.run(run["id"])).text
     assert '<script src="/static/vendor/plotly-cartesian-4.1.1.min.js" defer></script>' in html
@@ -154,7 +165,14 @@ def test_no_inline_script_or_event_handler_in_any_page(api_client: TestClient) -
 
     run = make_run(api_client)
     pair = api_client.post("/api/compare", json={"example": "mlx5-300mb-ack"}).json()
-    for url in (URLS.about(), URLS.new_run(), URLS.runs(), URLS.run(run["id"]), pair["page"], "/compare"):
+    for url in (
+        URLS.about(),
+        URLS.new_run(),
+        URLS.runs(),
+        URLS.run(run["id"]),
+        pair["page"],
+        "/compare",
+    ):
         html = api_client.get(url).text
         for tag in re.findall(r"<script\b[^>]*>", html):
             assert 'type="application/json"' in tag or "src=" in tag, (url, tag)

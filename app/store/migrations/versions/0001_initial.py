@@ -39,7 +39,12 @@ def upgrade() -> None:
     )
     op.create_table(
         "steps",
-        sa.Column("run_id", sa.String(length=32), sa.ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True),
+        sa.Column(
+            "run_id",
+            sa.String(length=32),
+            sa.ForeignKey("runs.id", ondelete="CASCADE"),
+            primary_key=True,
+        ),
         sa.Column("index", sa.Integer(), primary_key=True),
         sa.Column("t_ms", sa.Float(), nullable=False),
         sa.Column("end_ms", sa.Float(), nullable=False),
@@ -49,7 +54,12 @@ def upgrade() -> None:
     )
     op.create_table(
         "events",
-        sa.Column("run_id", sa.String(length=32), sa.ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True),
+        sa.Column(
+            "run_id",
+            sa.String(length=32),
+            sa.ForeignKey("runs.id", ondelete="CASCADE"),
+            primary_key=True,
+        ),
         sa.Column("seq", sa.Integer(), primary_key=True),
         sa.Column("step", sa.Integer(), nullable=False),
         sa.Column("t_ms", sa.Float(), nullable=False),

@@ -23,7 +23,12 @@ def upgrade() -> None:
     op.create_table(
         "presentations",
         sa.Column("session_id", sa.String(length=32), primary_key=True),
-        sa.Column("run_id", sa.String(length=32), sa.ForeignKey("runs.id", ondelete="CASCADE"), nullable=False),
+        sa.Column(
+            "run_id",
+            sa.String(length=32),
+            sa.ForeignKey("runs.id", ondelete="CASCADE"),
+            nullable=False,
+        ),
         sa.Column("step", sa.Integer(), nullable=False),
         sa.Column("presenter_key_sha256", sa.String(length=64), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),

@@ -23,7 +23,12 @@ depends_on = None
 def upgrade() -> None:
     op.create_table(
         "chart_columns",
-        sa.Column("run_id", sa.String(length=32), sa.ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True),
+        sa.Column(
+            "run_id",
+            sa.String(length=32),
+            sa.ForeignKey("runs.id", ondelete="CASCADE"),
+            primary_key=True,
+        ),
         sa.Column("key", sa.String(length=64), primary_key=True),
         sa.Column("chunk", sa.Integer(), primary_key=True, autoincrement=False),
         sa.Column("first_ms", sa.Float(), nullable=False),
