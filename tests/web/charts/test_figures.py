@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+from typing import Any
 
 from app.engine.examples import load_example
 from app.engine.scenario import Scenario
@@ -76,11 +77,18 @@ def test_every_page_draws_a_component_the_same_way() -> None:
     summary = _trace().summary.model_dump()
     alone = charts.downtime_chart([("run", summary)])
     pair = charts.downtime_chart([("A", summary), ("B", summary)])
-    style = lambda fig: {
-        t["meta"]["component"]: (t["name"], t["marker"]["color"], t["marker"]["pattern"]["shape"])  # noqa: E731
-        for t in fig["data"]
-        if t["type"] == "bar"
-    }
+
+    def style(fig: dict[str, Any]) -> dict[str, tuple[str, str, str]]:
+        return {
+            t["meta"]["component"]: (
+                t["name"],
+                t["marker"]["color"],
+                t["marker"]["pattern"]["shape"],
+            )
+            for t in fig["data"]
+            if t["type"] == "bar"
+        }
+
     assert style(alone) == style(pair)
     assert len({c.colour + c.pattern for c in components.COMPONENTS.values()}) == len(
         components.COMPONENTS
