@@ -138,12 +138,14 @@ def test_markers_carry_their_step_for_a_click() -> None:
 
 def test_story_window_opens_on_the_decisions() -> None:
     trace = simulate(Scenario.model_validate(load_example("reference-bench")))
-    window = charts.story_window(trace.events, trace.summary.total_time_ms)
+    total = trace.summary.total_time_ms
+    assert total is not None
+    window = charts.story_window(trace.events, total)
     assert window is not None
     first_init = next(e.t_ms for e in trace.events if e.kind == "init_data_sent")
     vm_start = next(e.t_ms for e in trace.events if e.kind == "vm_start")
     assert window[0] < first_init and window[1] > vm_start
-    assert window[1] - window[0] < 0.2 * trace.summary.total_time_ms
+    assert window[1] - window[0] < 0.2 * total
 
 
 def test_palette_is_okabe_ito_and_markers_differ_in_shape() -> None:
