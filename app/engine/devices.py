@@ -100,6 +100,8 @@ class DeviceData:
         """One read() of up to n bytes: the rest of the current image, then the next ones;
         changed state becomes a new incremental image once everything saved was read."""
         pieces: list[Piece] = []
+        while self.images and self.images[0].left == 0:
+            self.images.popleft()  # an empty image (a re-initialisation of 0 bytes) hands out nothing
         while n > 0:
             if not self.images:
                 if int(self.dirty_accum) <= 0:

@@ -76,3 +76,10 @@ def test_reported_stop_copy_size_is_not_what_is_sent():
 def test_setup_waits_for_the_first_save_only_where_the_driver_saves_at_pre_copy_entry():
     assert runtime().setup_save_ms() == pytest.approx(16 / 600 * 1000, rel=1e-6)
     assert runtime(setup_saves_initial_image=False).setup_save_ms() == 0.0
+
+
+def test_an_empty_image_hands_out_nothing_and_does_not_block_the_reads():
+    dev = runtime()
+    dev.reinit(0.0, 0, 0.0, reusable_ack=True)  # a re-initialisation of 0 bytes (2026)
+    dev.read(16 * 1024**2)
+    assert dev.read(1024) == [] and not dev.data.images
