@@ -15,7 +15,8 @@ from typing import Any, Literal
 from app.engine.trace import DeviceStep, Event
 
 from .inputs import ImportInputs
-from .tracelog import INIT_DATA_SENT_ERROR, TraceRecord
+from .qmpevents import QmpEventLog
+from .tracelog import INIT_DATA_SENT_ERROR, TraceLog, TraceRecord
 
 INIT_DATA_SENT_TAG = 0xFFFFFFFFEF100005
 RP_SHUT, RP_PONG, RP_SWITCHOVER_ACK = 1, 2, 7
@@ -29,6 +30,8 @@ VFIO_STATE_NAMES = {
     "pre-copy-p2p": "PRE_COPY_P2P",
 }
 FinalStatus = Literal["completed", "failed", "cancelled"]
+# The host a trace line or QMP event came from.
+HostSide = Literal["source", "destination"]
 # A switchover instant (ms) and how it is known: "measured" (checkpoint) or "derived".
 Instant = tuple[float | None, str]
 
@@ -105,8 +108,8 @@ class PassRecord:
         return self.end_ms is not None
 
 
-Handler = Callable[["Replay", float, str, TraceRecord], None]
-VfioHandler = Callable[["Replay", float, str, DeviceRecord, TraceRecord], None]
+Handler = Callable[["Replay", float, HostSide, TraceRecord], None]
+VfioHandler = Callable[["Replay", float, HostSide, DeviceRecord, TraceRecord], None]
 
 
 @dataclass
@@ -157,7 +160,7 @@ class Replay:
         self,
         t_ms: float,
         kind: str,
-        side: str,
+        side: HostSide,
         detail: str,
         fn: str | None,
         device: str | None = None,
@@ -174,7 +177,7 @@ class Replay:
                 qemu_function=fn,
                 data=data,
             )
-        )  # type: ignore[arg-type]
+        )
 
     def close_pass(self, end_ms: float) -> None:
         if not self.passes or self.passes[-1].closed:
@@ -207,13 +210,14 @@ class Replay:
         for name in sorted(names):
             self.device(name)
 
-    def timeline(self, inputs: ImportInputs) -> list[tuple[float, str, TraceRecord]]:
+    def timeline(self, inputs: ImportInputs) -> list[tuple[float, HostSide, TraceRecord]]:
         """Both hosts' trace lines on the source clock, in time order."""
-        out: list[tuple[float, int, int, str, TraceRecord]] = []
-        for side, log, shift in (
+        out: list[tuple[float, int, int, HostSide, TraceRecord]] = []
+        traces: tuple[tuple[HostSide, TraceLog | None, int], ...] = (
             ("source", inputs.src_trace, 0),
             ("destination", inputs.dst_trace, self.offset_us),
-        ):
+        )
+        for side, log, shift in traces:
             if log is None:
                 continue
             for r in log.records:
@@ -224,10 +228,11 @@ class Replay:
                 out.append((t_ms, 0 if side == "source" else 1, r.line, side, r))
         # VFIO_MIGRATION events join the timeline as state lines (so every step's device snapshot
         # has them) for devices whose trace on that side has no state lines of its own.
-        for side, events, shift, log in (
+        event_logs: tuple[tuple[HostSide, QmpEventLog | None, int, TraceLog | None], ...] = (
             ("source", inputs.src_events, 0, inputs.src_trace),
             ("destination", inputs.dst_events, self.offset_us, inputs.dst_trace),
-        ):
+        )
+        for side, events, shift, log in event_logs:
             if events is None or self.untimed:
                 continue
             traced = {
@@ -274,7 +279,7 @@ class Replay:
         self.apply_qmp_events(inputs)
         self.add_vm_stop_start_events()
 
-    def apply(self, t: float, side: str, record: TraceRecord) -> None:
+    def apply(self, t: float, side: HostSide, record: TraceRecord) -> None:
         if record.name.startswith("vfio_"):
             device = self.device(record.fields["device"])
             vfio_handler = VFIO_HANDLERS.get(record.name)
@@ -289,7 +294,7 @@ class Replay:
 
     # ------------------------------------------------------------ migration thread
 
-    def on_set_state(self, t: float, side: str, r: TraceRecord) -> None:
+    def on_set_state(self, t: float, side: HostSide, r: TraceRecord) -> None:
         state = r.fields["state"]
         if side == "source":
             self.status = state
@@ -303,7 +308,7 @@ class Replay:
             t, "status", side, f"{side} status -> {state}", "migrate_set_state", status=state
         )
 
-    def on_pending_estimate(self, t: float, side: str, r: TraceRecord) -> None:
+    def on_pending_estimate(self, t: float, side: HostSide, r: TraceRecord) -> None:
         if side != "source":
             return
         if self.passes:
@@ -329,11 +334,11 @@ class Replay:
                 "migration_can_switchover",
             )
 
-    def on_pending_exact(self, t: float, side: str, r: TraceRecord) -> None:
+    def on_pending_exact(self, t: float, side: HostSide, r: TraceRecord) -> None:
         if side == "source" and self.passes:
             self.passes[-1].exact = r.fields["pending"]
 
-    def on_low_pending(self, t: float, side: str, r: TraceRecord) -> None:
+    def on_low_pending(self, t: float, side: HostSide, r: TraceRecord) -> None:
         if side != "source":
             return
         pending = r.fields["pending"]
@@ -350,7 +355,7 @@ class Replay:
             pending_bytes=pending,
         )
 
-    def on_transferred(self, t: float, side: str, r: TraceRecord) -> None:
+    def on_transferred(self, t: float, side: HostSide, r: TraceRecord) -> None:
         if side != "source":
             return
         f = r.fields
@@ -377,18 +382,18 @@ class Replay:
             **data,
         )
 
-    def on_rate_limit(self, t: float, side: str, r: TraceRecord) -> None:
+    def on_rate_limit(self, t: float, side: HostSide, r: TraceRecord) -> None:
         if side == "source" and self.passes:
             self.passes[-1].slept_ms = r.fields["ms"]
 
-    def on_sync_start(self, t: float, side: str, r: TraceRecord) -> None:
+    def on_sync_start(self, t: float, side: HostSide, r: TraceRecord) -> None:
         if side != "source":
             return
         self.sync_count += 1
         if self.vm_stopped:
             self.mark("final_sync_start", t)
 
-    def on_sync_end(self, t: float, side: str, r: TraceRecord) -> None:
+    def on_sync_end(self, t: float, side: HostSide, r: TraceRecord) -> None:
         if side != "source":
             return
         if self.vm_stopped:
@@ -404,7 +409,7 @@ class Replay:
             sync_count=self.sync_count,
         )
 
-    def on_section_start(self, t: float, side: str, r: TraceRecord) -> None:
+    def on_section_start(self, t: float, side: HostSide, r: TraceRecord) -> None:
         if side != "source":
             return
         if self.vm_stopped:
@@ -412,12 +417,12 @@ class Replay:
         elif self.status in ("active", "setup"):
             self.iterable_ids.add(r.fields["idstr"])
 
-    def on_section_end(self, t: float, side: str, r: TraceRecord) -> None:
+    def on_section_end(self, t: float, side: HostSide, r: TraceRecord) -> None:
         if side == "source" and self.vm_stopped:
             idstr = r.fields["idstr"]
             self.after_stop_sections.append((idstr, self.section_open.pop(idstr, t), t))
 
-    def on_vm_stop(self, t: float, side: str, r: TraceRecord) -> None:
+    def on_vm_stop(self, t: float, side: HostSide, r: TraceRecord) -> None:
         if side != "source":
             return
         if not self.vm_stopped:
@@ -425,13 +430,13 @@ class Replay:
         self.vm_stopped = True
         self.mark("vm_stopped", t)
 
-    def on_checkpoint(self, t: float, side: str, r: TraceRecord) -> None:
+    def on_checkpoint(self, t: float, side: HostSide, r: TraceRecord) -> None:
         name = r.fields["checkpoint"]
         self.checkpoints.setdefault(name, t)
         if name == "src-downtime-start":
             self.vm_stopped = True
 
-    def on_handler_downtime(self, t: float, side: str, r: TraceRecord) -> None:
+    def on_handler_downtime(self, t: float, side: HostSide, r: TraceRecord) -> None:
         f = r.fields
         self.handler_downtimes.append(
             {
@@ -445,11 +450,11 @@ class Replay:
             }
         )
 
-    def on_migrate_error(self, t: float, side: str, r: TraceRecord) -> None:
+    def on_migrate_error(self, t: float, side: HostSide, r: TraceRecord) -> None:
         self.errors.append(f"{side}: {r.fields['error']}")
         self.event(t, "error", side, r.fields["error"], r.name)
 
-    def on_error_report(self, t: float, side: str, r: TraceRecord) -> None:
+    def on_error_report(self, t: float, side: HostSide, r: TraceRecord) -> None:
         f = r.fields
         self.errors.append(f"{side}: {f['message']}")
         self.event(
@@ -458,7 +463,7 @@ class Replay:
 
     # ------------------------------------------------------------ stream and return path
 
-    def on_open_return_path(self, t: float, side: str, r: TraceRecord) -> None:
+    def on_open_return_path(self, t: float, side: HostSide, r: TraceRecord) -> None:
         if r.name == "loadvm_process_command" and r.fields["com"] != "OPEN_RETURN_PATH":
             return
         src = side == "source"
@@ -470,7 +475,7 @@ class Replay:
             "qemu_savevm_send_open_return_path" if src else "loadvm_process_command",
         )
 
-    def on_ping(self, t: float, side: str, r: TraceRecord) -> None:
+    def on_ping(self, t: float, side: HostSide, r: TraceRecord) -> None:
         value = r.fields["value"]
         self.event(
             t,
@@ -481,7 +486,7 @@ class Replay:
             value=value,
         )
 
-    def on_pong(self, t: float, side: str, r: TraceRecord) -> None:
+    def on_pong(self, t: float, side: HostSide, r: TraceRecord) -> None:
         value = r.fields["value"]
         self.event(
             t,
@@ -492,7 +497,7 @@ class Replay:
             value=value,
         )
 
-    def on_send_rp_message(self, t: float, side: str, r: TraceRecord) -> None:
+    def on_send_rp_message(self, t: float, side: HostSide, r: TraceRecord) -> None:
         if side == "source":
             return
         msg_type = r.fields["msg_type"]
@@ -508,7 +513,7 @@ class Replay:
             self.mark("ack_sent", t)
         self.event(t, kind, "destination", label, "migrate_send_rp_message", msg_type=msg_type)
 
-    def on_ack_received(self, t: float, side: str, r: TraceRecord) -> None:
+    def on_ack_received(self, t: float, side: HostSide, r: TraceRecord) -> None:
         self.acked = True
         self.mark("ack_received", t)
         self.event(
@@ -519,7 +524,7 @@ class Replay:
             "source_return_path_thread",
         )
 
-    def on_shut_received(self, t: float, side: str, r: TraceRecord) -> None:
+    def on_shut_received(self, t: float, side: HostSide, r: TraceRecord) -> None:
         value = r.fields["value"]
         self.mark("shut_received", t)
         detail = (
@@ -529,7 +534,7 @@ class Replay:
         )
         self.event(t, "shut_received", "source", detail, "source_return_path_thread", value=value)
 
-    def on_return_path_bad_end(self, t: float, side: str, r: TraceRecord) -> None:
+    def on_return_path_bad_end(self, t: float, side: HostSide, r: TraceRecord) -> None:
         self.event(
             t, "error", "source", "return path ended with an error", "source_return_path_thread"
         )
@@ -537,7 +542,7 @@ class Replay:
     # ------------------------------------------------------------ VFIO devices
 
     def set_device_state(
-        self, t: float, side: str, device: DeviceRecord, state: str, fn: str
+        self, t: float, side: HostSide, device: DeviceRecord, state: str, fn: str
     ) -> None:
         old = device.src_state if side == "source" else device.dst_state
         if old == state:
@@ -559,7 +564,7 @@ class Replay:
         )
 
     def on_vfio_device_state(
-        self, t: float, side: str, device: DeviceRecord, r: TraceRecord
+        self, t: float, side: HostSide, device: DeviceRecord, r: TraceRecord
     ) -> None:
         self.set_device_state(
             t,
@@ -569,13 +574,15 @@ class Replay:
             "vfio_migration_send_event" if r.fields.get("qmp") else r.name,
         )
 
-    def on_vfio_set_state(self, t: float, side: str, device: DeviceRecord, r: TraceRecord) -> None:
+    def on_vfio_set_state(
+        self, t: float, side: HostSide, device: DeviceRecord, r: TraceRecord
+    ) -> None:
         # 8.1 prints the state reached; 9.1+ prints the request ("new state"), confirmed later
         # by vfio_migration_set_device_state, which then wins (same value: no second event).
         self.set_device_state(t, side, device, r.fields["state"] or r.fields["new_state"], r.name)
 
     def on_vfio_pending_estimate(
-        self, t: float, side: str, device: DeviceRecord, r: TraceRecord
+        self, t: float, side: HostSide, device: DeviceRecord, r: TraceRecord
     ) -> None:
         if side != "source":
             return
@@ -584,7 +591,7 @@ class Replay:
             device.initial_bytes = device.init_est
 
     def on_vfio_pending_exact(
-        self, t: float, side: str, device: DeviceRecord, r: TraceRecord
+        self, t: float, side: HostSide, device: DeviceRecord, r: TraceRecord
     ) -> None:
         if side != "source":
             return
@@ -595,7 +602,9 @@ class Replay:
         if device.initial_bytes is None:
             device.initial_bytes = f["init"]
 
-    def on_vfio_save_block(self, t: float, side: str, device: DeviceRecord, r: TraceRecord) -> None:
+    def on_vfio_save_block(
+        self, t: float, side: HostSide, device: DeviceRecord, r: TraceRecord
+    ) -> None:
         if side != "source":
             return
         size = max(0, r.fields["data_size"])
@@ -607,7 +616,7 @@ class Replay:
             device.precopy_sent += size
 
     def on_vfio_save_iterate(
-        self, t: float, side: str, device: DeviceRecord, r: TraceRecord
+        self, t: float, side: HostSide, device: DeviceRecord, r: TraceRecord
     ) -> None:
         if side != "source":
             return
@@ -630,7 +639,9 @@ class Replay:
         elif device.init_data_sent is None and self.ack_in_use:
             device.init_data_sent = False
 
-    def on_vfio_load_state(self, t: float, side: str, device: DeviceRecord, r: TraceRecord) -> None:
+    def on_vfio_load_state(
+        self, t: float, side: HostSide, device: DeviceRecord, r: TraceRecord
+    ) -> None:
         if (
             side == "source"
             or r.fields["data"] != INIT_DATA_SENT_TAG
@@ -648,7 +659,9 @@ class Replay:
             device=device.name,
         )
 
-    def on_vfio_load_data(self, t: float, side: str, device: DeviceRecord, r: TraceRecord) -> None:
+    def on_vfio_load_data(
+        self, t: float, side: HostSide, device: DeviceRecord, r: TraceRecord
+    ) -> None:
         if side == "source":
             return
         size = max(0, r.fields["size"])
@@ -658,12 +671,14 @@ class Replay:
         if device.init_data_loaded is None and self.ack_in_use:
             device.init_data_loaded = False
 
-    def on_vfio_save_setup(self, t: float, side: str, device: DeviceRecord, r: TraceRecord) -> None:
+    def on_vfio_save_setup(
+        self, t: float, side: HostSide, device: DeviceRecord, r: TraceRecord
+    ) -> None:
         if side == "source" and device.sent is None:
             device.sent = 0
 
     def on_vfio_complete_precopy(
-        self, t: float, side: str, device: DeviceRecord, r: TraceRecord
+        self, t: float, side: HostSide, device: DeviceRecord, r: TraceRecord
     ) -> None:
         if side == "source":
             self.mark("vfio_complete_" + device.name, t)
@@ -672,7 +687,7 @@ class Replay:
 
     def apply_qmp_events(self, inputs: ImportInputs) -> None:
         """QMP events fill what the traces did not give (and STOP/RESUME instants)."""
-        sides = (
+        sides: tuple[tuple[HostSide, QmpEventLog | None, int], ...] = (
             ("source", inputs.src_events, 0),
             ("destination", inputs.dst_events, self.offset_us),
         )
@@ -711,7 +726,8 @@ class Replay:
 
     def add_vm_stop_start_events(self) -> None:
         """One vm_stop and one vm_start event, from the best source available."""
-        for kind, side, options in (
+        # (kind, side, candidate instants best first: (t_ms, how it is known, derived?))
+        choices: tuple[tuple[str, HostSide, tuple[tuple[float | None, str, bool], ...]], ...] = (
             (
                 "vm_stop",
                 "source",
@@ -738,7 +754,8 @@ class Replay:
                     ),
                 ),
             ),
-        ):
+        )
+        for kind, side, options in choices:
             for t, how, derived in options:
                 if t is not None:
                     what = "source VM stopped" if kind == "vm_stop" else "destination VM running"
@@ -834,11 +851,11 @@ class Replay:
         return "cancelled"
 
 
-def _marker(name: str, only_side: str | None) -> Handler:
+def _marker(name: str, only_side: HostSide | None) -> Handler:
     """A handler that only notes the first time a line appears (as the named instant), on
     `only_side` or (None) on either host."""
 
-    def handle(replay: Replay, t: float, side: str, r: TraceRecord) -> None:
+    def handle(replay: Replay, t: float, side: HostSide, r: TraceRecord) -> None:
         if only_side is None or side == only_side:
             replay.mark(name, t)
 

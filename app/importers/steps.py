@@ -6,7 +6,7 @@ one step for the whole migration. Long runs are merged down to MAX_STEPS."""
 from __future__ import annotations
 
 import bisect
-from typing import Any
+from typing import Any, Literal
 
 from app.engine.trace import Decision, DeviceStep, Gate, Step
 
@@ -14,6 +14,9 @@ from .inputs import ImportInputs
 from .limits import MAX_STEPS
 from .querymigrate import QuerySample
 from .replay import PassRecord, Replay
+
+# How a step's figures are known (the trace model's Step.provenance).
+Provenance = Literal["measured", "derived"]
 
 
 def _nearest_sample(
@@ -194,7 +197,7 @@ def _bare_step(
     phase: str,
     status: str,
     decision: Decision,
-    provenance: str,
+    provenance: Provenance,
     **values: Any,
 ) -> Step:
     fields: dict[str, Any] = dict.fromkeys(
@@ -228,7 +231,7 @@ def _bare_step(
         decision=decision,
         provenance=provenance,
         **fields,
-    )  # type: ignore[arg-type]
+    )
 
 
 def _sample_steps(
