@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from sqlalchemy import Engine, delete, func, select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from app.store import chart_columns as cc
 from app.store.migrate import MIGRATIONS_DIR
@@ -27,8 +27,10 @@ def test_columns_hold_the_steps_numbers(db_engine: Engine) -> None:
             np.nan if getattr(s, field) is None else float(getattr(s, field)) for s in steps
         ]
         np.testing.assert_array_equal(table[field], expected, err_msg=field)
+    device_values = [s.devices[1].init_est_bytes for s in steps]
+    assert None not in device_values
     assert table[cc.device_key(1, "init_est_bytes")].tolist() == [
-        float(s.devices[1].init_est_bytes) for s in steps
+        float(v) for v in device_values if v is not None
     ]
 
 
@@ -42,7 +44,7 @@ def test_a_window_reads_its_steps_and_optionally_one_either_side(
         chunks = session.execute(
             select(func.count())
             .select_from(cc.ChartColumnRow)
-            .where(cc.ChartColumnRow.key == cc.X_KEY)
+            .where(col(cc.ChartColumnRow.key) == cc.X_KEY)
         ).scalar()
         assert chunks == 8
         for lo, hi in (
@@ -66,7 +68,7 @@ def test_a_window_reads_its_steps_and_optionally_one_either_side(
 def test_runs_stored_before_the_table_get_their_columns_on_first_read(db_engine: Engine) -> None:
     run_id = save_trace(db_engine, make_trace(n_steps=20))
     with db_engine.begin() as connection:
-        connection.execute(delete(cc.ChartColumnRow).where(cc.ChartColumnRow.run_id == run_id))
+        connection.execute(delete(cc.ChartColumnRow).where(col(cc.ChartColumnRow.run_id) == run_id))
     with Session(db_engine) as session:
         assert not cc.has_columns(session, run_id)
         table = cc.load_columns(session, run_id, ["threshold_bytes"])
