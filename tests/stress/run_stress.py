@@ -37,6 +37,12 @@ PAGE_NAMES = ("page /runs/ID", "page /runs", "page /new")
 MiB = 1024**2
 
 
+def _cpu_s(pid: int) -> float:
+    """CPU seconds the web process has used (user + system): what the load cost the server."""
+    times = psutil.Process(pid).cpu_times()
+    return float(times.user + times.system)
+
+
 def _rss(pid: int) -> dict[str, float]:
     web = psutil.Process(pid)
     children = web.children(recursive=True)
@@ -93,6 +99,7 @@ def run_one(
         for path in ("/runs", f"/runs/{seed['id']}", "/new"):  # warm the page caches and templates
             httpx.get(server.base + path, timeout=30)
         before = _rss(server.pid)
+        cpu_before = _cpu_s(server.pid)
         prefix = workdir / f"locust-{kind}"
         env = {
             **os.environ,
@@ -135,6 +142,7 @@ def run_one(
         )
         elapsed = time.monotonic() - started
         after = _rss(server.pid)
+        web_cpu_s = _cpu_s(server.pid) - cpu_before
         time.sleep(2)  # let worker processes finish what the stop left running
         created = [line for line in created_path.read_text().split() if line]
         lost = []
@@ -178,6 +186,7 @@ def run_one(
         "pages": pages,
         "creations": creations,
         "follow_events": int(stats.get("follow (event)", {}).get("Request Count", 0)),
+        "web_cpu_s": round(web_cpu_s, 1),
         "memory_before": before,
         "memory_after": after,
         "created_201": len(created),
