@@ -35,6 +35,9 @@ CHECKS = [
 ]
 # Random scenarios may never converge: a low step limit keeps each engine run short (a 422).
 STEP_LIMIT = 3000
+CPU_LIMIT_S = 2.0
+# Generous: the machine running the suite may be busy; a hung request still fails.
+REQUEST_TIMEOUT_S = 120
 
 
 def _operations() -> list[tuple[str, str]]:
@@ -47,7 +50,10 @@ def _operations() -> list[tuple[str, str]]:
 
 @pytest.fixture
 def fuzzed_app(db_url: str) -> Iterator[FastAPI]:
-    app = create_app(Settings(database_url=db_url, max_steps_per_run=STEP_LIMIT))
+    # A CPU budget too: a generated scenario (or the reference example) ends within seconds.
+    app = create_app(
+        Settings(database_url=db_url, max_steps_per_run=STEP_LIMIT, max_run_cpu_s=CPU_LIMIT_S)
+    )
     with TestClient(app) as client:
         # One stored run, so the generator can also meet ids that exist.
         assert client.post("/api/runs", json={"example": max(EXAMPLES)}).status_code == 201
@@ -68,7 +74,7 @@ def test_openapi_contract(fuzzed_app: FastAPI, method: str, path: str) -> None:
         database=None,
     )
     def check(case: schemathesis.Case) -> None:
-        case.call_and_validate(checks=CHECKS)
+        case.call_and_validate(checks=CHECKS, timeout=REQUEST_TIMEOUT_S)
 
     check()
 
@@ -134,5 +140,5 @@ def test_issue_cases_through_schemathesis(
         }
     operation = schemathesis.openapi.from_asgi("/openapi.json", fuzzed_app)[path][method]
     case = operation.Case(**parts)
-    response = case.call_and_validate(checks=CHECKS)
+    response = case.call_and_validate(checks=CHECKS, timeout=REQUEST_TIMEOUT_S)
     assert 400 <= response.status_code < 500, response.text
