@@ -85,6 +85,17 @@ def ack_gate_detail(sim: Simulation, can: bool) -> str:
                 f"{dev.name} has {fmt_b(not_loaded)} of initial bytes not yet loaded at the destination "
                 f"({fmt_b(dev.init_est)} not yet sent, as QEMU counts)"
             )
+        elif (
+            (loading := sim.main.loading_at(t)) is not None
+            and loading.device == dev.name
+            and loading.kind == "vfio_init"
+        ):
+            done_ms = t - loading.load_start_ms
+            waiting.append(
+                f"{dev.name}'s initial image is complete at the destination and being loaded "
+                f"({done_ms:.0f} of {loading.load_end_ms - loading.load_start_ms:.0f} ms, one synchronous "
+                "mlx5vf_cmd_load_vhca_state); INIT_DATA_SENT is queued behind it"
+            )
         else:
             waiting.append(
                 f"{dev.name} has {fmt_b(not_loaded)} of initial bytes not yet loaded at the destination "

@@ -27,3 +27,15 @@ def test_ack_off_explains_there_is_nothing_to_wait_for():
     t = run(scenario(caps={"source": ["return-path"], "destination": ["return-path"]}))
     ack_gate = next(g for s in t.steps for g in s.gates if g.name == "switchover_ack")
     assert ack_gate.open and "off on the source" in ack_gate.detail
+
+
+def test_waiting_on_the_image_load_says_so():
+    # The ack waits for one synchronous load of the complete initial image (1480 ms).
+    t = run_example("mlx5-300mb-ack")
+    loading = [
+        s
+        for s in t.steps
+        if "initial image is complete at the destination and being loaded" in s.decision.reason
+    ]
+    assert loading and "of 1480 ms" in loading[0].decision.reason
+    assert "mlx5vf_cmd_load_vhca_state" in loading[0].decision.reason
