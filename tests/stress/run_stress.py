@@ -108,6 +108,7 @@ def run_one(
             "MIGSCOPE_STRESS_SESSION": session["session_id"],
             "MIGSCOPE_STRESS_KEY": session["presenter_key"],
             "MIGSCOPE_STRESS_STEPS": str(seed["step_count"]),
+            **{f"MIGSCOPE_STRESS_{name.upper()}": str(count) for name, count in mix.items()},
         }
         started = time.monotonic()
         locust = subprocess.run(
