@@ -297,34 +297,6 @@ def load_step_data_in_time(
     ]
 
 
-def load_step_numbers_in_time(
-    session: Session,
-    run_id: str,
-    fields: Sequence[str],
-    device_fields: Sequence[str],
-    device_count: int,
-    from_ms: float | None = None,
-    to_ms: float | None = None,
-) -> list[tuple[float | None, ...]]:
-    """(end_ms, each field, then each device's fields) per step whose end falls in the range.
-
-    Only these numbers are read, extracted from the stored step JSON by the database (one range
-    scan of (run_id, end_ms)): a 100,000-step run's chart series load in well under a second.
-    Devices are addressed by position in `step.devices`; an unknown value is None.
-    """
-    data: Any = col(StepRow.data)  # a JSON column: the database extracts the numbers
-    end_ms = col(StepRow.end_ms)
-    columns = [end_ms] + [data[field].as_float() for field in fields]
-    for position in range(device_count):
-        columns += [data[("devices", position, field)].as_float() for field in device_fields]
-    query = sa_select(*columns).where(col(StepRow.run_id) == run_id)
-    if from_ms is not None:
-        query = query.where(end_ms >= from_ms)
-    if to_ms is not None:
-        query = query.where(end_ms <= to_ms)
-    return [tuple(row) for row in session.execute(query.order_by(end_ms, col(StepRow.index))).all()]
-
-
 def last_step_in_phases(session: Session, run_id: str, phases: Iterable[str]) -> int | None:
     """The index of the run's last step in one of `phases` (None if it has none)."""
     query = sa_select(func.max(col(StepRow.index))).where(
@@ -361,6 +333,17 @@ def load_events_in_time(
         query = query.where(col(EventRow.kind).not_in(list(exclude_kinds)))
     rows = session.exec(query.order_by(col(EventRow.seq))).all()
     return _EVENTS.validate_python(rows)
+
+
+def load_events_by_kind(session: Session, run_id: str, kinds: Iterable[str]) -> list[Event]:
+    """Events of some kinds, in trace order. Filtered through the (run_id, kind) index and ordered
+    here: ordering by seq in SQL makes SQLite walk every event of the run instead (a 50,000-step
+    run has one bitmap_sync per step)."""
+    query = sa_select(col(EventRow.seq), col(EventRow.data)).where(
+        col(EventRow.run_id) == run_id, col(EventRow.kind).in_(list(kinds))
+    )
+    rows = sorted(session.execute(query).all(), key=lambda row: row[0])
+    return _EVENTS.validate_python([row[1] for row in rows])
 
 
 def load_events(

@@ -10,14 +10,11 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
-from pydantic import TypeAdapter
-from sqlalchemy import select as sa_select
-from sqlmodel import Session, col
+from sqlmodel import Session
 
 from app.engine.trace import Event, EventKind
 from app.store.chart_columns import X_KEY, device_key, load_columns
-from app.store.models import EventRow
-from app.store.runs import load_step
+from app.store.runs import load_events_by_kind, load_step
 
 from ..series import downsample_indices
 
@@ -27,7 +24,6 @@ CHART_EVENT_KINDS = [
     kind.value for kind in EventKind if kind not in (EventKind.BITMAP_SYNC, EventKind.WINDOW)
 ]
 MAX_POINTS = 1500
-_EVENTS = TypeAdapter(list[Event])
 
 # Fields the run page asks for (top level and per device).
 RUN_FIELDS = [
@@ -47,18 +43,8 @@ DEVICE_FIELDS = [
 
 
 def chart_events(session: Session, run_id: str) -> list[Event]:
-    """The events the charts draw, in trace order. Filtered through the (run_id, kind) index and
-    ordered here: ordering by seq in SQL makes SQLite walk every event of the run instead (a
-    50,000-step run has one bitmap_sync per step)."""
-    rows = sorted(
-        session.execute(
-            sa_select(col(EventRow.seq), col(EventRow.data)).where(
-                col(EventRow.run_id) == run_id, col(EventRow.kind).in_(CHART_EVENT_KINDS)
-            )
-        ).all(),
-        key=lambda row: row[0],
-    )
-    return _EVENTS.validate_python([row[1] for row in rows])
+    """The events the charts draw, in trace order."""
+    return load_events_by_kind(session, run_id, CHART_EVENT_KINDS)
 
 
 def series_from_steps(steps: Sequence[Any]) -> dict[str, Any]:
