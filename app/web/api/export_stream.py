@@ -1,6 +1,6 @@
 """Exports written row by row from the database, in bounded memory (a worker process runs them).
 
-Steps and events are read in keyset batches of BATCH_ROWS (one short query each, no long
+Steps and events are read in keyset batches (app.store.batches: one short query each, no long
 transaction) and written out as they come; only a batch is ever held. The bytes are those of
 the in-memory exports: `export.json` equals `Trace.to_json()`, `export.perfetto.json` equals
 `to_trace_events` as a JSONResponse renders it, the CSV equals `steps_csv`.
@@ -17,17 +17,17 @@ from collections.abc import Iterator
 from typing import IO, Any
 
 from pydantic import TypeAdapter
-from sqlalchemy import Engine, select
-from sqlmodel import Session, col
+from sqlalchemy import Engine
+from sqlmodel import Session
 
 from app.engine.trace import Event, Step, Trace
-from app.store.models import EventRow, Run, StepRow
+from app.store.batches import iter_event_data, iter_step_data
+from app.store.models import Run
 from app.store.runs import get_run
 
 from ..jobs import engine_for
 from .perfetto import INSTANT_NAMES, counters, instants, metadata, other_data, phase_slices
 
-BATCH_ROWS = 500
 _STEP = TypeAdapter(Step)
 _EVENT = TypeAdapter(Event)
 
@@ -36,72 +36,15 @@ def _compact(value: Any) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"))
 
 
-def _step_rows(engine: Engine, run_id: str, by_time: bool = False) -> Iterator[dict[str, Any]]:
-    """The run's stored steps in index order (or end_ms, index order), BATCH_ROWS at a time."""
-    last: tuple[Any, ...] | None = None
-    while True:
-        query = select(col(StepRow.index), col(StepRow.end_ms), col(StepRow.data)).where(
-            col(StepRow.run_id) == run_id
-        )
-        if by_time:
-            if last is not None:
-                query = query.where(
-                    (col(StepRow.end_ms) > last[1])
-                    | ((col(StepRow.end_ms) == last[1]) & (col(StepRow.index) > last[0]))
-                )
-            query = query.order_by(col(StepRow.end_ms), col(StepRow.index))
-        else:
-            if last is not None:
-                query = query.where(col(StepRow.index) > last[0])
-            query = query.order_by(col(StepRow.index))
-        with engine.connect() as connection:
-            rows = connection.execute(query.limit(BATCH_ROWS)).all()
-        if not rows:
-            return
-        for index, end_ms, data in rows:
-            yield data
-            last = (index, end_ms)
-
-
-def _event_rows(
-    engine: Engine, run_id: str, by_time: bool = False, kinds: list[str] | None = None
-) -> Iterator[dict[str, Any]]:
-    last: tuple[Any, ...] | None = None
-    while True:
-        query = select(col(EventRow.seq), col(EventRow.t_ms), col(EventRow.data)).where(
-            col(EventRow.run_id) == run_id
-        )
-        if kinds is not None:
-            query = query.where(col(EventRow.kind).in_(kinds))
-        if by_time:
-            if last is not None:
-                query = query.where(
-                    (col(EventRow.t_ms) > last[1])
-                    | ((col(EventRow.t_ms) == last[1]) & (col(EventRow.seq) > last[0]))
-                )
-            query = query.order_by(col(EventRow.t_ms), col(EventRow.seq))
-        else:
-            if last is not None:
-                query = query.where(col(EventRow.seq) > last[0])
-            query = query.order_by(col(EventRow.seq))
-        with engine.connect() as connection:
-            rows = connection.execute(query.limit(BATCH_ROWS)).all()
-        if not rows:
-            return
-        for seq, t_ms, data in rows:
-            yield data
-            last = (seq, t_ms)
-
-
 def _steps(engine: Engine, run_id: str, by_time: bool = False) -> Iterator[Step]:
-    for data in _step_rows(engine, run_id, by_time):
+    for data in iter_step_data(engine, run_id, by_time):
         yield _STEP.validate_python(data)
 
 
 def _events(
     engine: Engine, run_id: str, by_time: bool = False, kinds: list[str] | None = None
 ) -> Iterator[Event]:
-    for data in _event_rows(engine, run_id, by_time, kinds):
+    for data in iter_event_data(engine, run_id, by_time, kinds):
         yield _EVENT.validate_python(data)
 
 
@@ -153,7 +96,7 @@ def write_csv(engine: Engine, run_id: str, out: IO[str]) -> None:
     from .exports import csv_header, csv_row
 
     devices: list[str] = []
-    for data in _step_rows(engine, run_id):
+    for data in iter_step_data(engine, run_id):
         for device in data.get("devices") or []:
             name = device.get("name")
             if name not in devices:
