@@ -7,7 +7,7 @@ import hmac
 import secrets
 
 from sqlalchemy import text, update
-from sqlmodel import Session, col
+from sqlmodel import Session, col, select
 
 from .models import Presentation, PresentationPublic, utc_now
 from .writes import write_lock
@@ -42,6 +42,14 @@ def _row(session: Session, session_id: str) -> Presentation | None:
 def get_presentation(session: Session, session_id: str) -> PresentationPublic | None:
     row = _row(session, session_id)
     return PresentationPublic.model_validate(row) if row is not None else None
+
+
+def get_presentations(session: Session, session_ids: list[str]) -> dict[str, PresentationPublic]:
+    """The sessions among `session_ids` that exist, by id (one query for many followers)."""
+    rows = session.exec(
+        select(Presentation).where(col(Presentation.session_id).in_(session_ids))
+    ).all()
+    return {row.session_id: PresentationPublic.model_validate(row) for row in rows}
 
 
 def presenter_key_matches(session: Session, session_id: str, key: str | None) -> bool:

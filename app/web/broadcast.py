@@ -20,10 +20,10 @@ from typing import Any
 
 import structlog
 from sqlalchemy import Engine
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
-from app.store.models import Presentation, PresentationPublic
-from app.store.presentations import NOTIFY_CHANNEL
+from app.store.models import PresentationPublic
+from app.store.presentations import NOTIFY_CHANNEL, get_presentations
 
 log = structlog.get_logger("migscope.web")
 
@@ -100,10 +100,7 @@ class StepBroadcaster:
     # --- the one reader ------------------------------------------------------------------
     def _read(self, session_ids: list[str]) -> dict[str, PresentationPublic]:
         with Session(self.engine) as session:
-            rows = session.exec(
-                select(Presentation).where(col(Presentation.session_id).in_(session_ids))
-            ).all()
-            return {row.session_id: PresentationPublic.model_validate(row) for row in rows}
+            return get_presentations(session, session_ids)
 
     async def _run(self) -> None:
         assert self._wake is not None
