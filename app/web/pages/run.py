@@ -18,7 +18,7 @@ from ..branching import params_at
 from ..charts import figures as charts
 from ..charts.run_series import chart_events, run_series
 from ..deps import SessionDep, UrlsDep
-from ..explain import explain_step, next_prompt, summary_story
+from ..explain import NEXT_CHOICES, explain_step, next_prompt, summary_story
 from ..urls import RUN_CHART_SERIES_PATH, RUN_PAGE_PATH, RUN_STEP_PAGE_PATH, Urls, absolute
 from .errors import not_found
 from .render import render, strip_json, wants_json
@@ -221,6 +221,12 @@ def run_page(
     step_events = load_events(session, run.id, step_from=index, step_to=index + 1)
     explained = explain_step(current, step_events) if current is not None else dict(EMPTY_STEP)
     explained["next"] = next_prompt(current, following) if current is not None else None
+    previous = load_step(session, run.id, index - 1) if index > 0 and current is not None else None
+    asked = next_prompt(previous, current) if previous is not None else None
+    # Teaching mode: the step that answers the previous step's "what happens next?".
+    explained["answers"] = (
+        {"code": asked["answer"], "text": NEXT_CHOICES[asked["answer"]]} if asked is not None else None
+    )
     explained["branch_now"] = branch_now(run, current)
     if fragment:
         return render(

@@ -198,3 +198,22 @@ def test_compare_says_not_applicable_for_the_ack_off_run(api_client: TestClient)
     pair = api_client.post("/api/compare", json={"example": "mlx5-300mb-ack"}).json()
     html = api_client.get(pair["page"]).text
     assert html.count("<dt>ACK received</dt><dd>not applicable</dd>") == 1
+
+
+def test_compare_without_runs_preselects_two_different_runs(api_client: TestClient) -> None:
+    import re
+
+    older, newer = make_run(api_client), make_run(api_client, {"example": "two-mlx5-vfs"})
+    html = api_client.get("/compare").text
+    chosen = re.findall(r'<option value="([^"]+)" selected>', html)
+    assert chosen == [older["id"], newer["id"]]
+
+
+def test_the_step_after_a_question_gives_the_answer(api_client: TestClient) -> None:
+    run = make_run(api_client)
+    twins = [api_client.get(URLS.run_at(run["id"], step=n, json=True)).json()["step"] for n in range(run["step_count"])]
+    asked = [t for t in twins if t["next"]]
+    assert asked
+    for question in asked:
+        answer = twins[question["index"] + 1]
+        assert answer["answers"]["code"] == question["next"]["answer"] == answer["decision"]["code"]
