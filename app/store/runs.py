@@ -234,6 +234,16 @@ def get_run(session: Session, run_id: str) -> Run | None:
     return run if run is not None and run.complete else None
 
 
+def first_complete_run_with_description(session: Session, description: str) -> str | None:
+    """The id of the oldest complete run stored with exactly this description (None if none)."""
+    found = session.exec(
+        select(Run.id)
+        .where(col(Run.description) == description, col(Run.complete).is_(True))
+        .order_by(col(Run.created_at))
+    ).first()
+    return str(found) if found is not None else None
+
+
 def list_runs(
     session: Session,
     *,

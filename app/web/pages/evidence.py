@@ -11,12 +11,11 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
-from sqlmodel import Session, col, select
 
 from app import __version__ as ENGINE_VERSION
 from app import fidelity
 from app.engine.scenario import LIMITS, Scenario
-from app.store.models import Run
+from app.store.runs import first_complete_run_with_description
 
 from ..deps import SessionDep, SettingsDep, UrlsDep
 from ..runner import run_and_store
@@ -83,15 +82,6 @@ def read_evidence_page(request: Request, urls: UrlsDep) -> Response:
     )
 
 
-def _stored(session: Session, description: str) -> str | None:
-    found = session.exec(
-        select(Run.id)
-        .where(col(Run.description) == description, col(Run.complete).is_(True))
-        .order_by(col(Run.created_at))
-    ).first()
-    return str(found) if found is not None else None
-
-
 def _scenario(doc: dict[str, Any], row: fidelity.FidelityRow, which: str) -> Scenario:
     titled = {
         **doc,
@@ -113,7 +103,9 @@ async def open_evidence_run(
     docs = [("a", row.scenario)] + (
         [("b", row.compare_scenario)] if row.compare_scenario is not None else []
     )
-    ids = [_stored(session, _description(row, which)) for which, _ in docs]
+    ids = [
+        first_complete_run_with_description(session, _description(row, which)) for which, _ in docs
+    ]
     if any(i is None for i in ids):
         stored = await run_and_store(
             settings, [_scenario(doc, row, which) for which, doc in docs], visibility="unlisted"
