@@ -225,7 +225,9 @@ def run_page(
     asked = next_prompt(previous, current) if previous is not None else None
     # Teaching mode: the step that answers the previous step's "what happens next?".
     explained["answers"] = (
-        {"code": asked["answer"], "text": NEXT_CHOICES[asked["answer"]]} if asked is not None else None
+        {"code": asked["answer"], "text": NEXT_CHOICES[asked["answer"]]}
+        if asked is not None
+        else None
     )
     explained["branch_now"] = branch_now(run, current)
     if fragment:

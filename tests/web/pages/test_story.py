@@ -211,7 +211,10 @@ def test_compare_without_runs_preselects_two_different_runs(api_client: TestClie
 
 def test_the_step_after_a_question_gives_the_answer(api_client: TestClient) -> None:
     run = make_run(api_client)
-    twins = [api_client.get(URLS.run_at(run["id"], step=n, json=True)).json()["step"] for n in range(run["step_count"])]
+    twins = [
+        api_client.get(URLS.run_at(run["id"], step=n, json=True)).json()["step"]
+        for n in range(run["step_count"])
+    ]
     asked = [t for t in twins if t["next"]]
     assert asked
     for question in asked:
