@@ -43,7 +43,9 @@ def make_engine(url: str) -> Engine:
         if path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)
         # Requests run in a thread pool: connections move between threads.
-        engine = create_engine(url, connect_args={"check_same_thread": False}, **POOL)
+        # An in-memory database has one connection per thread (SingletonThreadPool): no sizes.
+        pool = POOL if path is not None else {}
+        engine = create_engine(url, connect_args={"check_same_thread": False}, **pool)
         event.listen(engine, "connect", _on_sqlite_connect)
         return engine
     return create_engine(url, pool_pre_ping=True, **POOL)
