@@ -87,12 +87,17 @@ export function drawCharts(root = document) {
       fig.layout.title = { text: "" };
       fig.layout.margin = { ...(fig.layout.margin || {}), t: 40 };
     }
-    const base = baseSizes(fig);
     if (narrow()) {
-      // Phones: legends under the plot take the width they need, never an inner scrollbar.
+      // Phones: the legend goes under the plot at its full height (the chart grows by a line per
+      // entry), never with an inner scrollbar; fewer ticks; the right axis keeps its room.
+      const entries = fig.data.filter((t) => t.showlegend !== false).length;
       fig.layout.legend = { ...(fig.layout.legend || {}), orientation: "h", font: { size: 11 } };
-      fig.layout.margin = { ...(fig.layout.margin || {}), l: 48, r: 16 };
+      fig.layout.height = (fig.layout.height || 360) + 22 * entries;
+      const rightAxis = fig.layout.yaxis2 && fig.layout.yaxis2.side === "right";
+      fig.layout.margin = { ...(fig.layout.margin || {}), l: 48, r: rightAxis ? 52 : 16 };
+      fig.layout.xaxis = { ...(fig.layout.xaxis || {}), nticks: 5 };
     }
+    const base = baseSizes(fig);
     // No toolbar: it covered titles and labels; drag zooms, a double click or "Whole run" resets.
     const config = { responsive: true, displaylogo: false, displayModeBar: false };
     const initial = fig.layout.xaxis && fig.layout.xaxis.range ? fig.layout.xaxis.range.slice() : null;
