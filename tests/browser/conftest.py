@@ -61,9 +61,21 @@ def live_server(tmp_path_factory: pytest.TempPathFactory, chromium_path: str) ->
     env = {**os.environ, "DATABASE_URL": f"sqlite:///{db}"}
     log = (tmp_path_factory.mktemp("browser-log") / "uvicorn.log").open("w")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "app.web.app:create_app", "--factory",
-         "--host", "127.0.0.1", "--port", str(port)],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "app.web.app:create_app",
+            "--factory",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
     )
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 120  # readiness; only a hung server reaches the bound
@@ -77,7 +89,9 @@ def live_server(tmp_path_factory: pytest.TempPathFactory, chromium_path: str) ->
         if proc.poll() is not None or time.monotonic() > deadline:
             proc.kill()
             log.close()
-            pytest.fail(f"uvicorn did not answer on {base}; log: {Path(log.name).read_text()[-2000:]}")
+            pytest.fail(
+                f"uvicorn did not answer on {base}; log: {Path(log.name).read_text()[-2000:]}"
+            )
         time.sleep(0.2)
     yield base
     proc.terminate()
@@ -89,7 +103,9 @@ def live_server(tmp_path_factory: pytest.TempPathFactory, chromium_path: str) ->
 
 
 @pytest.fixture(scope="session")
-def browser_type_launch_args(browser_type_launch_args: dict[str, Any], chromium_path: str) -> dict[str, Any]:
+def browser_type_launch_args(
+    browser_type_launch_args: dict[str, Any], chromium_path: str
+) -> dict[str, Any]:
     return {**browser_type_launch_args, "executable_path": chromium_path, "args": CHROMIUM_ARGS}
 
 

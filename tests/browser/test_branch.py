@@ -58,14 +58,18 @@ def test_branch_from_a_step_opens_the_comparison(page: Page, shot: Any) -> None:
     page.wait_for_url(re.compile(r"/compare\?a=[\w-]+&b=[\w-]+$"), timeout=30_000)
     wait_ready(page)
     assert f"a={run['id']}" in page.url
-    statuses = page.locator(".compare-grid section.summary .tile.status-cancelled dd, "
-                            ".compare-grid section.summary .tile.status-completed dd")
+    statuses = page.locator(
+        ".compare-grid section.summary .tile.status-cancelled dd, "
+        ".compare-grid section.summary .tile.status-completed dd"
+    )
     expect(statuses).to_have_text(["cancelled", "completed"])
     b_title = page.locator(".compare-grid section.summary").nth(1).locator("h2 a")
     expect(b_title).to_contain_text("[branch at 5000 ms: avail-switchover-bandwidth 1.2 GiB/s]")
     # The branch point is drawn on both runs' time charts, at 5.0 s.
     wait_ready(page, charts=7)
     for chart in ("chart-devices-a", "chart-ram-b", "chart-lane-b"):
-        xs = page.evaluate(f"document.getElementById('{chart}').layout.shapes.filter(s => s.name === 'branch').map(s => s.x0)")
+        xs = page.evaluate(
+            f"document.getElementById('{chart}').layout.shapes.filter(s => s.name === 'branch').map(s => s.x0)"
+        )
         assert xs == [5.0], chart
     shot("branch-compare", full_page=True)

@@ -9,7 +9,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from playwright.sync_api import Browser, Page
+from playwright.sync_api import Browser, FilePayload, Page
 
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = ROOT / "tests" / "fixtures" / "constructed"
@@ -27,22 +27,30 @@ def _save(page: Page, name: str) -> None:
 def _ready(page: Page, charts: int = 0) -> None:
     page.wait_for_function("document.body.dataset.ready === '1'")
     if charts:
-        page.wait_for_function(f"document.querySelectorAll('.chart.drawn .main-svg').length >= {charts}")
+        page.wait_for_function(
+            f"document.querySelectorAll('.chart.drawn .main-svg').length >= {charts}"
+        )
         page.wait_for_function("document.body.dataset.charts === '1'")
     # Fonts and Plotly's responsive resize settle on the next frames.
     page.evaluate("new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))")
 
 
 def _scroll_to(page: Page, selector: str) -> None:
-    page.evaluate(f"window.scrollTo(0, document.querySelector('{selector}').getBoundingClientRect().top + window.scrollY - 8)")
+    page.evaluate(
+        f"window.scrollTo(0, document.querySelector('{selector}').getBoundingClientRect().top + window.scrollY - 8)"
+    )
     page.evaluate("new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))")
 
 
 def test_screenshot_every_page(page: Page) -> None:
     assert page.viewport_size == {"width": 1280, "height": 800}
-    pair: dict[str, Any] = page.request.post("/api/compare", data={"example": "mlx5-300mb-ack"}).json()
+    pair: dict[str, Any] = page.request.post(
+        "/api/compare", data={"example": "mlx5-300mb-ack"}
+    ).json()
     run_id = pair["a"]["id"]
-    ack = page.request.get(f"/api/runs/{run_id}/series?event_kinds=ack_received").json()["events"][0]["step"]
+    ack = page.request.get(f"/api/runs/{run_id}/series?event_kinds=ack_received").json()["events"][
+        0
+    ]["step"]
 
     page.goto("/new")
     _ready(page)
@@ -59,11 +67,16 @@ def test_screenshot_every_page(page: Page) -> None:
 
     stem = "vfio100-dec-two-devices"
     files = {
-        "src_trace": FIXTURES / f"{stem}.src.trace.log", "dst_trace": FIXTURES / f"{stem}.dst.trace.log",
-        "query_migrate": FIXTURES / f"{stem}.query-migrate.jsonl", "info_migrate": FIXTURES / f"{stem}.info-migrate.txt",
+        "src_trace": FIXTURES / f"{stem}.src.trace.log",
+        "dst_trace": FIXTURES / f"{stem}.dst.trace.log",
+        "query_migrate": FIXTURES / f"{stem}.query-migrate.jsonl",
+        "info_migrate": FIXTURES / f"{stem}.info-migrate.txt",
     }
-    multipart = {k: {"name": v.name, "mimeType": "text/plain", "buffer": v.read_bytes()} for k, v in files.items()}
-    multipart["title"] = "two VFs (constructed VFIO logs)"  # type: ignore[assignment]
+    multipart: dict[str, str | float | bool | bytes | FilePayload] = {
+        k: {"name": v.name, "mimeType": "text/plain", "buffer": v.read_bytes()}
+        for k, v in files.items()
+    }
+    multipart["title"] = "two VFs (constructed VFIO logs)"
     imported = page.request.post("/api/imports", multipart=multipart).json()
     page.goto(imported["url"] + "?step=6")
     _ready(page, charts=4)
@@ -85,13 +98,21 @@ def test_screenshot_every_page(page: Page) -> None:
 
 def _ack_step(page: Page) -> tuple[str, int]:
     run = page.request.post("/api/runs", data={"example": "mlx5-300mb-ack"}).json()
-    ack = page.request.get(f"/api/runs/{run['id']}/series?event_kinds=ack_received").json()["events"][0]["step"]
+    ack = page.request.get(f"/api/runs/{run['id']}/series?event_kinds=ack_received").json()[
+        "events"
+    ][0]["step"]
     return run["id"], ack
 
 
 def test_screenshot_phone_and_projector(browser: Browser, live_server: str) -> None:
-    phone = browser.new_context(base_url=live_server, viewport={"width": 390, "height": 844}, bypass_csp=True,
-                                is_mobile=True, has_touch=True, device_scale_factor=2)
+    phone = browser.new_context(
+        base_url=live_server,
+        viewport={"width": 390, "height": 844},
+        bypass_csp=True,
+        is_mobile=True,
+        has_touch=True,
+        device_scale_factor=2,
+    )
     page = phone.new_page()
     run_id, ack = _ack_step(page)
     page.goto(f"/runs/{run_id}?step={ack}")
@@ -99,15 +120,19 @@ def test_screenshot_phone_and_projector(browser: Browser, live_server: str) -> N
     _scroll_to(page, "#stepper")
     _save(page, "run-phone")
     phone.close()
-    projector = browser.new_context(base_url=live_server, viewport={"width": 1280, "height": 720}, bypass_csp=True)
+    projector = browser.new_context(
+        base_url=live_server, viewport={"width": 1280, "height": 720}, bypass_csp=True
+    )
     page = projector.new_page()
     page.goto(f"/runs/{run_id}?step={ack}")
     _ready(page, charts=4)
     page.keyboard.press("p")
     page.wait_for_function("document.getElementById('chart-devices')._fullLayout.font.size > 13")
     # Presentation mode changes the grid: wait until the chart fills its new width.
-    page.wait_for_function("(() => { const gd = document.getElementById('chart-devices');"
-                           " return gd._fullLayout.width >= gd.clientWidth - 2; })()")
+    page.wait_for_function(
+        "(() => { const gd = document.getElementById('chart-devices');"
+        " return gd._fullLayout.width >= gd.clientWidth - 2; })()"
+    )
     _scroll_to(page, "#stepper")
     _save(page, "run-presentation")
     projector.close()

@@ -19,7 +19,9 @@ EXAMPLE = "mlx5-300mb-ack"
 def ready(page: Page, charts: int = 0) -> None:
     page.wait_for_function("document.body.dataset.ready === '1'")
     if charts:
-        page.wait_for_function(f"document.querySelectorAll('.chart.drawn .main-svg').length >= {charts}")
+        page.wait_for_function(
+            f"document.querySelectorAll('.chart.drawn .main-svg').length >= {charts}"
+        )
 
 
 def make_run(page: Page, example: str = EXAMPLE) -> dict[str, Any]:
@@ -52,16 +54,33 @@ def plot_width(page: Page, chart: str) -> float:
 def every_page(page: Page) -> list[str]:
     run = make_run(page)
     pair = page.request.post("/api/compare", data={"example": EXAMPLE}).json()
-    return ["/new", "/runs", "/about", "/compare", run["urls"]["page"], pair["page"], "/runs/no-such-run", "/evidence"]
+    return [
+        "/new",
+        "/runs",
+        "/about",
+        "/compare",
+        run["urls"]["page"],
+        pair["page"],
+        "/runs/no-such-run",
+        "/evidence",
+    ]
 
 
 def sideways(page: Page) -> int:
-    return int(page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth"))
+    return int(
+        page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
+    )
 
 
 def test_no_sideways_scroll_on_a_phone(browser: Browser, live_server: str) -> None:
-    context = browser.new_context(base_url=live_server, viewport={"width": 390, "height": 844}, bypass_csp=True,
-                                  is_mobile=True, has_touch=True, device_scale_factor=2)
+    context = browser.new_context(
+        base_url=live_server,
+        viewport={"width": 390, "height": 844},
+        bypass_csp=True,
+        is_mobile=True,
+        has_touch=True,
+        device_scale_factor=2,
+    )
     page = context.new_page()
     try:
         for url in every_page(page):
@@ -73,14 +92,20 @@ def test_no_sideways_scroll_on_a_phone(browser: Browser, live_server: str) -> No
             # The header keeps the presentation toggle inside it (not white on white below it).
             toggle = page.locator("#presentation-toggle").bounding_box()
             header = page.locator("header.top").bounding_box()
-            assert toggle and header and toggle["y"] + toggle["height"] <= header["y"] + header["height"] + 0.5, url
+            assert (
+                toggle
+                and header
+                and toggle["y"] + toggle["height"] <= header["y"] + header["height"] + 0.5
+            ), url
             assert toggle["x"] + toggle["width"] <= 390, url
     finally:
         context.close()
 
 
 def test_presentation_mode_fits_a_1280x720_projector(browser: Browser, live_server: str) -> None:
-    context = browser.new_context(base_url=live_server, viewport={"width": 1280, "height": 720}, bypass_csp=True)
+    context = browser.new_context(
+        base_url=live_server, viewport={"width": 1280, "height": 720}, bypass_csp=True
+    )
     page = context.new_page()
     try:
         urls = every_page(page)
@@ -88,15 +113,21 @@ def test_presentation_mode_fits_a_1280x720_projector(browser: Browser, live_serv
         ready(page, charts=4)
         base_font = page.evaluate("document.getElementById('chart-devices')._fullLayout.font.size")
         base_marker = page.evaluate(
-            "document.getElementById('chart-devices').data.find(t => t.meta && t.meta.event_kind === 'ack_received').marker.size")
+            "document.getElementById('chart-devices').data.find(t => t.meta && t.meta.event_kind === 'ack_received').marker.size"
+        )
         page.keyboard.press("p")
-        page.wait_for_function(f"document.getElementById('chart-devices')._fullLayout.font.size > {base_font}")
+        page.wait_for_function(
+            f"document.getElementById('chart-devices')._fullLayout.font.size > {base_font}"
+        )
         page.wait_for_function(
             "document.getElementById('chart-devices').data.find(t => t.meta && t.meta.event_kind === 'ack_received')"
-            f".marker.size > {base_marker}")
+            f".marker.size > {base_marker}"
+        )
         # The grid changes with the type size: every chart fits its new width.
-        page.wait_for_function("[...document.querySelectorAll('.chart.drawn')]"
-                               ".every(gd => Math.abs(gd._fullLayout.width - gd.clientWidth) <= 2)")
+        page.wait_for_function(
+            "[...document.querySelectorAll('.chart.drawn')]"
+            ".every(gd => Math.abs(gd._fullLayout.width - gd.clientWidth) <= 2)"
+        )
         for url in urls:
             page.goto(url)
             ready(page)
@@ -123,7 +154,9 @@ def test_long_run_opens_on_the_decision_window(page: Page) -> None:
     for x in (init[0], ack[0], permitted[0], vm_start[0]):
         assert 0 <= x <= width
     # The overview strip spans the whole run.
-    slider = page.evaluate("document.getElementById('chart-ram')._fullLayout.xaxis.rangeslider.range")
+    slider = page.evaluate(
+        "document.getElementById('chart-ram')._fullLayout.xaxis.rangeslider.range"
+    )
     assert slider[0] <= 0 and slider[1] >= run["summary"]["total_time_ms"] / 1000
     # "Whole run" shows all of it on every time chart; "Decision window" goes back.
     page.get_by_role("button", name="Whole run").click()
@@ -134,7 +167,9 @@ def test_long_run_opens_on_the_decision_window(page: Page) -> None:
 
 def test_timeline_and_markers_jump_to_the_step(page: Page) -> None:
     run = make_run(page)
-    twin = page.request.get(run["urls"]["page"].replace(f"/runs/{run['id']}", f"/runs/{run['id']}.json")).json()
+    twin = page.request.get(
+        run["urls"]["page"].replace(f"/runs/{run['id']}", f"/runs/{run['id']}.json")
+    ).json()
     ack_step = next(e["step"] for e in twin["timeline"] if e["kind"] == "ack_received")
     vm_stop_step = next(e["step"] for e in twin["timeline"] if e["kind"] == "vm_stop")
     page.goto(run["urls"]["page"])
@@ -194,7 +229,10 @@ def test_no_request_leaves_the_server_and_the_csp_holds(browser: Browser, live_s
     requests: list[str] = []
     violations: list[str] = []
     page.on("request", lambda r: requests.append(r.url))
-    page.on("console", lambda m: violations.append(m.text) if "Content Security Policy" in m.text else None)
+    page.on(
+        "console",
+        lambda m: violations.append(m.text) if "Content Security Policy" in m.text else None,
+    )
     try:
         for url in every_page(page):
             page.goto(url)
@@ -222,8 +260,14 @@ def test_step_update_time_over_20_steps(page: Page) -> None:
     durations = page.evaluate("performance.getEntriesByName('migscope:step').map(e => e.duration)")
     out = ROOT / "test-artifacts" / "step-timing.json"
     out.parent.mkdir(parents=True, exist_ok=True)
-    report = {"steps": len(durations), "median_ms": statistics.median(durations), "max_ms": max(durations),
-              "durations_ms": durations}
+    report = {
+        "steps": len(durations),
+        "median_ms": statistics.median(durations),
+        "max_ms": max(durations),
+        "durations_ms": durations,
+    }
     out.write_text(json.dumps(report, indent=1))
-    print(f"step update over {len(durations)} steps: median {report['median_ms']:.1f} ms, max {report['max_ms']:.1f} ms")
+    print(
+        f"step update over {len(durations)} steps: median {report['median_ms']:.1f} ms, max {report['max_ms']:.1f} ms"
+    )
     assert len(durations) >= 20
