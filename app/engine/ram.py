@@ -142,10 +142,12 @@ class RamModel:
         normal = total - self.bitmap_zero
         return (self.bitmap_zero * ZERO_PAGE_WIRE_BYTES + normal * NORMAL_PAGE_WIRE_BYTES) / total
 
-    def take(self, pages: int) -> tuple[int, int]:
+    def take(self, pages: int, total: int | None = None) -> tuple[int, int]:
         """Send `pages` pages from the bitmap, mixed in proportion (QEMU walks RAM in
-        address order; we do not model addresses). Return (zero_pages, normal_pages)."""
-        total = self.remaining_pages
+        address order; we do not model addresses). Return (zero_pages, normal_pages).
+        `total` is remaining_pages when the caller has just counted it."""
+        if total is None:
+            total = self.remaining_pages
         pages = min(pages, total)
         if pages <= 0:
             return 0, 0
