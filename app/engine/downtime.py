@@ -82,8 +82,18 @@ def breakdown(
         cursor = max(cursor, b1)
     if cursor < w1:
         gaps.append((cursor, w1))
+    # Gaps are sorted and disjoint: sweep the reads by start once, keeping only those that
+    # can still overlap a later gap (linear in device state, not gaps x reads). Overlaps
+    # are summed in the reads' own order, so the floats are those of the plain double loop.
+    by_start = sorted(range(len(device_reads)), key=lambda i: device_reads[i][0])
+    active: list[int] = []
+    j = 0
     for g0, g1 in gaps:
-        reading = sum(_overlap(g0, g1, r0, r1) for r0, r1 in device_reads)
+        while j < len(by_start) and device_reads[by_start[j]][0] < g1:
+            active.append(by_start[j])
+            j += 1
+        active = sorted(i for i in active if device_reads[i][1] > g0)
+        reading = sum(_overlap(g0, g1, *device_reads[i]) for i in active)
         reading = min(reading, g1 - g0)
         add("source_device_read", reading)
         add("transfer", (g1 - g0) - reading)
