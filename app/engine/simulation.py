@@ -34,7 +34,7 @@ from .scenario import Scenario
 from .source import RateWindow, SourceThread
 from .stream import MARKER_BYTES, Channels, Record, Stream, Wire
 from .switchover import Switchover
-from .trace import Decision, DeviceStep, EventKind, Gate, Phase, Step, Trace
+from .trace import Decision, DeviceStep, EventKind, Gate, Phase, Step, Summary, Trace
 from .vfio import VfioState
 
 MAX_WAIT_MS = 50.0  # ram.c: ram_save_iterate gives up its slice after 50 ms
@@ -46,9 +46,22 @@ NOTABLE_LOAD_MS = 10.0
 StepGen = Generator[Step, None, bool]
 
 
+# The decision of a step that a summary-only run counts but does not keep.
+_UNEXPLAINED = Decision.model_construct(
+    code="keep_iterating", reason="", qemu_function="migration_iteration_run"
+)
+
+
 class Simulation:
-    def __init__(self, scenario: Scenario, max_steps: int | None = None) -> None:
+    def __init__(
+        self, scenario: Scenario, max_steps: int | None = None, keep_steps: bool = True
+    ) -> None:
         self.scenario = scenario
+        # keep_steps=False (sweeps): steps are counted, not built, and no explanation text
+        # is written; decisions, events and the summary are those of the full run.
+        self.keep_steps = keep_steps
+        self.step_count = 0
+        self.last_gates: list[Gate] = []
         # A run that would need more steps ends as cancelled, with the reason, at this count.
         self.max_steps = min(max_steps or ENGINE_STEP_LIMIT, ENGINE_STEP_LIMIT)
         self.profile = PROFILES[scenario.qemu_profile]
@@ -130,8 +143,8 @@ class Simulation:
         except StopIteration:
             self.done = True
             # Events scheduled past the last step (e.g. a PONG after a failure) go to it.
-            if self.steps:
-                self.log.flush(len(self.steps) - 1, None)
+            if self.step_count:
+                self.log.flush(self.step_count - 1, None)
             return None
 
     def run(self) -> Trace:
@@ -139,9 +152,23 @@ class Simulation:
             pass
         return self.trace()
 
+    def summary(self) -> Summary:
+        from .summary import build_summary
+
+        if not self.done:
+            raise RuntimeError("the simulation has not finished; call run() or step() until None")
+        return build_summary(self)
+
+    def run_summary(self) -> Summary:
+        while self.step() is not None:
+            pass
+        return self.summary()
+
     def trace(self) -> Trace:
         from .summary import build_summary
 
+        if not self.keep_steps:
+            raise RuntimeError("a summary-only simulation (keep_steps=False) has no trace")
         if not self.done:
             raise RuntimeError("the simulation has not finished; call run() or step() until None")
         resolved = self.scenario.model_dump(mode="json")
@@ -446,7 +473,7 @@ class Simulation:
                 )
                 return
             # Leave room for the switchover's steps (about six plus one per device).
-            if len(self.steps) >= self.max_steps - (8 + len(self.devs)):
+            if self.step_count >= self.max_steps - (8 + len(self.devs)):
                 yield from self.cancel_at_limit(
                     f"step limit ({self.max_steps} steps per run) reached at "
                     f"{self.t:.0f} ms of simulated time"
@@ -605,6 +632,9 @@ class Simulation:
         idle = moved == 0 and exact is None and not slept
         if idle:
             self.skip_idle()
+        if not self.keep_steps:
+            yield self.make_step(start, Phase.ITERATE, _UNEXPLAINED, gates)
+            return False
         code = "wait_for_ack" if ram_ok and not can else "keep_iterating"
         reason = gate_texts(gates, switch=False)
         if stopped_by:
@@ -836,8 +866,13 @@ class Simulation:
         exact: int | None = None,
         pass_sent: int | None = None,
     ) -> Step:
-        index = len(self.steps)
+        index = self.step_count
+        self.step_count += 1
+        self.last_gates = gates or []
         t = self.t
+        if not self.keep_steps:
+            self.log.flush(index, t)
+            return Step.model_construct(index=index)
         streams = self.streams
         loaded = sum(stream.loaded_bytes(t) for stream in streams)
         written = sum(stream.written_bytes for stream in streams)
@@ -928,8 +963,7 @@ class Simulation:
         yield step
 
     def cancel_at_limit(self, why: str) -> Iterator[Step]:
-        last = self.steps[-1] if self.steps else None
-        held = [g.detail for g in (last.gates if last else []) if not g.open]
+        held = [g.detail for g in self.last_gates if not g.open]
         reason = (
             f"{why} while switchover was still gated: "
             + ("; ".join(held) if held else "no gate held")
@@ -951,3 +985,9 @@ SIMPLIFICATIONS = [
 def simulate(scenario: Scenario, max_steps: int | None = None) -> Trace:
     """Run a scenario to the end and return its trace."""
     return Simulation(scenario, max_steps=max_steps).run()
+
+
+def simulate_summary(scenario: Scenario, max_steps: int | None = None) -> Summary:
+    """Run a scenario to the end keeping no step records (sweeps): the same Summary as
+    `simulate(scenario, max_steps).summary`, byte for byte."""
+    return Simulation(scenario, max_steps=max_steps, keep_steps=False).run_summary()

@@ -16,7 +16,7 @@ from pydantic import ValidationError
 
 from app.engine.compare import scenario_with_ack
 from app.engine.scenario import Scenario
-from app.engine.simulation import simulate
+from app.engine.simulation import simulate_summary
 from app.engine.trace import Summary
 
 from .limits import DEFAULT_MAX_STEPS_PER_POINT
@@ -58,7 +58,7 @@ OUTPUT_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(PointResult))
 
 def _summary(scenario: Scenario, max_steps: int) -> Summary:
     """The engine call of every sweep point (summary-only mode goes here)."""
-    return simulate(scenario, max_steps=max_steps).summary
+    return simulate_summary(scenario, max_steps=max_steps)
 
 
 def _first_error(error: ValidationError) -> str:
