@@ -1,12 +1,13 @@
-"""Presenter sessions: create one for a run, read it, move its step (revision 0003)."""
+"""Presenter sessions: create one for a run, read it, move its step, end it (revision 0003)."""
 
 from __future__ import annotations
 
 import hashlib
 import hmac
 import secrets
+from typing import Any, cast
 
-from sqlalchemy import text, update
+from sqlalchemy import CursorResult, delete, text, update
 from sqlmodel import Session, col, select
 
 from .models import Presentation, PresentationPublic, utc_now
@@ -79,3 +80,24 @@ def move_presentation(session: Session, session_id: str, step: int) -> Presentat
         session.commit()
     session.expire_all()
     return get_presentation(session, session_id)
+
+
+def end_presentation(session: Session, session_id: str) -> bool:
+    """The presenter stopped: delete the session (its followers' streams send `ended`).
+
+    Deleted rather than flagged: a stream reconnecting later is refused (404), which the
+    browser also reads as "the presenter stopped". False if there was no such session."""
+    bind = session.get_bind()
+    with write_lock(bind):
+        result = cast(
+            "CursorResult[Any]",
+            session.execute(delete(Presentation).where(col(Presentation.session_id) == session_id)),
+        )
+        if bind.dialect.name == "postgresql":
+            session.execute(
+                text("SELECT pg_notify(:channel, :session_id)"),
+                {"channel": NOTIFY_CHANNEL, "session_id": session_id},
+            )
+        session.commit()
+    session.expire_all()
+    return bool(result.rowcount)

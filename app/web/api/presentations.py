@@ -22,6 +22,7 @@ from sqlmodel import Session
 from app.store.models import PresentationPublic
 from app.store.presentations import (
     create_presentation,
+    end_presentation,
     get_presentation,
     move_presentation,
     presenter_key_matches,
@@ -197,6 +198,39 @@ def move_presentation_step(
     return PresentationState.model_validate(_state(request, urls, moved, step_count))
 
 
+class PresentationEnded(BaseModel):
+    session_id: str
+    run_id: str
+    step: int = Field(description="the presenter's last step (where the class was left)")
+    ended: bool = Field(default=True, description="always true: the session no longer exists")
+
+
+@router.delete(
+    paths.API_PRESENTATION_PATH,
+    response_model=PresentationEnded,
+    responses={
+        403: {"model": ErrorResponse, "description": f"missing or wrong {PRESENTER_KEY_HEADER}"}
+    },
+)
+def end_presentation_session(
+    presentation: PresentationDep,
+    session: SessionDep,
+    broadcaster: BroadcasterDep,
+    presenter_key: Annotated[str | None, Header(alias=PRESENTER_KEY_HEADER, max_length=200)] = None,
+) -> PresentationEnded:
+    """Stop presenting (only the presenter): the session is deleted and every follower's stream
+    sends `event: ended` and closes; a reconnect is refused (404)."""
+    if not presenter_key_matches(session, presentation.session_id, presenter_key):
+        raise HTTPException(
+            status_code=403, detail=f"ending a presentation needs its {PRESENTER_KEY_HEADER}"
+        )
+    end_presentation(session, presentation.session_id)
+    broadcaster.poke()
+    return PresentationEnded(
+        session_id=presentation.session_id, run_id=presentation.run_id, step=presentation.step
+    )
+
+
 def _last_event_id(value: str | None) -> int | None:
     try:
         return int(value) if value is not None else None
@@ -215,7 +249,8 @@ def _last_event_id(value: str | None) -> int | None:
                 "text/event-stream": {
                     "schema": {
                         "type": "string",
-                        "description": 'events "id: STEP" and "data: {step, run_id, updated_at}"; ": ping" comments',
+                        "description": 'events "id: STEP" and "data: {step, run_id, updated_at}"; '
+                        '"event: ended" when the presenter stops; ": ping" comments',
                     }
                 }
             }
@@ -230,7 +265,8 @@ async def read_presentation_events(
     """Server-Sent Events: the presenter's step whenever it changes (id = step; data = state).
 
     The first event is the current step unless `Last-Event-ID` already names it. A stream ends
-    after a few minutes (or when the session is gone); EventSource reconnects by itself.
+    after a few minutes and EventSource reconnects by itself; when the presenter stops (the
+    session is gone) it sends `event: ended` and closes.
     """
     sent = _last_event_id(last_event_id)
     current: PresentationPublic | None = presentation
@@ -257,3 +293,5 @@ async def read_presentation_events(
         current = await broadcaster.wait_change(
             presentation.session_id, current, min(remaining, 15.0)
         )
+    # The presenter stopped (or the run was deleted): tell the class, then close.
+    yield ServerSentEvent(event="ended", data={"session_id": presentation.session_id})

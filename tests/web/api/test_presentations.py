@@ -108,6 +108,35 @@ def test_unknown_session_and_unknown_run_are_404(api_client: TestClient) -> None
     assert status == 404
 
 
+def test_only_the_presenter_key_ends_the_session(api_client: TestClient) -> None:
+    run = new_run(api_client)
+    created = new_presentation(api_client, run["id"], step=1)
+    url = f"/api/presentations/{created['session_id']}"
+    key = {PRESENTER_KEY_HEADER: created["presenter_key"]}
+    assert api_client.delete(url).status_code == 403
+    assert api_client.delete(url, headers={PRESENTER_KEY_HEADER: "wrong"}).status_code == 403
+    # A cross-site page holding a key still cannot stop the class (SameOrigin).
+    assert (
+        api_client.delete(url, headers={**key, "Origin": "https://evil.example"}).status_code == 403
+    )
+    assert api_client.get(url).json()["step"] == 1  # refused attempts changed nothing
+    # What static/js/present.js sends: DELETE with the header, same origin.
+    ended = api_client.delete(url, headers={**key, "Sec-Fetch-Site": "same-origin"})
+    assert ended.status_code == 200
+    assert ended.json() == {
+        "session_id": created["session_id"],
+        "run_id": run["id"],
+        "step": 1,
+        "ended": True,
+    }
+    # Gone: reads, moves, a follower's reconnect and a second stop are all refused.
+    assert api_client.get(url).status_code == 404
+    assert api_client.get(url + "/events").status_code == 404
+    assert move(api_client, created["session_id"], 0, created["presenter_key"])[0] == 404
+    assert api_client.delete(url, headers=key).status_code == 404
+    assert api_client.get(f"/api/runs/{run['id']}").status_code == 200  # the run stays
+
+
 def test_run_page_offers_present_and_the_follow_page_follows(api_client: TestClient) -> None:
     run = new_run(api_client)
     page = api_client.get(f"/runs/{run['id']}").text

@@ -166,3 +166,32 @@ def test_followers_on_another_worker_see_the_presenter_move(two_servers: tuple[s
             # A reconnect with an older id gets the current step at once.
             with student.stream("GET", stream_url, headers={"Last-Event-ID": "0"}) as response:
                 assert next(events(response))["id"] == "5"
+
+
+def test_followers_get_ended_when_the_presenter_stops(two_servers: tuple[str, str]) -> None:
+    presenter_server, class_server = two_servers
+    with httpx.Client(base_url=presenter_server, timeout=READ_TIMEOUT) as teacher:
+        run = teacher.post("/api/runs", json={"example": EXAMPLE})
+        assert run.status_code == 201, run.text
+        created = teacher.post(
+            f"/api/runs/{run.json()['id']}/presentations", json={"step": 3}
+        ).json()
+        stream_url = class_server + created["events_url"]
+        session_url = f"/api/presentations/{created['session_id']}"
+        with httpx.Client(timeout=READ_TIMEOUT) as student:
+            with student.stream("GET", stream_url) as response:
+                received = events(response)
+                assert next(received)["id"] == "3"
+                assert (
+                    teacher.delete(
+                        session_url, headers={PRESENTER_KEY_HEADER: created["presenter_key"]}
+                    ).status_code
+                    == 200
+                )
+                ended = next(received)
+                assert ended["event"] == "ended"
+                assert created["session_id"] in ended["data"]
+                # ...and the server closes the stream (no endless wait for the browser).
+                assert list(received) == []
+            # A reconnect is refused: the browser reads that as "the presenter stopped" too.
+            assert student.get(stream_url).status_code == 404
