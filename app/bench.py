@@ -22,6 +22,7 @@ from typing import Any
 
 from app.engine import Scenario, simulate
 from app.engine.examples import load_example
+from app.engine.simulation import simulate_summary
 
 REFERENCE = "reference-bench"
 ROUNDS = 5
@@ -29,12 +30,15 @@ ROUNDS = 5
 
 def bench_scenario(name: str, rounds: int = ROUNDS) -> dict[str, float]:
     scenario = Scenario.model_validate(load_example(name))
-    walls, json_walls = [], []
+    walls, json_walls, summary_walls = [], [], []
     trace = None
     for _ in range(rounds):
         start = time.perf_counter()
         trace = simulate(scenario)
         walls.append(time.perf_counter() - start)
+        start = time.perf_counter()
+        simulate_summary(scenario)
+        summary_walls.append(time.perf_counter() - start)
         start = time.perf_counter()
         trace.to_json()
         json_walls.append(time.perf_counter() - start)
@@ -45,6 +49,7 @@ def bench_scenario(name: str, rounds: int = ROUNDS) -> dict[str, float]:
         "simulated_s": simulated_s,
         "wall_s": wall,
         "speedup": simulated_s / wall,
+        "summary_speedup": simulated_s / statistics.median(summary_walls),
         "steps": len(trace.steps),
         "json_over_sim": statistics.median(json_walls) / wall,
     }
@@ -262,11 +267,12 @@ def bench_chart_reads(steps: int, rounds: int = 5) -> dict[str, float]:
 
 def main() -> None:
     print(f"engine benchmark: median of {ROUNDS} rounds per scenario")
-    for name in (REFERENCE, "mlx5-300mb-default-params", "mlx5-300mb-ack"):
+    for name in (REFERENCE, "mlx5-300mb-default-params", "mlx5-300mb-ack", "stop-copy-query-fails"):
         r = bench_scenario(name)
         print(
             f"  {name:28s} simulated {r['simulated_s']:7.1f} s in {r['wall_s'] * 1000:7.1f} ms wall "
-            f"= {r['speedup']:8.0f}x real time; {r['steps']:6d} steps; trace JSON costs {r['json_over_sim']:.2f}x the simulation"
+            f"= {r['speedup']:8.0f}x real time ({r['summary_speedup']:8.0f}x summary-only); {r['steps']:6d} steps; "
+            f"trace JSON costs {r['json_over_sim']:.2f}x the simulation"
         )
     print(
         "store benchmark (SQLite, one transaction per run): cost relative to simulating the same run"
