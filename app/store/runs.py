@@ -149,7 +149,7 @@ def save_traces(
     runs; a failure deletes what was written, and a killed writer's leftovers are invisible and
     removed by app.store.access.delete_incomplete_runs.
     """
-    from .chart_columns import store_trace_columns
+    from .chart_columns import ChartColumnRow, column_rows, columns_from_steps
     from .writes import checkpoint_if_large, write_lock
 
     for trace in traces:
@@ -171,6 +171,13 @@ def save_traces(
             len(run.model_dump_json()) + _row_bytes(step_rows) + _row_bytes(event_rows)
         )
         prepared.append((run, step_rows, event_rows))
+    # The charts' columns (chart_columns.py) are computed before any write: the lock is held
+    # only for inserts, never for numpy work.
+    chart_rows = [
+        column_rows(run_id, columns_from_steps(trace.steps))
+        for run_id, trace in zip(ids, traces, strict=True)
+    ]
+    chart_table = ChartColumnRow.__table__  # type: ignore[attr-defined]
     try:
         with write_lock(engine), Session(engine) as session, session.begin():
             for run, _steps, _events in prepared:
@@ -183,10 +190,11 @@ def save_traces(
                 for start in range(0, len(rows), BATCH_ROWS):
                     with write_lock(engine), engine.begin() as connection:
                         _insert_many(connection, table, columns, rows[start : start + BATCH_ROWS])
-        for run_id, trace in zip(ids, traces, strict=True):
-            store_trace_columns(
-                engine, run_id, trace.steps
-            )  # the charts' columns (chart_columns.py)
+        # Same serialized batches as the steps and events: a waiting writer waits one batch.
+        for chunks in chart_rows:
+            for start in range(0, len(chunks), BATCH_ROWS):
+                with write_lock(engine), engine.begin() as connection:
+                    connection.execute(chart_table.insert(), chunks[start : start + BATCH_ROWS])
         with write_lock(engine):
             with engine.begin() as connection:
                 connection.execute(sa_update(Run).where(col(Run.id).in_(ids)).values(complete=True))
@@ -199,11 +207,12 @@ def save_traces(
 
 def _discard(engine: Engine, ids: list[str]) -> None:
     """Best effort: remove the runs of a failed store (leftovers stay invisible anyway)."""
+    from .chart_columns import ChartColumnRow
     from .writes import write_lock
 
     try:
         with write_lock(engine, timeout_s=30), engine.begin() as connection:
-            for table in (EventRow, StepRow):
+            for table in (ChartColumnRow, EventRow, StepRow):
                 connection.execute(sa_delete(table).where(col(table.run_id).in_(ids)))
             connection.execute(sa_delete(Run).where(col(Run.id).in_(ids)))
     except Exception:  # noqa: BLE001  the original error matters more; leftovers are invisible
