@@ -51,6 +51,10 @@ _UNEXPLAINED = Decision.model_construct(
     code="keep_iterating", reason="", qemu_function="migration_iteration_run"
 )
 
+# What a summary-only run yields for every step (pydantic fills a partial model_construct
+# by inspecting signatures: far too slow to do per step).
+_UNKEPT_STEP = Step.model_construct(index=-1)
+
 
 class Simulation:
     def __init__(
@@ -872,7 +876,7 @@ class Simulation:
         t = self.t
         if not self.keep_steps:
             self.log.flush(index, t)
-            return Step.model_construct(index=index)
+            return _UNKEPT_STEP
         streams = self.streams
         loaded = sum(stream.loaded_bytes(t) for stream in streams)
         written = sum(stream.written_bytes for stream in streams)
@@ -959,7 +963,7 @@ class Simulation:
         step = self.make_step(
             start, Phase(status), Decision(code=status, reason=reason, qemu_function=fn)
         )
-        self.log.flush(step.index, None)
+        self.log.flush(self.step_count - 1, None)
         yield step
 
     def cancel_at_limit(self, why: str) -> Iterator[Step]:
