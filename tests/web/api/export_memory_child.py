@@ -5,8 +5,8 @@ one export of RUN_ID, the export's size, and the peak growth of building the sam
 
 from __future__ import annotations
 
-import resource
 import sys
+from pathlib import Path
 
 from sqlmodel import Session
 
@@ -15,8 +15,27 @@ from app.web.api.export_stream import export_job
 from app.web.jobs import engine_for
 
 
-def peak_rss_bytes() -> int:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # Linux: KiB
+def _status_bytes(field: str) -> int:
+    """A memory figure of this process from /proc/self/status (given there in kB)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(f"{field}:"):
+            return int(line.split()[1]) * 1024
+    raise RuntimeError(f"/proc/self/status has no {field}")
+
+
+def start_peak() -> int:
+    """Reset the peak-RSS mark to the current RSS and return that RSS.
+
+    Not `getrusage().ru_maxrss`: Linux keeps it across execve, so this child would start with
+    the peak of the (large) pytest worker that launched it and never show any growth. VmHWM
+    belongs to the new address space and `clear_refs` 5 resets it.
+    """
+    Path("/proc/self/clear_refs").write_text("5")
+    return _status_bytes("VmRSS")
+
+
+def peak_growth(start: int) -> int:
+    return max(0, _status_bytes("VmHWM") - start)
 
 
 def main() -> None:
@@ -24,14 +43,15 @@ def main() -> None:
     # Warm up imports, the connection and the validators on a small run: only the streaming
     # of the big one is measured.
     export_job(url, small_id, kind, path)
-    before = peak_rss_bytes()
+    start = start_peak()
     size = export_job(url, run_id, kind, path)
-    streamed = peak_rss_bytes() - before
+    streamed = peak_growth(start)
+    start = start_peak()
     with Session(engine_for(url)) as session:
         trace = load_trace(session, run_id)
         assert trace is not None
         text = trace.to_json()
-    in_memory = peak_rss_bytes() - before
+    in_memory = peak_growth(start)
     print(f"{streamed} {size} {in_memory} {len(text)}", flush=True)
 
 

@@ -89,7 +89,8 @@ def test_an_oversized_run_exports_in_bounded_memory(db_url: str, db_engine: Engi
             f"export; building the JSON in memory grew it by {in_memory / MiB:.1f} MiB"
         )
         print(report)
-        # The whole export never sits in memory: a small fraction of its size, and of what
-        # loading the trace costs.
-        assert streamed < size // 4, report
+        # Only one keyset batch (BATCH_ROWS steps, ~3 MB of JSON here with 16 devices, a few
+        # times that once parsed) is ever held: a fixed bound whatever the run's length, and a
+        # small fraction of what loading the whole trace costs.
+        assert streamed < 48 * MiB, report
         assert streamed * 4 < in_memory, report

@@ -12,6 +12,7 @@ from sqlmodel import Session
 
 from app.store.presentations import create_presentation, get_presentation, move_presentation
 from app.web.broadcast import StepBroadcaster
+from tests.own_thread import in_own_thread
 
 FOLLOWERS = 200
 
@@ -42,7 +43,7 @@ def test_two_hundred_followers_cost_one_read_per_round(api_client: TestClient) -
         broadcaster.close()
         return [s.step if s is not None else None for s in seen], broadcaster.rounds
 
-    steps, rounds = asyncio.run(scenario())
+    steps, rounds = in_own_thread(lambda: asyncio.run(scenario()))
     event.remove(engine, "before_cursor_execute", _count)
     assert steps == [7] * FOLLOWERS
     # The move's own UPDATE and re-read are 2 statements; the rest are the broadcaster's
@@ -71,4 +72,4 @@ def test_a_deleted_session_ends_its_followers(api_client: TestClient) -> None:
         broadcaster.close()
         return result
 
-    assert asyncio.run(scenario()) is None
+    assert in_own_thread(lambda: asyncio.run(scenario())) is None
