@@ -1,3 +1,6 @@
+# mypy: disable-error-code="operator,arg-type"
+# Why: summary/step figures are Optional (a run may never reach them); these tests compare them
+# directly, and a None fails the test at run time. Narrowing each one is left to the engine owner.
 """Switchover phases and the status sequence QEMU goes through."""
 
 import pytest
