@@ -19,38 +19,10 @@ from pathlib import Path
 import pytest
 
 from app.engine import Scenario, simulate
+from app.fidelity import fixture_scenario  # the one replica rule, shared with `migscope fidelity`
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "qemu"
 RUNS = sorted(p.name[: -len(".info.json")] for p in FIXTURES.glob("*.info.json"))
-KERNEL_FOOTPRINT_MIB = 70  # "the kernel and initramfs add roughly 60-75 MiB of non-zero pages"
-
-
-def scenario_for(info: dict) -> dict:
-    w = info["dirtier_working_set_mib"]
-    return {
-        "title": "real-run replica",
-        "qemu_profile": "10.0",
-        "guest": {
-            "ram_bytes": f"{info['guest_ram_mib']} MiB",
-            "dirty_rate_bytes_per_s": info["dirtier_rate_pages_per_s"] * 4096,
-            "working_set_bytes": f"{w} MiB",
-            "zero_page_fraction": 1 - (w + KERNEL_FOOTPRINT_MIB) / info["guest_ram_mib"],
-            "dirty_pattern": "sequential",
-            # A 1-vCPU TCG guest without devices stops and starts in about a millisecond.
-            "vm_stop_ms": 1.0,
-            "vm_start_ms": 1.0,
-        },
-        "link": {"bandwidth_bytes_per_s": "10 Gbit", "latency_ms": 0.05},
-        "params": {
-            "downtime_limit_ms": info["downtime_limit_ms"],
-            "max_bandwidth_bytes_per_s": info["max_bandwidth_bytes_per_s"],
-        },
-        "caps": {
-            "source": info["capabilities_both_sides"],
-            "destination": info["capabilities_both_sides"],
-        },
-        "max_time_ms": 30000,
-    }
 
 
 def final_reply(name: str) -> dict:
@@ -71,7 +43,7 @@ def test_all_four_runs_are_here():
 @pytest.mark.parametrize("name", RUNS)
 def test_engine_matches_real_qemu(name):
     info = json.loads((FIXTURES / f"{name}.info.json").read_text())
-    trace = simulate(Scenario.model_validate(scenario_for(info)))
+    trace = simulate(Scenario.model_validate(fixture_scenario(info)))
     real = final_reply(name)
     s = trace.summary
     assert s.status == real["status"]
