@@ -170,13 +170,17 @@ def test_step_limit_ends_the_run_as_cancelled_with_the_reason(db_url: str) -> No
 
 def test_stored_runs_cannot_be_changed_through_the_api(api_app: FastAPI) -> None:
     methods = {
-        method
+        (path, method)
         for path, item in api_app.openapi()["paths"].items()
         if path.startswith("/api/")
         for method in item
     }
-    # POST only ever creates new runs; nothing replaces, edits or deletes a stored one.
-    assert methods <= {"get", "post"}
+    # POST only ever creates new runs; nothing replaces, edits or deletes a stored one. The one
+    # DELETE ends a presenter's session (its followers are told); the run stays.
+    assert {method for _, method in methods} <= {"get", "post", "delete"}
+    assert {(path, method) for path, method in methods if method == "delete"} == {
+        ("/api/presentations/{session_id}", "delete")
+    }
 
 
 def test_a_long_run_does_not_block_other_requests(api_app: FastAPI) -> None:
