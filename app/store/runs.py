@@ -394,6 +394,12 @@ def load_trace(session: Session, run_id: str) -> Trace | None:
 
 
 def trace_from_run(session: Session, run: Run) -> Trace:
+    return trace_of(run, load_steps(session, run.id), load_events(session, run.id))
+
+
+def trace_of(run: Run, steps: list[Step], events: list[Event]) -> Trace:
+    """The trace a stored run row stands for, with the given steps and events (the one place
+    that maps the row's columns back to the trace model)."""
     return Trace(
         format=run.trace_format,
         format_version=run.format_version,
@@ -405,8 +411,8 @@ def trace_from_run(session: Session, run: Run) -> Trace:
         resolved=run.resolved,
         profile=run.profile,
         summary=run.summary,  # type: ignore[arg-type]
-        steps=load_steps(session, run.id),
-        events=load_events(session, run.id),
+        steps=steps,
+        events=events,
         notes=run.notes,
         import_info=run.import_info,
     )

@@ -20,10 +20,10 @@ from pydantic import TypeAdapter
 from sqlalchemy import Engine
 from sqlmodel import Session
 
-from app.engine.trace import Event, Step, Trace
+from app.engine.trace import Event, Step
 from app.store.batches import iter_event_data, iter_step_data
 from app.store.models import Run
-from app.store.runs import get_run
+from app.store.runs import get_run, trace_of
 
 from ..jobs import engine_for
 from .perfetto import INSTANT_NAMES, counters, instants, metadata, other_data, phase_slices
@@ -60,22 +60,7 @@ def _run(engine: Engine, run_id: str) -> Run:
 def write_json(engine: Engine, run_id: str, out: IO[str]) -> None:
     """`Trace.to_json()` of the stored run, written step by step and event by event."""
     run = _run(engine, run_id)
-    head = Trace(
-        format=run.trace_format,
-        format_version=run.format_version,
-        engine_version=run.engine_version,
-        source=run.source,  # type: ignore[arg-type]
-        title=run.title,
-        qemu_profile=run.qemu_profile,
-        scenario=run.scenario,
-        resolved=run.resolved,
-        profile=run.profile,
-        summary=run.summary,  # type: ignore[arg-type]
-        steps=[],
-        events=[],
-        notes=run.notes,
-        import_info=run.import_info,
-    ).model_dump(mode="json")
+    head = trace_of(run, [], []).model_dump(mode="json")
     out.write("{")
     for number, key in enumerate(sorted(head)):
         out.write(("," if number else "") + json.dumps(key) + ":")
