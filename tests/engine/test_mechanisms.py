@@ -19,28 +19,9 @@ import pytest
 from app.engine import Scenario, simulate
 from app.engine.compare import scenario_with_ack
 from app.engine.trace import Summary
+from app.fidelity import mlx5_scenario  # the issue-8 mechanism scenario, one definition
 
 INITIAL_IMAGE_LOAD_MS = 1480.0  # published: switchover-ack cover letter, qemu-devel, Jun 2023
-
-
-def mlx5_scenario(ram: str, link: str, avail: str | None = "10 Gbit") -> dict[str, Any]:
-    params: dict[str, Any] = {"max_bandwidth_bytes_per_s": "10 GiB", "downtime_limit_ms": 300}
-    if avail is not None:
-        params["avail_switchover_bandwidth_bytes_per_s"] = avail
-    return {
-        "title": f"mlx5 300 MB, {ram} guest, {link}",
-        "qemu_profile": "10.1",
-        "guest": {
-            "ram_bytes": ram,
-            "zero_page_fraction": 0.5,
-            "dirty_rate_bytes_per_s": "16 MiB",
-            "working_set_bytes": "64 MiB" if ram == "256 MiB" else "256 MiB",
-        },
-        "link": {"bandwidth_bytes_per_s": link},
-        "params": params,
-        "devices": [{"name": "vf", "preset": "mlx5-cx7-vf-300mb"}],
-        "max_time_ms": 30000,
-    }
 
 
 def on_off(doc: dict[str, Any]) -> tuple[Summary, Summary]:
