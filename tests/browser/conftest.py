@@ -5,16 +5,15 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+from tests.live_server import free_port, wait_ready
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts" / "browser"
@@ -47,17 +46,11 @@ def chromium_path() -> str:
     return path
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture(scope="session")
 def live_server(tmp_path_factory: pytest.TempPathFactory, chromium_path: str) -> Iterator[str]:
     """`uvicorn app.web.app:create_app --factory` on a free port and a fresh SQLite file."""
     db = tmp_path_factory.mktemp("browser-db") / "migscope.db"
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "DATABASE_URL": f"sqlite:///{db}"}
     log = (tmp_path_factory.mktemp("browser-log") / "uvicorn.log").open("w")
     proc = subprocess.Popen(
@@ -78,21 +71,11 @@ def live_server(tmp_path_factory: pytest.TempPathFactory, chromium_path: str) ->
         stderr=subprocess.STDOUT,
     )
     base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 120  # readiness; only a hung server reaches the bound
-    while True:
-        try:
-            with urllib.request.urlopen(base + "/api/limits", timeout=2) as response:
-                if response.status == 200:
-                    break
-        except OSError:
-            pass
-        if proc.poll() is not None or time.monotonic() > deadline:
-            proc.kill()
-            log.close()
-            pytest.fail(
-                f"uvicorn did not answer on {base}; log: {Path(log.name).read_text()[-2000:]}"
-            )
-        time.sleep(0.2)
+    try:
+        wait_ready(proc, base, Path(log.name))
+    except AssertionError as error:
+        log.close()
+        pytest.fail(str(error))
     yield base
     proc.terminate()
     try:

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
@@ -18,6 +16,7 @@ from fastapi.testclient import TestClient
 
 from app.store.migrate import current_revision, head_revision
 from app.web.app import api_routers
+from tests.live_server import free_port, wait_ready
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -72,33 +71,6 @@ def test_static_files_are_served(api_client: TestClient) -> None:
     assert api_client.get(f"/static/{relative}").status_code == 200
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-# Start-up takes seconds on an idle machine and much longer on a busy one: wait on readiness
-# (the server answering), with a bound only a hung server reaches.
-SERVER_START_TIMEOUT_S = 120.0
-
-
-def _wait_until_up(
-    base: str, process: subprocess.Popen[bytes], timeout_s: float = SERVER_START_TIMEOUT_S
-) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise AssertionError(f"server exited with {process.returncode}")
-        try:
-            if httpx.get(f"{base}/api/limits", timeout=1.0).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.2)
-    raise AssertionError(f"server did not answer within {timeout_s:.0f} s")
-
-
 def _workers(pid: int) -> list[int]:
     """Worker processes of a uvicorn supervisor (spawned children; not its resource tracker)."""
     children: list[int] = []
@@ -110,7 +82,7 @@ def _workers(pid: int) -> list[int]:
 
 
 def test_serve_with_two_workers_shares_one_database(db_url: str) -> None:
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "DATABASE_URL": db_url}
     process = subprocess.Popen(
         [
@@ -133,7 +105,7 @@ def test_serve_with_two_workers_shares_one_database(db_url: str) -> None:
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        _wait_until_up(base, process)
+        wait_ready(process, base)
         created = httpx.post(f"{base}/api/runs", json={"title": "served"}, timeout=60).json()
         # Whichever worker answers, the run is there: no state lives outside the database.
         for _ in range(8):

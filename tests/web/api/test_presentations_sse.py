@@ -5,10 +5,8 @@ presenter moves through one, the class listens on the other."""
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,6 +14,7 @@ import httpx
 import pytest
 
 from app.web.api.presentations import PRESENTER_KEY_HEADER
+from tests.live_server import free_port, wait_ready
 
 ROOT = Path(__file__).resolve().parents[3]
 EXAMPLE = "mlx5-300mb-ack"
@@ -23,14 +22,8 @@ EXAMPLE = "mlx5-300mb-ack"
 READ_TIMEOUT = httpx.Timeout(20.0)
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def _serve(db_url: str, log_path: Path) -> tuple[subprocess.Popen[bytes], str]:
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "DATABASE_URL": db_url}
     log = log_path.open("w")
     proc = subprocess.Popen(
@@ -54,21 +47,6 @@ def _serve(db_url: str, log_path: Path) -> tuple[subprocess.Popen[bytes], str]:
     return proc, f"http://127.0.0.1:{port}"
 
 
-def _wait_up(proc: subprocess.Popen[bytes], base: str, log_path: Path) -> None:
-    # Readiness, not a fixed wait: the bound is only reached by a hung server.
-    deadline = time.monotonic() + 120
-    while True:
-        try:
-            if httpx.get(base + "/api/limits", timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        if proc.poll() is not None or time.monotonic() > deadline:
-            proc.kill()
-            pytest.fail(f"uvicorn did not answer on {base}: {log_path.read_text()[-2000:]}")
-        time.sleep(0.2)
-
-
 @pytest.fixture
 def two_servers(db_url: str, tmp_path: Path) -> Iterator[tuple[str, str]]:
     """Two uvicorn processes on one fresh database (the first one migrates it)."""
@@ -79,7 +57,7 @@ def two_servers(db_url: str, tmp_path: Path) -> Iterator[tuple[str, str]]:
             log_path = tmp_path / f"uvicorn-{name}.log"
             proc, base = _serve(db_url, log_path)
             procs.append(proc)
-            _wait_up(proc, base, log_path)
+            wait_ready(proc, base, log_path)
             bases.append(base)
         yield bases[0], bases[1]
     finally:
