@@ -11,79 +11,15 @@ from app.store.runs import get_run
 
 from .. import urls as paths
 from ..budgets import check_before_start
-from ..comparison import ack_pair, ack_sentence
+from ..comparison import ack_pair, compare_summaries
 from ..deps import CacheStoredRun, SessionDep, SettingsDep, UrlsDep
 from ..run_requests import RunRequest, scenario_from_request
 from ..runner import run_and_store
 from ..urls import Urls
-from .models import (
-    ERROR_RESPONSES,
-    CompareDiff,
-    CompareOut,
-    CompareSide,
-    DeviceDiff,
-    MetricDiff,
-    run_links,
-)
+from .models import ERROR_RESPONSES, CompareOut, CompareSide, run_links
 from .runs import VisibilityQuery
 
 router = APIRouter(tags=["compare"], responses=ERROR_RESPONSES)
-
-SUMMARY_METRICS = (
-    "total_time_ms",
-    "setup_time_ms",
-    "downtime_ms",
-    "guest_downtime_ms",
-    "transferred_bytes",
-    "vfio_transferred_bytes",
-    "dirty_sync_count",
-    "passes",
-    "ack_received_at_ms",
-    "switchover_permitted_at_ms",
-    "switchover_started_at_ms",
-)
-DEVICE_METRICS = (
-    "initial_bytes",
-    "precopy_bytes",
-    "stop_copy_bytes",
-    "init_data_sent_at_ms",
-    "init_data_loaded_at_ms",
-)
-
-
-def metric(a: float | None, b: float | None) -> MetricDiff:
-    return MetricDiff(a=a, b=b, delta=None if a is None or b is None else b - a)
-
-
-def diff_summaries(a: Summary, b: Summary) -> CompareDiff:
-    """b - a for every figure, per downtime component and per device (matched by name)."""
-    components = list(dict.fromkeys([*a.downtime_breakdown_ms, *b.downtime_breakdown_ms]))
-    devices_a = {device.name: device for device in a.devices}
-    devices_b = {device.name: device for device in b.devices}
-    devices: list[DeviceDiff] = []
-    for name in dict.fromkeys([*devices_a, *devices_b]):
-        da, db = devices_a.get(name), devices_b.get(name)
-        devices.append(
-            DeviceDiff(
-                name=name,
-                in_a=da is not None,
-                in_b=db is not None,
-                metrics={
-                    key: metric(getattr(da, key) if da else None, getattr(db, key) if db else None)
-                    for key in DEVICE_METRICS
-                },
-            )
-        )
-    return CompareDiff(
-        status={"a": a.status, "b": b.status},
-        sentence=ack_sentence(a, b),
-        summary={key: metric(getattr(a, key), getattr(b, key)) for key in SUMMARY_METRICS},
-        downtime_components_ms={
-            key: metric(a.downtime_breakdown_ms.get(key), b.downtime_breakdown_ms.get(key))
-            for key in components
-        },
-        devices=devices,
-    )
 
 
 def _side(
@@ -116,7 +52,7 @@ async def create_comparison(
     return CompareOut(
         a=_side(urls, a.id, a.title, a.status, a.summary),
         b=_side(urls, b.id, b.title, b.status, b.summary),
-        diff=diff_summaries(a.summary, b.summary),
+        diff=compare_summaries(a.summary, b.summary),
         page=urls.compare(a.id, b.id),
         api=urls.api_compare(a.id, b.id),
     )
@@ -144,7 +80,7 @@ def read_comparison(
     return CompareOut(
         a=_side(urls, run_a.id, run_a.title, run_a.status, summary_a),
         b=_side(urls, run_b.id, run_b.title, run_b.status, summary_b),
-        diff=diff_summaries(summary_a, summary_b),
+        diff=compare_summaries(summary_a, summary_b),
         page=urls.compare(run_a.id, run_b.id),
         api=urls.api_compare(run_a.id, run_b.id),
     )

@@ -9,6 +9,7 @@ from pydantic import BaseModel, Field
 from app.engine.trace import Event, Gate, Step, Summary
 from app.store.models import RunListPublic, RunPublic
 
+from ..comparison import CompareDiff
 from ..urls import Urls
 
 # Shape limits of the API. They are constants, not settings, because the OpenAPI schema
@@ -154,29 +155,6 @@ class SeriesOut(BaseModel):
     series: list[Series]
     event_kinds: list[str] | None = Field(description="kinds returned; null = all")
     events: list[Event] = Field(description="every matching event in the range: never downsampled")
-
-
-class MetricDiff(BaseModel):
-    a: int | float | None
-    b: int | float | None
-    delta: int | float | None = Field(description="b - a; null when either is unknown")
-
-
-class DeviceDiff(BaseModel):
-    name: str
-    in_a: bool
-    in_b: bool
-    metrics: dict[str, MetricDiff]
-
-
-class CompareDiff(BaseModel):
-    status: dict[str, str]
-    sentence: str = Field(
-        description="the difference in one sentence, reading a as ack on and b as off"
-    )
-    summary: dict[str, MetricDiff]
-    downtime_components_ms: dict[str, MetricDiff]
-    devices: list[DeviceDiff]
 
 
 class CompareSide(BaseModel):

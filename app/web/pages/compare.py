@@ -7,7 +7,6 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from app.engine.compare import difference
 from app.engine.trace import Summary
 from app.engine.units import format_ms
 from app.store.runs import get_run, list_runs
@@ -16,7 +15,7 @@ from ..branching import branch_points, branch_sentence
 from ..charts import figures as charts
 from ..charts.components import component, ordered
 from ..charts.run_series import chart_events, run_series
-from ..comparison import ack_sentence
+from ..comparison import ack_sentence, compare_summaries
 from ..deps import SessionDep, UrlsDep
 from ..explain import summary_story
 from ..urls import COMPARE_PAGE_PATH, absolute
@@ -25,29 +24,6 @@ from .render import render
 from .run import run_public
 
 router = APIRouter(include_in_schema=False)
-
-DEVICE_KEYS = [
-    "initial_bytes",
-    "init_data_sent_at_ms",
-    "init_data_loaded_at_ms",
-    "precopy_bytes",
-    "stop_copy_bytes",
-]
-SUMMARY_KEYS = [
-    "status",
-    "downtime_ms",
-    "guest_downtime_ms",
-    "downtime_limit_ms",
-    "total_time_ms",
-    "setup_time_ms",
-    "ack_received_at_ms",
-    "switchover_permitted_at_ms",
-    "switchover_started_at_ms",
-    "passes",
-    "dirty_sync_count",
-    "transferred_bytes",
-    "vfio_transferred_bytes",
-]
 
 
 def ack_on(run: dict[str, Any]) -> bool | None:
@@ -61,55 +37,43 @@ def ack_on(run: dict[str, Any]) -> bool | None:
     return "switchover-ack" in (src or []) and "switchover-ack" in (dst or [])
 
 
-def _diff(a: Any, b: Any) -> float | None:
-    """A - B, the engine's direction (app.engine.compare.difference); unknown stays None."""
-    if (
-        isinstance(a, (int, float))
-        and isinstance(b, (int, float))
-        and not isinstance(a, bool)
-        and not isinstance(b, bool)
-    ):
-        return round(a - b, 3)
-    return None
-
-
 def differences(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
-    """Per-summary-field, per-component and per-device differences, A - B as the engine reads a
-    pair (app.engine.compare.difference, which also gives the per-component figures)."""
-    sa, sb = a["summary"], b["summary"]
-    ca, cb = sa.get("downtime_breakdown_ms") or {}, sb.get("downtime_breakdown_ms") or {}
-    by_component = difference(Summary.model_validate(sa), Summary.model_validate(sb))[
-        "downtime_breakdown_ms"
+    """The compare API's differences (app.web.comparison.compare_summaries, A - B as the engine
+    reads a pair) as the page's rows: per summary figure, per downtime component (labelled,
+    in the charts' order) and per device."""
+    diff = compare_summaries(
+        Summary.model_validate(a["summary"]), Summary.model_validate(b["summary"])
+    )
+    components = diff.downtime_components_ms
+    summary: list[dict[str, Any]] = [
+        {"field": "status", "a": diff.status["a"], "b": diff.status["b"], "diff": None}
     ]
-    components = [
-        {
-            "component": k,
-            "label": component(k).label,
-            "a": ca.get(k),
-            "b": cb.get(k),
-            "diff": by_component.get(k),
-        }
-        for k in ordered(sorted(set(ca) | set(cb)))
+    summary += [
+        {"field": key, "a": m.a, "b": m.b, "diff": m.delta} for key, m in diff.summary.items()
     ]
-    da = {d["name"]: d for d in sa.get("devices") or []}
-    db = {d["name"]: d for d in sb.get("devices") or []}
-    devices = []
-    for name in list(da) + [n for n in db if n not in da]:
-        rows = [
+    return {
+        "summary": summary,
+        "components": [
             {
-                "field": k,
-                "a": da.get(name, {}).get(k),
-                "b": db.get(name, {}).get(k),
-                "diff": _diff(da.get(name, {}).get(k), db.get(name, {}).get(k)),
+                "component": key,
+                "label": component(key).label,
+                "a": components[key].a,
+                "b": components[key].b,
+                "diff": components[key].delta,
             }
-            for k in DEVICE_KEYS
-        ]
-        devices.append({"name": name, "fields": rows})
-    summary = [
-        {"field": k, "a": sa.get(k), "b": sb.get(k), "diff": _diff(sa.get(k), sb.get(k))}
-        for k in SUMMARY_KEYS
-    ]
-    return {"summary": summary, "components": components, "devices": devices}
+            for key in ordered(sorted(components))
+        ],
+        "devices": [
+            {
+                "name": device.name,
+                "fields": [
+                    {"field": key, "a": m.a, "b": m.b, "diff": m.delta}
+                    for key, m in device.metrics.items()
+                ],
+            }
+            for device in diff.devices
+        ],
+    }
 
 
 def headline(a: dict[str, Any], b: dict[str, Any]) -> str:

@@ -23,10 +23,11 @@ def test_post_compare_runs_and_stores_both_sides(api_client: TestClient) -> None
     # The capability off moves the destination's loading of initial bytes into downtime.
     assert b["summary"]["downtime_ms"] > a["summary"]["downtime_ms"]
     diff = body["diff"]
-    assert (
-        diff["summary"]["downtime_ms"]["delta"]
-        == b["summary"]["downtime_ms"] - a["summary"]["downtime_ms"]
+    # a - b, the engine's direction (app.engine.compare.difference): negative with the ack.
+    assert diff["summary"]["downtime_ms"]["delta"] == round(
+        a["summary"]["downtime_ms"] - b["summary"]["downtime_ms"], 3
     )
+    assert diff["summary"]["downtime_ms"]["delta"] < 0
     assert set(diff["downtime_components_ms"]) == set(a["summary"]["downtime_breakdown_ms"]) | set(
         b["summary"]["downtime_breakdown_ms"]
     )
