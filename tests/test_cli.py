@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -87,3 +88,86 @@ def test_schema_and_presets():
     )
     out = migscope("presets")
     assert out.returncode == 0 and "mlx5-cx7-vf-300mb" in out.stdout and "published" in out.stdout
+
+
+# What a command that never touches the database or the web must not import (they were most
+# of `migscope simulate`'s start-up).
+HEAVY_MODULES = ("sqlalchemy", "sqlmodel", "alembic", "fastapi", "starlette", "uvicorn", "numpy")
+
+
+def imported_after(*args: str) -> set[str]:
+    """Run the console script's main() with args in a fresh interpreter; the top-level packages
+    it imported."""
+    code = (
+        "import contextlib, io, json, sys\n"
+        "from app.cli import main\n"
+        f"sys.argv = ['migscope', *{list(args)!r}]\n"
+        "with contextlib.redirect_stdout(io.StringIO()):\n"
+        "    try:\n"
+        "        main()\n"
+        "    except SystemExit as end:\n"
+        "        assert not end.code, end.code\n"
+        "print(json.dumps(sorted({name.split('.')[0] for name in sys.modules})))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert out.returncode == 0, out.stderr
+    return set(json.loads(out.stdout.splitlines()[-1]))
+
+
+def test_simulate_imports_neither_the_store_nor_the_web():
+    for args in (
+        ("simulate", "--example", "mlx5-300mb-ack", "--json"),
+        ("simulate", "--help"),
+        ("schema",),
+    ):
+        loaded = imported_after(*args)
+        assert "app" in loaded and "pydantic" in loaded  # the probe sees real imports
+        assert loaded.isdisjoint(HEAVY_MODULES), (args, sorted(loaded & set(HEAVY_MODULES)))
+
+
+def test_a_sweep_without_store_imports_neither_the_store_nor_the_web(tmp_path: Path):
+    out = tmp_path / "s.csv"
+    loaded = imported_after(
+        "sweep",
+        "--example",
+        "zero-devices",
+        "--vary",
+        "seed=1,2",
+        "--workers",
+        "1",
+        "--quiet",
+        "--out",
+        str(out),
+    )
+    assert len(out.read_text().splitlines()) == 3  # header and two points
+    assert loaded.isdisjoint(HEAVY_MODULES), sorted(loaded & set(HEAVY_MODULES))
+
+
+def test_db_command_still_loads_the_store(tmp_path: Path):
+    url = f"sqlite:///{tmp_path / 'm.db'}"
+    out = subprocess.run(
+        [sys.executable, "-m", "app.cli", "db", "upgrade"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "DATABASE_URL": url},
+        check=False,
+    )
+    assert out.returncode == 0, out.stderr
+    assert "database schema: empty ->" in out.stdout
+
+
+def test_the_command_table_names_exactly_what_the_parts_register():
+    from app.cli import COMMANDS, part_commands
+
+    registered: dict[str, object] = {}
+    for part in dict.fromkeys(COMMANDS.values()):
+        for name in part_commands(part):
+            assert name not in registered, f"{name} registered twice"
+            registered[name] = part
+    assert registered == COMMANDS
+    # Unknown commands are still refused, with a suggestion built without importing them all.
+    out = migscope("simulat")
+    assert out.returncode == 2 and "simulate" in out.stderr
