@@ -412,26 +412,8 @@ def _switchover_steps(
     steps: list[Step] = []
     final = replay.status
     if start is None:
-        end_t = replay.marks.get(f"src_{final}") if final in ("failed", "cancelled") else None
-        if end_t is not None:
-            steps.append(
-                _phase_step(
-                    replay,
-                    first_index,
-                    end_t,
-                    end_t,
-                    final,
-                    final,
-                    True,
-                    have_dst,
-                    samples,
-                    sample_t,
-                    "measured",
-                    f"migration {final}",
-                    "migrate_set_state",
-                )
-            )
-        return steps
+        ended = _ended_step(replay, first_index, None, have_dst, samples, sample_t)
+        return [ended] if ended is not None else []
     plan: list[tuple[str, str | None, str]] = [
         ("vm_stop", "vm_stopped", "VM stop: vCPUs and device state transitions (STOP_COPY)"),
         (
@@ -492,26 +474,43 @@ def _switchover_steps(
             )
         )
         cursor = t_end
-    if final in ("failed", "cancelled") and f"src_{final}" in replay.marks:
-        t_fail = max(cursor, replay.marks[f"src_{final}"])
-        steps.append(
-            _phase_step(
-                replay,
-                first_index + len(steps),
-                cursor,
-                t_fail,
-                final,
-                final,
-                True,
-                have_dst,
-                samples,
-                sample_t,
-                "measured",
-                f"migration {final}",
-                "migrate_set_state",
-            )
-        )
+    ended = _ended_step(replay, first_index + len(steps), cursor, have_dst, samples, sample_t)
+    if ended is not None:
+        steps.append(ended)
     return steps
+
+
+def _ended_step(
+    replay: Replay,
+    index: int,
+    start_ms: float | None,
+    have_dst: bool,
+    samples: list[QuerySample],
+    sample_t: list[float],
+) -> Step | None:
+    """The last step of a migration that failed or was cancelled, from `start_ms` (the end of
+    the switchover steps; None when switchover never began) to the source's failed/cancelled
+    status change; None when the migration did neither or the log does not show when."""
+    final = replay.status
+    mark_ms = replay.marks.get(f"src_{final}") if final in ("failed", "cancelled") else None
+    if mark_ms is None:
+        return None
+    begin_ms = mark_ms if start_ms is None else start_ms
+    return _phase_step(
+        replay,
+        index,
+        begin_ms,
+        max(begin_ms, mark_ms),
+        final,
+        final,
+        True,
+        have_dst,
+        samples,
+        sample_t,
+        "measured",
+        f"migration {final}",
+        "migrate_set_state",
+    )
 
 
 _PHASE_FN = {

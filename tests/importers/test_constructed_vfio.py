@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from app.engine.trace import Event, Trace
+from app.importers import InputFile, import_files
 from app.importers.infomigrate import parse_info_migrate
 
 from .helpers import CONSTRUCTED, facts, import_constructed, import_info
@@ -139,3 +140,21 @@ def test_received_init_data_sent_but_switchover_ack_is_not_used(refused: Trace) 
 def test_constructed_files_are_labelled() -> None:
     readme = (CONSTRUCTED / "README.md").read_text()
     assert "CONSTRUCTED" in readme and "not recorded from a real QEMU" in readme
+
+
+def test_a_failure_during_switchover_ends_the_steps_where_the_last_one_ended() -> None:
+    # The two-device source log cut after the first device's stop-copy data, then the source
+    # fails: the last step runs from the end of the switchover steps to the failed state.
+    lines = (CONSTRUCTED / "vfio100-dec-two-devices.src.trace.log").read_text().splitlines()
+    cut = next(i for i, line in enumerate(lines) if "idstr=0000:00:05.0/vfio " in line)
+    failed_line = "4100@1700000000.071000:migrate_set_state new state failed"
+    text = "\n".join([*lines[: cut + 1], failed_line]) + "\n"
+    trace = import_files(src_trace=InputFile("cut.src.trace.log", text.encode()))
+    assert trace.summary.status == "failed"
+    last, before = trace.steps[-1], trace.steps[-2]
+    assert (last.phase, last.status, last.provenance) == ("failed", "failed", "measured")
+    assert before.phase == "non_iterable"
+    assert last.t_ms == before.end_ms == 70.499
+    assert last.end_ms == 71.0
+    assert last.decision.qemu_function == "migrate_set_state"
+    assert [step.index for step in trace.steps] == list(range(len(trace.steps)))
