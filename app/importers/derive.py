@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 import re
+from collections.abc import Callable
 from typing import Any
 
 from app.engine.presets import PRESETS
@@ -26,6 +27,10 @@ def _clamp(value: float, bounds: tuple[float, float]) -> tuple[float, bool]:
     low, high = bounds
     clamped = min(max(value, low), high)
     return clamped, clamped != value
+
+
+def _ms(value: Any) -> float:
+    return round(float(value), 3)
 
 
 def _preset_for(device: dict[str, Any]) -> str:
@@ -73,70 +78,28 @@ def derive_scenario(trace: Trace) -> dict[str, Any]:
         + ")"
     )
 
-    def put(
-        path: str,
-        section: dict[str, Any],
-        key: str,
-        value: Any,
-        bounds: tuple[float, float] | None = None,
-    ) -> None:
-        tag = DERIVED
-        if bounds is not None:
-            value, clamped = _clamp(value, bounds)
-            if clamped:
-                tag += " (clamped)"
-        section[key] = value
-        provenance[path] = tag
-
-    if "ram_total_bytes" in observed:
-        put(
-            "guest.ram_bytes",
-            doc["guest"],
-            "ram_bytes",
-            int(observed["ram_total_bytes"]["value"]),
-            LIMITS["ram_bytes"],
-        )
-    if "zero_page_fraction" in observed:
-        put(
-            "guest.zero_page_fraction",
-            doc["guest"],
-            "zero_page_fraction",
-            float(observed["zero_page_fraction"]["value"]),
-            (0.0, 0.99),
-        )
-    if "dirty_rate_bytes_per_s" in observed:
-        put(
-            "guest.dirty_rate_bytes_per_s",
-            doc["guest"],
-            "dirty_rate_bytes_per_s",
-            int(observed["dirty_rate_bytes_per_s"]["value"]),
-            LIMITS["rate_bytes_per_s"],
-        )
-    for key in ("vm_stop_ms", "vm_start_ms", "setup_ms"):
-        if key in observed:
-            put(
-                f"guest.{key}",
-                doc["guest"],
-                key,
-                round(float(observed[key]["value"]), 3),
-                (0.0, float(LIMITS["cost_ms"][1])),
-            )
-    if "max_bandwidth_bytes_per_s" in observed:
-        put(
-            "params.max_bandwidth_bytes_per_s",
-            doc["params"],
+    # What the logs showed -> where the scenario takes it, its type and the range the engine
+    # accepts (a value outside it is clamped and marked so in the provenance).
+    cost_ms = (0.0, float(LIMITS["cost_ms"][1]))
+    fields: list[tuple[str, str, Callable[[Any], float], tuple[float, float]]] = [
+        ("ram_total_bytes", "guest.ram_bytes", int, LIMITS["ram_bytes"]),
+        ("zero_page_fraction", "guest.zero_page_fraction", float, (0.0, 0.99)),
+        ("dirty_rate_bytes_per_s", "guest.dirty_rate_bytes_per_s", int, LIMITS["rate_bytes_per_s"]),
+        *((key, f"guest.{key}", _ms, cost_ms) for key in ("vm_stop_ms", "vm_start_ms", "setup_ms")),
+        (
             "max_bandwidth_bytes_per_s",
-            int(observed["max_bandwidth_bytes_per_s"]["value"]),
+            "params.max_bandwidth_bytes_per_s",
+            int,
             LIMITS["rate_bytes_per_s"],
-        )
-    if "downtime_limit_ms" in observed:
-        put(
-            "params.downtime_limit_ms",
-            doc["params"],
-            "downtime_limit_ms",
-            float(observed["downtime_limit_ms"]["value"]),
-            LIMITS["downtime_limit_ms"],
-        )
+        ),
+        ("downtime_limit_ms", "params.downtime_limit_ms", float, LIMITS["downtime_limit_ms"]),
+    ]
+    for observed_key, path, convert, bounds in fields:
+        if observed_key in observed:
+            value, clamped = _clamp(convert(observed[observed_key]["value"]), bounds)
+            section, _, key = path.partition(".")
+            doc[section][key] = value
+            provenance[path] = DERIVED + (" (clamped)" if clamped else "")
     if "caps" in observed:
         doc["caps"] = copy.deepcopy(observed["caps"]["value"])
         provenance["caps"] = DERIVED

@@ -13,6 +13,7 @@ from typer.testing import CliRunner
 
 from app.cli import cli
 from app.engine import Scenario, simulate
+from app.importers.derive import derive_scenario
 from app.store.db import make_engine
 from app.store.models import Run
 from app.store.runs import load_trace
@@ -155,6 +156,35 @@ def test_derived_devices_take_sizes_from_the_log_and_the_rest_from_a_preset() ->
     assert provenance["devices.0.initial_bytes"] == "derived-from-log"
     assert provenance["devices.0.preset"].startswith("from-preset:")
     simulate(Scenario.model_validate(trace.scenario))
+
+
+def test_every_observed_figure_lands_in_the_scenario_and_out_of_range_is_clamped() -> None:
+    trace = import_real(RUN)
+    assert trace.import_info is not None
+    observed = {
+        "ram_total_bytes": 1,  # below the engine's 64 MiB
+        "zero_page_fraction": 0.25,
+        "dirty_rate_bytes_per_s": 5_000_000.7,  # taken as whole bytes
+        "vm_stop_ms": 10.12345,  # taken to 3 places
+        "vm_start_ms": 10**9,  # above the 600 s a cost may be
+        "setup_ms": 2.0,
+        "max_bandwidth_bytes_per_s": 64 * 1024**2,
+        "downtime_limit_ms": 250,
+    }
+    trace.import_info["observed"] = {key: {"value": value} for key, value in observed.items()}
+    derived = derive_scenario(trace)
+    guest, params = derived["scenario"]["guest"], derived["scenario"]["params"]
+    assert guest["ram_bytes"] == 64 * 1024**2
+    assert guest["zero_page_fraction"] == 0.25
+    assert guest["dirty_rate_bytes_per_s"] == 5_000_000
+    assert (guest["vm_stop_ms"], guest["vm_start_ms"], guest["setup_ms"]) == (10.123, 600_000, 2)
+    assert params["max_bandwidth_bytes_per_s"] == 64 * 1024**2
+    assert params["downtime_limit_ms"] == 250
+    provenance = derived["provenance"]
+    assert provenance["guest.ram_bytes"] == "derived-from-log (clamped)"
+    assert provenance["guest.vm_start_ms"] == "derived-from-log (clamped)"
+    for path in ("guest.zero_page_fraction", "guest.vm_stop_ms", "params.downtime_limit_ms"):
+        assert provenance[path] == "derived-from-log"
 
 
 @pytest.mark.parametrize(
