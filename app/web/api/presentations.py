@@ -129,6 +129,32 @@ def presentation_or_404(session_id: SessionIdPath, engine: EngineDep) -> Present
 PresentationDep = Annotated[PresentationPublic, Depends(presentation_or_404)]
 
 
+def presenters_presentation(
+    request: Request,
+    presentation: PresentationDep,
+    session: SessionDep,
+    presenter_key: Annotated[str | None, Header(alias=PRESENTER_KEY_HEADER, max_length=200)] = None,
+) -> PresentationPublic:
+    """The presentation, for its presenter only: the key it was created with, or 403."""
+    if not presenter_key_matches(session, presentation.session_id, presenter_key):
+        action = "ending" if request.method == "DELETE" else "moving"
+        raise HTTPException(
+            status_code=403, detail=f"{action} a presentation needs its {PRESENTER_KEY_HEADER}"
+        )
+    return presentation
+
+
+PresenterDep = Annotated[PresentationPublic, Depends(presenters_presentation)]
+PRESENTER_ONLY: dict[int | str, dict[str, Any]] = {
+    403: {"model": ErrorResponse, "description": f"missing or wrong {PRESENTER_KEY_HEADER}"}
+}
+
+
+def _step_count(session: Session, run_id: str) -> int:
+    run = get_run(session, run_id)
+    return run.step_count if run is not None else 0
+
+
 @router.post(
     paths.API_RUN_PRESENTATIONS_PATH,
     status_code=201,
@@ -160,34 +186,23 @@ def read_presentation(
     request: Request, presentation: PresentationDep, session: SessionDep, urls: UrlsDep
 ) -> PresentationState:
     """The presenter's current step (what a class would see now)."""
-    run = get_run(session, presentation.run_id)
-    step_count = run.step_count if run is not None else 0
+    step_count = _step_count(session, presentation.run_id)
     return PresentationState.model_validate(_state(request, urls, presentation, step_count))
 
 
 @router.post(
-    paths.API_PRESENTATION_STEP_PATH,
-    response_model=PresentationState,
-    responses={
-        403: {"model": ErrorResponse, "description": f"missing or wrong {PRESENTER_KEY_HEADER}"}
-    },
+    paths.API_PRESENTATION_STEP_PATH, response_model=PresentationState, responses=PRESENTER_ONLY
 )
 def move_presentation_step(
     request: Request,
-    presentation: PresentationDep,
+    presentation: PresenterDep,
     body: PresentationMove,
     session: SessionDep,
     urls: UrlsDep,
     broadcaster: BroadcasterDep,
-    presenter_key: Annotated[str | None, Header(alias=PRESENTER_KEY_HEADER, max_length=200)] = None,
 ) -> PresentationState:
     """Move the class to a step (only the presenter, who holds the key)."""
-    if not presenter_key_matches(session, presentation.session_id, presenter_key):
-        raise HTTPException(
-            status_code=403, detail=f"moving a presentation needs its {PRESENTER_KEY_HEADER}"
-        )
-    run = get_run(session, presentation.run_id)
-    step_count = run.step_count if run is not None else 0
+    step_count = _step_count(session, presentation.run_id)
     _check_step(body.step, step_count)
     moved = move_presentation(session, presentation.session_id, body.step)
     broadcaster.poke()
@@ -206,24 +221,13 @@ class PresentationEnded(BaseModel):
 
 
 @router.delete(
-    paths.API_PRESENTATION_PATH,
-    response_model=PresentationEnded,
-    responses={
-        403: {"model": ErrorResponse, "description": f"missing or wrong {PRESENTER_KEY_HEADER}"}
-    },
+    paths.API_PRESENTATION_PATH, response_model=PresentationEnded, responses=PRESENTER_ONLY
 )
 def end_presentation_session(
-    presentation: PresentationDep,
-    session: SessionDep,
-    broadcaster: BroadcasterDep,
-    presenter_key: Annotated[str | None, Header(alias=PRESENTER_KEY_HEADER, max_length=200)] = None,
+    presentation: PresenterDep, session: SessionDep, broadcaster: BroadcasterDep
 ) -> PresentationEnded:
     """Stop presenting (only the presenter): the session is deleted and every follower's stream
     sends `event: ended` and closes; a reconnect is refused (404)."""
-    if not presenter_key_matches(session, presentation.session_id, presenter_key):
-        raise HTTPException(
-            status_code=403, detail=f"ending a presentation needs its {PRESENTER_KEY_HEADER}"
-        )
     end_presentation(session, presentation.session_id)
     broadcaster.poke()
     return PresentationEnded(

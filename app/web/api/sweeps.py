@@ -41,6 +41,7 @@ from ..run_requests import ExampleRun, scenario_from_request
 from ..sweep_pool import RETRY_AFTER_S, SweepPool, SweepPoolFull
 from ..sweeps import SweepDep, SweepOut, open_point, sweep_out
 from ..urls import Urls
+from ..workers import PoolBusy
 from .models import ERROR_RESPONSES, NON_JSON_ERROR_RESPONSES, ErrorResponse
 
 router = APIRouter(tags=["sweeps"], responses=ERROR_RESPONSES)
@@ -169,9 +170,8 @@ def start_sweep(engine: Engine, pool: SweepPool, body: SweepRequest, *, source: 
     try:
         pool.reserve()
     except SweepPoolFull as error:
-        raise HTTPException(
-            status_code=503, detail=str(error), headers={"Retry-After": str(RETRY_AFTER_S)}
-        ) from None
+        # Answered like every other full pool (app.web.api.errors: 503 with Retry-After).
+        raise PoolBusy(str(error), retry_after_s=RETRY_AFTER_S) from None
     sweep_id = create_sweep(engine, plan, body.vary, source=source, title=body.title)
     pool.start(sweep_id)  # a lost race for the last slot leaves it queued: the rescan starts it
     return sweep_id
