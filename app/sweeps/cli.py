@@ -163,7 +163,9 @@ def register(cli: typer.Typer) -> None:
                 raise _fail(str(error)) from None
             sweep_id = None
         try:
-            executor = make_executor(executor_name, workers, scheduler)
+            # fork: this process has the engine loaded and one thread; the workers start now,
+            # before the progress bar's thread (LocalExecutor falls back to a fork server).
+            executor = make_executor(executor_name, workers, scheduler, start_method="fork")
         except ValueError as error:
             raise _fail(str(error)) from None
         except OSError as error:

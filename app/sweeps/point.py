@@ -8,14 +8,13 @@ workers.
 
 from __future__ import annotations
 
-import copy
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
 from pydantic import ValidationError
 
 from app.engine.compare import scenario_with_ack
-from app.engine.scenario import Scenario
+from app.engine.scenario import Caps, Scenario
 from app.engine.simulation import simulate_summary
 from app.engine.trace import Summary
 
@@ -53,6 +52,9 @@ class PointResult:
         return cls(**{f.name: data.get(f.name) for f in fields(cls)})  # type: ignore[arg-type]
 
 
+# The caps a document without "caps" gets (the Caps model's defaults).
+_DEFAULT_CAPS: tuple[str, ...] = tuple(Caps().source)
+
 OUTPUT_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(PointResult))
 
 
@@ -74,21 +76,78 @@ def run_point(
     compare_ack: bool = False,
     max_steps: int = DEFAULT_MAX_STEPS_PER_POINT,
 ) -> PointResult:
-    """Simulate one point; with compare_ack, with switchover-ack on and off at both ends."""
+    """Simulate one point; with compare_ack, with switchover-ack on and off at both ends.
+
+    Every scenario simulated is validated in full. With compare_ack the two scenarios are
+    validated straight from documents (`ack_documents`): two validations, where validating the
+    point and then switching the ack on a model (`scenario_with_ack`: dump, edit, validate,
+    twice) cost three validations and two dumps for the same two models.
+    """
+    if not compare_ack:
+        try:
+            scenario = Scenario.model_validate(scenario_doc)
+        except ValidationError as error:
+            return PointResult(status=INVALID, reason=_first_error(error))
+        try:
+            return _from_summaries(_summary(scenario, max_steps), None)
+        except Exception as error:  # noqa: BLE001  one engine fault must not sink a 10,000-point sweep
+            return _engine_error(error)
+    try:
+        on_doc, off_doc = ack_documents(scenario_doc)
+        on_scenario = Scenario.model_validate(on_doc)
+        off_scenario = Scenario.model_validate(off_doc)
+    except ValidationError:
+        # Rare (an invalid point): the slow path, so the point reports what it always did, the
+        # point's own first error (or an engine error if only switching the ack failed).
+        return _run_point_checked(scenario_doc, max_steps)
+    try:
+        on = _summary(on_scenario, max_steps)
+        off = _summary(off_scenario, max_steps)
+    except Exception as error:  # noqa: BLE001  as above
+        return _engine_error(error)
+    return _from_summaries(on, off)
+
+
+def _run_point_checked(scenario_doc: dict[str, Any], max_steps: int) -> PointResult:
     try:
         scenario = Scenario.model_validate(scenario_doc)
     except ValidationError as error:
         return PointResult(status=INVALID, reason=_first_error(error))
     try:
-        if not compare_ack:
-            return _from_summaries(_summary(scenario, max_steps), None)
         on = _summary(scenario_with_ack(scenario, True), max_steps)
         off = _summary(scenario_with_ack(scenario, False), max_steps)
-    except Exception as error:  # noqa: BLE001  one engine fault must not sink a 10,000-point sweep
-        return PointResult(
-            status=ENGINE_ERROR, reason=f"engine error: {type(error).__name__}: {error}"[:500]
-        )
+    except Exception as error:  # noqa: BLE001  as in run_point
+        return _engine_error(error)
     return _from_summaries(on, off)
+
+
+def _engine_error(error: Exception) -> PointResult:
+    return PointResult(
+        status=ENGINE_ERROR, reason=f"engine error: {type(error).__name__}: {error}"[:500]
+    )
+
+
+def ack_documents(doc: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The point's scenario document with switchover-ack on and off at both ends, as
+    app.engine.compare.scenario_with_ack makes them from a validated scenario (the same caps,
+    in the same order, and the same titles; tests/sweeps/test_point.py checks the models are
+    equal). Only the top-level dict and the caps are new: the rest is shared with `doc`."""
+    caps = doc.get("caps", {})
+    title = doc.get("title", Scenario.model_fields["title"].default)
+    out: list[dict[str, Any]] = []
+    for on in (True, False):
+        new_caps: dict[str, Any] = dict(caps)
+        for side in ("source", "destination"):
+            kept = [c for c in caps.get(side, _DEFAULT_CAPS) if c != "switchover-ack"]
+            if on:
+                if "return-path" not in kept:
+                    kept.append("return-path")
+                kept.append("switchover-ack")
+            new_caps[side] = kept
+        out.append(
+            {**doc, "caps": new_caps, "title": f"{title} [switchover-ack {'on' if on else 'off'}]"}
+        )
+    return out[0], out[1]
 
 
 def _from_summaries(on: Summary, off: Summary | None) -> PointResult:
@@ -111,21 +170,35 @@ def _from_summaries(on: Summary, off: Summary | None) -> PointResult:
 
 
 def set_path(doc: dict[str, Any], path: str, value: Any) -> None:
-    """doc[a][b][0][c] = value for path 'a.b.0.c' (the path was checked by vary.resolve_field)."""
+    """doc[a][b][0][c] = value for path 'a.b.0.c' (the path was checked by vary.resolve_field).
+
+    Every dict and list on the way is copied first, so `doc` may share everything else with
+    the document it was copied from (point_document): the base is never changed in place.
+    """
     parts = path.split(".")
     target: Any = doc
     for part in parts[:-1]:
         if isinstance(target, list):
-            target = target[int(part)]
+            position = int(part)
+            child = _copied(target[position])
+            target[position] = child
         else:
-            target = target.setdefault(part, {})
+            child = _copied(target.get(part, {}))
+            target[part] = child
+        target = child
     target[parts[-1]] = value
+
+
+def _copied(node: Any) -> Any:
+    return list(node) if isinstance(node, list) else dict(node)
 
 
 def point_document(
     base: dict[str, Any], paths: tuple[str, ...], values: tuple[Any, ...]
 ) -> dict[str, Any]:
-    doc = copy.deepcopy(base)
+    """The base document with the point's values set: a new dict, sharing with `base` only
+    what the paths do not reach (a deep copy per point cost more than validating it)."""
+    doc = dict(base)
     for path, value in zip(paths, values, strict=True):
         set_path(doc, path, value)
     return doc
