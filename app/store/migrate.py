@@ -13,6 +13,8 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine
 
+from .writes import sqlite_file
+
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 
 
@@ -31,13 +33,8 @@ def _sqlite_migration_lock(engine: Engine) -> Iterator[None]:
     PostgreSQL serialises migrations with an advisory lock (env.py); SQLite DDL takes no
     lock up front, so a file lock beside the database does the same job.
     """
-    database = engine.url.database
-    if (
-        engine.dialect.name != "sqlite"
-        or not database
-        or database == ":memory:"
-        or database.startswith("file:")
-    ):
+    database = sqlite_file(engine)
+    if database is None:
         yield
         return
     lock_path = Path(f"{database}-migrate.lock")  # matches .gitignore's migrations_db/*.db-*

@@ -60,6 +60,17 @@ def presenter_key_matches(session: Session, session_id: str, key: str | None) ->
     return hmac.compare_digest(row.presenter_key_sha256, _digest(key))
 
 
+def _announce(session: Session, session_id: str) -> None:
+    """On PostgreSQL, NOTIFY_CHANNEL carries the session's id (delivered at commit) so every
+    worker's broadcaster (app.web.broadcast) wakes that session's followers at once; on
+    SQLite the broadcasters poll."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(
+            text("SELECT pg_notify(:channel, :session_id)"),
+            {"channel": NOTIFY_CHANNEL, "session_id": session_id},
+        )
+
+
 def move_presentation(session: Session, session_id: str, step: int) -> PresentationPublic | None:
     """Set the presenter's step (one UPDATE: the last writer wins, as the presenter's last key).
 
@@ -72,11 +83,7 @@ def move_presentation(session: Session, session_id: str, step: int) -> Presentat
             .where(col(Presentation.session_id) == session_id)
             .values(step=step, updated_at=utc_now())
         )
-        if bind.dialect.name == "postgresql":
-            session.execute(
-                text("SELECT pg_notify(:channel, :session_id)"),
-                {"channel": NOTIFY_CHANNEL, "session_id": session_id},
-            )
+        _announce(session, session_id)
         session.commit()
     session.expire_all()
     return get_presentation(session, session_id)
@@ -93,11 +100,7 @@ def end_presentation(session: Session, session_id: str) -> bool:
             "CursorResult[Any]",
             session.execute(delete(Presentation).where(col(Presentation.session_id) == session_id)),
         )
-        if bind.dialect.name == "postgresql":
-            session.execute(
-                text("SELECT pg_notify(:channel, :session_id)"),
-                {"channel": NOTIFY_CHANNEL, "session_id": session_id},
-            )
+        _announce(session, session_id)
         session.commit()
     session.expire_all()
     return bool(result.rowcount)
