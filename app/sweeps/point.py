@@ -8,7 +8,7 @@ workers.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass, fields
 from typing import Any
 
 from pydantic import ValidationError
@@ -45,7 +45,9 @@ class PointResult:
     ack_saves_ms: float | None = None
 
     def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        # Every field is a scalar: a shallow dict (dataclasses.asdict deep-copies each value,
+        # and was most of the cost of storing a sweep's points).
+        return {name: getattr(self, name) for name in OUTPUT_FIELDS}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> PointResult:

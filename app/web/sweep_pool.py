@@ -24,11 +24,14 @@ from app.store.sweeps import (
     set_status,
     unfinished_sweep_ids,
 )
-from app.sweeps.executors import SweepExecutor, make_executor
+from app.sweeps.executors import LocalExecutor, SweepExecutor, make_executor
 
 log = structlog.get_logger("migscope.sweeps")
 
 RESCAN_S = 30.0
+# What the fork server imports once (so no worker imports it itself): the run workers' jobs
+# (app/web/workers.py preloads the same) and the sweep points' engine.
+SERVER_PRELOAD = ("app.web.jobs", "app.sweeps.point")
 RETRY_AFTER_S = 30
 
 
@@ -56,19 +59,24 @@ class SweepPool:
             return len(self._active)
 
     def _get_executor(self) -> SweepExecutor:
-        # Created on first use: a server that never sweeps starts no processes.
+        # Created on first use, then kept for every sweep of this process: a server that never
+        # sweeps starts no processes, and one that does pays the pool's start-up once.
         with self._lock:
             if self._executor is None:
-                self._executor = make_executor(
-                    self.settings.sweep_executor,
-                    self.settings.sweep_workers or None,
-                    self.settings.sweep_scheduler,
-                )
-                if self._executor.workers == 1 and self.settings.sweep_executor == "local":
-                    # One core: a process of its own still keeps the engine off the web process.
-                    from app.sweeps.executors import LocalExecutor
-
-                    self._executor = LocalExecutor(1)
+                settings = self.settings
+                if settings.sweep_executor == "local" and not settings.sweep_scheduler:
+                    # Worker processes even for one core: they keep the engine off the web
+                    # process. The fork server is shared with the run workers (app.web.workers):
+                    # whichever pool starts it first, it preloads what both need.
+                    self._executor = LocalExecutor(
+                        settings.sweep_workers or None, preload=SERVER_PRELOAD
+                    )
+                else:
+                    self._executor = make_executor(
+                        settings.sweep_executor,
+                        settings.sweep_workers or None,
+                        settings.sweep_scheduler,
+                    )
             return self._executor
 
     def reserve(self) -> None:

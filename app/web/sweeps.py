@@ -3,7 +3,6 @@ dependency, and opening a point as stored runs (simulated on first use)."""
 
 from __future__ import annotations
 
-import copy
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
@@ -142,7 +141,8 @@ def point_scenarios(sweep: Sweep, point: SweepPoint) -> list[Scenario]:
     """The point's scenario, with the ack on and off when the sweep compares (ValidationError
     if the point is not a valid scenario)."""
     plan = plan_of(sweep)
-    doc = copy.deepcopy(point_document(plan.base, plan.paths, tuple(point.axis_values)))
+    # A new top-level dict (the base it shares the rest with is never changed in place).
+    doc = point_document(plan.base, plan.paths, tuple(point.axis_values))
     doc["title"] = point_title(sweep, list(point.axis_values))
     scenario = Scenario.model_validate(doc)
     if not sweep.compare_ack:
