@@ -70,7 +70,15 @@ def breakdown(
             continue
         ms = _overlap(record.load_start_ms, record.load_end_ms, w0, w1)
         if ms > 0:
-            add(component, ms)
+            span = record.load_end_ms - record.load_start_ms
+            if 0 <= record.busy_ms < span:
+                # A flow of pages the link delivers more slowly than the destination loads
+                # them: the destination waits for bytes for the rest of its span.
+                loading = ms * record.busy_ms / span
+                add(component, loading)
+                add("transfer", ms - loading)
+            else:
+                add(component, ms)
             busy.append((max(record.load_start_ms, w0), min(record.load_end_ms, w1)))
     # Idle gaps of the destination inside the window.
     busy.sort()

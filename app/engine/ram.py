@@ -142,6 +142,39 @@ class RamModel:
         normal = total - self.bitmap_zero
         return (self.bitmap_zero * ZERO_PAGE_WIRE_BYTES + normal * NORMAL_PAGE_WIRE_BYTES) / total
 
+    def split(self, pages: int, total: int) -> list[int]:
+        """The pages `take` would send from each bucket (zero, cold, then each pool):
+        in proportion, integer leftovers to the first buckets that still have pages."""
+        counts = [self.bitmap_zero, self.bitmap_cold] + [pool.bitmap for pool in self.pools]
+        if pages >= total:
+            return counts
+        taken = [pages * c // total for c in counts]
+        rest = pages - sum(taken)
+        for i, c in enumerate(counts):
+            if rest <= 0:
+                break
+            extra = min(rest, c - taken[i])
+            taken[i] += extra
+            rest -= extra
+        return taken
+
+    def wire_bytes(self, pages: int, total: int) -> int:
+        """Bytes on the wire if `take(pages, total)` ran now."""
+        taken = self.split(pages, total)
+        return taken[0] * ZERO_PAGE_WIRE_BYTES + (sum(taken) - taken[0]) * NORMAL_PAGE_WIRE_BYTES
+
+    def pages_over(self, limit_bytes: float, total: int) -> int:
+        """The fewest pages whose wire bytes exceed `limit_bytes` (what a budget checked
+        page by page lets through), or `total` if all of them do not."""
+        per_page = self.wire_bytes_per_page()
+        pages = min(total, max(1, int(limit_bytes // per_page) + 1))
+        # The proportional split is off from pages x per_page by a few pages at most.
+        while pages < total and self.wire_bytes(pages, total) <= limit_bytes:
+            pages += 1
+        while pages > 1 and self.wire_bytes(pages - 1, total) > limit_bytes:
+            pages -= 1
+        return pages
+
     def take(self, pages: int, total: int | None = None) -> tuple[int, int]:
         """Send `pages` pages from the bitmap, mixed in proportion (QEMU walks RAM in
         address order; we do not model addresses). Return (zero_pages, normal_pages).
@@ -151,19 +184,7 @@ class RamModel:
         pages = min(pages, total)
         if pages <= 0:
             return 0, 0
-        counts = [self.bitmap_zero, self.bitmap_cold] + [pool.bitmap for pool in self.pools]
-        if pages == total:
-            taken = counts[:]
-        else:
-            taken = [pages * c // total for c in counts]
-            rest = pages - sum(taken)
-            # Integer rounding leftovers go to whichever bucket still has pages.
-            for i, c in enumerate(counts):
-                if rest <= 0:
-                    break
-                extra = min(rest, c - taken[i])
-                taken[i] += extra
-                rest -= extra
+        taken = self.split(pages, total)
         self.bitmap_zero -= taken[0]
         self.bitmap_cold -= taken[1]
         for pool, n in zip(self.pools, taken[2:], strict=True):

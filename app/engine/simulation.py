@@ -18,11 +18,12 @@ The state lives in small named parts:
 
 from __future__ import annotations
 
+import math
 from collections.abc import Generator, Iterator
 from typing import Any
 
 from .. import __version__
-from .clock import before, reached
+from .clock import EPS_MS, before, reached
 from .destination import DestinationLoader
 from .devices import DeviceRuntime, ImageKind, Piece
 from .eventlog import EventLog
@@ -725,22 +726,20 @@ class Simulation:
 
     def ram_iterate(self) -> bool:
         """ram_save_iterate: send pages until the budget is exceeded, the bitmap is empty
-        (returns 1) or 50 ms passed (MAX_WAIT)."""
-        # The hottest loop of the engine (one turn per 1 MiB chunk): locals instead of
-        # properties, one count of the bitmap per chunk; the arithmetic is that of
-        # RamModel.wire_bytes_per_page/take and Simulation.write_ram, in the same order.
+        (returns 1) or 50 ms passed (MAX_WAIT).
+
+        Analytic: QEMU checks the budget and the clock between pages; the engine works out
+        how many pages fit before whichever comes first (the budget's overshoot of less than
+        a page, the slice ending while the source is blocked on a full channel) and writes
+        them as one flow record per channel (Stream.flow), not one record per chunk."""
         src = self.src
-        start = src.t
-        deadline = start + MAX_WAIT_MS
-        load_rate = self.scenario.destination.ram_load_bytes_per_s / 1000.0
+        deadline = src.t + MAX_WAIT_MS
         ram = self.ram
-        pools = ram.pools
         window = self.window
-        channels = self.channels
         budgeted = window.budget_bytes is not None and src.status in ("active", "setup")
         while True:
             bitmap_zero = ram.bitmap_zero
-            total = bitmap_zero + ram.bitmap_cold + sum(pool.bitmap for pool in pools)
+            total = ram.remaining_pages
             if total == 0:
                 return True
             if (budgeted and window.exceeded(src.transferred)) or reached(src.t, deadline):
@@ -748,17 +747,106 @@ class Simulation:
             per_page = (
                 bitmap_zero * ZERO_PAGE_WIRE_BYTES + (total - bitmap_zero) * NORMAL_PAGE_WIRE_BYTES
             ) / total
-            limit_pages = max(1, int(1024**2 // per_page))
+            pages = total
             if budgeted:
                 left = window.budget_left(src.transferred)
                 assert left is not None
-                limit_pages = min(limit_pages, max(1, int(left // per_page) + 1))
-            zero, normal = ram.take(limit_pages, total)
+                # Pages are checked one by one: the budget is exceeded by the page that crosses it.
+                pages = ram.pages_over(left, total)
+            pages, sliced = self.pages_by_deadline(pages, per_page, deadline)
+            zero, normal = ram.take(pages, total)
             nbytes = zero * ZERO_PAGE_WIRE_BYTES + normal * NORMAL_PAGE_WIRE_BYTES
-            stream = channels.ram_stream()
-            src.t = stream.write(src.t, nbytes, "ram", nbytes / load_rate).write_ms
+            src.t = self.ram_flow(nbytes, commit=True)
             src.transferred += nbytes
             src.ram_transferred += nbytes
+            if sliced:
+                return ram.remaining_pages == 0
+
+    def ram_flow(self, nbytes: int, commit: bool) -> float:
+        """RAM pages written as one flow: over the main channel, or split over the multifd
+        channels, whose records share the link (their bytes interleave on it). Returns when
+        the source's last write returns; with commit=False nothing is written."""
+        load_rate = self.scenario.destination.ram_load_bytes_per_s / 1000.0
+        channels = self.channels
+        now = self.src.t
+        link = channels.link
+        streams = channels.ram or [channels.main]
+        n = len(streams)
+        order = [streams[(channels.next_ram + i) % n] for i in range(n)]
+        shares = [nbytes // n + (1 if i < nbytes % n else 0) for i in range(n)]
+        used = [(stream, share) for stream, share in zip(order, shares, strict=True) if share]
+        if not used:
+            return now
+        tx_start = link.free_ms
+        for stream, _ in used:
+            tx_start = max(tx_start, stream.first_accept(now))
+            if stream.lane is not None:
+                tx_start = max(tx_start, stream.lane.free_ms)
+        tx_end = tx_start + nbytes / link.bytes_per_ms
+        done = now
+        for stream, share in used:
+            if commit:
+                done = max(
+                    done, stream.write_flow(now, share, "ram", load_rate, tx_start, tx_end).write_ms
+                )
+            else:
+                done = max(done, stream.flow(now, share, load_rate, tx_start, tx_end)[0])
+        if commit and channels.ram:
+            channels.next_ram = (channels.next_ram + 1) % n
+        return done
+
+    def pages_by_deadline(self, pages: int, per_page: float, deadline: float) -> tuple[int, bool]:
+        """How many of `pages` the source can write before the 50 ms slice ends (it is
+        blocked while the channel is full); (pages, True) when the slice ends first."""
+        if before(self.ram_flow(int(pages * per_page), commit=False), deadline):
+            return pages, False
+        guess = pages
+        x = self.bytes_by_deadline(deadline)
+        if x is not None:
+            guess = min(pages, max(1, int(x // per_page)))
+            if not before(self.ram_flow(int(guess * per_page), commit=False), deadline + EPS_MS):
+                x = None
+        if x is None:
+            # Multifd, a dead destination, or a rounding miss: bisect on the pages.
+            lo, hi = 1, guess
+            while lo < hi:
+                mid = (lo + hi + 1) // 2
+                if before(self.ram_flow(int(mid * per_page), commit=False), deadline + EPS_MS):
+                    lo = mid
+                else:
+                    hi = mid - 1
+            guess = lo
+        return guess, True
+
+    def bytes_by_deadline(self, deadline: float) -> float | None:
+        """Closed form for one channel: the bytes a flow can hold when the source's last
+        write returns at `deadline`. The source blocks until the destination has consumed
+        all but `buffer_bytes`; the flow is consumed at the destination's load rate or, if
+        slower, as the link delivers it. None for multifd (several channels)."""
+        channels = self.channels
+        stream = channels.main
+        if channels.ram or stream.dest_dead:
+            return None
+        link = channels.link
+        buffer = stream.buffer_bytes
+        w0 = stream.written_bytes
+        tx_start = max(link.free_ms, stream.first_accept(self.src.t))
+        consumed = stream.loaded_bytes(deadline)
+        if consumed < w0:
+            return float(consumed + buffer - w0)
+        load_start = max(tx_start + link.latency_ms, stream.dest_free_ms)
+        span = deadline - load_start
+        if span <= 0:
+            return float(buffer)
+        load_rate = self.scenario.destination.ram_load_bytes_per_s / 1000.0
+        by_load = buffer + span * load_rate
+        # Link-bound: (x - B)(a + x/L) = x * span, a = first arrival - load start (<= 0).
+        a = tx_start + link.latency_ms - load_start
+        p = 1.0 / link.bytes_per_ms
+        q = a - buffer * p - span
+        r = -a * buffer
+        by_link = (-q + math.sqrt(max(0.0, q * q - 4 * p * r))) / (2 * p)
+        return min(by_load, by_link)
 
     def vfio_iterate(self, dev: DeviceRuntime) -> bool:
         """vfio_save_iterate: one read() of at most the buffer size, then INIT_DATA_SENT

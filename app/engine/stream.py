@@ -36,6 +36,10 @@ class Record:
     cum_start: int
     label: str = ""
     payload: int = 0  # raw device bytes inside (tags and sizes excluded)
+    # A flow record (many pages written as one, see Stream.flow) loads linearly between
+    # load start and end but keeps the destination busy only this long in total; -1: the
+    # whole span.
+    busy_ms: float = -1.0
 
     @property
     def cum_end(self) -> int:
@@ -155,6 +159,76 @@ class Stream:
         self.load_ends.append(load_end)
         if device is not None and kind.startswith("vfio_"):
             self.device_index.setdefault(device, _DeviceIndex()).add(record)
+        if self.capture is not None:
+            self.capture.append(record)
+        return record
+
+    def first_accept(self, now_ms: float) -> float:
+        """When the source's next byte fits into this channel (the buffer has room)."""
+        self.prune(now_ms)
+        need = self.written_bytes - self.buffer_bytes
+        return max(now_ms, self._time_consumed(need)) if need > 0 else now_ms
+
+    def flow(
+        self, now_ms: float, nbytes: int, load_bytes_per_ms: float, tx_start: float, tx_end: float
+    ) -> tuple[float, float, float, float]:
+        """Where a flow of `nbytes` would go, without writing it: (when the source's last
+        byte is accepted, tx end, load start, load end). The bytes cross the link between
+        `tx_start` and `tx_end` and are loaded at `load_bytes_per_ms` as they arrive, so the
+        destination consumes them linearly between load start and end (the bottleneck's
+        rate); the source blocks once `buffer_bytes` are written but not yet consumed."""
+        w0 = self.written_bytes
+        latency = self.link.latency_ms
+        if self.dest_dead:
+            load_start = load_end = max(tx_end + latency, self.dest_free_ms)
+        else:
+            load_start = max(tx_start + latency, self.dest_free_ms)
+            load_end = max(load_start + nbytes / load_bytes_per_ms, tx_end + latency)
+        need = w0 + nbytes - self.buffer_bytes
+        if need <= 0:
+            accept = now_ms
+        elif need <= w0:
+            accept = max(now_ms, self._time_consumed(need))
+        else:
+            # The last byte waits until the flow's own first bytes are consumed.
+            accept = max(now_ms, load_start + (need - w0) / nbytes * (load_end - load_start))
+        # A byte crosses the link only once the source could write it.
+        return accept, max(tx_end, accept), load_start, load_end
+
+    def write_flow(
+        self,
+        now_ms: float,
+        nbytes: int,
+        kind: str,
+        load_bytes_per_ms: float,
+        tx_start: float,
+        tx_end: float,
+    ) -> Record:
+        """Write a flow of bytes as one record (see `flow`); the link and this channel's
+        lane are busy until its last byte has crossed."""
+        accept, tx_end, load_start, load_end = self.flow(
+            now_ms, nbytes, load_bytes_per_ms, tx_start, tx_end
+        )
+        self.link.free_ms = max(self.link.free_ms, tx_end)
+        if self.lane is not None:
+            self.lane.free_ms = max(self.lane.free_ms, tx_end)
+        self.dest_free_ms = load_end
+        record = Record(
+            kind,
+            nbytes,
+            None,
+            accept,
+            tx_end,
+            tx_end + self.link.latency_ms,
+            load_start,
+            load_end,
+            self.written_bytes,
+            busy_ms=nbytes / load_bytes_per_ms,
+        )
+        self.written_bytes += nbytes
+        self.records.append(record)
+        self.cum_ends.append(self.written_bytes)
+        self.load_ends.append(load_end)
         if self.capture is not None:
             self.capture.append(record)
         return record

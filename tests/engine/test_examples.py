@@ -93,4 +93,10 @@ def test_multifd_with_1_2_4_devices_shows_contention_not_free_channels():
 
 def test_reinit_on_10_2_costs_its_load_in_the_downtime_and_not_on_2026():
     old, new = _run("reinit-10.2"), _run("reinit-2026")
-    assert old.downtime_ms - new.downtime_ms == pytest.approx(900, rel=0.05)
+    # The re-initialised state's load (900 ms) is in 10.2's downtime, as device data loaded.
+    # The downtimes also differ by when each run's last pass saw the ack (which pass read
+    # the device's last pre-copy bytes), so the load is checked in the breakdown.
+    loaded = "dest_load_device_data"
+    reinit_load_ms = old.downtime_breakdown_ms[loaded] - new.downtime_breakdown_ms[loaded]
+    assert reinit_load_ms == pytest.approx(900, rel=0.05)
+    assert old.downtime_ms - new.downtime_ms >= 0.95 * 900
