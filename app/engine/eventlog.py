@@ -7,7 +7,7 @@ import heapq
 from dataclasses import dataclass, field
 from typing import Any
 
-from .trace import Event
+from .trace import Event, trusted
 
 
 @dataclass(order=True)
@@ -58,17 +58,19 @@ class EventLog:
             if p.cancelled:
                 continue
             out.append(
-                Event.model_construct(
-                    t_ms=round(p.t_ms, 3),
-                    step=step_index,
-                    kind=str(
-                        p.kind
-                    ),  # plain str in traces (a StrEnum member would reach the store)
-                    side=p.side,
-                    device=p.device,
-                    detail=p.detail,
-                    qemu_function=p.qemu_function,
-                    data=p.data,
+                trusted(
+                    Event,
+                    {
+                        "t_ms": round(p.t_ms, 3),
+                        "step": step_index,
+                        # plain str in traces (a StrEnum member would reach the store)
+                        "kind": str(p.kind),
+                        "side": p.side,
+                        "device": p.device,
+                        "detail": p.detail,
+                        "qemu_function": p.qemu_function,
+                        "data": p.data,
+                    },
                 )
             )
         self.events.extend(out)

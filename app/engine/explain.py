@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from .trace import Gate
@@ -9,11 +10,69 @@ from .units import format_bytes as fmt_b
 
 if TYPE_CHECKING:
     from .simulation import Simulation
+    from .stream import Record
 
-__all__ = ["ack_gate_detail", "fmt_b", "gate_texts", "ram_gate_detail", "stall_text"]
+__all__ = [
+    "GateInputs",
+    "ack_gate_detail",
+    "fmt_b",
+    "gate_inputs",
+    "gate_texts",
+    "ram_gate_detail",
+    "stall_text",
+]
 
 
-def ram_gate_detail(sim: Simulation, estimate: int, exact: int | None, thr: float, ok: bool) -> str:
+@dataclass(frozen=True)
+class GateInputs:
+    """What the gate texts of one pass read, taken when the gates are checked: a
+    summary-only run keeps these and writes the texts only if the run ends on them."""
+
+    t: float
+    estimate: int
+    exact: int | None
+    thr: float
+    ram_ok: bool
+    can: bool
+    ram_bytes: int
+    vm_running: bool
+    ack_arrival_ms: float | None
+    # Per device: (ack arrival, initial bytes loaded at, INIT_DATA_SENT written, init_est,
+    # initial bytes in total).
+    devices: tuple[tuple[float | None, float | None, bool, int, int], ...]
+    loading: Record | None
+
+
+def gate_inputs(
+    sim: Simulation, estimate: int, exact: int | None, thr: float, ram_ok: bool, can: bool
+) -> GateInputs:
+    t = sim.t
+    return GateInputs(
+        t,
+        estimate,
+        exact,
+        thr,
+        ram_ok,
+        can,
+        sim.ram.remaining_bytes,
+        sim.src.vm_running,
+        sim.rp.ack_arrival_ms,
+        tuple(
+            (
+                d.ack_arrival_ms,
+                d.init_data_loaded_at_ms,
+                d.initial_data_sent,
+                d.init_est,
+                d.initial_total_bytes,
+            )
+            for d in sim.devs
+        ),
+        sim.main.loading_at(t) if sim.devs else None,
+    )
+
+
+def ram_gate_detail(sim: Simulation, g: GateInputs) -> str:
+    estimate, exact, thr, ok = g.estimate, g.exact, g.thr, g.ram_ok
     le = sim.profile.complete_le
     if thr <= 0 and estimate > 0:
         return (
@@ -28,7 +87,7 @@ def ram_gate_detail(sim: Simulation, estimate: int, exact: int | None, thr: floa
             f"pending estimate {fmt_b(estimate)} is not {op} threshold {fmt_b(thr)}: the exact query is not taken "
             "(estimate = RAM bitmap + VFIO pre-copy init+dirty, no stop-copy size)"
         )
-    ram = sim.ram.remaining_bytes
+    ram = g.ram_bytes
     devices = exact - ram
     parts = f"RAM {fmt_b(ram)}" + (
         f" + devices {fmt_b(devices)} (stop_copy_length"
@@ -55,38 +114,38 @@ def ram_gate_detail(sim: Simulation, estimate: int, exact: int | None, thr: floa
     return text
 
 
-def ack_gate_detail(sim: Simulation, can: bool) -> str:
-    t = sim.t
+def ack_gate_detail(sim: Simulation, g: GateInputs) -> str:
+    t, can = g.t, g.can
     if not sim.src_ack:
         return "switchover-ack is off on the source: nothing to wait for"
-    if not sim.src.vm_running:
+    if not g.vm_running:
         return "the guest is not running: migration_can_switchover does not wait for the ack"
     if can:
         if sim.profile.reusable_ack and any(d.needs_ack for d in sim.devs):
             return "every device needing an ack has a valid ack (per-device acks, proposed 2026)"
-        return f"ack received at {sim.rp.ack_arrival_ms or 0.0:.1f} ms (latched until the end)"
+        return f"ack received at {g.ack_arrival_ms or 0.0:.1f} ms (latched until the end)"
     if not sim.dst_ack:
         return "waiting for the ack, but the destination does not have switchover-ack on: it never acks"
-    needing = [d for d in sim.devs if d.needs_ack]
+    needing = [(d, state) for d, state in zip(sim.devs, g.devices, strict=True) if d.needs_ack]
     if not needing:
         return "waiting for the ack the destination sends when it opens the return path"
     waiting = []
-    for dev in needing:
-        if sim.profile.reusable_ack and dev.ack_arrival_ms is not None and dev.ack_arrival_ms <= t:
+    for dev, (ack_arrival_ms, loaded_at_ms, initial_data_sent, init_est, initial_total) in needing:
+        if sim.profile.reusable_ack and ack_arrival_ms is not None and ack_arrival_ms <= t:
             continue
         _, init_loaded = sim.device_loaded(dev.name, t)
-        not_loaded = dev.initial_total_bytes - init_loaded
-        if dev.init_data_loaded_at_ms is not None and dev.init_data_loaded_at_ms <= t:
+        not_loaded = initial_total - init_loaded
+        if loaded_at_ms is not None and loaded_at_ms <= t:
             waiting.append(
                 f"{dev.name} has loaded its initial bytes; its ack is on the return path"
             )
-        elif not dev.initial_data_sent:
+        elif not initial_data_sent:
             waiting.append(
                 f"{dev.name} has {fmt_b(not_loaded)} of initial bytes not yet loaded at the destination "
-                f"({fmt_b(dev.init_est)} not yet sent, as QEMU counts)"
+                f"({fmt_b(init_est)} not yet sent, as QEMU counts)"
             )
         elif (
-            (loading := sim.main.loading_at(t)) is not None
+            (loading := g.loading) is not None
             and loading.device == dev.name
             and loading.kind == "vfio_init"
         ):

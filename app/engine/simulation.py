@@ -27,7 +27,15 @@ from .clock import EPS_MS, before, reached
 from .destination import DestinationLoader
 from .devices import DeviceRuntime, ImageKind, Piece
 from .eventlog import EventLog
-from .explain import fmt_b, gate_texts, stall_text
+from .explain import (
+    GateInputs,
+    ack_gate_detail,
+    fmt_b,
+    gate_inputs,
+    gate_texts,
+    ram_gate_detail,
+    stall_text,
+)
 from .profiles import PROFILES
 from .ram import NORMAL_PAGE_WIRE_BYTES, PAGE_BYTES, ZERO_PAGE_WIRE_BYTES, RamModel
 from .returnpath import ReturnPath
@@ -35,7 +43,17 @@ from .scenario import Scenario
 from .source import RateWindow, SourceThread
 from .stream import MARKER_BYTES, Channels, Record, Stream, Wire
 from .switchover import Switchover
-from .trace import Decision, DeviceStep, EventKind, Gate, Phase, Step, Summary, Trace
+from .trace import (
+    Decision,
+    DeviceStep,
+    EventKind,
+    Gate,
+    Phase,
+    Step,
+    Summary,
+    Trace,
+    trusted,
+)
 from .vfio import VfioState
 
 MAX_WAIT_MS = 50.0  # ram.c: ram_save_iterate gives up its slice after 50 ms
@@ -52,6 +70,14 @@ _UNEXPLAINED = Decision.model_construct(
     code="keep_iterating", reason="", qemu_function="migration_iteration_run"
 )
 
+# The fields make_step gives a Step (provenance keeps its default, as model_construct had it).
+_STEP_FIELDS_GIVEN = frozenset(Step.model_fields) - {"provenance"}
+
+
+def _decision(code: str, reason: str, qemu_function: str) -> Decision:
+    return trusted(Decision, {"code": code, "reason": reason, "qemu_function": qemu_function})
+
+
 # What a summary-only run yields for every step (pydantic fills a partial model_construct
 # by inspecting signatures: far too slow to do per step).
 _UNKEPT_STEP = Step.model_construct(index=-1)
@@ -66,7 +92,8 @@ class Simulation:
         # is written; decisions, events and the summary are those of the full run.
         self.keep_steps = keep_steps
         self.step_count = 0
-        self.last_gates: list[Gate] = []
+        # What the gates of the last pass read (their texts are written from it).
+        self.last_gate_inputs: GateInputs | None = None
         # A run that would need more steps ends as cancelled, with the reason, at this count.
         self.max_steps = min(max_steps or ENGINE_STEP_LIMIT, ENGINE_STEP_LIMIT)
         self.profile = PROFILES[scenario.qemu_profile]
@@ -608,7 +635,9 @@ class Simulation:
                 # the pass, as in migration_iteration_run.
                 can = self.can_switchover(self.t)
         ram_ok = pending <= thr if self.profile.complete_le else (pending == 0 or pending < thr)
-        gates = self.gates(ram_ok, can, estimate, exact, thr)
+        inputs = gate_inputs(self, estimate, exact, thr, ram_ok, can)
+        # A summary-only run keeps what the gates read, not their texts.
+        gates = self.gates(inputs) if self.keep_steps else []
         if ram_ok and can:
             self.event(
                 self.t,
@@ -619,12 +648,14 @@ class Simulation:
                 "migration_thread_low_pending",
                 pending_bytes=pending,
             )
-            decision = Decision.model_construct(
-                code="switchover",
-                reason=gate_texts(gates, switch=True),
-                qemu_function="migration_iteration_run",
+            decision = (
+                _decision("switchover", gate_texts(gates, switch=True), "migration_iteration_run")
+                if self.keep_steps
+                else _UNEXPLAINED
             )
-            yield self.make_step(start, Phase.ITERATE, decision, gates, estimate, exact)
+            yield self.make_step(
+                start, Phase.ITERATE, decision, gates, estimate, exact, None, inputs
+            )
             return True
         sent_before = self.src.transferred
         payload_before = self.src.ram_transferred + self.src.vfio_transferred
@@ -638,7 +669,9 @@ class Simulation:
         if idle:
             self.skip_idle()
         if not self.keep_steps:
-            yield self.make_step(start, Phase.ITERATE, _UNEXPLAINED, gates)
+            yield self.make_step(
+                start, Phase.ITERATE, _UNEXPLAINED, gates, None, None, None, inputs
+            )
             return False
         code = "wait_for_ack" if ram_ok and not can else "keep_iterating"
         reason = gate_texts(gates, switch=False)
@@ -652,10 +685,8 @@ class Simulation:
         if idle:
             code = "idle"
             reason += " Nothing to send: skip ahead to the next window or return-path message (QEMU busy-loops here)."
-        decision = Decision.model_construct(
-            code=code, reason=reason, qemu_function="migration_iteration_run"
-        )
-        yield self.make_step(start, Phase.ITERATE, decision, gates, estimate, exact, pass_sent=sent)
+        decision = _decision(code, reason, "migration_iteration_run")
+        yield self.make_step(start, Phase.ITERATE, decision, gates, estimate, exact, sent, inputs)
         return False
 
     def exact_query(self) -> int:
@@ -697,6 +728,8 @@ class Simulation:
             )
             self.ram.new_dirty_pages_period = 0
             w.last_rate_ms = self.t
+        if not self.keep_steps:
+            return  # a summary reads no bitmap-sync events
         self.event(
             self.t,
             EventKind.BITMAP_SYNC,
@@ -898,6 +931,8 @@ class Simulation:
     def close_window(self) -> None:
         """migration_update_counters: bandwidth, threshold_size, expected downtime."""
         spent, bandwidth = self.window.close(self.t, self.src.transferred)
+        if not self.keep_steps:
+            return  # a summary reads no window events
         avail = self.window.avail_bw_bytes_per_s
         thr = self.window.threshold_bytes
         self.event(
@@ -932,19 +967,23 @@ class Simulation:
             self.close_window()
 
     # ----------------------------------------------------------------- snapshots
-    def gates(
-        self, ram_ok: bool, can: bool, estimate: int, exact: int | None, thr: float
-    ) -> list[Gate]:
-        from .explain import ack_gate_detail, ram_gate_detail
-
+    def gates(self, inputs: GateInputs) -> list[Gate]:
         return [
-            Gate.model_construct(
-                name="ram_threshold",
-                open=ram_ok,
-                detail=ram_gate_detail(self, estimate, exact, thr, ram_ok),
+            trusted(
+                Gate,
+                {
+                    "name": "ram_threshold",
+                    "open": inputs.ram_ok,
+                    "detail": ram_gate_detail(self, inputs),
+                },
             ),
-            Gate.model_construct(
-                name="switchover_ack", open=can, detail=ack_gate_detail(self, can)
+            trusted(
+                Gate,
+                {
+                    "name": "switchover_ack",
+                    "open": inputs.can,
+                    "detail": ack_gate_detail(self, inputs),
+                },
             ),
         ]
 
@@ -957,10 +996,11 @@ class Simulation:
         estimate: int | None = None,
         exact: int | None = None,
         pass_sent: int | None = None,
+        inputs: GateInputs | None = None,
     ) -> Step:
         index = self.step_count
         self.step_count += 1
-        self.last_gates = gates or []
+        self.last_gate_inputs = inputs
         t = self.t
         if not self.keep_steps:
             self.log.flush(index, t)
@@ -968,66 +1008,74 @@ class Simulation:
         streams = self.streams
         loaded = sum(stream.loaded_bytes(t) for stream in streams)
         written = sum(stream.written_bytes for stream in streams)
+        reusable_ack = self.profile.reusable_ack
         devices = []
         for dev in self.devs:
             dev_loaded, init_loaded = self.device_loaded(dev.name, t)
+            src_state = dev.src.state
+            loaded_at = dev.init_data_loaded_at_ms
+            ack_at = dev.ack_arrival_ms
+            # Every field, in DeviceStep's order (see trace.trusted).
             devices.append(
-                DeviceStep.model_construct(
-                    name=dev.name,
-                    src_state=dev.src.state.value,
-                    dst_state=dev.dst.state.value,
-                    init_est_bytes=dev.init_est,
-                    dirty_est_bytes=dev.dirty_est,
-                    init_kernel_bytes=dev.data.init_bytes,
-                    dirty_kernel_bytes=dev.data.dirty_bytes,
-                    stop_copy_length_bytes=dev.query_stop_copy_length()
-                    if dev.src.state != VfioState.STOP
-                    else 0,
-                    sent_bytes=dev.sent_bytes,
-                    loaded_bytes=dev_loaded,
-                    init_loaded_bytes=init_loaded,
-                    init_data_sent=dev.initial_data_sent,
-                    init_data_loaded=dev.init_data_loaded_at_ms is not None
-                    and dev.init_data_loaded_at_ms <= t,
-                    acked=(dev.ack_arrival_ms is not None and dev.ack_arrival_ms <= t)
-                    if self.profile.reusable_ack
-                    else None,
+                trusted(
+                    DeviceStep,
+                    {
+                        "name": dev.name,
+                        "src_state": src_state.value,
+                        "dst_state": dev.dst.state.value,
+                        "init_est_bytes": dev.init_est,
+                        "dirty_est_bytes": dev.dirty_est,
+                        "init_kernel_bytes": dev.data.init_bytes,
+                        "dirty_kernel_bytes": dev.data.dirty_bytes,
+                        "stop_copy_length_bytes": dev.query_stop_copy_length()
+                        if src_state != VfioState.STOP
+                        else 0,
+                        "sent_bytes": dev.sent_bytes,
+                        "loaded_bytes": dev_loaded,
+                        "init_loaded_bytes": init_loaded,
+                        "init_data_sent": dev.initial_data_sent,
+                        "init_data_loaded": loaded_at is not None and loaded_at <= t,
+                        "acked": (ack_at is not None and ack_at <= t) if reusable_ack else None,
+                    },
                 )
             )
         w = self.window
-        # model_construct: the engine builds these from typed values; validating every one
-        # of 100,000 steps would cost more than the simulation itself.
-        step = Step.model_construct(
-            index=index,
-            t_ms=round(start, 3),
-            end_ms=round(t, 3),
-            phase=phase.value,
-            status=self.src.status,
-            vm_running=self.src.vm_running,
-            dst_vm_running=self.dst.vm_running,
-            ram_remaining_bytes=self.ram.remaining_bytes,
-            ram_dirty_unsynced_bytes=self.ram.log_bytes,
-            dirty_sync_count=self.src.dirty_sync_count,
-            bandwidth_bytes_per_s=None
-            if w.bandwidth_bytes_per_ms is None
-            else round(w.bandwidth_bytes_per_ms * 1000, 3),
-            threshold_bytes=round(w.threshold_bytes, 3),
-            pending_estimate_bytes=estimate,
-            pending_exact_bytes=exact,
-            expected_downtime_ms=None
-            if w.expected_downtime_ms is None
-            else round(w.expected_downtime_ms, 3),
-            can_switchover=self.can_switchover(t),
-            switchover_acked=self.acked(t),
-            transferred_bytes=self.src.transferred,
-            ram_transferred_bytes=self.src.ram_transferred,
-            vfio_transferred_bytes=self.src.vfio_transferred,
-            loaded_bytes=loaded,
-            in_flight_bytes=written - loaded,
-            pass_sent_bytes=pass_sent,
-            devices=devices,
-            gates=gates or [],
-            decision=decision,
+        bandwidth = w.bandwidth_bytes_per_ms
+        expected = w.expected_downtime_ms
+        # Built without validation (trace.trusted): the engine's own typed values; validating
+        # every one of 100,000 steps would cost more than the simulation itself.
+        step = trusted(
+            Step,
+            {
+                "index": index,
+                "t_ms": round(start, 3),
+                "end_ms": round(t, 3),
+                "phase": phase.value,
+                "status": self.src.status,
+                "vm_running": self.src.vm_running,
+                "dst_vm_running": self.dst.vm_running,
+                "ram_remaining_bytes": self.ram.remaining_bytes,
+                "ram_dirty_unsynced_bytes": self.ram.log_bytes,
+                "dirty_sync_count": self.src.dirty_sync_count,
+                "bandwidth_bytes_per_s": None if bandwidth is None else round(bandwidth * 1000, 3),
+                "threshold_bytes": round(w.threshold_bytes, 3),
+                "pending_estimate_bytes": estimate,
+                "pending_exact_bytes": exact,
+                "expected_downtime_ms": None if expected is None else round(expected, 3),
+                "can_switchover": self.can_switchover(t),
+                "switchover_acked": self.acked(t),
+                "transferred_bytes": self.src.transferred,
+                "ram_transferred_bytes": self.src.ram_transferred,
+                "vfio_transferred_bytes": self.src.vfio_transferred,
+                "loaded_bytes": loaded,
+                "in_flight_bytes": written - loaded,
+                "pass_sent_bytes": pass_sent,
+                "devices": devices,
+                "gates": gates or [],
+                "decision": decision,
+                "provenance": "simulated",
+            },
+            set(_STEP_FIELDS_GIVEN),
         )
         self.log.flush(index, t)
         self.steps.append(step)
@@ -1055,7 +1103,8 @@ class Simulation:
         yield step
 
     def cancel_at_limit(self, why: str) -> Iterator[Step]:
-        held = [g.detail for g in self.last_gates if not g.open]
+        inputs = self.last_gate_inputs
+        held = [g.detail for g in self.gates(inputs) if not g.open] if inputs is not None else []
         reason = (
             f"{why} while switchover was still gated: "
             + ("; ".join(held) if held else "no gate held")

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 from enum import StrEnum
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -20,6 +20,23 @@ TRACE_FORMAT = "migscope-trace"
 TRACE_FORMAT_VERSION = 1
 
 Side = Literal["source", "destination", "link", "return-path", "user"]
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def trusted(cls: type[M], values: dict[str, Any], fields_set: set[str] | None = None) -> M:
+    """A model from values the engine built itself: what `model_construct` makes, without its
+    per-call walk over the fields (the engine builds one step per pass). `values` holds every
+    field, in the model's field order; `fields_set` the ones given explicitly (default: all)."""
+    model = cls.__new__(cls)
+    object.__setattr__(model, "__dict__", values)
+    object.__setattr__(
+        model, "__pydantic_fields_set__", set(values) if fields_set is None else fields_set
+    )
+    object.__setattr__(model, "__pydantic_extra__", None)
+    object.__setattr__(model, "__pydantic_private__", None)
+    return model
 
 
 class Phase(StrEnum):
