@@ -39,7 +39,7 @@ test: $(STAMP) $(NODE_STAMP) system-deps
 	exit $$((checks | tests))
 
 bench: $(STAMP)
-	$(PY) -m app.bench
+	$(PY) -m app.bench && $(PY) -m app.bench_sweep
 
 # Load test (not part of `make test`; README "Safe on a shared host"): locust, 451 users for
 # 60 s against a real server on loopback, on SQLite and on a throw-away PostgreSQL server.
