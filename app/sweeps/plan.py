@@ -45,16 +45,29 @@ class SweepPlan:
             coords.append(axis.values[position])
         return tuple(reversed(coords))
 
+    def batch(self, indices: Sequence[int]) -> PointBatch:
+        """The points `indices` as one task for a worker."""
+        return PointBatch(
+            base=self.base,
+            paths=self.paths,
+            compare_ack=self.compare_ack,
+            max_steps=self.max_steps,
+            points=tuple((i, self.values_at(i)) for i in indices),
+        )
+
     def batches(self, indices: Sequence[int], size: int) -> Iterator[PointBatch]:
+        """Consecutive runs of `size` points."""
         for start in range(0, len(indices), size):
-            chunk = indices[start : start + size]
-            yield PointBatch(
-                base=self.base,
-                paths=self.paths,
-                compare_ack=self.compare_ack,
-                max_steps=self.max_steps,
-                points=tuple((i, self.values_at(i)) for i in chunk),
-            )
+            yield self.batch(indices[start : start + size])
+
+    def interleaved_batches(self, indices: Sequence[int], size: int) -> Iterator[PointBatch]:
+        """As many batches as `batches` makes, of every n-th point each (their sizes differ by
+        at most one): the costly corner of a grid (big guests, high dirty rates) is spread
+        over every batch instead of filling the last ones, so no worker is left with a long
+        tail while the others idle, and a sweep still running already covers its whole grid."""
+        count = math.ceil(len(indices) / size) if indices else 0
+        for first in range(count):
+            yield self.batch(indices[first::count])
 
     def as_dict(self) -> dict[str, Any]:
         return {

@@ -32,7 +32,7 @@ def run_points(
     At most two batches per worker are in flight: a cancelled sweep leaves little running,
     and a million-point plan is never held as futures all at once.
     """
-    batches = plan.batches(list(indices), batch_size(len(indices), executor.workers))
+    batches = plan.interleaved_batches(list(indices), batch_size(len(indices), executor.workers))
     in_flight: set[cf.Future[Results]] = set()
     limit = 2 * executor.workers
     exhausted = False
