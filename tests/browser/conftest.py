@@ -5,15 +5,13 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.live_server import free_port, wait_ready
+from tests.live_server import UVICORN, serving
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts" / "browser"
@@ -48,41 +46,12 @@ def chromium_path() -> str:
 
 @pytest.fixture(scope="session")
 def live_server(tmp_path_factory: pytest.TempPathFactory, chromium_path: str) -> Iterator[str]:
-    """`uvicorn app.web.app:create_app --factory` on a free port and a fresh SQLite file."""
+    """`uvicorn app.web.app:create_app --factory` on a free port and a fresh SQLite file: one
+    server for every browser test of a test process."""
     db = tmp_path_factory.mktemp("browser-db") / "migscope.db"
-    port = free_port()
-    env = {**os.environ, "DATABASE_URL": f"sqlite:///{db}"}
-    log = (tmp_path_factory.mktemp("browser-log") / "uvicorn.log").open("w")
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "app.web.app:create_app",
-            "--factory",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        wait_ready(proc, base, Path(log.name))
-    except AssertionError as error:
-        log.close()
-        pytest.fail(str(error))
-    yield base
-    proc.terminate()
-    try:
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-    log.close()
+    log_path = tmp_path_factory.mktemp("browser-log") / "uvicorn.log"
+    with serving(UVICORN, f"sqlite:///{db}", log_path) as server:
+        yield server.base
 
 
 @pytest.fixture(scope="session")

@@ -39,13 +39,13 @@ def test_pages_work_under_the_csp(server: str) -> None:
         pytest.skip(message)
     from playwright.sync_api import sync_playwright
 
-    pair = httpx.post(
-        f"{server}/api/compare", json={"example": "mlx5-300mb-ack"}, timeout=300
-    ).json()
+    created = httpx.post(f"{server}/api/compare", json={"example": "mlx5-300mb-ack"}, timeout=300)
+    assert created.status_code == 201, created.text
+    pair = created.json()
     run_id = pair["a"]["id"]
-    session = httpx.post(f"{server}/api/runs/{run_id}/presentations", timeout=60).json()[
-        "session_id"
-    ]
+    presenting = httpx.post(f"{server}/api/runs/{run_id}/presentations", timeout=60)
+    assert presenting.status_code == 201, presenting.text
+    session = presenting.json()["session_id"]
     pages = {
         "/": None,
         "/new": None,

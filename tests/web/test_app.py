@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
 from pathlib import Path
 
 import httpx
@@ -16,7 +12,7 @@ from fastapi.testclient import TestClient
 
 from app.store.migrate import current_revision, head_revision
 from app.web.app import api_routers
-from tests.live_server import free_port, wait_ready
+from tests.live_server import MIGSCOPE_SERVE, serving
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -81,31 +77,11 @@ def _workers(pid: int) -> list[int]:
     ]
 
 
-def test_serve_with_two_workers_shares_one_database(db_url: str) -> None:
-    port = free_port()
-    env = {**os.environ, "DATABASE_URL": db_url}
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "app.cli",
-            "serve",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--workers",
-            "2",
-        ],
-        cwd=REPO,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,  # its own process group: the workers stop with it
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        wait_ready(process, base)
+def test_serve_with_two_workers_shares_one_database(db_url: str, tmp_path: Path) -> None:
+    command = [*MIGSCOPE_SERVE, "--workers", "2"]
+    # group: its own process group, so the workers stop with it.
+    with serving(command, db_url, tmp_path / "serve.log", group=True) as server:
+        base = server.base
         created = httpx.post(f"{base}/api/runs", json={"title": "served"}, timeout=60).json()
         # Whichever worker answers, the run is there: no state lives outside the database.
         for _ in range(8):
@@ -113,14 +89,7 @@ def test_serve_with_two_workers_shares_one_database(db_url: str) -> None:
                 answer = client.get(created["urls"]["api"])
                 assert answer.status_code == 200 and answer.json()["title"] == "served"
         assert httpx.get(f"{base}/api/runs").json()["total"] == 1
-        assert len(_workers(process.pid)) == 2, "both workers must still be running"
-    finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait(timeout=10)
+        assert len(_workers(server.pid)) == 2, "both workers must still be running"
 
 
 def test_first_start_creates_the_sqlite_database_and_its_directory(tmp_path: Path) -> None:

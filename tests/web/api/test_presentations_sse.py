@@ -4,9 +4,6 @@ presenter moves through one, the class listens on the other."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,60 +11,21 @@ import httpx
 import pytest
 
 from app.web.api.presentations import PRESENTER_KEY_HEADER
-from tests.live_server import free_port, wait_ready
+from tests.live_server import UVICORN, serving
 
-ROOT = Path(__file__).resolve().parents[3]
 EXAMPLE = "mlx5-300mb-ack"
 # Each read waits at most this long: a broken stream fails the test instead of hanging it.
 READ_TIMEOUT = httpx.Timeout(20.0)
 
 
-def _serve(db_url: str, log_path: Path) -> tuple[subprocess.Popen[bytes], str]:
-    port = free_port()
-    env = {**os.environ, "DATABASE_URL": db_url}
-    log = log_path.open("w")
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "app.web.app:create_app",
-            "--factory",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    log.close()
-    return proc, f"http://127.0.0.1:{port}"
-
-
 @pytest.fixture
 def two_servers(db_url: str, tmp_path: Path) -> Iterator[tuple[str, str]]:
     """Two uvicorn processes on one fresh database (the first one migrates it)."""
-    procs: list[subprocess.Popen[bytes]] = []
-    bases: list[str] = []
-    try:
-        for name in ("a", "b"):
-            log_path = tmp_path / f"uvicorn-{name}.log"
-            proc, base = _serve(db_url, log_path)
-            procs.append(proc)
-            wait_ready(proc, base, log_path)
-            bases.append(base)
-        yield bases[0], bases[1]
-    finally:
-        for proc in procs:
-            proc.terminate()
-        for proc in procs:
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+    with (
+        serving(UVICORN, db_url, tmp_path / "uvicorn-a.log") as a,
+        serving(UVICORN, db_url, tmp_path / "uvicorn-b.log") as b,
+    ):
+        yield a.base, b.base
 
 
 def events(response: httpx.Response) -> Iterator[dict[str, str]]:
