@@ -8,17 +8,17 @@ from typing import Any
 
 from playwright.sync_api import Page, expect
 
-from tests.browser.test_dashboard import api_run, wait_ready, wait_step
+from tests.browser.helpers import make_run, ready, wait_step
 
 NEVER_CONVERGES = "mlx5-300mb-default-params"
 STEP = 50  # 5.0 s into a run QEMU's defaults never finish
 
 
 def test_branch_from_a_step_opens_the_comparison(page: Page, shot: Any) -> None:
-    run = api_run(page, {"example": NEVER_CONVERGES})
+    run = make_run(page, {"example": NEVER_CONVERGES})
     assert run["status"] == "cancelled"
     page.goto(f"{run['urls']['page']}?step={STEP - 1}")
-    wait_ready(page, charts=4)
+    ready(page, charts=4)
     late = page.locator("#branch-late")
     expect(late).to_be_hidden()
     # The last step is the cancellation: nothing can change there, and the panel says so.
@@ -29,7 +29,7 @@ def test_branch_from_a_step_opens_the_comparison(page: Page, shot: Any) -> None:
     wait_step(page, 0)
     expect(late).to_be_hidden()
     page.goto(f"{run['urls']['page']}?step={STEP - 1}")
-    wait_ready(page, charts=4)
+    ready(page, charts=4)
     # Step with the keyboard: the panel follows the step the page shows.
     page.keyboard.press("ArrowRight")
     wait_step(page, STEP)
@@ -56,7 +56,7 @@ def test_branch_from_a_step_opens_the_comparison(page: Page, shot: Any) -> None:
     avail.fill("10 Gbit")
     avail.press("Enter")  # the form submits from the keyboard
     page.wait_for_url(re.compile(r"/compare\?a=[\w-]+&b=[\w-]+$"), timeout=30_000)
-    wait_ready(page)
+    ready(page)
     assert f"a={run['id']}" in page.url
     statuses = page.locator(
         ".compare-grid section.summary .tile.status-cancelled dd, "
@@ -66,7 +66,7 @@ def test_branch_from_a_step_opens_the_comparison(page: Page, shot: Any) -> None:
     b_title = page.locator(".compare-grid section.summary").nth(1).locator("h2 a")
     expect(b_title).to_contain_text("[branch at 5000 ms: avail-switchover-bandwidth 1.2 GiB/s]")
     # The branch point is drawn on both runs' time charts, at 5.0 s.
-    wait_ready(page, charts=7)
+    ready(page, charts=7)
     for chart in ("chart-devices-a", "chart-ram-b", "chart-lane-b"):
         xs = page.evaluate(
             f"document.getElementById('{chart}').layout.shapes.filter(s => s.name === 'branch').map(s => s.x0)"

@@ -9,32 +9,9 @@ from typing import Any
 
 from playwright.sync_api import Dialog, Page, expect
 
+from tests.browser.helpers import EXAMPLE, make_run, ready, step_in_url, wait_step
+
 XSS = "<script>alert(1)</script>"
-EXAMPLE = "mlx5-300mb-ack"
-
-
-def wait_ready(page: Page, charts: int = 0) -> None:
-    page.wait_for_function("document.body.dataset.ready === '1'")
-    if charts:
-        page.wait_for_function(
-            f"document.querySelectorAll('.chart.drawn .main-svg').length >= {charts}"
-        )
-
-
-def api_run(page: Page, body: dict[str, Any] | None = None) -> dict[str, Any]:
-    response = page.request.post("/api/runs", data=body or {"example": EXAMPLE})
-    assert response.status == 201, response.text()
-    return response.json()
-
-
-def step_in_url(page: Page) -> int | None:
-    value = re.search(r"[?&]step=(\d+)", page.url)
-    return int(value.group(1)) if value else None
-
-
-def wait_step(page: Page, n: int) -> None:
-    page.wait_for_selector(f'#step-panel article[data-step="{n}"]')
-    assert step_in_url(page) == n
 
 
 def cursor_x(page: Page, chart: str = "chart-devices") -> float:
@@ -47,7 +24,7 @@ def cursor_x(page: Page, chart: str = "chart-devices") -> float:
 
 def test_create_a_run_from_a_preset(page: Page, shot: Any) -> None:
     page.goto("/new")
-    wait_ready(page)
+    ready(page)
     shot("new-run")
     page.fill('[name="devices.0.name"]', "0000:5e:00.3")
     page.select_option('[name="devices.0.preset"]', "mlx5-cx7-vf-100mib")
@@ -63,7 +40,7 @@ def test_create_a_run_from_a_preset(page: Page, shot: Any) -> None:
     expect(page.locator(".device-row")).to_have_count(1)
     page.click('button[data-submit="run"]')
     page.wait_for_url(re.compile(r"/runs/[\w-]+$"), timeout=30_000)
-    wait_ready(page, charts=4)
+    ready(page, charts=4)
     expect(page.locator("h1")).to_have_text(re.compile("mlx5 CX-7 VF"))
     names = page.evaluate("document.getElementById('chart-devices').data.map(t => t.name)")
     assert "0000:5e:00.3: initial at source" in names
@@ -71,10 +48,10 @@ def test_create_a_run_from_a_preset(page: Page, shot: Any) -> None:
 
 
 def test_step_with_keys_and_buttons_url_and_reload(page: Page, shot: Any) -> None:
-    run = api_run(page)
+    run = make_run(page)
     last = run["step_count"] - 1
     page.goto(run["urls"]["page"])
-    wait_ready(page, charts=4)
+    ready(page, charts=4)
     page.keyboard.press("End")
     wait_step(page, last)
     page.keyboard.press("Home")
@@ -108,7 +85,7 @@ def test_step_with_keys_and_buttons_url_and_reload(page: Page, shot: Any) -> Non
         assert abs(cursor_x(page, chart) - twin["step"]["end_ms"] / 1000) < 1e-6
     # Reload opens the same step.
     page.reload()
-    wait_ready(page, charts=4)
+    ready(page, charts=4)
     assert step_in_url(page) == 5
     expect(page.locator("#scrubber")).to_have_value("5")
     expect(page.locator("#step-panel article")).to_have_attribute("data-step", "5")
@@ -117,9 +94,9 @@ def test_step_with_keys_and_buttons_url_and_reload(page: Page, shot: Any) -> Non
 
 
 def test_zoom_survives_stepping(page: Page) -> None:
-    run = api_run(page)
+    run = make_run(page)
     page.goto(run["urls"]["page"])
-    wait_ready(page, charts=4)
+    ready(page, charts=4)
     # The chart re-asks the server for the series of the visible range.
     with page.expect_response(
         lambda r: "/series?" in r.url and "from_ms=500" in r.url and "to_ms=1500" in r.url
@@ -135,9 +112,9 @@ def test_zoom_survives_stepping(page: Page) -> None:
 
 
 def test_ack_and_switchover_markers_are_in_the_chart_data(page: Page) -> None:
-    run = api_run(page)
+    run = make_run(page)
     page.goto(run["urls"]["page"])
-    wait_ready(page, charts=4)
+    ready(page, charts=4)
     kinds = page.evaluate(
         "document.getElementById('chart-devices').data.filter(t => t.meta && t.meta.event_kind)"
         ".map(t => [t.meta.event_kind, t.x])"
@@ -162,10 +139,10 @@ def test_ack_and_switchover_markers_are_in_the_chart_data(page: Page) -> None:
 
 def test_compare_ack_on_off_from_the_form(page: Page, shot: Any) -> None:
     page.goto("/new")
-    wait_ready(page)
+    ready(page)
     page.click('button[data-submit="compare"]')
     page.wait_for_url(re.compile(r"/compare\?a=[\w-]+&b=[\w-]+$"), timeout=60_000)
-    wait_ready(page, charts=7)
+    ready(page, charts=7)
     on = float(page.locator('.downtime[data-run="a"]').get_attribute("data-ms") or "nan")
     off = float(page.locator('.downtime[data-run="b"]').get_attribute("data-ms") or "nan")
     assert off > on > 0
@@ -182,7 +159,7 @@ def test_compare_ack_on_off_from_the_form(page: Page, shot: Any) -> None:
 
 def test_bad_field_shows_the_api_message_inline(page: Page) -> None:
     page.goto("/new")
-    wait_ready(page)
+    ready(page)
     page.evaluate("window.__noReload = 1")
     page.fill('[name="guest.ram_bytes"]', "lots of memory")
     page.fill('[name="params.downtime_limit_ms"]', "0")
@@ -202,9 +179,9 @@ def test_bad_field_shows_the_api_message_inline(page: Page) -> None:
 
 
 def test_download_the_three_exports(page: Page) -> None:
-    run = api_run(page)
+    run = make_run(page)
     page.goto(run["urls"]["page"])
-    wait_ready(page)
+    ready(page)
     contents = {}
     for label in ("CSV", "JSON", "Perfetto"):
         with page.expect_download() as info:
@@ -227,12 +204,12 @@ def test_user_text_is_shown_as_text(page: Page) -> None:
         dialog.dismiss()
 
     page.on("dialog", record_and_dismiss)
-    run = api_run(
+    run = make_run(
         page,
         {"title": XSS, "devices": [{"name": XSS, "preset": "hisi-acc-vf"}], "max_time_ms": 20000},
     )
     page.goto(run["urls"]["page"])
-    wait_ready(page, charts=4)
+    ready(page, charts=4)
     expect(page.locator("h1")).to_have_text(XSS)
     # Plotly draws names as pseudo-HTML: the name goes in as entities and shows as the text.
     legend = page.evaluate(
@@ -241,15 +218,15 @@ def test_user_text_is_shown_as_text(page: Page) -> None:
     assert f"{XSS}: initial at source" in legend
     assert page.locator("#chart-devices .legendtext b").count() == 0
     page.goto("/runs")
-    wait_ready(page)
+    ready(page)
     expect(page.get_by_role("link", name=XSS)).to_be_visible()
     assert dialogs == []
 
 
 def test_presentation_mode_and_keyboard_only(page: Page, shot: Any) -> None:
-    run = api_run(page)
+    run = make_run(page)
     page.goto(run["urls"]["page"] + "?step=3")
-    wait_ready(page, charts=4)
+    ready(page, charts=4)
     page.keyboard.press("p")
     expect(page.locator("body")).to_have_class(re.compile("presentation"))
     expect(page.locator("#presentation-toggle")).to_have_attribute("aria-pressed", "true")
@@ -270,13 +247,13 @@ def test_presentation_mode_and_keyboard_only(page: Page, shot: Any) -> None:
 
 
 def test_runs_and_about_pages(page: Page, shot: Any) -> None:
-    api_run(page)
+    make_run(page)
     page.goto("/runs")
-    wait_ready(page)
+    ready(page)
     expect(page.locator("table.runs-table tbody tr").first).to_be_visible()
     shot("runs")
     page.goto("/about")
-    wait_ready(page)
+    ready(page)
     expect(page.locator("h1")).to_have_text("About the model")
     shot("about")
     alt = page.locator('link[rel="alternate"][type="application/json"]').get_attribute("href")
@@ -290,7 +267,7 @@ IMPORT_STEM = "vfio100-dec-two-devices"  # constructed from QEMU's format string
 
 def test_import_logs_then_simulate_this(page: Page, shot: Any) -> None:
     page.goto("/new")
-    wait_ready(page)
+    ready(page)
     page.set_input_files("#up-src_trace", str(FIXTURES / f"{IMPORT_STEM}.src.trace.log"))
     page.set_input_files("#up-dst_trace", str(FIXTURES / f"{IMPORT_STEM}.dst.trace.log"))
     page.set_input_files("#up-query_migrate", str(FIXTURES / f"{IMPORT_STEM}.query-migrate.jsonl"))
@@ -298,7 +275,7 @@ def test_import_logs_then_simulate_this(page: Page, shot: Any) -> None:
     page.fill("#up-title", "two VFs, constructed logs")
     page.locator("#upload-form").get_by_role("button", name="Import").click()
     page.wait_for_url(re.compile(r"/runs/[\w-]+$"), timeout=30_000)
-    wait_ready(page, charts=4)
+    ready(page, charts=4)
     expect(page.locator("h1")).to_have_text("two VFs, constructed logs")
     expect(page.locator(".badge-import")).to_be_visible()
     kinds = page.evaluate(
@@ -312,7 +289,7 @@ def test_import_logs_then_simulate_this(page: Page, shot: Any) -> None:
     shot("run-imported")
     page.get_by_role("button", name="Simulate this").click()
     page.wait_for_url(re.compile(r"/compare\?a=[\w-]+&b=[\w-]+$"), timeout=60_000)
-    wait_ready(page, charts=7)
+    ready(page, charts=7)
     expect(page.locator("#headline")).to_contain_text("The real migration's downtime was")
     assert page.locator('.downtime[data-run="a"]').get_attribute("data-ms") not in (None, "None")
     shot("compare-imported")
@@ -320,7 +297,7 @@ def test_import_logs_then_simulate_this(page: Page, shot: Any) -> None:
 
 def test_bad_upload_shows_the_message_inline(page: Page) -> None:
     page.goto("/new")
-    wait_ready(page)
+    ready(page)
     page.locator("#upload-form").get_by_role("button", name="Import").click()
     expect(page.locator("#up-src_trace ~ .field-error")).to_contain_text("upload at least one file")
     assert page.url.endswith("/new")
@@ -328,7 +305,7 @@ def test_bad_upload_shows_the_message_inline(page: Page) -> None:
 
 def test_long_run_shows_progress(page: Page) -> None:
     page.goto("/new")
-    wait_ready(page)
+    ready(page)
     page.select_option("#example", "stop-copy-query-fails")  # ~16,000 steps
     expect(page.locator("#f-title")).to_have_value(re.compile("query fails", re.IGNORECASE))
     page.click('button[data-submit="run"]')
@@ -343,7 +320,7 @@ def test_long_run_shows_progress(page: Page) -> None:
 def test_compare_zoom_applies_to_every_time_chart(page: Page) -> None:
     pair = page.request.post("/api/compare", data={"example": EXAMPLE}).json()
     page.goto(pair["page"])
-    wait_ready(page, charts=7)
+    ready(page, charts=7)
     page.evaluate("Plotly.relayout('chart-ram-a', {'xaxis.range': [1, 2]})")
     page.wait_for_function(
         "['chart-devices-a','chart-devices-b','chart-ram-b','chart-lane-a','chart-lane-b']"
@@ -352,9 +329,9 @@ def test_compare_zoom_applies_to_every_time_chart(page: Page) -> None:
 
 
 def test_run_charts_share_one_time_axis(page: Page) -> None:
-    run = api_run(page)
+    run = make_run(page)
     page.goto(run["urls"]["page"])
-    wait_ready(page, charts=4)
+    ready(page, charts=4)
     ranges = page.evaluate(
         "['chart-devices','chart-ram','chart-lane'].map(id => document.getElementById(id).layout.xaxis.range)"
     )
@@ -367,9 +344,9 @@ def test_run_charts_share_one_time_axis(page: Page) -> None:
 
 def test_share_link_copies_the_current_step(page: Page) -> None:
     page.context.grant_permissions(["clipboard-read", "clipboard-write"])
-    run = api_run(page)
+    run = make_run(page)
     page.goto(run["urls"]["page"] + "?step=2")
-    wait_ready(page, charts=4)
+    ready(page, charts=4)
     page.keyboard.press("ArrowRight")
     wait_step(page, 3)
     page.get_by_role("button", name="Copy the share link").click()
@@ -381,17 +358,17 @@ def test_share_link_copies_the_current_step(page: Page) -> None:
 
 
 def test_compare_ack_on_off_from_a_run_page(page: Page) -> None:
-    run = api_run(page)
+    run = make_run(page)
     page.goto(run["urls"]["page"])
-    wait_ready(page, charts=4)
+    ready(page, charts=4)
     page.get_by_role("button", name="Compare switchover-ack on/off").click()
     page.wait_for_url(re.compile(r"/compare\?a=[\w-]+&b=[\w-]+$"), timeout=60_000)
-    wait_ready(page, charts=7)
+    ready(page, charts=7)
     expect(page.locator("#headline")).to_contain_text("With switchover-ack the downtime is")
 
 
 def test_every_control_has_a_label(page: Page) -> None:
-    run = api_run(page)
+    run = make_run(page)
     unlabelled_js = """() => [...document.querySelectorAll('input, select, textarea, button')]
         .filter(el => el.type !== 'hidden')
         .filter(el => !(el.labels && el.labels.length) && !el.getAttribute('aria-label')
@@ -399,19 +376,19 @@ def test_every_control_has_a_label(page: Page) -> None:
         .map(el => el.outerHTML.slice(0, 120))"""
     for url in ("/new", run["urls"]["page"], "/runs", "/about", "/compare"):
         page.goto(url)
-        wait_ready(page)
+        ready(page)
         assert page.evaluate(unlabelled_js) == [], url
 
 
 def test_compare_any_two_runs_from_the_runs_list(page: Page) -> None:
-    first = api_run(page)
-    second = api_run(page, {"example": "two-mlx5-vfs"})
+    first = make_run(page)
+    second = make_run(page, {"example": "two-mlx5-vfs"})
     page.goto("/runs")
-    wait_ready(page)
+    ready(page)
     page.get_by_label(f"Compare as run A: {first['title']}").first.check()
     page.get_by_label(f"Compare as run B: {second['title']}").first.check()
     page.get_by_role("button", name="Compare A with B").click()
     page.wait_for_url(re.compile(r"/compare\?"))
     assert f"a={first['id']}" in page.url and f"b={second['id']}" in page.url
-    wait_ready(page, charts=7)
+    ready(page, charts=7)
     expect(page.locator("#headline")).to_contain_text("downtime")

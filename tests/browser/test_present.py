@@ -8,15 +8,15 @@ from typing import Any
 
 from playwright.sync_api import Page, expect
 
-from tests.browser.test_dashboard import api_run, step_in_url, wait_ready, wait_step
+from tests.browser.helpers import make_run, ready, step_in_url, wait_step
 
 
 def test_a_follower_follows_detaches_and_rejoins(page: Page, shot: Any) -> None:
-    run = api_run(page)
+    run = make_run(page)
     last = run["step_count"] - 1
     presenter = page
     presenter.goto(run["urls"]["page"])
-    wait_ready(presenter, charts=4)
+    ready(presenter, charts=4)
     presenter.get_by_role("button", name="Present to a class").click()
     link = presenter.get_by_label("Link for the class", exact=True)
     expect(link).to_have_value(re.compile(r"/present/[\w-]{22}$"))
@@ -28,7 +28,7 @@ def test_a_follower_follows_detaches_and_rejoins(page: Page, shot: Any) -> None:
     follower.on("pageerror", lambda e: errors.append(str(e)))
     follower.set_default_timeout(15_000)
     follower.goto(follow_url)
-    wait_ready(follower, charts=4)
+    ready(follower, charts=4)
     expect(follower.locator("#follow-status")).to_have_text("following the presenter")
     follower.wait_for_selector('#present[data-connected="1"]')
 

@@ -11,6 +11,8 @@ from typing import Any
 
 from playwright.sync_api import Browser, FilePayload, Page
 
+from tests.browser.helpers import PHONE, PROJECTOR, ready
+
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = ROOT / "tests" / "fixtures" / "constructed"
 
@@ -25,11 +27,8 @@ def _save(page: Page, name: str) -> None:
 
 
 def _ready(page: Page, charts: int = 0) -> None:
-    page.wait_for_function("document.body.dataset.ready === '1'")
+    ready(page, charts)
     if charts:
-        page.wait_for_function(
-            f"document.querySelectorAll('.chart.drawn .main-svg').length >= {charts}"
-        )
         page.wait_for_function("document.body.dataset.charts === '1'")
     # Fonts and Plotly's responsive resize settle on the next frames.
     page.evaluate("new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))")
@@ -105,14 +104,7 @@ def _ack_step(page: Page) -> tuple[str, int]:
 
 
 def test_screenshot_phone_and_projector(browser: Browser, live_server: str) -> None:
-    phone = browser.new_context(
-        base_url=live_server,
-        viewport={"width": 390, "height": 844},
-        bypass_csp=True,
-        is_mobile=True,
-        has_touch=True,
-        device_scale_factor=2,
-    )
+    phone = browser.new_context(base_url=live_server, bypass_csp=True, **PHONE)
     page = phone.new_page()
     run_id, ack = _ack_step(page)
     page.goto(f"/runs/{run_id}?step={ack}")
@@ -120,9 +112,7 @@ def test_screenshot_phone_and_projector(browser: Browser, live_server: str) -> N
     _scroll_to(page, "#stepper")
     _save(page, "run-phone")
     phone.close()
-    projector = browser.new_context(
-        base_url=live_server, viewport={"width": 1280, "height": 720}, bypass_csp=True
-    )
+    projector = browser.new_context(base_url=live_server, bypass_csp=True, **PROJECTOR)
     page = projector.new_page()
     page.goto(f"/runs/{run_id}?step={ack}")
     _ready(page, charts=4)

@@ -8,30 +8,12 @@ import json
 import re
 import statistics
 from pathlib import Path
-from typing import Any
 
 from playwright.sync_api import Browser, Page, expect
 
+from tests.browser.helpers import EXAMPLE, PHONE, PROJECTOR, make_run, ready, wait_step
+
 ROOT = Path(__file__).resolve().parents[2]
-EXAMPLE = "mlx5-300mb-ack"
-
-
-def ready(page: Page, charts: int = 0) -> None:
-    page.wait_for_function("document.body.dataset.ready === '1'")
-    if charts:
-        page.wait_for_function(
-            f"document.querySelectorAll('.chart.drawn .main-svg').length >= {charts}"
-        )
-
-
-def make_run(page: Page, example: str = EXAMPLE) -> dict[str, Any]:
-    response = page.request.post("/api/runs", data={"example": example})
-    assert response.status == 201, response.text()
-    return response.json()
-
-
-def wait_step(page: Page, n: int) -> None:
-    page.wait_for_selector(f'#step-panel article[data-step="{n}"]')
 
 
 def marker_px(page: Page, chart: str, kind: str) -> list[float]:
@@ -73,14 +55,7 @@ def sideways(page: Page) -> int:
 
 
 def test_no_sideways_scroll_on_a_phone(browser: Browser, live_server: str) -> None:
-    context = browser.new_context(
-        base_url=live_server,
-        viewport={"width": 390, "height": 844},
-        bypass_csp=True,
-        is_mobile=True,
-        has_touch=True,
-        device_scale_factor=2,
-    )
+    context = browser.new_context(base_url=live_server, bypass_csp=True, **PHONE)
     page = context.new_page()
     try:
         for url in every_page(page):
@@ -103,9 +78,7 @@ def test_no_sideways_scroll_on_a_phone(browser: Browser, live_server: str) -> No
 
 
 def test_presentation_mode_fits_a_1280x720_projector(browser: Browser, live_server: str) -> None:
-    context = browser.new_context(
-        base_url=live_server, viewport={"width": 1280, "height": 720}, bypass_csp=True
-    )
+    context = browser.new_context(base_url=live_server, bypass_csp=True, **PROJECTOR)
     page = context.new_page()
     try:
         urls = every_page(page)
@@ -138,7 +111,7 @@ def test_presentation_mode_fits_a_1280x720_projector(browser: Browser, live_serv
 
 
 def test_long_run_opens_on_the_decision_window(page: Page) -> None:
-    run = make_run(page, "reference-bench")
+    run = make_run(page, {"example": "reference-bench"})
     page.goto(run["urls"]["page"])
     ready(page, charts=4)
     width = plot_width(page, "chart-devices")
@@ -250,7 +223,7 @@ def test_no_request_leaves_the_server_and_the_csp_holds(browser: Browser, live_s
 
 def test_step_update_time_over_20_steps(page: Page) -> None:
     """Measured with the Performance API (go → panel shown and cursors moved); reported, not asserted."""
-    run = make_run(page, "reference-bench")
+    run = make_run(page, {"example": "reference-bench"})
     page.goto(run["urls"]["page"] + "?step=590")
     ready(page, charts=4)
     for n in range(591, 611):
