@@ -98,9 +98,10 @@ def run_point(
         on_doc, off_doc = ack_documents(scenario_doc)
         on_scenario = Scenario.model_validate(on_doc)
         off_scenario = Scenario.model_validate(off_doc)
-    except ValidationError:
-        # Rare (an invalid point): the slow path, so the point reports what it always did, the
-        # point's own first error (or an engine error if only switching the ack failed).
+    except (ValueError, TypeError, AttributeError):  # ValidationError is a ValueError
+        # Rare (an invalid point, or caps that are not even a dict of lists): the slow path,
+        # so the point reports what it always did, the point's own first error (or an engine
+        # error if only switching the ack failed).
         return _run_point_checked(scenario_doc, max_steps)
     try:
         on = _summary(on_scenario, max_steps)

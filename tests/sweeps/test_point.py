@@ -95,3 +95,10 @@ def test_a_title_too_long_for_the_ack_suffix_is_an_engine_error_as_before() -> N
     assert fast.status == ENGINE_ERROR and "title" in fast.reason
     assert fast == _run_point_checked(doc, 5_000)
     assert run_point(doc, compare_ack=False, max_steps=5_000).status == "completed"
+
+
+def test_caps_that_are_not_a_dict_are_the_points_own_error() -> None:
+    doc = {**base_doc("zero-devices"), "caps": ["return-path"]}
+    fast = run_point(doc, compare_ack=True, max_steps=5_000)
+    assert fast.status == INVALID and fast.reason.startswith("caps")
+    assert fast == _run_point_checked(doc, 5_000)
