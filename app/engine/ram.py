@@ -117,6 +117,24 @@ class RamModel:
                 # Uniform random writes: the clean part decays exponentially.
                 pool.log = w - (w - pool.log) * math.exp(-writes / w)
 
+    def preview_drained_sync(self, now_ms: float, running: bool) -> int:
+        """The pages `advance(now_ms, running)` then `sync()` would add to an empty bitmap,
+        computed without changing anything (the same arithmetic, for collapse.py)."""
+        dt = now_ms - self.last_ms
+        total = 0
+        for pool in self.pools:
+            log = pool.log
+            if dt > 0 and running and pool.pages != 0 and pool.writes_per_ms > 0:
+                writes = pool.writes_per_ms * dt
+                w = float(pool.pages)
+                if self.pattern == "sequential":
+                    log = min(w, log + writes)
+                else:
+                    log = w - (w - log) * math.exp(-writes / w)
+            # With the bitmap empty nothing overlaps: every logged page is new.
+            total += int(log)
+        return total
+
     def sync(self) -> int:
         """migration_bitmap_sync: merge the dirty log into the bitmap; return new pages."""
         new_total = 0

@@ -24,6 +24,7 @@ from typing import Any
 
 from .. import __version__
 from .clock import EPS_MS, before, reached
+from .collapse import collapse_passes
 from .destination import DestinationLoader
 from .devices import DeviceRuntime, ImageKind, Piece
 from .eventlog import EventLog
@@ -85,9 +86,20 @@ _UNKEPT_STEP = Step.model_construct(index=-1)
 
 class Simulation:
     def __init__(
-        self, scenario: Scenario, max_steps: int | None = None, keep_steps: bool = True
+        self,
+        scenario: Scenario,
+        max_steps: int | None = None,
+        keep_steps: bool = True,
+        collapse: bool | None = None,
     ) -> None:
         self.scenario = scenario
+        # collapse: runs of alike passes become one step (collapse.py), with the same totals.
+        # By default only summary-only runs collapse; a full trace keeps one step per pass
+        # unless asked (the run page and its tests step through every pass).
+        self.collapse = (not keep_steps) if collapse is None else collapse
+        # Passes beyond the first that collapsed steps stand for: they count for the step limit,
+        # so a run ends at the same pass whether or not its passes are collapsed.
+        self.extra_passes = 0
         # keep_steps=False (sweeps): steps are counted, not built, and no explanation text
         # is written; decisions, events and the summary are those of the full run.
         self.keep_steps = keep_steps
@@ -505,7 +517,7 @@ class Simulation:
                 )
                 return
             # Leave room for the switchover's steps (about six plus one per device).
-            if self.step_count >= self.max_steps - (8 + len(self.devs)):
+            if self.step_count + self.extra_passes >= self.max_steps - (8 + len(self.devs)):
                 yield from self.cancel_at_limit(
                     f"step limit ({self.max_steps} steps per run) reached at "
                     f"{self.t:.0f} ms of simulated time"
@@ -515,6 +527,10 @@ class Simulation:
             if cancelled is not None:
                 yield from self.finish("cancelled", cancelled, "qmp_migrate_cancel")
                 return
+            collapsed = collapse_passes(self) if self.collapse else None
+            if collapsed is not None:
+                yield collapsed
+                continue
             switch = yield from self.iteration_pass()
             if switch:
                 yield from self.switchover.run()
@@ -718,6 +734,12 @@ class Simulation:
         return total
 
     def ram_sync(self, why: str) -> None:
+        new_pages = self.sync_counters()
+        self.sync_event(self.t, why, new_pages, self.src.dirty_sync_count, self.ram.remaining_bytes)
+
+    def sync_counters(self) -> int:
+        """migration_bitmap_sync: merge the log, count the sync, update the dirty-page rate
+        once a second. Returns the newly dirty pages."""
         new_pages = self.ram.sync()
         self.src.dirty_sync_count += 1
         w = self.window
@@ -728,18 +750,23 @@ class Simulation:
             )
             self.ram.new_dirty_pages_period = 0
             w.last_rate_ms = self.t
+        return new_pages
+
+    def sync_event(
+        self, t: float, why: str, new_pages: int, count: int, remaining_bytes: int
+    ) -> None:
         if not self.keep_steps:
             return  # a summary reads no bitmap-sync events
         self.event(
-            self.t,
+            t,
             EventKind.BITMAP_SYNC,
             "source",
-            f"bitmap sync #{self.src.dirty_sync_count} ({why}): "
-            f"{fmt_b(new_pages * PAGE_BYTES)} newly dirty; {fmt_b(self.ram.remaining_bytes)} to send "
+            f"bitmap sync #{count} ({why}): "
+            f"{fmt_b(new_pages * PAGE_BYTES)} newly dirty; {fmt_b(remaining_bytes)} to send "
             "(MIGRATION_PASS)",
             "migration_bitmap_sync_precopy",
-            dirty_sync_count=self.src.dirty_sync_count,
-            remaining_bytes=self.ram.remaining_bytes,
+            dirty_sync_count=count,
+            remaining_bytes=remaining_bytes,
         )
 
     def iterate_handlers(self) -> str:
@@ -795,13 +822,14 @@ class Simulation:
             if sliced:
                 return ram.remaining_pages == 0
 
-    def ram_flow(self, nbytes: int, commit: bool) -> float:
+    def ram_flow(self, nbytes: int, commit: bool, now: float | None = None) -> float:
         """RAM pages written as one flow: over the main channel, or split over the multifd
         channels, whose records share the link (their bytes interleave on it). Returns when
         the source's last write returns; with commit=False nothing is written."""
         load_rate = self.scenario.destination.ram_load_bytes_per_s / 1000.0
         channels = self.channels
-        now = self.src.t
+        if now is None:
+            now = self.src.t
         link = channels.link
         streams = channels.ram or [channels.main]
         n = len(streams)
@@ -931,12 +959,14 @@ class Simulation:
     def close_window(self) -> None:
         """migration_update_counters: bandwidth, threshold_size, expected downtime."""
         spent, bandwidth = self.window.close(self.t, self.src.transferred)
+        self.window_event(self.t, spent, bandwidth, self.window.threshold_bytes)
+
+    def window_event(self, t: float, spent: float, bandwidth: float, thr: float) -> None:
         if not self.keep_steps:
             return  # a summary reads no window events
         avail = self.window.avail_bw_bytes_per_s
-        thr = self.window.threshold_bytes
         self.event(
-            self.t,
+            t,
             EventKind.WINDOW,
             "source",
             f"window of {spent:.0f} ms closed: measured {fmt_b(bandwidth * 1000)}/s, "
@@ -1123,12 +1153,13 @@ SIMPLIFICATIONS = [
 ]
 
 
-def simulate(scenario: Scenario, max_steps: int | None = None) -> Trace:
-    """Run a scenario to the end and return its trace."""
-    return Simulation(scenario, max_steps=max_steps).run()
+def simulate(scenario: Scenario, max_steps: int | None = None, collapse: bool = False) -> Trace:
+    """Run a scenario to the end and return its trace; with collapse=True runs of alike
+    passes are one step each (collapse.py)."""
+    return Simulation(scenario, max_steps=max_steps, collapse=collapse).run()
 
 
 def simulate_summary(scenario: Scenario, max_steps: int | None = None) -> Summary:
-    """Run a scenario to the end keeping no step records (sweeps): the same Summary as
-    `simulate(scenario, max_steps).summary`, byte for byte."""
+    """Run a scenario to the end keeping no step records (sweeps), runs of alike passes
+    collapsed: the same Summary as `simulate(scenario, max_steps).summary`, byte for byte."""
     return Simulation(scenario, max_steps=max_steps, keep_steps=False).run_summary()

@@ -233,6 +233,41 @@ class Stream:
             self.capture.append(record)
         return record
 
+    def append_settled(
+        self, nbytes: int, kind: str, write_ms: float, load_start_ms: float, load_end_ms: float
+    ) -> None:
+        """The bytes of collapsed passes (collapse.py) as one record, all loaded by
+        `load_end_ms`; the link, this channel's lane and its loader are free by then."""
+        record = Record(
+            kind,
+            nbytes,
+            None,
+            write_ms,
+            load_end_ms,
+            load_end_ms,
+            load_start_ms,
+            load_end_ms,
+            self.written_bytes,
+        )
+        self.link.free_ms = max(self.link.free_ms, load_end_ms)
+        if self.lane is not None:
+            self.lane.free_ms = max(self.lane.free_ms, load_end_ms)
+        self.dest_free_ms = max(self.dest_free_ms, load_end_ms)
+        self.written_bytes += nbytes
+        self.records.append(record)
+        self.cum_ends.append(self.written_bytes)
+        self.load_ends.append(load_end_ms)
+        if self.capture is not None:
+            self.capture.append(record)
+
+    def idle_by(self, t_ms: float) -> bool:
+        """Nothing of this channel is on the link or queued at its loader at t_ms."""
+        return (
+            self.dest_free_ms <= t_ms
+            and self.link.free_ms <= t_ms
+            and (self.lane is None or self.lane.free_ms <= t_ms)
+        )
+
     def loading_at(self, t_ms: float) -> Record | None:
         """The record the destination is loading at t_ms, if any."""
         i = bisect_right(self.load_ends, t_ms, lo=self.head)

@@ -1,0 +1,518 @@
+"""Runs of alike passes, shown as one step.
+
+A migration that never converges because a device's reported stop-copy size never fits
+(`stop-copy-query-fails`, an ack that collapsed the measured bandwidth) spins through
+`migration_iteration_run` thousands of times per simulated second: every pass takes the
+exact pending query (a bitmap sync), sends the few pages the guest dirtied meanwhile,
+gets ENOMSG from every device and finds the same gates. Those passes differ only in how
+many whole pages the dirty log held, so the engine shows such a run as one step that says
+how many passes it stands for and why they are alike.
+
+Exact, not estimated: the passes are still advanced one by one, but only on the counters
+(`RamModel.preview_drained_sync`, then the same `advance_dirtying`, `sync_counters` and
+`RateWindow.close` as a pass), without stream records, step records or per-pass events;
+their bytes go into one settled record per channel, and the last pass of the run writes
+its records and events as any pass does. Every total (time, bytes, syncs, passes, windows)
+is what the uncollapsed run gives (`Simulation(..., collapse=False)`,
+tests/engine/test_collapse.py). The run stops before anything that could make a pass
+different: an ack, error, action or re-initialisation due, max_time_ms, the step limit
+(each collapsed pass counts), the budget binding, a window threshold that opens the RAM
+gate, or the channels not being idle between passes.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING
+
+from .clock import EPS_MS, before, reached
+from .explain import GateInputs, gate_texts, stall_text
+from .ram import NORMAL_PAGE_WIRE_BYTES, PAGE_BYTES
+from .stream import MARKER_BYTES, Record
+from .trace import Decision, Gate, Phase, Step, trusted
+
+if TYPE_CHECKING:
+    from .devices import DeviceRuntime
+    from .simulation import Simulation
+
+MAX_WAIT_MS = 50.0  # ram_save_iterate's slice (simulation.MAX_WAIT_MS)
+
+SYNC_WHY = "exact pending query"
+
+
+def _horizon(sim: Simulation) -> float:
+    """The first moment at which something other than the passes themselves changes."""
+    t = sim.t
+    moments = [sim.scenario.max_time_ms]
+    if sim.dst.error is not None:
+        moments.append(sim.dst.error[0])
+    if sim.actions:
+        moments.append(sim.actions[0].at_ms)
+    for arrival in [sim.rp.ack_arrival_ms] + [d.ack_arrival_ms for d in sim.devs]:
+        if arrival is not None and arrival > t:
+            moments.append(arrival)
+    for dev in sim.devs:
+        if dev.reinit_queue:
+            moments.append(dev.reinit_queue[0][0])
+    return min(moments)
+
+
+class _Run:
+    """What a run of passes has added up so far."""
+
+    __slots__ = (
+        "code",
+        "deferred",
+        "last",
+        "last_drain",
+        "last_sync",
+        "pages_high",
+        "pages_low",
+        "passes",
+        "prev_sync",
+        "sent",
+        "settled",
+        "settled_end_ms",
+        "settled_first_ms",
+        "syncs_first",
+        "syncs_new",
+        "windows",
+    )
+
+    def __init__(self, n_streams: int, start: float) -> None:
+        self.code = ""
+        self.passes = 0
+        self.sent = 0
+        # Passes whose bytes are loaded before the next pass writes are added up per channel
+        # (one settled record each); a pass writing into a busy channel writes its records.
+        self.settled = [0] * n_streams
+        self.settled_first_ms: float | None = None
+        self.settled_end_ms = start
+        self.deferred: int | None = None  # pages of the last pass, if its writes wait
+        # The last pass: its sync time, threshold, exact pending, RAM gate, what the main
+        # channel was loading at its gates (None if deferred), pages.
+        self.last: tuple[float, float, int, bool, Record | None, int] | None = None
+        self.last_drain = 0.0
+        self.syncs_first = 0
+        self.syncs_new = 0
+        self.prev_sync: tuple[float, int, int] | None = None  # t, count, remaining bytes
+        self.last_sync: tuple[float, int, int, int] = (start, 0, 0, 0)  # ... and new pages
+        self.windows: list[tuple[float, float, float, float]] = []  # t, spent, bw, threshold
+        self.pages_low = -1
+        self.pages_high = -1
+
+    def settle_deferred(self, sim: Simulation) -> None:
+        """The last pass's bytes are loaded before the next pass writes: add them up."""
+        if self.deferred is not None and self.last is not None:
+            _settle(sim, self.deferred, self.settled)
+            if self.settled_first_ms is None:
+                self.settled_first_ms = self.last[0]
+            self.settled_end_ms = self.last[0] + self.last_drain
+            self.deferred = None
+
+    def synced(
+        self,
+        first_count: int,
+        last: tuple[float, int, int, int],
+        new_pages: int,
+        before_last: tuple[float, int, int] | None = None,
+    ) -> None:
+        """The syncs of one or more passes: the count of the first, the last one (t, count,
+        new pages, remaining bytes), all their new pages, and the sync before the last (t,
+        count, remaining bytes) when there were several."""
+        if self.passes == 0:
+            self.syncs_first = first_count
+        if before_last is not None:
+            self.prev_sync = before_last
+        elif self.passes:
+            self.prev_sync = (self.last_sync[0], self.last_sync[1], self.last_sync[3])
+        self.syncs_new += new_pages
+        self.last_sync = last
+
+    def counted(self, passes: int, moved: int, low: int, high: int) -> None:
+        self.sent += moved
+        self.passes += passes
+        self.pages_low = low if self.pages_low < 0 else min(self.pages_low, low)
+        self.pages_high = max(self.pages_high, high)
+
+
+def collapse_passes(sim: Simulation) -> Step | None:
+    """Advance a run of alike passes and return its one step, or None (no run starts here:
+    the caller runs an ordinary pass)."""
+    ram = sim.ram
+    src = sim.src
+    if src.status != "active" or ram.remaining_pages or ram.last_ms != sim.t:
+        # Guest writes not yet counted up to now would make the first pass differ.
+        return None
+    precopy = [d for d in sim.devs if d.src.in_precopy]
+    for dev in precopy:
+        data = dev.data
+        if (
+            data.dirty_rate_bytes_per_ms > 0
+            or data.init_bytes
+            or data.dirty_bytes
+            or dev.init_est
+            or dev.dirty_est
+            or dev.reinit_pending_report
+            or (sim.src_ack and not dev.initial_data_sent)
+        ):
+            return None  # a device would send data or a marker of its own
+    start = sim.t
+    streams = sim.streams
+    profile = sim.profile
+    window = sim.window
+    channels = sim.channels
+    link = channels.link
+    buffer = min(stream.buffer_bytes for stream in channels.ram or [channels.main])
+    load_rate = sim.scenario.destination.ram_load_bytes_per_s / 1000.0
+    sync_ms = sim.sync_cost_ms()
+    markers = MARKER_BYTES * len(precopy)
+    stop_copy = sum(d.query_stop_copy_length() for d in sim.devs)
+    budget = window.budget_bytes
+    horizon = _horizon(sim)
+    step_room = sim.max_steps - (8 + len(sim.devs)) - (sim.step_count + sim.extra_passes)
+    can = sim.can_switchover(start)
+    running = src.vm_running
+    trigger_le = profile.exact_trigger_le
+    complete_le = profile.complete_le
+    run = _Run(len(streams), start)
+    t = start
+    while run.passes < step_room and not reached(t, horizon):
+        t_sync = t + sync_ms  # the pass writes right after its sync
+        if not before(t_sync, horizon):
+            break
+        thr = window.threshold_bytes
+        # The estimate is 0 (RAM drained, devices' caches 0): the exact query is taken.
+        if not (thr >= 0 if trigger_le else thr > 0):
+            break
+        pages = ram.preview_drained_sync(t_sync, running)
+        exact = pages * PAGE_BYTES + stop_copy
+        ram_ok = exact <= thr if complete_le else (exact == 0 or exact < thr)
+        if ram_ok and can:
+            break  # this pass switches over
+        code = "wait_for_ack" if ram_ok else "keep_iterating"
+        if run.code and code != run.code:
+            break
+        ram_bytes = pages * NORMAL_PAGE_WIRE_BYTES
+        moved = ram_bytes + markers
+        if budget is not None and src.transferred + moved - window.rate_start_bytes > budget:
+            break  # the budget would bind (pages held back, a device starved or a sleep)
+        # Idle channels that drain this pass's bytes before the next pass writes: its bytes
+        # can be added up; otherwise they are written as the pass writes them.
+        drain_ms = link.latency_ms + moved / link.bytes_per_ms + ram_bytes / load_rate
+        quiet = (
+            run.settled_end_ms <= t_sync
+            and ram_bytes <= buffer
+            and drain_ms <= sync_ms - EPS_MS
+            and all(stream.idle_by(t_sync) for stream in streams)
+        )
+        if (
+            pages
+            and not quiet
+            and not before(sim.ram_flow(ram_bytes, commit=False, now=t_sync), t_sync + MAX_WAIT_MS)
+        ):
+            break  # the 50 ms slice would end inside the send (idle channels take it at once)
+        run.code = code
+        run.settle_deferred(sim)
+        # Quiet passes on the main channel, as many as stay so, on the counters alone.
+        if (
+            quiet
+            and not channels.ram
+            and _quiet_passes(sim, run, horizon, step_room, stop_copy, thr, buffer, sync_ms)
+        ):
+            t = sim.t
+            continue
+        # One pass, on the counters, with the arithmetic of iteration_pass.
+        src.passes += 1
+        sim.t = t_sync
+        sim.advance_dirtying(t_sync)
+        new_pages = sim.sync_counters()
+        count = src.dirty_sync_count
+        run.synced(count, (t_sync, count, new_pages, ram.remaining_bytes), new_pages)
+        # The devices' estimates stay 0 (their data is empty); every synced page is sent.
+        for pool in ram.pools:
+            pool.bitmap = 0
+        src.transferred += moved
+        src.ram_transferred += ram_bytes
+        loading: Record | None = None
+        if quiet:
+            run.deferred = pages
+        else:
+            _flush(sim, run)
+            loading = sim.main.loading_at(t_sync) if sim.devs else None
+            _write_pass(sim, pages, precopy)
+        if window.can_close(sim.t):
+            spent, bandwidth = window.close(sim.t, src.transferred)
+            run.windows.append((sim.t, spent, bandwidth, window.threshold_bytes))
+        run.last = (t_sync, thr, exact, ram_ok, loading, pages)
+        run.last_drain = drain_ms
+        run.counted(1, moved, pages, pages)
+        t = sim.t
+    if run.last is None:
+        return None
+    return _step(sim, run, start, can, stop_copy, sync_ms, precopy)
+
+
+def _quiet_passes(
+    sim: Simulation,
+    run: _Run,
+    horizon: float,
+    step_room: int,
+    stop_copy: int,
+    thr: float,
+    buffer: int,
+    sync_ms: float,
+) -> bool:
+    """Passes whose bytes the main channel drains before the next pass, inside one rate
+    window and one dirty-rate period: RamModel.advance and sync, sync_counters and the
+    counters of iteration_pass inlined, operation for operation, so every float is the
+    one the pass would compute. Stops before a pass that would differ, and before the
+    window closes (the general loop takes that pass). Returns False if it ran no pass."""
+    ram = sim.ram
+    src = sim.src
+    window = sim.window
+    link = sim.channels.link
+    profile = sim.profile
+    pools = [p for p in ram.pools if p.pages != 0]
+    # Pools the guest writes (RamModel.advance skips the others, and all while it is paused).
+    writing = [src.vm_running and p.writes_per_ms > 0 for p in pools]
+    sequential = ram.pattern == "sequential"
+    devices = [d for d in sim.devs if d.src.in_precopy]
+    markers = MARKER_BYTES * len(devices)
+    load_rate = sim.scenario.destination.ram_load_bytes_per_s / 1000.0
+    wire = NORMAL_PAGE_WIRE_BYTES
+    latency = link.latency_ms
+    bytes_per_ms = link.bytes_per_ms
+    budget = window.budget_bytes
+    rate_start = window.rate_start_bytes
+    # Stop before the horizon, the window's end and the next dirty-rate update
+    # (clock.before / clock.reached, inlined).
+    stop_ms = min(horizon, window.end_ms(), window.last_rate_ms + 1000.0) - EPS_MS
+    complete_le = profile.complete_le
+    code = run.code
+    room = step_room - run.passes
+    drain_room = sync_ms - EPS_MS
+    t = sim.t
+    transferred = src_sent0 = src.transferred
+    done = 0
+    logs = [p.log for p in pools]
+    settled = ram_sent = new_total = 0
+    settled_end = first_sync = 0.0
+    low, high = 1 << 62, -1
+    previous = (0.0, 0)
+    prev_sync, prev_pages, prev_moved, prev_drain = 0.0, 0, 0, 0.0
+    prev_exact, prev_ram_ok = 0, False
+    while done < room:
+        t_sync = t + sync_ms
+        if t_sync >= stop_ms:
+            break
+        # RamModel.advance then sync, into an empty bitmap.
+        dt = t_sync - t
+        new_logs = []
+        pages = 0
+        for pool, log, writes_pool in zip(pools, logs, writing, strict=True):
+            if writes_pool:
+                writes = pool.writes_per_ms * dt
+                w = float(pool.pages)
+                log = min(w, log + writes) if sequential else w - (w - log) * math.exp(-writes / w)
+            k = int(log)
+            pages += k
+            new_logs.append(log - k)
+        exact = pages * PAGE_BYTES + stop_copy
+        ram_ok = exact <= thr if complete_le else (exact == 0 or exact < thr)
+        # "wait_for_ack" means the ack gate holds: RAM must keep fitting; else keep not fitting.
+        if ram_ok != (code == "wait_for_ack"):
+            break
+        ram_bytes = pages * wire
+        moved = ram_bytes + markers
+        if budget is not None and transferred + moved - rate_start > budget:
+            break
+        drain_ms = latency + moved / bytes_per_ms + ram_bytes / load_rate
+        if ram_bytes > buffer or drain_ms > drain_room:
+            break
+        # The pass: the one before it is loaded by now, its bytes are added up.
+        if done:
+            settled += prev_moved
+            settled_end = prev_sync + prev_drain
+        logs = new_logs
+        transferred += moved
+        ram_sent += ram_bytes
+        new_total += pages
+        if done:
+            previous = (prev_sync, prev_pages)
+        else:
+            first_sync = t_sync
+        low = min(low, pages)
+        high = max(high, pages)
+        prev_sync, prev_pages, prev_moved, prev_drain = t_sync, pages, moved, drain_ms
+        prev_exact, prev_ram_ok = exact, ram_ok
+        t = t_sync
+        done += 1
+    if not done:
+        return False
+    # Write back, as the passes would have left things.
+    for pool, log in zip(pools, logs, strict=True):
+        pool.log = log
+    if t > ram.last_ms:
+        ram.last_ms = t
+    for dev in sim.devs:
+        dev.data.last_ms = max(dev.data.last_ms, t)
+    count0 = src.dirty_sync_count
+    src.passes += done
+    src.dirty_sync_count += done
+    src.ram_transferred += ram_sent
+    src.transferred = transferred
+    ram.new_dirty_pages_period += new_total
+    if done > 1:
+        if run.settled_first_ms is None:
+            run.settled_first_ms = first_sync
+        run.settled[0] += settled
+        run.settled_end_ms = settled_end
+    before_last = (previous[0], count0 + done - 1, previous[1] * PAGE_BYTES) if done > 1 else None
+    last_sync = (prev_sync, count0 + done, prev_pages, prev_pages * PAGE_BYTES)
+    run.synced(count0 + 1, last_sync, new_total, before_last)
+    run.deferred = prev_pages
+    run.last = (prev_sync, thr, prev_exact, prev_ram_ok, None, prev_pages)
+    run.last_drain = prev_drain
+    run.counted(done, transferred - src_sent0, low, high)
+    window.dirty_bytes_last_sync = run.last_sync[3]
+    sim.t = t
+    return True
+
+
+def _step(
+    sim: Simulation,
+    run: _Run,
+    start: float,
+    can: bool,
+    stop_copy: int,
+    sync_ms: float,
+    precopy: list[DeviceRuntime],
+) -> Step:
+    """Write the run's last pass and its events, and make the run's one step."""
+    assert run.last is not None
+    t_sync, thr, exact, ram_ok, loading, pages = run.last
+    # The earlier passes' bytes, then (if deferred) the last pass's own writes.
+    _flush(sim, run)
+    if run.deferred is not None:
+        loading = sim.main.loading_at(t_sync) if sim.devs else None
+        _write_pass(sim, run.deferred, precopy)
+    if run.prev_sync is not None:
+        t_prev, count_prev, remaining_prev = run.prev_sync
+        sim.sync_event(
+            t_prev,
+            f"{SYNC_WHY}, syncs #{run.syncs_first}-#{count_prev} of {run.passes - 1} collapsed passes",
+            run.syncs_new - run.last_sync[2],
+            count_prev,
+            remaining_prev,
+        )
+    t_last, count, new_pages, remaining = run.last_sync
+    for t_window, spent, bandwidth, threshold in run.windows:
+        if t_window < t_last:
+            sim.window_event(t_window, spent, bandwidth, threshold)
+    sim.sync_event(t_last, SYNC_WHY, new_pages, count, remaining)
+    for t_window, spent, bandwidth, threshold in run.windows:
+        if t_window >= t_last:
+            sim.window_event(t_window, spent, bandwidth, threshold)
+    inputs = GateInputs(
+        t_sync,
+        0,
+        exact,
+        thr,
+        ram_ok,
+        can,
+        pages * PAGE_BYTES,
+        sim.src.vm_running,
+        sim.rp.ack_arrival_ms,
+        tuple(
+            (
+                d.ack_arrival_ms,
+                d.init_data_loaded_at_ms,
+                d.initial_data_sent,
+                0,
+                d.initial_total_bytes,
+            )
+            for d in sim.devs
+        ),
+        loading,
+    )
+    sim.extra_passes += run.passes - 1
+    gates = sim.gates(inputs) if sim.keep_steps else []
+    decision = _decision(sim, gates, run, can, sync_ms, len(precopy))
+    return sim.make_step(start, Phase.ITERATE, decision, gates, 0, exact, run.sent, inputs)
+
+
+def _write_pass(sim: Simulation, pages: int, precopy: list[DeviceRuntime]) -> None:
+    """A pass's writes as ram_save_iterate and vfio_save_iterate make them (the counters
+    are already added): its pages as a flow, then each device's END_OF_STATE."""
+    if pages:
+        sim.t = sim.ram_flow(pages * NORMAL_PAGE_WIRE_BYTES, commit=True)
+    for dev in precopy:
+        sim.advance_dirtying(sim.t)
+        sim.t = sim.main.write(
+            sim.t, MARKER_BYTES, "marker", 0.0, dev.name, "END_OF_STATE"
+        ).write_ms
+
+
+def _flush(sim: Simulation, run: _Run) -> None:
+    """The added-up bytes of earlier passes, one settled record per channel."""
+    if run.settled_first_ms is None:
+        return
+    channels = sim.channels
+    for i, (stream, nbytes) in enumerate(zip(sim.streams, run.settled, strict=True)):
+        if nbytes:
+            kind = "ram" if stream is not channels.main or not channels.ram else "marker"
+            stream.append_settled(
+                nbytes,
+                kind,
+                run.settled_end_ms,
+                run.settled_first_ms + channels.link.latency_ms,
+                run.settled_end_ms,
+            )
+            run.settled[i] = 0
+    run.settled_first_ms = None
+
+
+def _settle(sim: Simulation, pages: int, settled: list[int]) -> None:
+    """Count one earlier pass's writes into the settled bytes of each channel, split as
+    Simulation.ram_flow splits them (round-robin start, even shares)."""
+    channels = sim.channels
+    streams = sim.streams
+    nbytes = pages * NORMAL_PAGE_WIRE_BYTES
+    if nbytes:
+        if channels.ram:
+            n = len(channels.ram)
+            for i in range(n):
+                stream = channels.ram[(channels.next_ram + i) % n]
+                settled[streams.index(stream)] += nbytes // n + (1 if i < nbytes % n else 0)
+            channels.next_ram = (channels.next_ram + 1) % n
+        else:
+            settled[0] += nbytes
+    settled[0] += MARKER_BYTES * sum(1 for d in sim.devs if d.src.in_precopy)
+
+
+def _decision(
+    sim: Simulation, gates: list[Gate], run: _Run, can: bool, sync_ms: float, devices: int
+) -> Decision:
+    from .simulation import _UNEXPLAINED
+
+    if not sim.keep_steps:
+        return _UNEXPLAINED
+    reason = gate_texts(gates, switch=False)
+    stall = stall_text(sim, can)
+    if stall:
+        reason += f" {stall}"
+    if run.passes > 1:
+        low, high = run.pages_low, run.pages_high
+        pages = f"{low}" if low == high else f"{low} to {high}"
+        reason = (
+            f"{run.passes} passes alike, shown as one step (figures of the last): each took the "
+            f"exact pending query (a bitmap sync of {sync_ms:.2f} ms), sent the {pages} page(s) "
+            "the guest had dirtied meanwhile"
+            + (", got ENOMSG from every device (END_OF_STATE only)" if devices else "")
+            + " and found the gates unchanged; no ack, action or device data arrived and the "
+            "budget never bound, so nothing QEMU decides on differed between them. " + reason
+        )
+    return trusted(
+        Decision, {"code": run.code, "reason": reason, "qemu_function": "migration_iteration_run"}
+    )

@@ -1,0 +1,79 @@
+"""Runs of alike passes shown as one step (collapse.py) add up to the uncollapsed run."""
+
+import re
+
+import pytest
+
+from app.engine import Scenario
+from app.engine.simulation import Simulation
+from app.engine.trace import Summary, Trace
+
+from .helpers import scenario
+
+# A device whose stop-copy size query fails (QEMU assumes 100 GiB): the migration spins
+# through exact-query passes of one bitmap sync each, ~2,000 per simulated second.
+NEVER_FITS = scenario(
+    guest={"ram_bytes": "512 MiB", "working_set_bytes": "64 MiB", "dirty_rate_bytes_per_s": "6 MiB"},
+    params={"avail_switchover_bandwidth_bytes_per_s": "10 Gbit"},
+    caps={"source": ["return-path"], "destination": ["return-path"]},
+    devices=[{"name": "vf0", "preset": "mlx5-cx7-vf-100mib", "stop_copy_query_fails": True}],
+    max_time_ms=900,
+)
+COLLAPSED = re.compile(r"^(\d+) passes alike, shown as one step")
+
+
+def _run(doc: dict[str, object], collapse: bool, max_steps: int | None = None) -> Trace:
+    sim = Simulation(Scenario.model_validate(doc), max_steps=max_steps, collapse=collapse)
+    return sim.run()
+
+
+def _passes_of(trace: Trace) -> int:
+    """Passes the iterate steps stand for: one each, or the count a collapsed step states."""
+    total = 0
+    for step in trace.steps:
+        if step.phase == "iterate":
+            match = COLLAPSED.match(step.decision.reason)
+            total += int(match.group(1)) if match else 1
+    return total
+
+
+def _same(a: Summary, b: Summary) -> None:
+    for field in Summary.model_fields:
+        assert getattr(a, field) == getattr(b, field), field
+
+
+def test_collapsed_run_adds_up_to_the_uncollapsed_one_field_by_field() -> None:
+    collapsed, every = _run(NEVER_FITS, True), _run(NEVER_FITS, False)
+    _same(collapsed.summary, every.summary)
+    assert collapsed.summary.status == "cancelled"
+    assert collapsed.summary.passes is not None and collapsed.summary.passes > 1000
+    # Far fewer steps, each collapsed one saying how many passes it stands for and why.
+    assert len(collapsed.steps) * 10 < len(every.steps)
+    assert _passes_of(collapsed) == _passes_of(every) == collapsed.summary.passes
+    runs = [s for s in collapsed.steps if COLLAPSED.match(s.decision.reason)]
+    assert runs and all("exact pending query" in s.decision.reason for s in runs)
+    assert {s.decision.qemu_function for s in runs} == {"migration_iteration_run"}
+    # The last step, the bytes and the syncs are those of the uncollapsed run.
+    assert collapsed.steps[-1].model_dump() == {
+        **every.steps[-1].model_dump(),
+        "index": collapsed.steps[-1].index,
+    }
+    last_sync = [e for e in collapsed.events if e.kind == "bitmap_sync"][-1]
+    assert last_sync.data["dirty_sync_count"] == every.summary.dirty_sync_count
+    windows = [e.t_ms for e in collapsed.events if e.kind == "window"]
+    assert windows == [e.t_ms for e in every.events if e.kind == "window"]
+
+
+def test_step_limit_ends_both_at_the_same_pass() -> None:
+    # Each pass a collapsed step stands for counts for the limit.
+    collapsed, every = _run(NEVER_FITS, True, 400), _run(NEVER_FITS, False, 400)
+    assert every.summary.status == "cancelled" and "step limit" in every.summary.reason
+    _same(collapsed.summary, every.summary)
+
+
+@pytest.mark.parametrize("collapse", [True, False])
+def test_summary_only_run_collapses_the_same_way(collapse: bool) -> None:
+    doc = Scenario.model_validate(NEVER_FITS)
+    full = Simulation(doc, collapse=collapse).run().summary
+    summary = Simulation(doc, keep_steps=False, collapse=collapse).run_summary()
+    assert summary.model_dump_json() == full.model_dump_json()
