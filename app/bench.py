@@ -1,12 +1,11 @@
 """`make bench`: how many times faster than real time the engine simulates.
 
-Figures are ratios measured in one run (these machines are noisy): simulated milliseconds
-per wall-clock millisecond, and the cost of serialising the trace relative to simulating.
-
-The sweep benchmark runs 50 x 50 points (MIGSCOPE_BENCH_SWEEP_SIDE=N for N x N) with the ack
-on and off on every core and compares it with one process (timed on a spread sample of the
-same points); the store benchmark compares storing a run with a raw sqlite3 executemany of
-the same rows.
+Figures are ratios measured in one run (these machines are noisy and shared): simulated time
+per CPU second of this process (`time.process_time`, so other processes on a busy machine do
+not count), engine time against the number of devices and the simulated time, a collapsed
+never-converging run against a converging one, the downtime accounting against the device
+state's size, and the cost of storing a run against a raw sqlite3 executemany of the same
+rows. The sweep and CLI start-up benchmarks are in app/bench_sweep.py.
 """
 
 from __future__ import annotations
@@ -17,8 +16,9 @@ import sqlite3
 import statistics
 import tempfile
 import time
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
-from typing import Any
 
 from app.engine import Scenario, simulate
 from app.engine.examples import load_example
@@ -28,31 +28,124 @@ REFERENCE = "reference-bench"
 ROUNDS = 5
 
 
+def _cpu(fn: Callable[[], object], rounds: int) -> float:
+    """Median CPU seconds of `fn` over `rounds` calls."""
+    times = []
+    for _ in range(rounds):
+        start = time.process_time()
+        fn()
+        times.append(time.process_time() - start)
+    return statistics.median(times)
+
+
 def bench_scenario(name: str, rounds: int = ROUNDS) -> dict[str, float]:
     scenario = Scenario.model_validate(load_example(name))
-    walls, json_walls, summary_walls = [], [], []
-    trace = None
-    for _ in range(rounds):
-        start = time.perf_counter()
-        trace = simulate(scenario)
-        walls.append(time.perf_counter() - start)
-        start = time.perf_counter()
-        simulate_summary(scenario)
-        summary_walls.append(time.perf_counter() - start)
-        start = time.perf_counter()
-        trace.to_json()
-        json_walls.append(time.perf_counter() - start)
-    assert trace is not None
-    wall = statistics.median(walls)
+    trace = simulate(scenario)
+    wall = _cpu(lambda: simulate(scenario), rounds)
+    summary_cpu = _cpu(lambda: simulate_summary(scenario), rounds)
+    json_cpu = _cpu(trace.to_json, rounds)
     simulated_s = (trace.summary.total_time_ms or 0) / 1000.0
     return {
         "simulated_s": simulated_s,
         "wall_s": wall,
         "speedup": simulated_s / wall,
-        "summary_speedup": simulated_s / statistics.median(summary_walls),
+        "summary_speedup": simulated_s / summary_cpu,
         "steps": len(trace.steps),
-        "json_over_sim": statistics.median(json_walls) / wall,
+        "json_over_sim": json_cpu / wall,
     }
+
+
+def _scaling_scenario(devices: int, seconds: int) -> Scenario:
+    """A guest dirtying faster than max-bandwidth lets it send: ten budget-bound passes per
+    second until max_time_ms, with `devices` ConnectX-7 VFs starved by the budget. More than
+    16 devices (the documented per-run limit) are added without validation."""
+    doc = {
+        "title": f"scaling: {devices} device(s), {seconds} s",
+        "qemu_profile": "10.1",
+        "guest": {
+            "ram_bytes": "16 GiB",
+            "dirty_rate_bytes_per_s": "512 MiB",
+            "working_set_bytes": "8 GiB",
+            "zero_page_fraction": 0.5,
+        },
+        "link": {"bandwidth_bytes_per_s": "10 Gbit", "latency_ms": 0.1},
+        "params": {"downtime_limit_ms": 300, "max_bandwidth_bytes_per_s": "400 MiB"},
+        "caps": {"source": ["return-path"], "destination": ["return-path"]},
+        "devices": [
+            {"name": f"0000:3b:{i // 8:02x}.{i % 8}", "preset": "mlx5-cx7-vf-100mib"}
+            for i in range(min(devices, 16))
+        ],
+        "max_time_ms": seconds * 1000,
+    }
+    scenario = Scenario.model_validate(doc)
+    if devices > 16:
+        more = [
+            scenario.devices[0].model_copy(update={"name": f"0000:5e:{i // 8:02x}.{i % 8}"})
+            for i in range(devices - 16)
+        ]
+        scenario = scenario.model_copy(update={"devices": [*scenario.devices, *more]})
+    return scenario
+
+
+def bench_scaling(
+    devices: tuple[int, ...] = (1, 4, 16, 64), seconds: tuple[int, ...] = (10, 100, 1000)
+) -> dict[tuple[int, int], tuple[float, int]]:
+    """Engine CPU seconds and steps (full trace) per (devices, simulated seconds)."""
+    out = {}
+    for n in devices:
+        for s in seconds:
+            scenario = _scaling_scenario(n, s)
+            steps = len(simulate(scenario).steps)
+            out[(n, s)] = (_cpu(partial(simulate, scenario), 3 if s < 1000 else 1), steps)
+    return out
+
+
+def bench_collapse(seconds: int = 60) -> dict[str, float]:
+    """CPU per simulated second: a never-converging run (collapsed; full trace and
+    summary-only) against a converging one, and the same run uncollapsed over 10 s."""
+    doc = load_example("stop-copy-query-fails")
+    doc["max_time_ms"] = seconds * 1000
+    never = Scenario.model_validate(doc)
+    converging = Scenario.model_validate(load_example("mlx5-300mb-ack"))
+    conv_trace = simulate(converging)
+    conv_s = (conv_trace.summary.total_time_ms or 0) / 1000.0
+    collapsed = simulate(never, collapse=True)
+    short = Scenario.model_validate({**doc, "max_time_ms": 10_000})
+    every = simulate(short)
+    return {
+        "never_steps": len(collapsed.steps),
+        "never_passes": float(collapsed.summary.passes or 0),
+        "never_cpu_per_s": _cpu(lambda: simulate(never, collapse=True), 3) / seconds,
+        "never_summary_cpu_per_s": _cpu(lambda: simulate_summary(never), 3) / seconds,
+        "every_steps": len(every.steps),
+        "every_cpu_per_s": _cpu(lambda: simulate(short), 1) / 10.0,
+        "conv_steps": len(conv_trace.steps),
+        "conv_cpu_per_s": _cpu(lambda: simulate(converging), 3) / conv_s,
+        "conv_summary_cpu_per_s": _cpu(lambda: simulate_summary(converging), 3) / conv_s,
+    }
+
+
+def bench_downtime(factors: tuple[int, ...] = (1, 4, 16)) -> list[dict[str, float]]:
+    """The mlx5 example with k x its 300 MB of state to save, read, send and load in the
+    downtime (a downtime-limit that lets it converge): engine CPU and the downtime."""
+    out = []
+    for k in factors:
+        doc = load_example("mlx5-300mb-ack")
+        doc["devices"][0].update(
+            stop_copy_bytes=k * 300_000_000, reported_stop_copy_bytes=k * 300_000_000
+        )
+        doc["params"]["downtime_limit_ms"] = 2_000_000
+        scenario = Scenario.model_validate(doc)
+        trace = simulate(scenario)
+        out.append(
+            {
+                "factor": k,
+                "cpu_s": _cpu(partial(simulate, scenario), 3),
+                "downtime_ms": trace.summary.downtime_ms or 0.0,
+                "status": trace.summary.status == "completed",
+            }
+        )
+    return out
 
 
 def bench_store(name: str, rounds: int = 3) -> dict[str, float]:
@@ -87,58 +180,6 @@ def bench_store(name: str, rounds: int = 3) -> dict[str, float]:
         "write_over_sim": statistics.median(writes) / sim,
         "read_over_sim": statistics.median(reads) / sim,
         "write_s": statistics.median(writes),
-    }
-
-
-SWEEP_BASE = "mlx5-300mb-ack"
-SWEEP_VARY = ("guest.ram_bytes=2GiB..64GiB:log:{n}", "guest.dirty_rate_bytes_per_s=0..1GiB:{n}")
-SWEEP_SAMPLE = 100
-
-
-def bench_sweep(side: int, sample: int = SWEEP_SAMPLE) -> dict[str, Any]:
-    """side x side points around the mlx5 example, ack on and off, on every core; the
-    single-process rate comes from a spread sample of the same grid."""
-    from app.sweeps.executors import InlineExecutor, LocalExecutor, default_workers
-    from app.sweeps.plan import plan_sweep
-    from app.sweeps.point import run_batch
-    from app.sweeps.run import run_all
-
-    scenario = Scenario.model_validate(load_example(SWEEP_BASE))
-    plan = plan_sweep(
-        scenario, [v.format(n=side) for v in SWEEP_VARY], compare_ack=True, max_points=side * side
-    )
-    # A fixed stride would keep hitting the same columns of the grid; stepping by a prime
-    # spreads the sample over every guest size and dirty rate (and is the same every run).
-    picked = sorted({(i * 7919) % plan.point_count for i in range(min(sample, plan.point_count))})
-    start = time.perf_counter()
-    for batch in plan.batches(picked, 16):
-        run_batch(batch)
-    single_per_point = (time.perf_counter() - start) / len(picked)
-    workers = default_workers()
-    # Printed before the long part, so an interrupted bench still says what one process does.
-    print(
-        f"  one process: {1 / single_per_point:.1f} points/s over {len(picked)} sampled points "
-        f"(the whole grid would take {single_per_point * plan.point_count:.0f} s)",
-        flush=True,
-    )
-    start = time.perf_counter()  # pool start-up included: it is part of what a user waits for
-    executor = LocalExecutor(workers) if workers > 1 else InlineExecutor()
-    try:
-        results = run_all(plan, executor)
-    finally:
-        executor.close()
-    wall = time.perf_counter() - start
-    statuses = [r.status for r in results.values()]
-    return {
-        "points": plan.point_count,
-        "simulations": 2 * plan.point_count,
-        "workers": workers,
-        "wall_s": wall,
-        "points_per_s": plan.point_count / wall,
-        "speedup": single_per_point * plan.point_count / wall,
-        "single_points_per_s": 1 / single_per_point,
-        "sampled": len(picked),
-        "converged": statuses.count("completed"),
     }
 
 
@@ -266,13 +307,55 @@ def bench_chart_reads(steps: int, rounds: int = 5) -> dict[str, float]:
 
 
 def main() -> None:
-    print(f"engine benchmark: median of {ROUNDS} rounds per scenario")
+    print(f"engine benchmark: CPU time of this process, median of {ROUNDS} rounds per scenario")
     for name in (REFERENCE, "mlx5-300mb-default-params", "mlx5-300mb-ack", "stop-copy-query-fails"):
         r = bench_scenario(name)
         print(
-            f"  {name:28s} simulated {r['simulated_s']:7.1f} s in {r['wall_s'] * 1000:7.1f} ms wall "
+            f"  {name:28s} simulated {r['simulated_s']:7.1f} s in {r['wall_s'] * 1000:7.1f} ms CPU "
             f"= {r['speedup']:8.0f}x real time ({r['summary_speedup']:8.0f}x summary-only); {r['steps']:6d} steps; "
-            f"trace JSON costs {r['json_over_sim']:.2f}x the simulation"
+            f"trace JSON costs {r['json_over_sim']:.2f}x the simulation",
+            flush=True,
+        )
+    print(
+        "engine time against devices and simulated time (full trace, budget-bound passes: "
+        "10 per simulated second), relative to 1 device and 10 s",
+        flush=True,
+    )
+    scaling = bench_scaling()
+    base = scaling[(1, 10)][0]
+    seconds = sorted({s for _, s in scaling})
+    print(
+        "  devices " + "".join(f"{s:>10d} s" for s in seconds) + "   (us CPU per step, per column)"
+    )
+    for n in sorted({n for n, _ in scaling}):
+        cells = "".join(f"{scaling[(n, s)][0] / base:11.1f}x" for s in seconds)
+        per_step = ", ".join(
+            f"{cpu / steps * 1e6:.0f}" for (m, _), (cpu, steps) in sorted(scaling.items()) if m == n
+        )
+        print(f"  {n:7d} {cells}   ({per_step})")
+    r = bench_collapse()
+    print(
+        "never converging (stop-copy-query-fails, 60 s, collapsed) against converging (mlx5-300mb-ack): "
+        "CPU per simulated second",
+        flush=True,
+    )
+    print(
+        f"  collapsed: {r['never_passes']:.0f} passes in {r['never_steps']:.0f} steps, "
+        f"{r['never_cpu_per_s'] * 1000:.1f} ms per simulated s (summary-only {r['never_summary_cpu_per_s'] * 1000:.1f}); "
+        f"converging: {r['conv_steps']:.0f} steps, {r['conv_cpu_per_s'] * 1000:.1f} ms per s "
+        f"(summary-only {r['conv_summary_cpu_per_s'] * 1000:.1f}) -> never/converging "
+        f"{r['never_cpu_per_s'] / r['conv_cpu_per_s']:.2f}x full, "
+        f"{r['never_summary_cpu_per_s'] / r['conv_summary_cpu_per_s']:.2f}x summary-only; "
+        f"uncollapsed ({r['every_steps']:.0f} steps over 10 s) {r['every_cpu_per_s'] / r['never_cpu_per_s']:.0f}x "
+        "the collapsed cost"
+    )
+    print("downtime accounting against the device state to save in the downtime (mlx5, k x 300 MB)")
+    rows = bench_downtime()
+    for row in rows:
+        print(
+            f"  {row['factor']:3.0f}x: downtime {row['downtime_ms']:9.1f} ms, engine {row['cpu_s'] * 1000:7.1f} ms CPU "
+            f"= {row['cpu_s'] / rows[0]['cpu_s']:5.2f}x the 1x run"
+            + ("" if row["status"] else " (did not complete)")
         )
     print(
         "store benchmark (SQLite, one transaction per run): cost relative to simulating the same run"
@@ -302,18 +385,6 @@ def main() -> None:
         f"  {r['steps']:.0f} steps: /api/runs/ID/series?max_points=2000 {r['series_ms']:.1f} ms, run page "
         f"{r['page_ms']:.1f} ms, a zoomed window {r['window_ms']:.1f} ms; the same series built from step JSON "
         f"{r['series_from_steps_ms']:.1f} ms = {r['series_from_steps_ms'] / r['series_ms']:.1f}x the columns"
-    )
-    side = int(os.environ.get("MIGSCOPE_BENCH_SWEEP_SIDE", "50"))
-    print(
-        f"sweep benchmark: {side * side} points ({side} guest sizes x {side} dirty rates around {SWEEP_BASE}), "
-        f"ack on and off = {2 * side * side} simulations",
-        flush=True,
-    )
-    r = bench_sweep(side)
-    print(
-        f"  {r['workers']} worker processes: {r['wall_s']:.1f} s wall, {r['points_per_s']:.1f} points/s; "
-        f"one process {r['single_points_per_s']:.1f} points/s (sampled {r['sampled']} points) "
-        f"-> {r['speedup']:.2f}x one process; {r['converged']} points converged with the ack"
     )
 
 
