@@ -154,6 +154,7 @@ class DestinationLoader:
             "source_return_path_thread_switchover_acked",
             name,
         )
+        sim.ack_arrivals.append(arrival)
         if dev is not None:
             dev.ack_arrival_ms = arrival
         else:

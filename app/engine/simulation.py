@@ -106,6 +106,10 @@ class Simulation:
         self.step_count = 0
         # What the gates of the last pass read (their texts are written from it).
         self.last_gate_inputs: GateInputs | None = None
+        # An ack that arrived during the last pass, after its gate check (explained in text),
+        # and when every ack sent reaches the source.
+        self.late_ack_ms: float | None = None
+        self.ack_arrivals: list[float] = []
         # A run that would need more steps ends as cancelled, with the reason, at this count.
         self.max_steps = min(max_steps or ENGINE_STEP_LIMIT, ENGINE_STEP_LIMIT)
         self.profile = PROFILES[scenario.qemu_profile]
@@ -635,6 +639,8 @@ class Simulation:
         """migration_iteration_run, then migration_rate_limit. Returns True to switch over."""
         start = self.t
         self.src.passes += 1
+        # An ack the previous pass saw arrive after its gate check, seen from this one.
+        late_ack_ms, self.late_ack_ms = self.late_ack_ms, None
         self.advance_dirtying(self.t)
         can = self.can_switchover(self.t)
         estimate = self.ram.remaining_bytes + sum(d.precopy_estimate() for d in self.devs)
@@ -664,8 +670,15 @@ class Simulation:
                 "migration_thread_low_pending",
                 pending_bytes=pending,
             )
+            reason = gate_texts(gates, switch=True)
+            if late_ack_ms is not None:
+                reason += (
+                    f" The ack arrived at {late_ack_ms:.1f} ms, during the previous pass: this "
+                    "pass's gate check is the first to see it (migration_can_switchover is read "
+                    "once per pass, at the top of migration_iteration_run)."
+                )
             decision = (
-                _decision("switchover", gate_texts(gates, switch=True), "migration_iteration_run")
+                _decision("switchover", reason, "migration_iteration_run")
                 if self.keep_steps
                 else _UNEXPLAINED
             )
@@ -701,6 +714,15 @@ class Simulation:
         if idle:
             code = "idle"
             reason += " Nothing to send: skip ahead to the next window or return-path message (QEMU busy-loops here)."
+        arrived = [a for a in self.ack_arrivals if start < a <= self.t + EPS_MS]
+        if not can and self.src_ack and arrived:
+            late = min(arrived)
+            reason += (
+                f" An ack arrived during this pass, at {late:.1f} ms: QEMU reads "
+                "migration_can_switchover once per pass, at the top of migration_iteration_run, "
+                "so it counts from the next pass's gate check."
+            )
+            self.late_ack_ms = late
         decision = _decision(code, reason, "migration_iteration_run")
         yield self.make_step(start, Phase.ITERATE, decision, gates, estimate, exact, sent, inputs)
         return False

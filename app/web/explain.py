@@ -7,7 +7,8 @@ Rules the engine's sentences leave implicit, applied here from its gates and eve
 - QEMU reads `migration_can_switchover` once per pass, at the top of `migration_iteration_run`.
   The gates of an iterate step are that reading. An ack that arrives *during* the pass (an
   `ack_received` or `switchover_permitted` event in a step whose ack gate is closed) counts from
-  the next pass: the step says so, instead of "switchover permitted" beside a closed gate.
+  the next pass: the gates box and the events say so, instead of "switchover permitted" beside a
+  closed gate. The engine's decision reason states it itself (for that pass and the next).
 - Set-up steps have no gate yet (the first pass has not run), and a failed or cancelled run
   never switches over: neither says "every condition is met".
 """
@@ -50,10 +51,6 @@ SWITCHOVER_PHASES = (
     "vm_start",
 )
 ACK_ARRIVAL_KINDS = ("ack_received", "switchover_permitted")
-READ_ONCE = (
-    "QEMU reads migration_can_switchover once per pass, at the top of migration_iteration_run, "
-    "so an ack that arrives during a pass counts from the next pass"
-)
 # What the class may answer to "what happens next?" (teaching mode), keyed by decision code.
 NEXT_CHOICES = {
     "keep_iterating": "QEMU keeps iterating (a gate still holds)",
@@ -175,8 +172,6 @@ def explain_step(step: Any, events: Sequence[Any] = ()) -> dict[str, Any]:
     decision = dict(s.get("decision") or {})
     late_ack_ms = _late_ack(phase, raw_gates, evs)
     gates = _gate_rows(raw_gates, late_ack_ms)
-    if late_ack_ms is not None:
-        decision["note"] = f"The ack arrived during this pass; {READ_ONCE}."
     facts = [
         ("time", f"{format_ms(s.get('t_ms'))} to {format_ms(s.get('end_ms'))}"),
         ("status", s.get("status") or "unknown"),

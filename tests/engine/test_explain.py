@@ -1,4 +1,4 @@
-from .helpers import run, run_example, scenario
+from .helpers import events, run, run_example, scenario
 
 
 def test_reasons_name_the_gate_and_the_numbers():
@@ -39,3 +39,18 @@ def test_waiting_on_the_image_load_says_so():
     ]
     assert loading and "of 1480 ms" in loading[0].decision.reason
     assert "mlx5vf_cmd_load_vhca_state" in loading[0].decision.reason
+
+
+def test_an_ack_arriving_mid_pass_counts_from_the_next_gate_check() -> None:
+    trace = run_example("mlx5-300mb-ack")
+    (ack,) = events(trace, "ack_received")
+    late = [s for s in trace.steps if "An ack arrived during this pass" in s.decision.reason]
+    assert [s.index for s in late] == [ack.step]
+    step = late[0]
+    assert step.decision.code == "wait_for_ack" and step.t_ms < ack.t_ms <= step.end_ms
+    assert f"at {ack.t_ms:.1f} ms" in step.decision.reason
+    following = trace.steps[step.index + 1]
+    assert following.decision.code == "switchover"
+    assert "during the previous pass: this pass's gate check is the first to see it" in (
+        following.decision.reason
+    )

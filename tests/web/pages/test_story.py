@@ -66,7 +66,8 @@ def test_text_gates_and_decision_agree_on_every_step(name: str) -> None:
             # the text, the gates box and the decision.
             assert s["late_ack_ms"] is not None, where
             assert "next pass" in s["holding"] and "next pass" in ack_gate["detail"], where
-            assert "migration_can_switchover" in s["decision"]["note"], where
+            # The engine's own reason says when the ack counts (the page adds no note).
+            assert "counts from the next pass's gate check" in s["decision"]["reason"], where
             permitted = [e["text"] for e in s["happened"] if e["kind"] == "switchover_permitted"]
             assert all("from the next pass" in text for text in permitted), where
 
