@@ -13,7 +13,11 @@ from .helpers import scenario
 # A device whose stop-copy size query fails (QEMU assumes 100 GiB): the migration spins
 # through exact-query passes of one bitmap sync each, ~2,000 per simulated second.
 NEVER_FITS = scenario(
-    guest={"ram_bytes": "512 MiB", "working_set_bytes": "64 MiB", "dirty_rate_bytes_per_s": "6 MiB"},
+    guest={
+        "ram_bytes": "512 MiB",
+        "working_set_bytes": "64 MiB",
+        "dirty_rate_bytes_per_s": "6 MiB",
+    },
     params={"avail_switchover_bandwidth_bytes_per_s": "10 Gbit"},
     caps={"source": ["return-path"], "destination": ["return-path"]},
     devices=[{"name": "vf0", "preset": "mlx5-cx7-vf-100mib", "stop_copy_query_fails": True}],
