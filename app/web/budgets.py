@@ -101,14 +101,17 @@ def check_before_start(scenario: Scenario, settings: Settings) -> None:
     """What can be known before any work: the simulated time asked for (422 naming the field)."""
     from fastapi.exceptions import RequestValidationError
 
+    from .validation import human_limit
+
     if scenario.max_time_ms > settings.max_sim_time_ms:
         raise RequestValidationError(
             [
                 {
                     "loc": ["body", "max_time_ms"],
                     "type": "less_than_equal",
-                    "msg": f"at most {settings.max_sim_time_ms:.0f} ms of simulated time per run on this server "
-                    f"(MIGSCOPE_MAX_SIM_TIME_MS); asked for {scenario.max_time_ms:.0f} ms",
+                    "msg": f"at most {human_limit('max_time_ms', settings.max_sim_time_ms)} of "
+                    "simulated time per run on this server (MIGSCOPE_MAX_SIM_TIME_MS); asked for "
+                    f"{human_limit('max_time_ms', scenario.max_time_ms)}",
                 }
             ]
         )

@@ -12,6 +12,8 @@ from typing import Any
 from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 
+from app.engine.units import format_bytes
+
 # Union tags show up in validation paths; clean_loc removes them again so that `loc` is the
 # scenario's own field path. Capitalised so they never collide with a field.
 SCENARIO_TAG = "Scenario"
@@ -35,18 +37,65 @@ def _clean_msg(msg: str) -> str:
     return msg
 
 
+# pydantic's range errors: the bound is in ctx under this key, the message says it as a number.
+_RANGE_WORDS = {
+    "greater_than_equal": ("ge", "greater than or equal to"),
+    "greater_than": ("gt", "greater than"),
+    "less_than_equal": ("le", "less than or equal to"),
+    "less_than": ("lt", "less than"),
+}
+
+
+def _number(value: float) -> str:
+    return f"{value:,.0f}" if float(value).is_integer() else f"{value:,g}"
+
+
+def human_limit(field: str, limit: float) -> str | None:
+    """A bound in the unit its field's name states, readable and exact: 64 MiB (67,108,864
+    bytes), 1 TiB/s (1,099,511,627,776 bytes/s), 3600 s (3,600,000 ms); None for a plain
+    number (a count, a fraction)."""
+    if field.endswith("_bytes_per_s"):
+        return f"{format_bytes(limit)}/s ({_number(limit)} bytes/s)"
+    if field.endswith("_bytes"):
+        if abs(limit) < 1024:
+            return f"{_number(limit)} bytes"
+        return f"{format_bytes(limit)} ({_number(limit)} bytes)"
+    if field.endswith("_ms"):
+        if abs(limit) < 10_000:
+            return f"{limit:g} ms"
+        return f"{limit / 1000:g} s ({_number(limit)} ms)"
+    return None
+
+
+def _range_msg(error: Any, loc: Sequence[Any], msg: str) -> str:
+    """pydantic's range message with the bound in human units where the field has a unit
+    ("greater than or equal to 64 MiB (67,108,864 bytes)", not "... to 67108864")."""
+    words = _RANGE_WORDS.get(str(error.get("type")))
+    names = [part for part in loc if isinstance(part, str)]
+    ctx = error.get("ctx") or {}
+    if words is None or not names or not isinstance(ctx.get(words[0]), int | float):
+        return msg
+    shown = human_limit(names[-1], ctx[words[0]])
+    return msg if shown is None else f"Input should be {words[1]} {shown}"
+
+
 def validation_items(
     errors: Sequence[Any], prefix: Sequence[str | int] = ()
 ) -> list[dict[str, Any]]:
-    """Only loc, msg and type: `input` may be huge and `ctx` may hold exception objects."""
-    return [
-        {
-            "loc": clean_loc([*prefix, *error.get("loc", ())]),
-            "msg": _clean_msg(str(error.get("msg", "invalid value"))),
-            "type": str(error.get("type", "value_error")),
-        }
-        for error in errors
-    ]
+    """Only loc, msg and type: `input` may be huge and `ctx` may hold exception objects. A range
+    error's message states its bound in the field's unit (human_limit)."""
+    items = []
+    for error in errors:
+        loc = clean_loc([*prefix, *error.get("loc", ())])
+        msg = _clean_msg(str(error.get("msg", "invalid value")))
+        items.append(
+            {
+                "loc": loc,
+                "msg": _range_msg(error, loc, msg),
+                "type": str(error.get("type", "value_error")),
+            }
+        )
+    return items
 
 
 def scenario_validation_error(
