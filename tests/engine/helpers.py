@@ -3,12 +3,21 @@
 from __future__ import annotations
 
 from copy import deepcopy
-from typing import Any
+from typing import Any, TypeVar
 
 from app.engine import Scenario, Trace, simulate
 from app.engine.examples import load_example
 
 BOTH = ["return-path", "switchover-ack"]
+
+T = TypeVar("T")
+
+
+def known(value: T | None) -> T:
+    """A summary or step figure the test expects the engine to have set (None is "unknown"
+    in traces): fails the test if it is None, and gives mypy the narrowed type."""
+    assert value is not None, "expected a figure, got None (unknown)"
+    return value
 
 
 def scenario(**overrides: Any) -> dict[str, Any]:
