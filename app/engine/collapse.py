@@ -27,8 +27,8 @@ from typing import TYPE_CHECKING
 
 from .clock import EPS_MS, before, reached
 from .explain import GateInputs, gate_texts, stall_text
-from .ram import NORMAL_PAGE_WIRE_BYTES, PAGE_BYTES
-from .stream import MARKER_BYTES, Record
+from .ram import NORMAL_PAGE_WIRE_BYTES, PAGE_BYTES, ZERO_PAGE_WIRE_BYTES
+from .stream import MARKER_BYTES, Record, Wire
 from .trace import Decision, Gate, Phase, Step, trusted
 
 if TYPE_CHECKING:
@@ -141,7 +141,11 @@ def collapse_passes(sim: Simulation) -> Step | None:
     the caller runs an ordinary pass)."""
     ram = sim.ram
     src = sim.src
-    if src.status != "active" or ram.remaining_pages or ram.last_ms != sim.t:
+    if src.status != "active":
+        return None
+    if ram.remaining_pages:
+        return budget_bound_passes(sim)
+    if ram.last_ms != sim.t:
         # Guest writes not yet counted up to now would make the first pass differ.
         return None
     precopy = [d for d in sim.devs if d.src.in_precopy]
@@ -440,6 +444,200 @@ def _step(
     gates = sim.gates(inputs) if sim.keep_steps else []
     decision = _decision(sim, gates, run, can, sync_ms, len(precopy))
     return sim.make_step(start, Phase.ITERATE, decision, gates, 0, exact, run.sent, inputs)
+
+
+def budget_bound_passes(sim: Simulation) -> Step | None:
+    """Passes that each send the window's max-bandwidth budget of RAM (the pending estimate
+    is above the threshold: no exact query), starve the devices after it and sleep until
+    the window ends: the long first rounds of a big guest. Each pass runs on the counters
+    with the pass's own arithmetic (advance_dirtying, RamModel.pages_over and take, the flow
+    of Stream.flow on channels that are idle again by the next window, RateWindow.close);
+    their bytes go into one settled record, the last pass writes its own."""
+    src = sim.src
+    window = sim.window
+    channels = sim.channels
+    budget = window.budget_bytes
+    if budget is None or channels.ram:
+        return None
+    main = channels.main
+    link = channels.link
+    start = sim.t
+    if not main.idle_by(start):
+        return None
+    ram = sim.ram
+    profile = sim.profile
+    precopy_all = [d for d in sim.devs if d.src.in_precopy]
+    load_rate = sim.scenario.destination.ram_load_bytes_per_s / 1000.0
+    horizon = _horizon(sim)
+    step_room = sim.max_steps - (8 + len(sim.devs)) - (sim.step_count + sim.extra_passes)
+    can = sim.can_switchover(start)
+    buffer = main.buffer_bytes
+    latency = link.latency_ms
+    passes = 0
+    sent = 0
+    low, high = -1, -1
+    settled = 0
+    settled_first: float | None = None
+    settled_end = start
+    windows: list[tuple[float, float, float, float]] = []
+    # The last pass: its start, estimate, threshold, RAM bytes pending at its gates, bytes
+    # it wrote, when they are loaded, and its sleep.
+    last: tuple[float, int, float, int, int, float, float] | None = None
+    precopy: list[DeviceRuntime] = precopy_all
+    t = start
+    while passes < step_room:
+        wake = window.end_ms()
+        if not before(wake, horizon) or not before(t, wake) or reached(t, horizon):
+            break
+        # The top of the pass: the same advance the pass makes first (harmless if the pass
+        # then turns out different: iteration_pass makes it again with nothing left to do).
+        sim.advance_dirtying(t)
+        precopy = [d for d in sim.devs if d.src.in_precopy]
+        if precopy != precopy_all or sim.can_switchover(t) != can:
+            break
+        estimate = ram.remaining_bytes + sum(d.precopy_estimate() for d in precopy)
+        thr = window.threshold_bytes
+        trigger = estimate <= thr if profile.exact_trigger_le else estimate < thr
+        if trigger or window.exceeded(src.transferred):
+            break
+        total = ram.remaining_pages
+        left = window.budget_left(src.transferred)
+        assert left is not None
+        pages = ram.pages_over(left, total)
+        nbytes = ram.wire_bytes(pages, total)
+        if pages >= total or src.transferred + nbytes - window.rate_start_bytes <= budget:
+            break  # the bitmap empties, or the budget is not crossed: not this kind of pass
+        # ram_iterate decides on the slice with its estimate of the bytes, as it does.
+        zero = ram.bitmap_zero
+        per_page = (zero * ZERO_PAGE_WIRE_BYTES + (total - zero) * NORMAL_PAGE_WIRE_BYTES) / total
+        if not before(
+            _idle_flow(t, int(pages * per_page), link, buffer, load_rate)[0], t + MAX_WAIT_MS
+        ):
+            break  # the 50 ms slice would end inside the send
+        accept, load_end, tx_end = _idle_flow(t, nbytes, link, buffer, load_rate)
+        if not before(accept, wake):
+            break  # the write outlasts the window
+        if max(load_end, tx_end, accept) > wake:
+            break  # the next pass would find the channel busy
+        # The pass.
+        if last is not None:
+            settled += last[4]
+            settled_first = last[0] if settled_first is None else settled_first
+            settled_end = max(settled_end, last[5])
+        ram_bytes = ram.remaining_bytes
+        src.passes += 1
+        ram.take(pages, total)
+        src.transferred += nbytes
+        src.ram_transferred += nbytes
+        sim.t = wake
+        spent, bandwidth = window.close(wake, src.transferred)
+        windows.append((wake, spent, bandwidth, window.threshold_bytes))
+        last = (t, estimate, thr, ram_bytes, nbytes, max(load_end, tx_end), wake - accept)
+        sent += nbytes
+        low = pages if low < 0 else min(low, pages)
+        high = max(high, pages)
+        passes += 1
+        t = wake
+    if last is None:
+        return None
+    t_last, estimate, thr, ram_bytes, nbytes, _, sleep_ms = last
+    slept = (
+        f"Rate budget used: sleep {sleep_ms:.1f} ms until the window ends (migration_rate_limit)."
+    )
+    if settled:
+        assert settled_first is not None
+        main.append_settled(settled, "ram", settled_end, settled_first + latency, settled_end)
+    loading = main.loading_at(t_last) if sim.devs else None
+    main.write_flow(t_last, nbytes, "ram", load_rate, t_last, t_last + nbytes / link.bytes_per_ms)
+    for t_window, spent, bandwidth, threshold in windows:
+        sim.window_event(t_window, spent, bandwidth, threshold)
+    inputs = GateInputs(
+        t_last,
+        estimate,
+        None,
+        thr,
+        False,
+        can,
+        ram_bytes,
+        src.vm_running,
+        sim.rp.ack_arrival_ms,
+        tuple(
+            (
+                d.ack_arrival_ms,
+                d.init_data_loaded_at_ms,
+                d.initial_data_sent,
+                d.init_est,
+                d.initial_total_bytes,
+            )
+            for d in sim.devs
+        ),
+        loading,
+    )
+    sim.extra_passes += passes - 1
+    gates = sim.gates(inputs) if sim.keep_steps else []
+    decision = _budget_decision(sim, gates, can, passes, low, high, slept, precopy)
+    return sim.make_step(start, Phase.ITERATE, decision, gates, estimate, None, sent, inputs)
+
+
+def _idle_flow(
+    now: float, nbytes: int, link: Wire, buffer: int, load_rate: float
+) -> tuple[float, float, float]:
+    """Stream.flow (via Simulation.ram_flow) into a channel whose every byte is consumed by
+    `now`: (when the write returns, load end, tx end), the same operations in the same
+    order (the written-bytes offsets cancel out)."""
+    tx_end = now + nbytes / link.bytes_per_ms
+    load_start = now + link.latency_ms
+    load_end = max(load_start + nbytes / load_rate, tx_end + link.latency_ms)
+    over = nbytes - buffer
+    if over <= 0:
+        return now, load_end, tx_end
+    accept = max(now, load_start + over / nbytes * (load_end - load_start))
+    return accept, load_end, max(tx_end, accept)
+
+
+def _budget_decision(
+    sim: Simulation,
+    gates: list[Gate],
+    can: bool,
+    passes: int,
+    low: int,
+    high: int,
+    slept: str,
+    precopy: list[DeviceRuntime],
+) -> Decision:
+    from .simulation import _UNEXPLAINED
+
+    if not sim.keep_steps:
+        return _UNEXPLAINED
+    reason = gate_texts(gates, switch=False)
+    if precopy and sim.profile.serialize_iterate:
+        stopped = "RAM returned 0 (not done): in 8.x the walk stops here, later devices are starved"
+    elif precopy:
+        stopped = (
+            f"rate budget used before {precopy[0].name}: handlers after it get nothing this pass"
+        )
+    else:
+        stopped = ""
+    if stopped:
+        reason += f" This pass: {stopped}."
+    reason += f" {slept}"
+    stall = stall_text(sim, can)
+    if stall:
+        reason += f" {stall}"
+    if passes > 1:
+        pages = f"{low}" if low == high else f"{low} to {high}"
+        reason = (
+            f"{passes} passes alike, shown as one step (figures of the last): each sent {pages} "
+            "page(s) of RAM, the max-bandwidth budget of its window, "
+            + ("left nothing for the devices " if precopy else "")
+            + "and slept until the window ended; the pending estimate stayed above the "
+            "threshold (no exact query) and no ack, action or device change arrived, so nothing "
+            "QEMU decides on differed between them. " + reason
+        )
+    return trusted(
+        Decision,
+        {"code": "keep_iterating", "reason": reason, "qemu_function": "migration_iteration_run"},
+    )
 
 
 def _write_pass(sim: Simulation, pages: int, precopy: list[DeviceRuntime]) -> None:

@@ -81,3 +81,35 @@ def test_summary_only_run_collapses_the_same_way(collapse: bool) -> None:
     full = Simulation(doc, collapse=collapse).run().summary
     summary = Simulation(doc, keep_steps=False, collapse=collapse).run_summary()
     assert summary.model_dump_json() == full.model_dump_json()
+
+
+# A guest dirtying faster than max-bandwidth lets it send: budget-bound passes, one per
+# 100 ms window, each sending the window's budget and sleeping until the window ends.
+BUDGET_BOUND = scenario(
+    guest={
+        "ram_bytes": "1 GiB",
+        "working_set_bytes": "512 MiB",
+        "dirty_rate_bytes_per_s": "256 MiB",
+        "zero_page_fraction": 0.5,
+    },
+    params={"max_bandwidth_bytes_per_s": "64 MiB"},
+    caps={"source": ["return-path"], "destination": ["return-path"]},
+    devices=[{"name": "vf0", "preset": "mlx5-cx7-vf-100mib"}],
+    max_time_ms=4000,
+)
+
+
+def test_budget_bound_passes_collapse_to_the_same_totals() -> None:
+    collapsed, every = _run(BUDGET_BOUND, True), _run(BUDGET_BOUND, False)
+    _same(collapsed.summary, every.summary)
+    assert len(collapsed.steps) * 5 < len(every.steps)
+    assert _passes_of(collapsed) == _passes_of(every) == collapsed.summary.passes
+    runs = [s for s in collapsed.steps if COLLAPSED.match(s.decision.reason)]
+    assert runs and all("max-bandwidth budget" in s.decision.reason for s in runs)
+    assert all("sleep" in s.decision.reason for s in runs)
+    windows = [(e.t_ms, e.data) for e in collapsed.events if e.kind == "window"]
+    assert windows == [(e.t_ms, e.data) for e in every.events if e.kind == "window"]
+    assert collapsed.steps[-1].model_dump() == {
+        **every.steps[-1].model_dump(),
+        "index": collapsed.steps[-1].index,
+    }
