@@ -42,6 +42,8 @@ def bench_scenario(name: str, rounds: int = ROUNDS) -> dict[str, float]:
     scenario = Scenario.model_validate(load_example(name))
     trace = simulate(scenario)
     wall = _cpu(lambda: simulate(scenario), rounds)
+    collapsed = simulate(scenario, collapse=True)
+    collapsed_cpu = _cpu(lambda: simulate(scenario, collapse=True), rounds)
     summary_cpu = _cpu(lambda: simulate_summary(scenario), rounds)
     json_cpu = _cpu(trace.to_json, rounds)
     simulated_s = (trace.summary.total_time_ms or 0) / 1000.0
@@ -50,6 +52,8 @@ def bench_scenario(name: str, rounds: int = ROUNDS) -> dict[str, float]:
         "wall_s": wall,
         "speedup": simulated_s / wall,
         "summary_speedup": simulated_s / summary_cpu,
+        "collapsed_speedup": simulated_s / collapsed_cpu,
+        "collapsed_steps": len(collapsed.steps),
         "steps": len(trace.steps),
         "json_over_sim": json_cpu / wall,
     }
@@ -312,7 +316,8 @@ def main() -> None:
         r = bench_scenario(name)
         print(
             f"  {name:28s} simulated {r['simulated_s']:7.1f} s in {r['wall_s'] * 1000:7.1f} ms CPU "
-            f"= {r['speedup']:8.0f}x real time ({r['summary_speedup']:8.0f}x summary-only); {r['steps']:6d} steps; "
+            f"= {r['speedup']:6.0f}x real time, {r['steps']:6d} steps; collapsed {r['collapsed_speedup']:6.0f}x, "
+            f"{r['collapsed_steps']:5d} steps; summary-only {r['summary_speedup']:6.0f}x; "
             f"trace JSON costs {r['json_over_sim']:.2f}x the simulation",
             flush=True,
         )
