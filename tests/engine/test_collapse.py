@@ -113,3 +113,10 @@ def test_budget_bound_passes_collapse_to_the_same_totals() -> None:
         **every.steps[-1].model_dump(),
         "index": collapsed.steps[-1].index,
     }
+
+
+def test_collapsed_trace_is_deterministic_and_valid() -> None:
+    first, second = _run(NEVER_FITS, True), _run(NEVER_FITS, True)
+    assert first.to_json() == second.to_json()
+    # Built without validation, it still validates as a trace (same shape as any run).
+    assert Trace.from_json(first.to_json()).to_json() == first.to_json()
