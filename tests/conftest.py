@@ -39,12 +39,12 @@ def _fresh_postgres_database(admin_url: str) -> Iterator[str]:
         admin.dispose()
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def db_url(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[str]:
+DATABASES = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+
+
+def _database_url(kind: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A URL to a fresh, empty database: a temporary SQLite file, or a new PostgreSQL database."""
-    if request.param == "sqlite":
+    if kind == "sqlite":
         yield f"sqlite:///{tmp_path_factory.mktemp('db') / 'migscope.db'}"
         return
     admin_url = os.environ.get(POSTGRES_ENV)
@@ -56,6 +56,23 @@ def db_url(
             pytest.fail(f"CI must not skip PostgreSQL: {message}")
         pytest.skip(message)
     yield from _fresh_postgres_database(admin_url)
+
+
+@pytest.fixture(params=DATABASES)
+def db_url(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    """A URL to a fresh, empty database for one test, on SQLite and on PostgreSQL."""
+    yield from _database_url(request.param, tmp_path_factory)
+
+
+@pytest.fixture(scope="module", params=DATABASES)
+def module_db_url(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    """One database (SQLite, then PostgreSQL) shared by a module's tests, for expensive setups
+    (real servers, an app with a stored run): tests that use it must not need it empty."""
+    yield from _database_url(request.param, tmp_path_factory)
 
 
 @pytest.fixture

@@ -5,7 +5,6 @@ presenter moves through one, the class listens on the other."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
@@ -18,12 +17,16 @@ EXAMPLE = "mlx5-300mb-ack"
 READ_TIMEOUT = httpx.Timeout(20.0)
 
 
-@pytest.fixture
-def two_servers(db_url: str, tmp_path: Path) -> Iterator[tuple[str, str]]:
-    """Two uvicorn processes on one fresh database (the first one migrates it)."""
+@pytest.fixture(scope="module")
+def two_servers(
+    module_db_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[str, str]]:
+    """Two uvicorn processes on one fresh database (the first one migrates it), shared by this
+    module's tests: each test makes its own run and presentation."""
+    logs = tmp_path_factory.mktemp("sse-servers")
     with (
-        serving(UVICORN, db_url, tmp_path / "uvicorn-a.log") as a,
-        serving(UVICORN, db_url, tmp_path / "uvicorn-b.log") as b,
+        serving(UVICORN, module_db_url, logs / "uvicorn-a.log") as a,
+        serving(UVICORN, module_db_url, logs / "uvicorn-b.log") as b,
     ):
         yield a.base, b.base
 
