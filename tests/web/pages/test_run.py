@@ -3,13 +3,29 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
 
+from app.engine.examples import EXAMPLES
+from app.settings import Settings
+from app.web.app import create_app
 from app.web.urls import Urls
-from tests.web.helpers import XSS, figure, make_run
+from tests.web.helpers import FAST_EXAMPLE, XSS, figure, make_run
 
 URLS = Urls()
+
+
+@pytest.fixture(scope="module")
+def examples_stored(module_db_url: str) -> Iterator[tuple[TestClient, dict[str, dict[str, Any]]]]:
+    """Every example simulated and stored once for this module's read-only page tests: a client
+    on that app, and the created runs by example name."""
+    app = create_app(Settings(database_url=module_db_url))
+    with TestClient(app) as client:
+        yield client, {name: make_run(client, {"example": name}) for name in EXAMPLES}
+    app.state.engine.dispose()
 
 
 def test_run_page_shows_summary_controls_charts_and_json_link(api_client: TestClient) -> None:
@@ -72,8 +88,11 @@ def test_run_json_twin_by_suffix_and_by_accept_header(api_client: TestClient) ->
     assert body["urls"]["exports"]["perfetto"] == URLS.export_perfetto(run["id"])
 
 
-def test_step_explanation_names_the_gate_and_the_qemu_function(api_client: TestClient) -> None:
-    run = make_run(api_client)
+def test_step_explanation_names_the_gate_and_the_qemu_function(
+    examples_stored: tuple[TestClient, dict[str, dict[str, Any]]],
+) -> None:
+    api_client, runs = examples_stored
+    run = runs[FAST_EXAMPLE]
     steps = [
         api_client.get(URLS.run_at(run["id"], step=n, json=True)).json()["step"]
         for n in range(run["step_count"])
@@ -138,8 +157,11 @@ def test_chart_series_for_a_zoomed_range(api_client: TestClient) -> None:
         assert sum(1 for x in trace["x"] if x < 0.3 or x > 0.5) == 2
 
 
-def test_a_long_run_is_downsampled_but_keeps_every_event(api_client: TestClient) -> None:
-    run = make_run(api_client, {"example": "stop-copy-query-fails"})  # a few thousand steps
+def test_a_long_run_is_downsampled_but_keeps_every_event(
+    examples_stored: tuple[TestClient, dict[str, dict[str, Any]]],
+) -> None:
+    api_client, runs = examples_stored
+    run = runs["stop-copy-query-fails"]  # a few thousand steps
     assert run["step_count"] > 2 * 1500
     html = api_client.get(URLS.run_at(run["id"], step=run["step_count"] // 2)).text
     devices, ram, lane = figure(html, "devices"), figure(html, "ram"), figure(html, "lane")
@@ -152,11 +174,12 @@ def test_a_long_run_is_downsampled_but_keeps_every_event(api_client: TestClient)
     assert drawn == len(expected)
 
 
-def test_every_example_renders_at_first_middle_and_last_step(api_client: TestClient) -> None:
-    from app.engine.examples import EXAMPLES
-
-    for name in EXAMPLES:
-        run = make_run(api_client, {"example": name})
+def test_every_example_renders_at_first_middle_and_last_step(
+    examples_stored: tuple[TestClient, dict[str, dict[str, Any]]],
+) -> None:
+    api_client, runs = examples_stored
+    assert runs.keys() == EXAMPLES.keys()
+    for name, run in runs.items():
         last = run["step_count"] - 1
         for step in (0, last // 2, last):
             response = api_client.get(URLS.run_at(run["id"], step=step))
