@@ -1,5 +1,3 @@
-# Why: summary/step figures are Optional (a run may never reach them); these tests compare them
-# directly, and a None fails the test at run time. Narrowing each one is left to the engine owner.
 """The engine against real QEMU 10.0 migrations (tests/fixtures/qemu, RAM only, TCG guest on
 one host over TCP loopback; see the README there). The guest program cycles through W MiB at
 R pages/s (our `sequential` pattern); the kernel and initramfs add ~70 MiB of non-zero pages.

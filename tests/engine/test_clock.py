@@ -1,5 +1,3 @@
-# Why: summary/step figures are Optional (a run may never reach them); these tests compare them
-# directly, and a None fails the test at run time. Narrowing each one is left to the engine owner.
 """Time comparisons (issue 8, point 5): a window that starts at t0 closes at t0 + 100 even
 when float subtraction says (t0 + 100) - t0 = 99.99999999999999."""
 

@@ -1,5 +1,3 @@
-# Why: summary/step figures are Optional (a run may never reach them); these tests compare them
-# directly, and a None fails the test at run time. Narrowing each one is left to the engine owner.
 """Mechanism tests (issue 8): the effect switchover-ack exists for, in numbers.
 
 The mlx5 300 MB device (initial image loaded in ~1480 ms at the destination, published) with

@@ -1,5 +1,3 @@
-# Why: summary/step figures are Optional (a run may never reach them); these tests compare them
-# directly, and a None fails the test at run time. Narrowing each one is left to the engine owner.
 """Invariants over generated scenarios (hypothesis)."""
 
 from __future__ import annotations
@@ -13,6 +11,7 @@ from hypothesis import strategies as st
 from app.engine import Scenario, simulate
 from app.engine.presets import PRESETS
 from app.engine.profiles import PROFILES
+from app.engine.simulation import Simulation
 
 from .helpers import known
 
@@ -161,3 +160,15 @@ def test_engine_invariants(doc):
 
     # Determinism: the same scenario gives the same bytes.
     assert simulate(Scenario.model_validate(doc)).to_json() == trace.to_json()
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(doc=scenarios())
+def test_collapsing_alike_passes_changes_no_total(doc):
+    # collapse.py advances runs of alike passes on the counters alone: every total, the
+    # outcome and its reason are those of the run with one step per pass.
+    sc = Scenario.model_validate(doc)
+    every = simulate(sc)
+    collapsed = Simulation(sc, collapse=True).run()
+    assert collapsed.summary.model_dump_json() == every.summary.model_dump_json()
+    assert len(collapsed.steps) <= len(every.steps)

@@ -1,5 +1,3 @@
-# Why: summary/step figures are Optional (a run may never reach them); these tests compare them
-# directly, and a None fails the test at run time. Narrowing each one is left to the engine owner.
 """Worked cases. Each says what QEMU does and which number shows it."""
 
 from app.engine import Scenario, Simulation
