@@ -2,13 +2,29 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import typer
+from sqlalchemy import Engine
 
 from app.settings import Settings
 
 from .access import delete_incomplete_runs, prune, set_pinned, set_visibility, stored_bytes_total
 from .db import make_engine
 from .migrate import current_revision, head_revision, upgrade
+
+
+def _change_run(run_id: str, change: Callable[[Engine], bool]) -> None:
+    """Apply `change` to the run on DATABASE_URL's database; exit 2 with one line when there is
+    no such run (`change` answers whether it found it)."""
+    engine = make_engine(Settings().database_url)
+    try:
+        found = change(engine)
+    finally:
+        engine.dispose()
+    if not found:
+        typer.echo(f"error: no run with id {run_id!r}", err=True)
+        raise typer.Exit(code=2)
 
 
 def register(cli: typer.Typer) -> None:
@@ -31,12 +47,7 @@ def register(cli: typer.Typer) -> None:
         unpin: bool = typer.Option(False, "--unpin", help="let retention delete it again"),
     ) -> None:
         """Keep a run whatever the retention limit (MIGSCOPE_MAX_STORED_BYTES)."""
-        engine = make_engine(Settings().database_url)
-        found = set_pinned(engine, run_id, not unpin)
-        engine.dispose()
-        if not found:
-            typer.echo(f"error: no run with id {run_id!r}", err=True)
-            raise typer.Exit(code=2)
+        _change_run(run_id, lambda engine: set_pinned(engine, run_id, not unpin))
         typer.echo(f"run {run_id} {'unpinned' if unpin else 'pinned'}")
 
     @db.command("visibility")
@@ -47,12 +58,7 @@ def register(cli: typer.Typer) -> None:
         if visibility not in ("listed", "unlisted"):
             typer.echo("error: visibility is listed or unlisted", err=True)
             raise typer.Exit(code=2)
-        engine = make_engine(Settings().database_url)
-        found = set_visibility(engine, run_id, visibility)
-        engine.dispose()
-        if not found:
-            typer.echo(f"error: no run with id {run_id!r}", err=True)
-            raise typer.Exit(code=2)
+        _change_run(run_id, lambda engine: set_visibility(engine, run_id, visibility))
         typer.echo(f"run {run_id} {visibility}")
 
     @db.command("prune")

@@ -102,6 +102,8 @@ def test_cli_pin_visibility_prune(db_url: str, db_engine: Engine, monkeypatch: o
     assert runner.invoke(cli, ["db", "pin", "nosuchrun"]).exit_code == 2
     assert runner.invoke(cli, ["db", "visibility", new, "unlisted"]).exit_code == 0
     assert runner.invoke(cli, ["db", "visibility", new, "hidden"]).exit_code == 2
+    missing = runner.invoke(cli, ["db", "visibility", "nosuchrun", "listed"])
+    assert missing.exit_code == 2 and "no run with id 'nosuchrun'" in missing.output
     with Session(db_engine) as session:
         assert [run.id for run in list_runs(session, offset=0, limit=10)[0]] == [old]
     monkeypatch.setenv("MIGSCOPE_MAX_STORED_BYTES", "1")
