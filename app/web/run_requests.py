@@ -14,7 +14,9 @@ from pydantic import BaseModel, ConfigDict, Discriminator, Field, JsonValue, Tag
 
 from app.engine.examples import EXAMPLES, load_example
 from app.engine.scenario import Scenario
+from app.settings import Settings
 
+from .budgets import check_before_start
 from .validation import EXAMPLE_TAG, SCENARIO_TAG, scenario_validation_error
 
 _EXAMPLE_NAMES: list[JsonValue] = [*sorted(EXAMPLES)]
@@ -88,3 +90,11 @@ def scenario_from_request(body: Scenario | ExampleRun) -> Scenario:
     except ValidationError as error:
         # Paths are the scenario's own; they point into `overrides`, where the change was made.
         raise scenario_validation_error(error, ["body", "overrides"]) from None
+
+
+def scenario_to_run(body: Scenario | ExampleRun, settings: Settings) -> Scenario:
+    """The scenario a run request asks for, checked against this server's limits before any
+    work (422 naming the field): what POST /api/runs, /api/compare and the New-run form share."""
+    scenario = scenario_from_request(body)
+    check_before_start(scenario, settings)
+    return scenario

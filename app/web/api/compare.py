@@ -10,10 +10,9 @@ from app.engine.trace import Summary
 from app.store.runs import get_run
 
 from .. import urls as paths
-from ..budgets import check_before_start
 from ..comparison import ack_pair, compare_summaries
 from ..deps import CacheStoredRun, SessionDep, SettingsDep, UrlsDep
-from ..run_requests import RunRequest, scenario_from_request
+from ..run_requests import RunRequest, scenario_to_run
 from ..runner import run_and_store
 from ..urls import Urls
 from .models import ERROR_RESPONSES, CompareOut, CompareSide, run_links
@@ -44,8 +43,7 @@ async def create_comparison(
     visibility: VisibilityQuery = None,
 ) -> CompareOut:
     """Run a scenario with switchover-ack on (a) and removed on both sides (b); store both."""
-    scenario = scenario_from_request(body)
-    check_before_start(scenario, settings)
+    scenario = scenario_to_run(body, settings)
     pair = ack_pair(scenario)
     # Both runs are stored together: a comparison is seen whole or not at all.
     a, b = await run_and_store(settings, pair, visibility)

@@ -13,9 +13,8 @@ from app.store.runs import list_runs, load_events, load_step, load_steps
 
 from .. import explain
 from .. import urls as paths
-from ..budgets import check_before_start
 from ..deps import CacheStoredRun, RunDep, SessionDep, SettingsDep, UrlsDep
-from ..run_requests import RunRequest, scenario_from_request
+from ..run_requests import RunRequest, scenario_to_run
 from ..runner import run_and_store
 from ..urls import Urls
 from .models import (
@@ -69,8 +68,7 @@ async def create_run(
     visibility: VisibilityQuery = None,
 ) -> RunCreated:
     """Run the engine on a scenario (or a named example with overrides) and store the trace."""
-    scenario = scenario_from_request(body)
-    check_before_start(scenario, settings)
+    scenario = scenario_to_run(body, settings)
     # The engine is CPU-bound: it runs in a worker process (the pool of app.web.workers).
     [stored] = await run_and_store(settings, [scenario], visibility)
     response.headers["Location"] = urls.api_run(stored.id)

@@ -14,10 +14,9 @@ from app.engine.presets import PRESETS
 from app.engine.scenario import Scenario
 from app.engine.units import format_bytes
 
-from ..budgets import check_before_start
 from ..comparison import ack_pair
 from ..deps import SettingsDep, UrlsDep
-from ..run_requests import RunRequest, scenario_from_request
+from ..run_requests import RunRequest, scenario_to_run
 from ..runner import run_with_progress
 from ..urls import INDEX_PATH, NEW_DEVICE_ROW_PATH, NEW_PAGE_PATH, NEW_PROGRESS_PATH
 from . import form
@@ -134,10 +133,8 @@ async def create_run_with_progress(
     """What the form's Run and Compare buttons call: the same request and 422s as POST /api/runs
     (or /api/compare), but the answer streams progress lines (NDJSON) while the engine runs, then
     one line with the new run's page. The engine runs in a worker process, off the event loop."""
-    scenario = scenario_from_request(body)
+    scenario = scenario_to_run(body, settings)
     scenarios = ack_pair(scenario) if action == "compare" else [scenario]
-
-    check_before_start(scenario, settings)
     # The engine runs in a worker process of the shared pool (app.web.runner): a full pool is
     # a 503 with Retry-After here, before the stream starts.
     updates = run_with_progress(settings, scenarios)
