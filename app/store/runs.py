@@ -341,17 +341,14 @@ def load_events_in_time(
     exclude_kinds: Iterable[str] | None = None,
 ) -> list[Event]:
     """Events with from_ms <= t_ms <= to_ms, in trace order (no downsampling, ever)."""
-    query = select(EventRow.data).where(EventRow.run_id == run_id)
+    where = []
     if from_ms is not None:
-        query = query.where(col(EventRow.t_ms) >= from_ms)
+        where.append(col(EventRow.t_ms) >= from_ms)
     if to_ms is not None:
-        query = query.where(col(EventRow.t_ms) <= to_ms)
-    if kinds is not None:
-        query = query.where(col(EventRow.kind).in_(list(kinds)))
+        where.append(col(EventRow.t_ms) <= to_ms)
     if exclude_kinds is not None:
-        query = query.where(col(EventRow.kind).not_in(list(exclude_kinds)))
-    rows = session.exec(query.order_by(col(EventRow.seq))).all()
-    return _EVENTS.validate_python(rows)
+        where.append(col(EventRow.kind).not_in(list(exclude_kinds)))
+    return _events_where(session, run_id, where, kinds)
 
 
 def load_events_by_kind(session: Session, run_id: str, kinds: Iterable[str]) -> list[Event]:
@@ -374,15 +371,22 @@ def load_events(
     kinds: Iterable[str] | None = None,
 ) -> list[Event]:
     """Events in trace order, optionally for steps step_from <= step < step_to and some kinds."""
-    query = select(EventRow.data).where(EventRow.run_id == run_id)
+    where = []
     if step_from is not None:
-        query = query.where(col(EventRow.step) >= step_from)
+        where.append(col(EventRow.step) >= step_from)
     if step_to is not None:
-        query = query.where(col(EventRow.step) < step_to)
+        where.append(col(EventRow.step) < step_to)
+    return _events_where(session, run_id, where, kinds)
+
+
+def _events_where(
+    session: Session, run_id: str, where: list[Any], kinds: Iterable[str] | None
+) -> list[Event]:
+    """The run's events matching `where` (and of `kinds`, when given), in trace order."""
+    query = select(EventRow.data).where(EventRow.run_id == run_id, *where)
     if kinds is not None:
         query = query.where(col(EventRow.kind).in_(list(kinds)))
-    rows = session.exec(query.order_by(col(EventRow.seq))).all()
-    return _EVENTS.validate_python(rows)
+    return _EVENTS.validate_python(session.exec(query.order_by(col(EventRow.seq))).all())
 
 
 def load_trace(session: Session, run_id: str) -> Trace | None:
