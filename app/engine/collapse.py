@@ -447,12 +447,14 @@ def _step(
 
 
 def budget_bound_passes(sim: Simulation) -> Step | None:
-    """Passes that each send the window's max-bandwidth budget of RAM (the pending estimate
-    is above the threshold: no exact query), starve the devices after it and sleep until
-    the window ends: the long first rounds of a big guest. Each pass runs on the counters
-    with the pass's own arithmetic (advance_dirtying, RamModel.pages_over and take, the flow
-    of Stream.flow on channels that are idle again by the next window, RateWindow.close);
-    their bytes go into one settled record, the last pass writes its own."""
+    """Passes that each send the window's max-bandwidth budget of RAM, starve the devices
+    after it and sleep until the window ends: a big guest's long first rounds (the pending
+    estimate above the threshold, no exact query), or later rounds whose every pass takes
+    the exact query and still finds a gate closed. Each pass runs on the counters with the
+    pass's own arithmetic (advance_dirtying, the exact query's sync_counters and device
+    queries, RamModel.pages_over and take, Stream.flow into channels idle again by the next
+    window, RateWindow.close); their bytes go into one settled record, the last pass writes
+    its own. A pass found different after its exact query is rolled back (_Snapshot)."""
     src = sim.src
     window = sim.window
     channels = sim.channels
@@ -462,12 +464,13 @@ def budget_bound_passes(sim: Simulation) -> Step | None:
     main = channels.main
     link = channels.link
     start = sim.t
-    if not main.idle_by(start):
+    if not main.idle_by(start) or any(d.reinit_pending_report for d in sim.devs):
         return None
     ram = sim.ram
     profile = sim.profile
     precopy_all = [d for d in sim.devs if d.src.in_precopy]
     load_rate = sim.scenario.destination.ram_load_bytes_per_s / 1000.0
+    sync_ms = sim.sync_cost_ms()
     horizon = _horizon(sim)
     step_room = sim.max_steps - (8 + len(sim.devs)) - (sim.step_count + sim.extra_passes)
     can = sim.can_switchover(start)
@@ -480,10 +483,14 @@ def budget_bound_passes(sim: Simulation) -> Step | None:
     settled_first: float | None = None
     settled_end = start
     windows: list[tuple[float, float, float, float]] = []
-    # The last pass: its start, estimate, threshold, RAM bytes pending at its gates, bytes
-    # it wrote, when they are loaded, and its sleep.
-    last: tuple[float, int, float, int, int, float, float] | None = None
-    precopy: list[DeviceRuntime] = precopy_all
+    syncs: list[tuple[float, int, int, int]] = []  # t, count, new pages, remaining bytes
+    shape: tuple[bool, str] | None = None  # exact query taken, decision code
+    # The last pass: its gate time, estimate, exact pending, threshold, RAM gate, RAM bytes
+    # pending at its gates, the devices' caches then, bytes it wrote, when they are loaded,
+    # and its sleep.
+    last: tuple[float, int, int | None, float, bool, int, list[int], int, float, float] | None = (
+        None
+    )
     t = start
     while passes < step_room:
         wake = window.end_ms()
@@ -498,32 +505,64 @@ def budget_bound_passes(sim: Simulation) -> Step | None:
         estimate = ram.remaining_bytes + sum(d.precopy_estimate() for d in precopy)
         thr = window.threshold_bytes
         trigger = estimate <= thr if profile.exact_trigger_le else estimate < thr
-        if trigger or window.exceeded(src.transferred):
+        if window.exceeded(src.transferred) or (shape is not None and shape[0] != trigger):
             break
+        snapshot: _Snapshot | None = None
+        exact: int | None = None
+        ram_ok = False
+        new_pages = 0
+        t_gate = t
+        if trigger:
+            t_gate = t + sync_ms
+            if not before(t_gate, wake):
+                break
+            snapshot = _Snapshot(sim)
+            # Simulation.exact_query, without its event (kept for the end).
+            sim.t = t_gate
+            sim.advance_dirtying(t_gate)
+            new_pages = sim.sync_counters()
+            exact = ram.remaining_bytes
+            for dev in sim.devs:
+                exact += dev.query_stop_copy_length()
+                if dev.src.in_precopy:
+                    dev.refresh_estimates()
+                    if profile.vfio_exact_double_count:
+                        exact += dev.init_est + dev.dirty_est
+            ram_ok = exact <= thr if profile.complete_le else (exact == 0 or exact < thr)
+        code = "wait_for_ack" if ram_ok and not can else "keep_iterating"
         total = ram.remaining_pages
         left = window.budget_left(src.transferred)
         assert left is not None
+        if (ram_ok and can) or (shape is not None and shape[1] != code) or not total:
+            if snapshot is not None:
+                snapshot.restore(sim)
+            break
         pages = ram.pages_over(left, total)
         nbytes = ram.wire_bytes(pages, total)
-        if pages >= total or src.transferred + nbytes - window.rate_start_bytes <= budget:
-            break  # the bitmap empties, or the budget is not crossed: not this kind of pass
         # ram_iterate decides on the slice with its estimate of the bytes, as it does.
         zero = ram.bitmap_zero
         per_page = (zero * ZERO_PAGE_WIRE_BYTES + (total - zero) * NORMAL_PAGE_WIRE_BYTES) / total
-        if not before(
-            _idle_flow(t, int(pages * per_page), link, buffer, load_rate)[0], t + MAX_WAIT_MS
+        probe = _idle_flow(t_gate, int(pages * per_page), link, buffer, load_rate)[0]
+        accept, load_end, tx_end = _idle_flow(t_gate, nbytes, link, buffer, load_rate)
+        if (
+            pages >= total  # the bitmap empties
+            or src.transferred + nbytes - window.rate_start_bytes <= budget  # not crossed
+            or not before(probe, t_gate + MAX_WAIT_MS)  # the 50 ms slice ends in the send
+            or not before(accept, wake)  # the write outlasts the window
+            or max(load_end, tx_end) > wake  # the next pass would find the channel busy
         ):
-            break  # the 50 ms slice would end inside the send
-        accept, load_end, tx_end = _idle_flow(t, nbytes, link, buffer, load_rate)
-        if not before(accept, wake):
-            break  # the write outlasts the window
-        if max(load_end, tx_end, accept) > wake:
-            break  # the next pass would find the channel busy
+            if snapshot is not None:
+                snapshot.restore(sim)
+            break
         # The pass.
+        shape = (trigger, code)
         if last is not None:
-            settled += last[4]
+            settled += last[7]
             settled_first = last[0] if settled_first is None else settled_first
-            settled_end = max(settled_end, last[5])
+            settled_end = max(settled_end, last[8])
+        if trigger:
+            syncs.append((t_gate, src.dirty_sync_count, new_pages, ram.remaining_bytes))
+        caches = [x for d in sim.devs for x in (d.init_est, d.dirty_est)]
         ram_bytes = ram.remaining_bytes
         src.passes += 1
         ram.take(pages, total)
@@ -532,31 +571,59 @@ def budget_bound_passes(sim: Simulation) -> Step | None:
         sim.t = wake
         spent, bandwidth = window.close(wake, src.transferred)
         windows.append((wake, spent, bandwidth, window.threshold_bytes))
-        last = (t, estimate, thr, ram_bytes, nbytes, max(load_end, tx_end), wake - accept)
+        last = (
+            t_gate,
+            estimate,
+            exact,
+            thr,
+            ram_ok,
+            ram_bytes,
+            caches,
+            nbytes,
+            max(load_end, tx_end),
+            wake - accept,
+        )
         sent += nbytes
         low = pages if low < 0 else min(low, pages)
         high = max(high, pages)
         passes += 1
         t = wake
-    if last is None:
+    if last is None or shape is None:
         return None
-    t_last, estimate, thr, ram_bytes, nbytes, _, sleep_ms = last
+    t_gate, estimate, exact, thr, ram_ok, ram_bytes, caches, nbytes, _, sleep_ms = last
     slept = (
         f"Rate budget used: sleep {sleep_ms:.1f} ms until the window ends (migration_rate_limit)."
     )
     if settled:
         assert settled_first is not None
         main.append_settled(settled, "ram", settled_end, settled_first + latency, settled_end)
-    loading = main.loading_at(t_last) if sim.devs else None
-    main.write_flow(t_last, nbytes, "ram", load_rate, t_last, t_last + nbytes / link.bytes_per_ms)
+    loading = main.loading_at(t_gate) if sim.devs else None
+    main.write_flow(t_gate, nbytes, "ram", load_rate, t_gate, t_gate + nbytes / link.bytes_per_ms)
+    if len(syncs) > 1:
+        earlier = syncs[:-1]
+        sim.sync_event(
+            earlier[-1][0],
+            f"{SYNC_WHY}, syncs #{earlier[0][1]}-#{earlier[-1][1]} of {len(earlier)} collapsed passes",
+            sum(x[2] for x in earlier),
+            earlier[-1][1],
+            earlier[-1][3],
+        )
+    t_sync = syncs[-1][0] if syncs else None
     for t_window, spent, bandwidth, threshold in windows:
-        sim.window_event(t_window, spent, bandwidth, threshold)
+        if t_sync is None or t_window < t_sync:
+            sim.window_event(t_window, spent, bandwidth, threshold)
+    if syncs:
+        t_last, count, new_pages, remaining = syncs[-1]
+        sim.sync_event(t_last, SYNC_WHY, new_pages, count, remaining)
+        for t_window, spent, bandwidth, threshold in windows:
+            if t_window >= t_last:
+                sim.window_event(t_window, spent, bandwidth, threshold)
     inputs = GateInputs(
-        t_last,
+        t_gate,
         estimate,
-        None,
+        exact,
         thr,
-        False,
+        ram_ok,
         can,
         ram_bytes,
         src.vm_running,
@@ -566,17 +633,48 @@ def budget_bound_passes(sim: Simulation) -> Step | None:
                 d.ack_arrival_ms,
                 d.init_data_loaded_at_ms,
                 d.initial_data_sent,
-                d.init_est,
+                caches[2 * i],
                 d.initial_total_bytes,
             )
-            for d in sim.devs
+            for i, d in enumerate(sim.devs)
         ),
         loading,
     )
     sim.extra_passes += passes - 1
     gates = sim.gates(inputs) if sim.keep_steps else []
-    decision = _budget_decision(sim, gates, can, passes, low, high, slept, precopy)
-    return sim.make_step(start, Phase.ITERATE, decision, gates, estimate, None, sent, inputs)
+    decision = _budget_decision(
+        sim, gates, shape, can, passes, low, high, slept, precopy_all, sync_ms
+    )
+    return sim.make_step(start, Phase.ITERATE, decision, gates, estimate, exact, sent, inputs)
+
+
+class _Snapshot:
+    """What an exact query and the advance before it change, to roll a pass back."""
+
+    def __init__(self, sim: Simulation) -> None:
+        ram = sim.ram
+        window = sim.window
+        self.t = sim.t
+        self.pools = [(pool.log, pool.bitmap) for pool in ram.pools]
+        self.ram = (ram.last_ms, ram.new_dirty_pages_period)
+        self.syncs = sim.src.dirty_sync_count
+        self.window = (window.dirty_bytes_last_sync, window.dirty_pages_rate, window.last_rate_ms)
+        self.devices = [
+            (d.data.dirty_accum, d.data.last_ms, d.init_est, d.dirty_est) for d in sim.devs
+        ]
+
+    def restore(self, sim: Simulation) -> None:
+        ram = sim.ram
+        window = sim.window
+        sim.t = self.t
+        for pool, (log, bitmap) in zip(ram.pools, self.pools, strict=True):
+            pool.log, pool.bitmap = log, bitmap
+        ram.last_ms, ram.new_dirty_pages_period = self.ram
+        sim.src.dirty_sync_count = self.syncs
+        window.dirty_bytes_last_sync, window.dirty_pages_rate, window.last_rate_ms = self.window
+        for dev, (accum, last_ms, init_est, dirty_est) in zip(sim.devs, self.devices, strict=True):
+            dev.data.dirty_accum, dev.data.last_ms = accum, last_ms
+            dev.init_est, dev.dirty_est = init_est, dirty_est
 
 
 def _idle_flow(
@@ -598,17 +696,20 @@ def _idle_flow(
 def _budget_decision(
     sim: Simulation,
     gates: list[Gate],
+    shape: tuple[bool, str],
     can: bool,
     passes: int,
     low: int,
     high: int,
     slept: str,
     precopy: list[DeviceRuntime],
+    sync_ms: float,
 ) -> Decision:
     from .simulation import _UNEXPLAINED
 
     if not sim.keep_steps:
         return _UNEXPLAINED
+    exact, code = shape
     reason = gate_texts(gates, switch=False)
     if precopy and sim.profile.serialize_iterate:
         stopped = "RAM returned 0 (not done): in 8.x the walk stops here, later devices are starved"
@@ -626,17 +727,21 @@ def _budget_decision(
         reason += f" {stall}"
     if passes > 1:
         pages = f"{low}" if low == high else f"{low} to {high}"
+        query = (
+            f"took the exact pending query (a bitmap sync of {sync_ms:.2f} ms) and found the gates "
+            "unchanged, "
+            if exact
+            else "found the pending estimate above the threshold (no exact query), "
+        )
         reason = (
-            f"{passes} passes alike, shown as one step (figures of the last): each sent {pages} "
-            "page(s) of RAM, the max-bandwidth budget of its window, "
+            f"{passes} passes alike, shown as one step (figures of the last): each {query}sent "
+            f"{pages} page(s) of RAM, the max-bandwidth budget of its window, "
             + ("left nothing for the devices " if precopy else "")
-            + "and slept until the window ended; the pending estimate stayed above the "
-            "threshold (no exact query) and no ack, action or device change arrived, so nothing "
-            "QEMU decides on differed between them. " + reason
+            + "and slept until the window ended; no ack, action or device change arrived, so "
+            "nothing QEMU decides on differed between them. " + reason
         )
     return trusted(
-        Decision,
-        {"code": "keep_iterating", "reason": reason, "qemu_function": "migration_iteration_run"},
+        Decision, {"code": code, "reason": reason, "qemu_function": "migration_iteration_run"}
     )
 
 

@@ -177,9 +177,18 @@ class RamModel:
         return taken
 
     def wire_bytes(self, pages: int, total: int) -> int:
-        """Bytes on the wire if `take(pages, total)` ran now."""
-        taken = self.split(pages, total)
-        return taken[0] * ZERO_PAGE_WIRE_BYTES + (sum(taken) - taken[0]) * NORMAL_PAGE_WIRE_BYTES
+        """Bytes on the wire if `take(pages, total)` ran now: `split`'s zero pages, without
+        building the split (pages_over asks this a few times per pass)."""
+        zero = self.bitmap_zero
+        if pages >= total:
+            return zero * ZERO_PAGE_WIRE_BYTES + (total - zero) * NORMAL_PAGE_WIRE_BYTES
+        zero_taken = pages * zero // total
+        spread = zero_taken + pages * self.bitmap_cold // total
+        for pool in self.pools:
+            spread += pages * pool.bitmap // total
+        # The integer leftovers go to the zero pages first (split's order).
+        zero_taken += min(pages - spread, zero - zero_taken)
+        return zero_taken * ZERO_PAGE_WIRE_BYTES + (pages - zero_taken) * NORMAL_PAGE_WIRE_BYTES
 
     def pages_over(self, limit_bytes: float, total: int) -> int:
         """The fewest pages whose wire bytes exceed `limit_bytes` (what a budget checked
