@@ -57,6 +57,12 @@ def test_followers_on_another_worker_see_the_presenter_move(two_servers: tuple[s
         key = {PRESENTER_KEY_HEADER: created["presenter_key"]}
         stream_url = class_server + created["events_url"]
 
+        def move(step: int, headers: dict[str, str] = key) -> int:
+            """The presenter sets a step; the answer's status."""
+            return teacher.post(
+                created["step_url"], json={"step": step}, headers=headers
+            ).status_code
+
         with httpx.Client(timeout=READ_TIMEOUT) as student:
             with student.stream("GET", stream_url) as response:
                 assert response.status_code == 200
@@ -68,38 +74,19 @@ def test_followers_on_another_worker_see_the_presenter_move(two_servers: tuple[s
                 assert int(first["retry"]) > 0  # the browser reconnects when a stream ends
 
                 for step in (3, 7):
-                    assert (
-                        teacher.post(
-                            created["step_url"], json={"step": step}, headers=key
-                        ).status_code
-                        == 200
-                    )
+                    assert move(step) == 200
                     assert next(received)["id"] == str(step)
                 # Only changes are sent: setting 7 again sends nothing, so the next event is 1.
-                assert (
-                    teacher.post(created["step_url"], json={"step": 7}, headers=key).status_code
-                    == 200
-                )
-                assert (
-                    teacher.post(created["step_url"], json={"step": 1}, headers=key).status_code
-                    == 200
-                )
+                assert move(7) == 200
+                assert move(1) == 200
                 assert next(received)["id"] == "1"
 
             # A wrong key moves nothing: a reconnect at the last id waits for a real change.
-            assert (
-                teacher.post(
-                    created["step_url"], json={"step": 9}, headers={PRESENTER_KEY_HEADER: "x"}
-                ).status_code
-                == 403
-            )
+            assert move(9, headers={PRESENTER_KEY_HEADER: "x"}) == 403
             with student.stream("GET", stream_url, headers={"Last-Event-ID": "1"}) as response:
                 received = events(response)
                 # Last-Event-ID names the current step: nothing is re-sent until the presenter moves.
-                assert (
-                    teacher.post(created["step_url"], json={"step": 5}, headers=key).status_code
-                    == 200
-                )
+                assert move(5) == 200
                 assert next(received)["id"] == "5"
 
             # A reconnect with an older id gets the current step at once.
