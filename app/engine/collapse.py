@@ -486,11 +486,8 @@ def budget_bound_passes(sim: Simulation) -> Step | None:
     syncs: list[tuple[float, int, int, int]] = []  # t, count, new pages, remaining bytes
     shape: tuple[bool, str] | None = None  # exact query taken, decision code
     # The last pass: its gate time, estimate, exact pending, threshold, RAM gate, RAM bytes
-    # pending at its gates, the devices' caches then, bytes it wrote, when they are loaded,
-    # and its sleep.
-    last: tuple[float, int, int | None, float, bool, int, list[int], int, float, float] | None = (
-        None
-    )
+    # pending at its gates, bytes it wrote, when they are loaded, and its sleep.
+    last: tuple[float, int, int | None, float, bool, int, int, float, float] | None = None
     t = start
     while passes < step_room:
         wake = window.end_ms()
@@ -498,11 +495,10 @@ def budget_bound_passes(sim: Simulation) -> Step | None:
             break
         # The top of the pass: the same advance the pass makes first (harmless if the pass
         # then turns out different: iteration_pass makes it again with nothing left to do).
+        # No device changes state and no ack arrives before the horizon: the devices in
+        # pre-copy and can_switchover stay those of the first pass.
         sim.advance_dirtying(t)
-        precopy = [d for d in sim.devs if d.src.in_precopy]
-        if precopy != precopy_all or sim.can_switchover(t) != can:
-            break
-        estimate = ram.remaining_bytes + sum(d.precopy_estimate() for d in precopy)
+        estimate = ram.remaining_bytes + sum(d.precopy_estimate() for d in precopy_all)
         thr = window.threshold_bytes
         trigger = estimate <= thr if profile.exact_trigger_le else estimate < thr
         if window.exceeded(src.transferred) or (shape is not None and shape[0] != trigger):
@@ -557,12 +553,11 @@ def budget_bound_passes(sim: Simulation) -> Step | None:
         # The pass.
         shape = (trigger, code)
         if last is not None:
-            settled += last[7]
+            settled += last[6]
             settled_first = last[0] if settled_first is None else settled_first
-            settled_end = max(settled_end, last[8])
+            settled_end = max(settled_end, last[7])
         if trigger:
             syncs.append((t_gate, src.dirty_sync_count, new_pages, ram.remaining_bytes))
-        caches = [x for d in sim.devs for x in (d.init_est, d.dirty_est)]
         ram_bytes = ram.remaining_bytes
         src.passes += 1
         ram.take(pages, total)
@@ -578,7 +573,6 @@ def budget_bound_passes(sim: Simulation) -> Step | None:
             thr,
             ram_ok,
             ram_bytes,
-            caches,
             nbytes,
             max(load_end, tx_end),
             wake - accept,
@@ -590,7 +584,7 @@ def budget_bound_passes(sim: Simulation) -> Step | None:
         t = wake
     if last is None or shape is None:
         return None
-    t_gate, estimate, exact, thr, ram_ok, ram_bytes, caches, nbytes, _, sleep_ms = last
+    t_gate, estimate, exact, thr, ram_ok, ram_bytes, nbytes, _, sleep_ms = last
     slept = (
         f"Rate budget used: sleep {sleep_ms:.1f} ms until the window ends (migration_rate_limit)."
     )
@@ -633,10 +627,12 @@ def budget_bound_passes(sim: Simulation) -> Step | None:
                 d.ack_arrival_ms,
                 d.init_data_loaded_at_ms,
                 d.initial_data_sent,
-                caches[2 * i],
+                # The cache the last pass's gates read: nothing changes it after (the devices
+                # are starved).
+                d.init_est,
                 d.initial_total_bytes,
             )
-            for i, d in enumerate(sim.devs)
+            for d in sim.devs
         ),
         loading,
     )
