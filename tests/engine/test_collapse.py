@@ -21,7 +21,7 @@ NEVER_FITS = scenario(
     params={"avail_switchover_bandwidth_bytes_per_s": "10 Gbit"},
     caps={"source": ["return-path"], "destination": ["return-path"]},
     devices=[{"name": "vf0", "preset": "mlx5-cx7-vf-100mib", "stop_copy_query_fails": True}],
-    max_time_ms=900,
+    max_time_ms=600,
 )
 COLLAPSED = re.compile(r"^(\d+) passes alike, shown as one step")
 
