@@ -498,7 +498,8 @@ def budget_bound_passes(sim: Simulation) -> Step | None:
         # No device changes state and no ack arrives before the horizon: the devices in
         # pre-copy and can_switchover stay those of the first pass.
         sim.advance_dirtying(t)
-        estimate = ram.remaining_bytes + sum(d.precopy_estimate() for d in precopy_all)
+        total = ram.remaining_pages
+        estimate = total * PAGE_BYTES + sum(d.precopy_estimate() for d in precopy_all)
         thr = window.threshold_bytes
         trigger = estimate <= thr if profile.exact_trigger_le else estimate < thr
         if window.exceeded(src.transferred) or (shape is not None and shape[0] != trigger):
@@ -517,7 +518,8 @@ def budget_bound_passes(sim: Simulation) -> Step | None:
             sim.t = t_gate
             sim.advance_dirtying(t_gate)
             new_pages = sim.sync_counters()
-            exact = ram.remaining_bytes
+            total = ram.remaining_pages
+            exact = total * PAGE_BYTES
             for dev in sim.devs:
                 exact += dev.query_stop_copy_length()
                 if dev.src.in_precopy:
@@ -526,7 +528,6 @@ def budget_bound_passes(sim: Simulation) -> Step | None:
                         exact += dev.init_est + dev.dirty_est
             ram_ok = exact <= thr if profile.complete_le else (exact == 0 or exact < thr)
         code = "wait_for_ack" if ram_ok and not can else "keep_iterating"
-        total = ram.remaining_pages
         left = window.budget_left(src.transferred)
         assert left is not None
         if (ram_ok and can) or (shape is not None and shape[1] != code) or not total:
@@ -556,9 +557,9 @@ def budget_bound_passes(sim: Simulation) -> Step | None:
             settled += last[6]
             settled_first = last[0] if settled_first is None else settled_first
             settled_end = max(settled_end, last[7])
+        ram_bytes = total * PAGE_BYTES
         if trigger:
-            syncs.append((t_gate, src.dirty_sync_count, new_pages, ram.remaining_bytes))
-        ram_bytes = ram.remaining_bytes
+            syncs.append((t_gate, src.dirty_sync_count, new_pages, ram_bytes))
         src.passes += 1
         ram.take(pages, total)
         src.transferred += nbytes

@@ -193,7 +193,9 @@ class RamModel:
     def pages_over(self, limit_bytes: float, total: int) -> int:
         """The fewest pages whose wire bytes exceed `limit_bytes` (what a budget checked
         page by page lets through), or `total` if all of them do not."""
-        per_page = self.wire_bytes_per_page()
+        # wire_bytes_per_page, with `total` already counted.
+        zero = self.bitmap_zero
+        per_page = (zero * ZERO_PAGE_WIRE_BYTES + (total - zero) * NORMAL_PAGE_WIRE_BYTES) / total
         pages = min(total, max(1, int(limit_bytes // per_page) + 1))
         # The proportional split is off from pages x per_page by a few pages at most.
         while pages < total and self.wire_bytes(pages, total) <= limit_bytes:
