@@ -6,7 +6,9 @@ A migration that never converges because a device's reported stop-copy size neve
 exact pending query (a bitmap sync), sends the few pages the guest dirtied meanwhile,
 gets ENOMSG from every device and finds the same gates. Those passes differ only in how
 many whole pages the dirty log held, so the engine shows such a run as one step that says
-how many passes it stands for and why they are alike.
+how many passes it stands for and why they are alike. The other long runs are a big
+guest's rounds under max-bandwidth: every pass sends its window's budget of RAM, starves
+the devices and sleeps until the window ends (`budget_bound_passes`).
 
 Exact, not estimated: the passes are still advanced one by one, but only on the counters
 (`RamModel.preview_drained_sync`, then the same `advance_dirtying`, `sync_counters` and
