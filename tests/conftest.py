@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import os
 import secrets
-from collections.abc import Iterator
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from sqlalchemy import Engine, create_engine, text
@@ -103,6 +103,25 @@ def api_app(api_settings: Settings) -> Iterator[FastAPI]:
     app = create_app(api_settings)
     yield app
     app.state.engine.dispose()
+
+
+@pytest.fixture
+def app_with(db_url: str) -> Iterator[Callable[..., FastAPI]]:
+    """Build the real app on this test's fresh database with some settings changed, e.g.
+    `TestClient(app_with(max_steps_per_run=20))`; every app built is disposed after the test."""
+    from app.settings import Settings
+    from app.web.app import create_app
+
+    apps: list[FastAPI] = []
+
+    def build(**settings: Any) -> FastAPI:
+        app = create_app(Settings(database_url=db_url, **settings))
+        apps.append(app)
+        return app
+
+    yield build
+    for app in apps:
+        app.state.engine.dispose()
 
 
 @pytest.fixture

@@ -5,30 +5,14 @@ app and database (SQLite and PostgreSQL)."""
 from __future__ import annotations
 
 import base64
-from collections.abc import Iterator
+from collections.abc import Callable
 
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from app.settings import Settings
-from app.web.app import create_app
-
 EXAMPLE = {"example": "zero-devices"}
 EVIL = "https://evil.example"
-
-
-@pytest.fixture
-def client(db_url: str) -> Iterator[TestClient]:
-    app = create_app(Settings(database_url=db_url))
-    with TestClient(app) as test_client:
-        yield test_client
-    app.state.engine.dispose()
-
-
-def _client(db_url: str, **settings: object) -> tuple[FastAPI, TestClient]:
-    app = create_app(Settings(database_url=db_url, **settings))  # type: ignore[arg-type]
-    return app, TestClient(app)
 
 
 def _run_id(client: TestClient) -> str:
@@ -37,9 +21,9 @@ def _run_id(client: TestClient) -> str:
     return str(response.json()["id"])
 
 
-def test_cross_site_state_changes_are_refused_and_store_nothing(client: TestClient) -> None:
-    run_id = _run_id(client)
-    before = client.get("/api/runs").json()["total"]
+def test_cross_site_state_changes_are_refused_and_store_nothing(api_client: TestClient) -> None:
+    run_id = _run_id(api_client)
+    before = api_client.get("/api/runs").json()["total"]
     attempts = [
         ("POST", "/api/runs", {"json": EXAMPLE}, {"Origin": EVIL}),
         ("POST", "/api/compare", {"json": EXAMPLE}, {"Origin": EVIL}),
@@ -52,25 +36,25 @@ def test_cross_site_state_changes_are_refused_and_store_nothing(client: TestClie
         ("POST", "/new/progress", {"json": EXAMPLE}, {"Origin": "null"}),
     ]
     for method, path, kwargs, headers in attempts:
-        response = client.request(method, path, headers=headers, **kwargs)  # type: ignore[arg-type]
+        response = api_client.request(method, path, headers=headers, **kwargs)  # type: ignore[arg-type]
         assert response.status_code == 403, (path, headers, response.text)
         assert "cross-site request refused" in response.json()["message"]
-    assert client.get("/api/runs").json()["total"] == before
+    assert api_client.get("/api/runs").json()["total"] == before
     # The site's own pages (same origin), and clients that send neither header, still work.
     own = {"Origin": "http://testserver", "Sec-Fetch-Site": "same-origin"}
-    assert client.post("/api/runs", json=EXAMPLE, headers=own).status_code == 201
-    assert client.post(f"/api/runs/{run_id}/presentations").status_code == 201
+    assert api_client.post("/api/runs", json=EXAMPLE, headers=own).status_code == 201
+    assert api_client.post(f"/api/runs/{run_id}/presentations").status_code == 201
     # Reads are never refused for their origin.
     assert (
-        client.get(
+        api_client.get(
             "/api/runs", headers={"Origin": EVIL, "Sec-Fetch-Site": "cross-site"}
         ).status_code
         == 200
     )
 
 
-def test_every_answer_carries_the_security_headers(client: TestClient) -> None:
-    run_id = _run_id(client)
+def test_every_answer_carries_the_security_headers(api_client: TestClient) -> None:
+    run_id = _run_id(api_client)
     for path in [
         "/",
         "/new",
@@ -82,7 +66,7 @@ def test_every_answer_carries_the_security_headers(client: TestClient) -> None:
         "/no/such/page",
         "/api/runs/nope",
     ]:
-        response = client.get(path)
+        response = api_client.get(path)
         headers = response.headers
         csp = headers["content-security-policy"]
         assert (
@@ -94,13 +78,13 @@ def test_every_answer_carries_the_security_headers(client: TestClient) -> None:
         assert headers["x-content-type-options"] == "nosniff"
         assert headers["referrer-policy"] == "same-origin"
     # No inline script on the API docs page (Swagger UI starts from /docs/init.js).
-    docs = client.get("/docs").text
+    docs = api_client.get("/docs").text
     assert "<script>" not in docs and 'src="/docs/init.js"' in docs
-    assert "SwaggerUIBundle" in client.get("/docs/init.js").text
+    assert "SwaggerUIBundle" in api_client.get("/docs/init.js").text
 
 
-def test_unknown_host_header_is_refused_and_never_echoed(db_url: str) -> None:
-    app, client = _client(db_url, public_base_url="https://migscope.example")
+def test_unknown_host_header_is_refused_and_never_echoed(app_with: Callable[..., FastAPI]) -> None:
+    client = TestClient(app_with(public_base_url="https://migscope.example"))
     with client:
         assert client.get("/api/runs", headers={"Host": "evil.example"}).status_code == 400
         run_id = _run_id(client)
@@ -111,20 +95,21 @@ def test_unknown_host_header_is_refused_and_never_echoed(db_url: str) -> None:
         assert created["follow_url"].startswith("https://migscope.example/present/")
         page = client.get(f"/runs/{run_id}.json", headers={"Host": "localhost:9999"}).text
         assert "localhost:9999" not in page
-    app.state.engine.dispose()
 
 
-def test_follow_links_without_a_base_url_use_the_servers_own_address(client: TestClient) -> None:
-    run_id = _run_id(client)
-    created = client.post(
+def test_follow_links_without_a_base_url_use_the_servers_own_address(
+    api_client: TestClient,
+) -> None:
+    run_id = _run_id(api_client)
+    created = api_client.post(
         f"/api/runs/{run_id}/presentations", headers={"Host": "localhost:1234"}
     ).json()
     # TestClient's server address is testserver:80; the Host header (localhost:1234) is not used.
     assert created["follow_url"].startswith("http://testserver/present/")
 
 
-def test_instance_token_and_login(db_url: str) -> None:
-    app, client = _client(db_url, auth="token:s3cret-token")
+def test_instance_token_and_login(app_with: Callable[..., FastAPI]) -> None:
+    client = TestClient(app_with(auth="token:s3cret-token"))
     with client:
         refused = client.get("/api/runs")
         assert refused.status_code == 401 and refused.headers["www-authenticate"].startswith(
@@ -138,8 +123,7 @@ def test_instance_token_and_login(db_url: str) -> None:
         basic = base64.b64encode(b"anyone:s3cret-token").decode()
         assert client.get("/", headers={"Authorization": f"Basic {basic}"}).status_code == 200
         assert client.post("/api/runs", json=EXAMPLE).status_code == 401
-    app.state.engine.dispose()
-    app, client = _client(db_url, auth="basic:teacher:pw")
+    client = TestClient(app_with(auth="basic:teacher:pw"))
     with client:
         good = base64.b64encode(b"teacher:pw").decode()
         bad = base64.b64encode(b"student:pw").decode()
@@ -148,11 +132,10 @@ def test_instance_token_and_login(db_url: str) -> None:
         )
         assert client.get("/api/runs", headers={"Authorization": f"Basic {bad}"}).status_code == 401
         assert client.get("/api/runs", headers={"Authorization": "Basic !!!"}).status_code == 401
-    app.state.engine.dispose()
 
 
-def test_creation_rate_limit_per_client(db_url: str) -> None:
-    app, client = _client(db_url, creation_rate_per_minute=3)
+def test_creation_rate_limit_per_client(app_with: Callable[..., FastAPI]) -> None:
+    client = TestClient(app_with(creation_rate_per_minute=3))
     with client:
         run_id = _run_id(client)
         statuses = [client.post("/api/runs", json=EXAMPLE).status_code for _ in range(3)]
@@ -163,7 +146,6 @@ def test_creation_rate_limit_per_client(db_url: str) -> None:
         assert client.get(f"/api/runs/{run_id}").status_code == 200
         # Nothing was stored for a refused creation.
         assert client.get("/api/runs").json()["total"] == 3
-    app.state.engine.dispose()
 
 
 @pytest.mark.parametrize(
@@ -180,18 +162,18 @@ def test_creation_rate_limit_per_client(db_url: str) -> None:
     ],
 )
 def test_control_characters_in_path_or_query_are_422(
-    client: TestClient, method: str, path: str, loc: list[str]
+    api_client: TestClient, method: str, path: str, loc: list[str]
 ) -> None:
-    path = path.replace("RUN", _run_id(client)) if "RUN" in path else path
+    path = path.replace("RUN", _run_id(api_client)) if "RUN" in path else path
     kwargs = {"json": {"step": 1}} if method == "POST" else {}
-    response = client.request(method, path, **kwargs)  # type: ignore[arg-type]
+    response = api_client.request(method, path, **kwargs)  # type: ignore[arg-type]
     assert response.status_code == 422, response.text
     assert response.json()["detail"][0]["loc"] == loc
 
 
-def test_huge_page_numbers_are_not_server_errors(client: TestClient) -> None:
-    _run_id(client)
-    assert client.get("/runs?page=100000000000000000000").status_code in (200, 422)
-    assert client.get("/runs.json?page=9223372036854775807").status_code in (200, 422)
-    response = client.get("/api/runs?page=100000000000000000000")
+def test_huge_page_numbers_are_not_server_errors(api_client: TestClient) -> None:
+    _run_id(api_client)
+    assert api_client.get("/runs?page=100000000000000000000").status_code in (200, 422)
+    assert api_client.get("/runs.json?page=9223372036854775807").status_code in (200, 422)
+    response = api_client.get("/api/runs?page=100000000000000000000")
     assert response.status_code == 422 and response.json()["detail"][0]["loc"] == ["query", "page"]

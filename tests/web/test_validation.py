@@ -3,14 +3,14 @@ exact number beside it, on the New-run form's stream and the API alike."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import pytest
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from app.engine.scenario import LIMITS
-from app.settings import Settings
-from app.web.app import create_app
 from app.web.urls import Urls
 from app.web.validation import human_limit
 
@@ -69,12 +69,12 @@ def test_range_errors_of_the_new_run_form_are_in_human_units(api_client: TestCli
     assert "64.0 MiB" in form.json()["message"]
 
 
-def test_the_servers_simulated_time_limit_reads_in_seconds(db_url: str) -> None:
-    app = create_app(Settings(database_url=db_url, max_sim_time_ms=600_000))
+def test_the_servers_simulated_time_limit_reads_in_seconds(
+    app_with: Callable[..., FastAPI],
+) -> None:
     body = {"example": "mlx5-300mb-ack", "overrides": {"max_time_ms": 3_600_000}}
-    with TestClient(app) as client:
+    with TestClient(app_with(max_sim_time_ms=600_000)) as client:
         messages = _messages(client.post(URLS.new_run_progress("run"), json=body))
-    app.state.engine.dispose()
     assert messages["max_time_ms"] == (
         "at most 600 s (600,000 ms) of simulated time per run on this server "
         "(MIGSCOPE_MAX_SIM_TIME_MS); asked for 3600 s (3,600,000 ms)"

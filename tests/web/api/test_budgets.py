@@ -7,34 +7,17 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-from collections.abc import Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
-import pytest
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
-
-from app.settings import Settings
-from app.web.app import create_app
 
 # Never converges: runs to max_time_ms (60 s simulated, ~6,800 steps) unless a budget ends it.
 NEVER_CONVERGES = {"example": "mlx5-300mb-default-params"}
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "qemu"
 MiB = 1024**2
-
-
-@pytest.fixture
-def make_client(db_url: str) -> Iterator[object]:
-    apps = []
-
-    def build(**settings: object) -> TestClient:
-        app = create_app(Settings(database_url=db_url, **settings))  # type: ignore[arg-type]
-        apps.append(app)
-        return TestClient(app)
-
-    yield build
-    for app in apps:
-        app.state.engine.dispose()
 
 
 def _stored_whole(client: TestClient, made: dict[str, object]) -> dict[str, object]:
@@ -45,16 +28,16 @@ def _stored_whole(client: TestClient, made: dict[str, object]) -> dict[str, obje
     return run
 
 
-def test_step_budget_ends_the_run_as_cancelled(make_client: object) -> None:
-    with make_client(max_steps_per_run=500) as client:  # type: ignore[operator]
+def test_step_budget_ends_the_run_as_cancelled(app_with: Callable[..., FastAPI]) -> None:
+    with TestClient(app_with(max_steps_per_run=500)) as client:
         made = client.post("/api/runs", json=NEVER_CONVERGES).json()
         assert made["status"] == "cancelled" and made["step_count"] <= 500
         assert "step limit (500 steps per run)" in made["summary"]["reason"]
         _stored_whole(client, made)
 
 
-def test_stored_bytes_budget_ends_the_run_as_cancelled(make_client: object) -> None:
-    with make_client(max_run_stored_bytes=MiB) as client:  # type: ignore[operator]
+def test_stored_bytes_budget_ends_the_run_as_cancelled(app_with: Callable[..., FastAPI]) -> None:
+    with TestClient(app_with(max_run_stored_bytes=MiB)) as client:
         made = client.post("/api/runs", json=NEVER_CONVERGES).json()
         assert made["status"] == "cancelled"
         assert "stored-bytes budget (1 MiB per run)" in made["summary"]["reason"]
@@ -64,16 +47,16 @@ def test_stored_bytes_budget_ends_the_run_as_cancelled(make_client: object) -> N
         assert 0.5 * MiB < len(exported) < 1.6 * MiB
 
 
-def test_cpu_budget_ends_the_run_as_cancelled(make_client: object) -> None:
-    with make_client(max_run_cpu_s=0.05) as client:  # type: ignore[operator]
+def test_cpu_budget_ends_the_run_as_cancelled(app_with: Callable[..., FastAPI]) -> None:
+    with TestClient(app_with(max_run_cpu_s=0.05)) as client:
         made = client.post("/api/runs", json=NEVER_CONVERGES).json()
         assert made["status"] == "cancelled"
         assert "CPU budget (0.05 s per run)" in made["summary"]["reason"]
         _stored_whole(client, made)
 
 
-def test_branches_and_comparisons_have_the_same_budget(make_client: object) -> None:
-    with make_client(max_steps_per_run=300) as client:  # type: ignore[operator]
+def test_branches_and_comparisons_have_the_same_budget(app_with: Callable[..., FastAPI]) -> None:
+    with TestClient(app_with(max_steps_per_run=300)) as client:
         pair = client.post("/api/compare", json=NEVER_CONVERGES).json()
         assert "step limit (300 steps per run)" in pair["a"]["summary"]["reason"]
         branch = client.post(
@@ -84,8 +67,8 @@ def test_branches_and_comparisons_have_the_same_budget(make_client: object) -> N
         assert branch.json()["step_count"] <= 300
 
 
-def test_simulated_time_budget_is_checked_before_any_work(make_client: object) -> None:
-    with make_client(max_sim_time_ms=10_000) as client:  # type: ignore[operator]
+def test_simulated_time_budget_is_checked_before_any_work(app_with: Callable[..., FastAPI]) -> None:
+    with TestClient(app_with(max_sim_time_ms=10_000)) as client:
         body = {**NEVER_CONVERGES, "overrides": {"max_time_ms": 20_000}}
         for path in ("/api/runs", "/api/compare"):
             refused = client.post(path, json=body)
@@ -98,21 +81,23 @@ def test_simulated_time_budget_is_checked_before_any_work(make_client: object) -
         assert allowed.status_code == 201
 
 
-def test_import_budget_refuses_an_import_too_large_to_store(make_client: object) -> None:
+def test_import_budget_refuses_an_import_too_large_to_store(
+    app_with: Callable[..., FastAPI],
+) -> None:
     trace = next(FIXTURES.glob("*.src.trace.log"))
-    with make_client(max_run_stored_bytes=64 * 1024) as client:  # type: ignore[operator]
+    with TestClient(app_with(max_run_stored_bytes=64 * 1024)) as client:
         refused = client.post("/api/imports", files={"src_trace": (trace.name, trace.read_bytes())})
         assert refused.status_code == 422, refused.text
         assert refused.json()["detail"][0]["type"] == "too_large"
         assert "budget" in refused.json()["detail"][0]["msg"]
-    with make_client() as client:  # type: ignore[operator]
+    with TestClient(app_with()) as client:
         assert client.get("/api/runs").json()["total"] == 0
 
 
-def test_full_worker_queue_is_503_with_retry_after(db_url: str) -> None:
+def test_full_worker_queue_is_503_with_retry_after(app_with: Callable[..., FastAPI]) -> None:
     # One worker, no queue: of three simultaneous runs, one runs and the others are refused
     # at once (never a 500, never a pile-up).
-    app = create_app(Settings(database_url=db_url, max_concurrent_runs=1, max_queued_jobs=0))
+    app = app_with(max_concurrent_runs=1, max_queued_jobs=0)
 
     async def burst() -> list[httpx.Response]:
         transport = httpx.ASGITransport(app=app)
@@ -127,7 +112,6 @@ def test_full_worker_queue_is_503_with_retry_after(db_url: str) -> None:
 
     with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
         responses = pool.submit(asyncio.run, burst()).result()
-    app.state.engine.dispose()
     statuses = sorted(response.status_code for response in responses)
     assert statuses[0] == 201 and 503 in statuses and set(statuses) <= {201, 503}, statuses
     busy = next(response for response in responses if response.status_code == 503)

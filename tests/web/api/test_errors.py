@@ -3,18 +3,15 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import text
 
-from app.settings import Settings
-from app.web.app import create_app
 
-
-def test_body_over_the_limit_is_413(db_url: str) -> None:
-    app = create_app(Settings(database_url=db_url, max_request_bytes=2048))
-    with TestClient(app) as client:
+def test_body_over_the_limit_is_413(app_with: Callable[..., FastAPI]) -> None:
+    with TestClient(app_with(max_request_bytes=2048)) as client:
         big = {"title": "x", "description": "y" * 4000}
         response = client.post("/api/runs", json=big)
         assert response.status_code == 413
@@ -30,7 +27,6 @@ def test_body_over_the_limit_is_413(db_url: str) -> None:
         )
         assert streamed.status_code == 413
         assert client.get("/api/runs").json()["total"] == 0
-    app.state.engine.dispose()
 
 
 def test_unknown_path_is_json_404(api_client: TestClient) -> None:

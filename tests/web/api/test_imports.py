@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from app.importers.limits import MAX_FILE_BYTES
 from tests.importers.helpers import CONSTRUCTED, REAL
 
 if TYPE_CHECKING:
+    from fastapi import FastAPI
     from fastapi.testclient import TestClient
 
 RUN = "q100-w64-r2048-bw128-dt300-1"
@@ -102,15 +104,11 @@ def test_nothing_usable_and_no_file_are_422(api_client: TestClient) -> None:
     assert response.status_code == 422
 
 
-def test_file_over_the_limit_is_a_413_naming_the_field(db_url: str) -> None:
+def test_file_over_the_limit_is_a_413_naming_the_field(app_with: Callable[..., FastAPI]) -> None:
     from fastapi.testclient import TestClient
 
-    from app.settings import Settings
-    from app.web.app import create_app
-
     # An app whose request-body limit lets the upload reach the endpoint's per-file check.
-    app = create_app(Settings(database_url=db_url, max_request_bytes=MAX_FILE_BYTES * 3))
-    with TestClient(app) as client:
+    with TestClient(app_with(max_request_bytes=MAX_FILE_BYTES * 3)) as client:
         big = b"x" * (MAX_FILE_BYTES + 1)
         response = client.post(
             "/api/imports", files={"info_migrate": ("huge.txt", big, "text/plain")}
@@ -119,4 +117,3 @@ def test_file_over_the_limit_is_a_413_naming_the_field(db_url: str) -> None:
         (item,) = response.json()["detail"]
         assert item["loc"] == ["body", "info_migrate"] and "20 MiB" in item["msg"]
         assert client.get("/api/runs").json()["total"] == 0
-    app.state.engine.dispose()

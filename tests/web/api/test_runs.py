@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import time
+from collections.abc import Callable
 
 import httpx
 from fastapi import FastAPI
@@ -12,7 +13,6 @@ from fastapi.testclient import TestClient
 
 from app.engine.trace import Trace
 from app.settings import Settings
-from app.web.app import create_app
 from app.web.urls import Urls
 from app.web.workers import get_pool
 
@@ -156,9 +156,10 @@ def test_invalid_scenario_is_422_with_field_path_and_stores_nothing(api_client: 
     assert api_client.get("/api/runs").json()["total"] == 0
 
 
-def test_step_limit_ends_the_run_as_cancelled_with_the_reason(db_url: str) -> None:
-    app = create_app(Settings(database_url=db_url, max_steps_per_run=20))
-    with TestClient(app) as client:
+def test_step_limit_ends_the_run_as_cancelled_with_the_reason(
+    app_with: Callable[..., FastAPI],
+) -> None:
+    with TestClient(app_with(max_steps_per_run=20)) as client:
         response = client.post("/api/runs", json={"example": FAST_EXAMPLE})
         assert response.status_code == 201
         body = response.json()
@@ -168,7 +169,6 @@ def test_step_limit_ends_the_run_as_cancelled_with_the_reason(db_url: str) -> No
         limits = client.get("/api/limits").json()
         assert limits["store"]["max_steps_per_run"] == 20
         assert limits["scenario"]["devices_per_run"] == 16
-    app.state.engine.dispose()
 
 
 def test_stored_runs_cannot_be_changed_through_the_api(api_app: FastAPI) -> None:
@@ -220,9 +220,9 @@ def test_a_long_run_does_not_block_other_requests(api_app: FastAPI, api_settings
     assert still_running, "the long run finished too fast to show anything; pick a slower example"
 
 
-def test_queued_engine_runs_do_not_hold_up_reads(db_url: str) -> None:
-    settings = Settings(database_url=db_url, max_concurrent_runs=1)
-    app = create_app(settings)
+def test_queued_engine_runs_do_not_hold_up_reads(app_with: Callable[..., FastAPI]) -> None:
+    app = app_with(max_concurrent_runs=1)
+    settings: Settings = app.state.settings
 
     async def scenario() -> tuple[bool, list[int], int]:
         transport = httpx.ASGITransport(app=app)
@@ -243,6 +243,5 @@ def test_queued_engine_runs_do_not_hold_up_reads(db_url: str) -> None:
     # Own thread, own event loop (see test_a_long_run_does_not_block_other_requests).
     with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
         pending, statuses, listed = pool.submit(asyncio.run, scenario()).result()
-    app.state.engine.dispose()
     assert listed == 200 and pending, "a read waited for queued engine runs"
     assert statuses == [201, 201]
