@@ -11,16 +11,21 @@ from playwright.sync_api import Page, expect
 from tests.browser.helpers import make_run, ready, step_in_url, wait_step
 
 
-def test_a_follower_follows_detaches_and_rejoins(page: Page, shot: Any) -> None:
-    run = make_run(page)
-    last = run["step_count"] - 1
-    presenter = page
+def start_presenting(presenter: Page) -> tuple[dict[str, Any], str]:
+    """A new run opened in `presenter` and presented to a class: the run and the class's link."""
+    run = make_run(presenter)
     presenter.goto(run["urls"]["page"])
     ready(presenter, charts=4)
     presenter.get_by_role("button", name="Present to a class").click()
     link = presenter.get_by_label("Link for the class", exact=True)
     expect(link).to_have_value(re.compile(r"/present/[\w-]{22}$"))
-    follow_url = link.input_value()
+    return run, link.input_value()
+
+
+def test_a_follower_follows_detaches_and_rejoins(page: Page, shot: Any) -> None:
+    presenter = page
+    run, follow_url = start_presenting(presenter)
+    last = run["step_count"] - 1
     assert re.search(r"[?&]present=[\w-]{22}", presenter.url)
 
     follower = presenter.context.new_page()
@@ -84,14 +89,8 @@ window.EventSource = class extends Original {
 
 def test_the_presenter_stops_and_every_follower_sees_it_ended(page: Page) -> None:
     page.context.add_init_script(RECORD_SSE)
-    run = make_run(page)
     presenter = page
-    presenter.goto(run["urls"]["page"])
-    ready(presenter, charts=4)
-    presenter.get_by_role("button", name="Present to a class").click()
-    link = presenter.get_by_label("Link for the class", exact=True)
-    expect(link).to_have_value(re.compile(r"/present/[\w-]{22}$"))
-    follow_url = link.input_value()
+    run, follow_url = start_presenting(presenter)
     session_id = follow_url.rsplit("/", 1)[1]
 
     followers = [presenter.context.new_page() for _ in range(2)]
