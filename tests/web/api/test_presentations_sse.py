@@ -5,6 +5,7 @@ presenter moves through one, the class listens on the other."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import httpx
 import pytest
@@ -46,14 +47,19 @@ def events(response: httpx.Response) -> Iterator[dict[str, str]]:
             fields[name] = value.removeprefix(" ")
 
 
+def present(teacher: httpx.Client, step: int) -> dict[str, Any]:
+    """A new run, presented from `step`: the presentation as created (key, URLs)."""
+    run = teacher.post("/api/runs", json={"example": EXAMPLE})
+    assert run.status_code == 201, run.text
+    created = teacher.post(f"/api/runs/{run.json()['id']}/presentations", json={"step": step})
+    assert created.status_code == 201, created.text
+    return dict(created.json())
+
+
 def test_followers_on_another_worker_see_the_presenter_move(two_servers: tuple[str, str]) -> None:
     presenter_server, class_server = two_servers
     with httpx.Client(base_url=presenter_server, timeout=READ_TIMEOUT) as teacher:
-        run = teacher.post("/api/runs", json={"example": EXAMPLE})
-        assert run.status_code == 201, run.text
-        created = teacher.post(
-            f"/api/runs/{run.json()['id']}/presentations", json={"step": 2}
-        ).json()
+        created = present(teacher, step=2)
         key = {PRESENTER_KEY_HEADER: created["presenter_key"]}
         stream_url = class_server + created["events_url"]
 
@@ -97,11 +103,7 @@ def test_followers_on_another_worker_see_the_presenter_move(two_servers: tuple[s
 def test_followers_get_ended_when_the_presenter_stops(two_servers: tuple[str, str]) -> None:
     presenter_server, class_server = two_servers
     with httpx.Client(base_url=presenter_server, timeout=READ_TIMEOUT) as teacher:
-        run = teacher.post("/api/runs", json={"example": EXAMPLE})
-        assert run.status_code == 201, run.text
-        created = teacher.post(
-            f"/api/runs/{run.json()['id']}/presentations", json={"step": 3}
-        ).json()
+        created = present(teacher, step=3)
         stream_url = class_server + created["events_url"]
         session_url = f"/api/presentations/{created['session_id']}"
         with httpx.Client(timeout=READ_TIMEOUT) as student:
