@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import shutil
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
@@ -37,6 +38,19 @@ def _fresh_postgres_database(admin_url: str) -> Iterator[str]:
             connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
     finally:
         admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def chromium_path() -> str:
+    """Debian's chromium for the browser tests: a failure in CI when it is missing (browser
+    tests never silently vanish there), a skip locally."""
+    path = shutil.which("chromium")
+    if path is None:
+        message = "Debian's chromium is not installed (apt-get install chromium; `make system-deps` does it)"
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"CI must run the browser tests: {message}")
+        pytest.skip(message)
+    return path
 
 
 DATABASES = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]

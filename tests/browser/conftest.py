@@ -1,10 +1,9 @@
 """Browser tests: Debian's Chromium (no browser download) against a REAL uvicorn subprocess on a
-free port with a temporary SQLite database. In CI a missing chromium fails; locally it skips."""
+free port with a temporary SQLite database. In CI a missing chromium fails; locally it skips
+(the `chromium_path` fixture of tests/conftest.py)."""
 
 from __future__ import annotations
 
-import os
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -31,17 +30,6 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if Path(str(item.fspath)).parent == Path(__file__).parent:
             item.add_marker(pytest.mark.browser)
-
-
-@pytest.fixture(scope="session")
-def chromium_path() -> str:
-    path = shutil.which("chromium")
-    if path is None:
-        message = "Debian's chromium is not installed (apt-get install chromium; `make system-deps` does it)"
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"CI must run the browser tests: {message}")
-        pytest.skip(message)
-    return path
 
 
 @pytest.fixture(scope="session")
