@@ -107,7 +107,9 @@ def test_zoom_survives_stepping(page: Page) -> None:
     )
     page.keyboard.press("ArrowRight")
     wait_step(page, 1)
-    page.wait_for_timeout(400)
+    # The step is drawn (the stepper marks it once every chart's cursor has moved): a reset of
+    # the zoom by the step update would have happened by now.
+    page.wait_for_function("performance.getEntriesByName('migscope:shown:1').length > 0")
     assert page.evaluate("document.getElementById('chart-ram').layout.xaxis.range") == [0.5, 1.5]
 
 

@@ -76,7 +76,9 @@ def test_pages_work_under_the_csp(chromium_path: str, server: str) -> None:
                         assert page.evaluate("typeof htmx") == "object", (
                             f"htmx not loaded on {path}"
                         )
-                    page.wait_for_timeout(300)
+                    # What the page's scripts fetch after `load` (series, panels) has been
+                    # answered, so a violation it causes is reported before the next page.
+                    page.wait_for_load_state("networkidle")
                     if problems:
                         break
             finally:
