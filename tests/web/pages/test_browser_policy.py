@@ -9,12 +9,19 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[3]
 TARGET = "tests/browser/test_dashboard.py::test_runs_and_about_pages"
+# Plugins the target does not use: loading schemathesis and Hypothesis alone takes seconds.
+UNUSED_PLUGINS = [
+    *("-p", "no:schemathesis"),
+    *("-p", "no:hypothesispytest"),
+    *("-p", "no:xdist"),
+    *("-p", "no:anyio"),
+]
 
 
 def _run_without_chromium(ci: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "PATH": "/nonexistent", "CI": ci}
     return subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", TARGET],
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *UNUSED_PLUGINS, TARGET],
         check=False,
         cwd=ROOT,
         env=env,
