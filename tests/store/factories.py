@@ -99,29 +99,24 @@ def make_events(n_steps: int, devices: tuple[str, ...]) -> list[Event]:
             )
         )
     half = max(n_steps // 2, 0)
+    # Each device sends INIT_DATA_SENT, then the destination's ack arrives, halfway through.
+    per_device = (
+        (10.0, "init_data_sent", "INIT_DATA_SENT", "vfio_save_iterate"),
+        (20.0, "ack_received", "ack", "loadvm_process_command"),
+    )
     for name in devices:
-        events.append(
-            Event(
-                t_ms=half * 100.0 + 10,
-                step=half,
-                kind="init_data_sent",
-                side="source",
-                device=name,
-                detail=f"{name}: INIT_DATA_SENT",
-                qemu_function="vfio_save_iterate",
+        for offset_ms, kind, what, function in per_device:
+            events.append(
+                Event(
+                    t_ms=half * 100.0 + offset_ms,
+                    step=half,
+                    kind=kind,
+                    side="source",
+                    device=name,
+                    detail=f"{name}: {what}",
+                    qemu_function=function,
+                )
             )
-        )
-        events.append(
-            Event(
-                t_ms=half * 100.0 + 20,
-                step=half,
-                kind="ack_received",
-                side="source",
-                device=name,
-                detail=f"{name}: ack",
-                qemu_function="loadvm_process_command",
-            )
-        )
     last = n_steps - 1
     events.append(
         Event(t_ms=last * 100.0 + 5, step=last, kind="vm_stop", side="source", detail="vm stopped")
