@@ -27,6 +27,7 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING
 
+from .branch import next_time_keyed_ms
 from .clock import EPS_MS, before, reached
 from .explain import GateInputs, gate_texts, stall_text
 from .ram import NORMAL_PAGE_WIRE_BYTES, PAGE_BYTES, ZERO_PAGE_WIRE_BYTES
@@ -48,8 +49,9 @@ def _horizon(sim: Simulation) -> float:
     moments = [sim.scenario.max_time_ms]
     if sim.dst.error is not None:
         moments.append(sim.dst.error[0])
-    if sim.actions:
-        moments.append(sim.actions[0].at_ms)
+    action_ms = next_time_keyed_ms(sim.actions)
+    if action_ms is not None:
+        moments.append(action_ms)
     for arrival in [sim.rp.ack_arrival_ms] + [d.ack_arrival_ms for d in sim.devs]:
         if arrival is not None and arrival > t:
             moments.append(arrival)

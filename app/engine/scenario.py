@@ -249,10 +249,18 @@ class Caps(_Strict):
 
 
 class Action(_Strict):
-    """Something the user does during the migration, as over QMP (a branch point: the same
-    scenario with an added action replays identically up to `at_ms`)."""
+    """Something the user does during the migration, as over QMP: at a time (`at_ms`, at the
+    first pass whose start has reached it) or after a step (`after_step`, at the first pass
+    after that step: a what-if branch, which replays its parent identically up to the step).
+    Exactly one of the two is given; the rule is app/engine/branch.py's."""
 
-    at_ms: float = Field(ge=0, le=LIMITS["max_time_ms"])
+    at_ms: float | None = Field(default=None, ge=0, le=LIMITS["max_time_ms"])
+    after_step: int | None = Field(
+        default=None,
+        ge=0,
+        le=10_000_000,
+        description="apply at the first pass after this step (its index in the trace)",
+    )
     kind: Literal["set_parameters", "pause_guest", "cancel"] = Field(
         description="set_parameters: migrate-set-parameters; pause_guest: QMP stop; cancel: migrate_cancel"
     )
@@ -264,6 +272,8 @@ class Action(_Strict):
 
     @model_validator(mode="after")
     def _fields_match_kind(self) -> Action:
+        if (self.at_ms is None) == (self.after_step is None):
+            raise ValueError("give exactly one of at_ms and after_step")
         given = [
             k
             for k in (
@@ -421,7 +431,8 @@ class Scenario(_Strict):
     actions: list[Action] = Field(
         default_factory=list,
         max_length=LIMITS["actions_per_run"],
-        description="user actions during the migration, applied at the first pass at or after at_ms",
+        description="user actions during the migration, applied at the first pass at or after at_ms, "
+        "or after step after_step",
     )
 
     @field_validator("devices")

@@ -23,6 +23,7 @@ from collections.abc import Generator, Iterator
 from typing import Any
 
 from .. import __version__
+from .branch import next_time_keyed_ms, take_due
 from .clock import EPS_MS, before, reached
 from .collapse import collapse_passes
 from .destination import DestinationLoader
@@ -167,7 +168,11 @@ class Simulation:
         self.rp = ReturnPath(self.log, "return-path" in self.src_caps, scenario.link.latency_ms)
         self.dst = DestinationLoader(self, self.dst_ack)
         self.switchover = Switchover(self)
-        self.actions = sorted(scenario.actions, key=lambda a: a.at_ms)
+        # Pending user actions in the scenario's order (branch.take_due picks the due ones).
+        self.actions = list(scenario.actions)
+        # When each action applied, in the scenario's order (the summary's actions_at_ms).
+        self.actions_at_ms: list[float | None] = [None] * len(scenario.actions)
+        self._action_index = {id(a): i for i, a in enumerate(scenario.actions)}
         self.result: dict[str, Any] = {}
         self._gen = self._run()
         self.done = False
@@ -295,10 +300,13 @@ class Simulation:
 
     def apply_actions(self) -> str | None:
         """Apply user actions due by now; return a cancel reason if the user cancelled."""
-        while self.actions and reached(self.t, self.actions[0].at_ms):
-            action = self.actions.pop(0)
+        if not self.actions:
+            return None
+        for action in take_due(self.actions, self.step_count, self.t):
+            self.actions_at_ms[self._action_index[id(action)]] = self.t
             if action.kind == "cancel":
-                return f"migrate_cancel issued by the user at {action.at_ms:.0f} ms"
+                when = self.t if action.at_ms is None else action.at_ms
+                return f"migrate_cancel issued by the user at {when:.0f} ms"
             if action.kind == "pause_guest":
                 self.pause_guest()
                 continue
@@ -327,7 +335,7 @@ class Simulation:
                 **{
                     k: v
                     for k, v in action.model_dump().items()
-                    if v is not None and k not in ("at_ms", "kind")
+                    if v is not None and k not in ("at_ms", "after_step", "kind")
                 },
             )
         return None
@@ -1012,8 +1020,9 @@ class Simulation:
         for dev in self.devs:
             if dev.reinit_queue:
                 candidates.append(dev.reinit_queue[0][0])
-        if self.actions:
-            candidates.append(self.actions[0].at_ms)
+        wake = next_time_keyed_ms(self.actions)
+        if wake is not None:
+            candidates.append(wake)
         self.t = max(self.t, min(candidates))
         if self.window.can_close(self.t):
             self.close_window()

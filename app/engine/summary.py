@@ -54,4 +54,5 @@ def build_summary(sim: Simulation) -> Summary:
             )
             for dev in sim.devs
         ],
+        actions_at_ms=[_r(t) for t in sim.actions_at_ms],
     )

@@ -250,6 +250,11 @@ class Summary(BaseModel):
     switchover_started_at_ms: float | None = Field(description="VM stop: start of downtime")
     passes: int | None
     devices: list[DeviceSummary] = Field(default_factory=list)
+    actions_at_ms: list[float | None] = Field(
+        default_factory=list,
+        description="when each of the scenario's actions applied (its order; ms since `migrate`, "
+        "None if the run ended first): where a step-keyed action (after_step) took effect",
+    )
 
 
 class Trace(BaseModel):

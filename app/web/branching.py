@@ -1,8 +1,9 @@
-"""What-if branches, the rules the API and the pages share: labels and titles of a branch,
-the parameters in force at a time, where two runs part.
+"""What-if branches, the web's wording: labels and titles of a branch, where two runs part on
+the comparison's charts, the parameters in force for the pages.
 
-A branch is its parent's scenario plus one user action (see app/web/api/branch.py, which
-creates them); nothing here touches the database.
+A branch is its parent's scenario plus one user action keyed by step (`after_step`; see
+app/web/api/branch.py, which creates them). The rules (when an action applies, what is in
+force after a step) are the engine's, app/engine/branch.py; nothing here touches the database.
 """
 
 from __future__ import annotations
@@ -11,15 +12,10 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from app.engine.branch import params_after_step
 from app.engine.scenario import LIMITS, Action, Params, Scenario
 from app.engine.units import format_ms, format_rate
 
-# The parameters a set_parameters action may carry, in the engine's own order.
-PARAMETER_FIELDS = (
-    "downtime_limit_ms",
-    "max_bandwidth_bytes_per_s",
-    "avail_switchover_bandwidth_bytes_per_s",
-)
 # Phases of a pre-copy pass: user actions are applied only at the start of one (the engine's
 # main loop calls apply_actions before each iteration_pass, never during the switchover).
 PRECOPY_PHASES = ("setup", "iterate")
@@ -64,27 +60,24 @@ def branch_description(
     return f"{base}\n\n{note}" if base else note
 
 
-def params_at(scenario_document: dict[str, Any], at_ms: float | None) -> dict[str, Any]:
-    """The parameters in force when an action at `at_ms` applies: the scenario's, changed by
-    its own earlier set_parameters actions (an equal at_ms applies before the new one)."""
+def params_at(
+    scenario_document: dict[str, Any], at_ms: float | None, step: int | None = None
+) -> dict[str, Any]:
+    """The parameters in force for the pass after step `step` (which ended at `at_ms`): the
+    engine's rule (app.engine.branch.params_after_step), here only for the pages."""
     try:
         scenario = Scenario.model_validate(scenario_document)
     except ValidationError:
         return {"params": Params().model_dump(mode="json"), "paused": False, "actions": []}
-    current = scenario.params.model_dump(mode="json")
-    paused = False
-    for action in sorted(scenario.actions, key=lambda a: a.at_ms):
-        if at_ms is None or action.at_ms > at_ms:
-            break
-        paused = paused or action.kind == "pause_guest"
-        for key in PARAMETER_FIELDS:
-            if getattr(action, key) is not None:
-                current[key] = getattr(action, key)
+    if at_ms is None:
+        state = params_after_step(scenario, -1, -1.0)
+    else:
+        state = params_after_step(scenario, -1 if step is None else step, at_ms)
     return {
-        "params": current,
-        "paused": paused,
-        "base": scenario.params.model_dump(mode="json"),
-        "actions": [a.model_dump(mode="json") for a in scenario.actions],
+        "params": state.params,
+        "paused": state.paused,
+        "base": state.base,
+        "actions": [a.model_dump(mode="json", exclude_none=True) for a in scenario.actions],
     }
 
 
@@ -94,16 +87,23 @@ def branch_points(a: dict[str, Any], b: dict[str, Any]) -> list[dict[str, Any]]:
     `run` says which side ("a" or "b") has the action, i.e. is the branch."""
     actions_a = [x for x in (a.get("scenario") or {}).get("actions", []) if isinstance(x, dict)]
     actions_b = [x for x in (b.get("scenario") or {}).get("actions", []) if isinstance(x, dict)]
-    extra = [("b", x) for x in actions_b if x not in actions_a] + [
-        ("a", x) for x in actions_a if x not in actions_b
+    extra = [("b", b, i, x) for i, x in enumerate(actions_b) if x not in actions_a] + [
+        ("a", a, i, x) for i, x in enumerate(actions_a) if x not in actions_b
     ]
     points = []
-    for side, action in extra:
+    for side, run, index, action in extra:
         try:
             parsed = Action.model_validate(action).model_dump(mode="json")
         except ValidationError:
             continue
-        points.append({"at_ms": parsed["at_ms"], "label": action_label(parsed), "run": side})
+        at_ms = parsed["at_ms"]
+        if at_ms is None:
+            # A step-keyed action: the engine's summary says when it applied.
+            applied = (run.get("summary") or {}).get("actions_at_ms") or []
+            at_ms = applied[index] if index < len(applied) else None
+        if at_ms is None:
+            continue  # never applied (the run ended first): no point to mark
+        points.append({"at_ms": at_ms, "label": action_label(parsed), "run": side})
     return sorted(points, key=lambda p: p["at_ms"])
 
 

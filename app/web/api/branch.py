@@ -1,16 +1,16 @@
 """POST /api/runs/{id}/branch: "What if the operator had done X at step N?"
 
-The stored run's scenario (as given) gets one more user action, at the end time of step N,
-and runs again. The engine is deterministic and applies an action at the first pass at or
-after its `at_ms`, so the branch replays the original exactly up to step N and differs only
-from there on: a branch, not a new story (style guide section 3, "Branch, do not delete the
-future"). The parent is recorded in the branch's title and description (no schema change).
+The stored run's scenario (as given) gets one more user action keyed by step
+(`after_step: N`) and runs again. The engine is deterministic and applies such an action at
+the first pass after step N (app/engine/branch.py), so the branch replays the original
+exactly up to step N and differs only from there on: a branch, not a new story (style guide
+section 3, "Branch, do not delete the future"). No replay of the parent is needed to place
+it. The parent is recorded in the branch's title and description (no schema change).
 """
 
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import APIRouter, Body, HTTPException, Response
@@ -19,7 +19,6 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 from sqlmodel import Session
 
 from app.engine.scenario import Action, Scenario
-from app.engine.simulation import Simulation
 from app.store.models import Run
 from app.store.runs import last_step_in_phases, load_step
 
@@ -27,7 +26,7 @@ from .. import urls as paths
 from ..branching import PRECOPY_PHASES, action_label, branch_description, branch_title
 from ..budgets import Budget
 from ..deps import RunDep, SessionDep, SettingsDep, UrlsDep
-from ..jobs import Storage, StoredRun, simulate_and_store_job
+from ..jobs import simulate_and_store_job
 from ..runner import storage
 from ..validation import validation_items
 from ..workers import get_pool
@@ -43,9 +42,9 @@ class _ActionChecks(BaseModel):
     @model_validator(mode="after")
     def _engine_rules(self) -> _ActionChecks:
         # The engine's own rule about which fields go with which kind (Action._fields_match_kind);
-        # at_ms is only a stand-in here, the endpoint sets the real one.
+        # after_step is only a stand-in here, the endpoint sets the real one.
         try:
-            Action.model_validate({"at_ms": 0.0, **self.model_dump(exclude_none=True)})
+            Action.model_validate({"after_step": 0, **self.model_dump(exclude_none=True)})
         except ValidationError as error:
             first = error.errors()[0]
             cause = first.get("ctx", {}).get("error")
@@ -53,7 +52,8 @@ class _ActionChecks(BaseModel):
         return self
 
 
-# Every field of the engine's Action but at_ms (taken from the step), with the same types and
+# Every field of the engine's Action but at_ms and after_step (the step is the request's
+# at_step), with the same types and
 # limits: a new Action field shows up here without a second definition to keep in step.
 if TYPE_CHECKING:
     BranchAction = _ActionChecks  # what type checkers see; pydantic builds the real model below
@@ -65,7 +65,7 @@ else:
         **{
             name: (info.annotation, info)
             for name, info in Action.model_fields.items()
-            if name != "at_ms"
+            if name not in ("at_ms", "after_step")
         },
     )
 
@@ -76,10 +76,10 @@ class BranchRequest(BaseModel):
     at_step: int = Field(
         ge=0,
         le=10_000_000,
-        description="the step after which the action applies (its end_ms is at_ms)",
+        description="the step after which the action applies (the action's after_step)",
     )
     action: BranchAction = Field(
-        description="kind and parameters, as in a scenario's `actions` (without at_ms)"
+        description="kind and parameters, as in a scenario's `actions` (without at_ms or after_step)"
     )
 
 
@@ -87,15 +87,14 @@ class BranchParent(BaseModel):
     id: str = Field(description="the run this branch was made from")
     step: int = Field(description="the step of the parent after which the action applies")
     at_ms: float = Field(
-        description="the end of that step as stored (0.001 ms), ms since `migrate`"
+        description="the end of that step as stored (0.001 ms), ms since `migrate` (for the title)"
     )
 
 
 class BranchCreated(RunCreated):
     parent: BranchParent
     action: dict[str, Any] = Field(
-        description="the action as appended to the scenario's `actions`; at_ms is the engine's exact "
-        "(unrounded) end of the step"
+        description="the action as appended to the scenario's `actions`: after_step is the step"
     )
     compare: str = Field(description="comparison page: the parent as a, the branch as b")
     compare_api: str = Field(description="GET /api/compare of the same pair")
@@ -130,26 +129,11 @@ def last_branchable_step(session: Session, run_id: str) -> int:
     return -1 if last_pass is None else last_pass - 1
 
 
-@dataclass(frozen=True)
-class ParentRun:
-    """What a branch takes from its parent run (sent to a worker process, so plain data)."""
-
-    id: str
-    title: str
-    description: str
-    scenario: dict[str, Any]
-
-    @classmethod
-    def of(cls, run: Run) -> ParentRun:
-        return cls(run.id, run.title, run.description or "", run.scenario)
-
-
-def branch_scenario(
-    run: Run | ParentRun, step_index: int, at_ms: float, action: dict[str, Any]
-) -> Scenario:
-    """The parent's scenario as given, plus the action at `at_ms` (earlier actions kept)."""
+def branch_scenario(run: Run, step_index: int, at_ms: float, action: dict[str, Any]) -> Scenario:
+    """The parent's scenario as given, plus the action after step `step_index` (earlier
+    actions kept); `at_ms`, the step's stored end, only words the title and description."""
     document = copy.deepcopy(run.scenario)
-    appended = {"at_ms": at_ms, **action}
+    appended = {"after_step": step_index, **action}
     actions = [*document.get("actions", []), appended]
     try:
         label = action_label(Action.model_validate(appended).model_dump(mode="json"))
@@ -164,38 +148,6 @@ def branch_scenario(
         return Scenario.model_validate(document)
     except ValidationError as error:
         raise _action_error(error, len(actions) - 1) from None
-
-
-def exact_end_ms(scenario: Scenario, n: int, max_steps: int) -> float | None:
-    """The engine's own, unrounded end time of step n (None if the replay never reaches it).
-
-    Stored steps round times to 0.001 ms, and the engine applies an action at the first pass
-    whose start is >= at_ms (and wakes an idle pass at at_ms): only the exact float makes the
-    action apply right after step n and leaves steps 0..n untouched. The engine is
-    deterministic, so replaying the parent's scenario up to step n gives that float.
-    """
-    simulation = Simulation(scenario, max_steps=max_steps)
-    while (step := simulation.step()) is not None:
-        if step.index == n:
-            return float(simulation.t)
-    return None
-
-
-def branch_job(
-    storage: Storage,
-    parent: ParentRun,
-    parent_scenario: Scenario,
-    step_index: int,
-    step_end_ms: float,
-    action: dict[str, Any],
-    budget: Budget,
-) -> tuple[StoredRun, Scenario]:
-    """A worker-process job (app.web.workers): replay the parent to step n for its exact end
-    time, run the branch within the run budget, store it."""
-    at_ms = exact_end_ms(parent_scenario, step_index, budget.max_steps)
-    scenario = branch_scenario(parent, step_index, step_end_ms if at_ms is None else at_ms, action)
-    [stored] = simulate_and_store_job(storage, [scenario], budget)
-    return stored, scenario
 
 
 @router.post(paths.API_RUN_BRANCH_PATH, status_code=201, response_model=BranchCreated)
@@ -247,20 +199,12 @@ async def create_branch(
             ]
         )
     action = body.action.model_dump(exclude_none=True)
-    # Refuse a bad action before any engine time is spent (the stored time is within 0.0005 ms
-    # of the exact one, which changes no validation rule).
-    branch_scenario(run, step.index, step.end_ms, action)
-    parent = Scenario.model_validate(run.scenario)
-    # Replaying the parent and running the branch happen in a worker process; a branch is as
-    # visible as its parent.
-    stored, scenario = await get_pool(settings).run(
-        branch_job,
+    scenario = branch_scenario(run, step.index, step.end_ms, action)
+    # The branch runs in a worker process like any run; it is as visible as its parent.
+    [stored] = await get_pool(settings).run(
+        simulate_and_store_job,
         storage(settings, run.visibility),
-        ParentRun.of(run),
-        parent,
-        step.index,
-        step.end_ms,
-        action,
+        [scenario],
         Budget.from_settings(settings),
     )
     branch_id = stored.id

@@ -322,7 +322,7 @@ def branch_now(run: Run, step: Step | None) -> dict[str, Any] | None:
     if run.source == "import":
         return None
     at_ms = step.end_ms if step is not None else 0.0
-    state = params_at(run.scenario, at_ms)
+    state = params_at(run.scenario, at_ms, step.index if step is not None else None)
     params = state["params"]
     summary = run.summary or {}
     until = summary.get("switchover_started_at_ms") or summary.get("total_time_ms")
