@@ -31,6 +31,7 @@ from .branch import next_time_keyed_ms
 from .clock import EPS_MS, before, reached
 from .explain import GateInputs, gate_texts, stall_text
 from .ram import NORMAL_PAGE_WIRE_BYTES, PAGE_BYTES, ZERO_PAGE_WIRE_BYTES
+from .source import BUFFER_DELAY_MS
 from .stream import MARKER_BYTES, Record, Wire
 from .trace import Decision, Gate, Phase, Step, trusted
 
@@ -493,20 +494,36 @@ def budget_bound_passes(sim: Simulation) -> Step | None:
     # pending at its gates, bytes it wrote, when they are loaded, and its sleep.
     last: tuple[float, int, int | None, float, bool, int, int, float, float] | None = None
     t = start
+    # Loop constants. No device changes state, no action applies and no ack arrives before
+    # the horizon: the devices in pre-copy, the guest's running state and can_switchover stay
+    # those of the first pass, and no re-initialisation is due (the horizon is before it),
+    # so Simulation.advance_dirtying reduces to the RAM's and each device data's advance.
+    running = src.vm_running
+    dirtying = [(d.data, d.src.in_precopy and running) for d in sim.devs]
+    pools = ram.pools
+    exact_trigger_le = profile.exact_trigger_le
+    # QEMU's cached device estimates change only when the exact query refreshes them.
+    device_estimate = sum(d.init_est + d.dirty_est for d in precopy_all)
+    horizon_eps = horizon - EPS_MS  # clock.reached(x, horizon) is x >= horizon_eps
     while passes < step_room:
-        wake = window.end_ms()
-        if not before(wake, horizon) or not before(t, wake) or reached(t, horizon):
+        wake = window.t0 + BUFFER_DELAY_MS  # RateWindow.end_ms
+        # not before(wake, horizon) or not before(t, wake) or reached(t, horizon)
+        if wake >= horizon_eps or t >= wake - EPS_MS or t >= horizon_eps:
             break
         # The top of the pass: the same advance the pass makes first (harmless if the pass
         # then turns out different: iteration_pass makes it again with nothing left to do).
-        # No device changes state and no ack arrives before the horizon: the devices in
-        # pre-copy and can_switchover stay those of the first pass.
-        sim.advance_dirtying(t)
-        total = ram.remaining_pages
-        estimate = total * PAGE_BYTES + sum(d.precopy_estimate() for d in precopy_all)
+        ram.advance(t, running)
+        for data, dirty in dirtying:
+            data.advance(t, dirty)
+        total = ram.bitmap_zero + ram.bitmap_cold
+        for pool in pools:
+            total += pool.bitmap
+        estimate = total * PAGE_BYTES + device_estimate
         thr = window.threshold_bytes
-        trigger = estimate <= thr if profile.exact_trigger_le else estimate < thr
-        if window.exceeded(src.transferred) or (shape is not None and shape[0] != trigger):
+        trigger = estimate <= thr if exact_trigger_le else estimate < thr
+        if (budget_used := src.transferred - window.rate_start_bytes) > budget or (
+            shape is not None and shape[0] != trigger
+        ):
             break
         snapshot: _Snapshot | None = None
         exact: int | None = None
@@ -515,7 +532,7 @@ def budget_bound_passes(sim: Simulation) -> Step | None:
         t_gate = t
         if trigger:
             t_gate = t + sync_ms
-            if not before(t_gate, wake):
+            if t_gate >= wake - EPS_MS:  # not clock.before(t_gate, wake)
                 break
             snapshot = _Snapshot(sim)
             # Simulation.exact_query, without its event (kept for the end).
@@ -530,10 +547,10 @@ def budget_bound_passes(sim: Simulation) -> Step | None:
                     dev.refresh_estimates()
                     if profile.vfio_exact_double_count:
                         exact += dev.init_est + dev.dirty_est
+            device_estimate = sum(d.init_est + d.dirty_est for d in precopy_all)
             ram_ok = exact <= thr if profile.complete_le else (exact == 0 or exact < thr)
         code = "wait_for_ack" if ram_ok and not can else "keep_iterating"
-        left = window.budget_left(src.transferred)
-        assert left is not None
+        left = budget - budget_used  # RateWindow.budget_left
         if (ram_ok and can) or (shape is not None and shape[1] != code) or not total:
             if snapshot is not None:
                 snapshot.restore(sim)
