@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING
 from .branch import next_time_keyed_ms
 from .clock import EPS_MS, before, reached
 from .explain import GateInputs, gate_texts, stall_text
-from .ram import NORMAL_PAGE_WIRE_BYTES, PAGE_BYTES, ZERO_PAGE_WIRE_BYTES
+from .ram import NORMAL_PAGE_WIRE_BYTES, PAGE_BYTES
 from .source import BUFFER_DELAY_MS
 from .stream import MARKER_BYTES, Record, Wire
 from .trace import Decision, Gate, Phase, Step, trusted
@@ -457,7 +457,7 @@ def budget_bound_passes(sim: Simulation) -> Step | None:
     estimate above the threshold, no exact query), or later rounds whose every pass takes
     the exact query and still finds a gate closed. Each pass runs on the counters with the
     pass's own arithmetic (advance_dirtying, the exact query's sync_counters and device
-    queries, RamModel.pages_over and take, Stream.flow into channels idle again by the next
+    queries, RamModel.pages_over_wire and take, Stream.flow into channels idle again by the next
     window, RateWindow.close); their bytes go into one settled record, the last pass writes
     its own. A pass found different after its exact query is rolled back (_Snapshot)."""
     src = sim.src
@@ -514,7 +514,11 @@ def budget_bound_passes(sim: Simulation) -> Step | None:
         # then turns out different: iteration_pass makes it again with nothing left to do).
         ram.advance(t, running)
         for data, dirty in dirtying:
-            data.advance(t, dirty)
+            # DeviceData.advance; without dirtying it only moves last_ms (max, inlined).
+            if dirty and data.dirty_rate_bytes_per_ms > 0:
+                data.advance(t, dirty)
+            elif t > data.last_ms:
+                data.last_ms = t
         total = ram.bitmap_zero + ram.bitmap_cold
         for pool in pools:
             total += pool.bitmap
@@ -555,11 +559,8 @@ def budget_bound_passes(sim: Simulation) -> Step | None:
             if snapshot is not None:
                 snapshot.restore(sim)
             break
-        pages = ram.pages_over(left, total)
-        nbytes = ram.wire_bytes(pages, total)
-        # ram_iterate decides on the slice with its estimate of the bytes, as it does.
-        zero = ram.bitmap_zero
-        per_page = (zero * ZERO_PAGE_WIRE_BYTES + (total - zero) * NORMAL_PAGE_WIRE_BYTES) / total
+        # ram_iterate decides on the slice with its estimate of the bytes (per_page), as it does.
+        pages, nbytes, per_page = ram.pages_over_wire(left, total)
         probe = _idle_flow(t_gate, int(pages * per_page), link, buffer, load_rate)[0]
         accept, load_end, tx_end = _idle_flow(t_gate, nbytes, link, buffer, load_rate)
         if (

@@ -178,7 +178,7 @@ class RamModel:
 
     def wire_bytes(self, pages: int, total: int) -> int:
         """Bytes on the wire if `take(pages, total)` ran now: `split`'s zero pages, without
-        building the split (pages_over asks this a few times per pass)."""
+        building the split (pages_over_wire asks this a few times per pass)."""
         zero = self.bitmap_zero
         if pages >= total:
             return zero * ZERO_PAGE_WIRE_BYTES + (total - zero) * NORMAL_PAGE_WIRE_BYTES
@@ -190,19 +190,24 @@ class RamModel:
         zero_taken += min(pages - spread, zero - zero_taken)
         return zero_taken * ZERO_PAGE_WIRE_BYTES + (pages - zero_taken) * NORMAL_PAGE_WIRE_BYTES
 
-    def pages_over(self, limit_bytes: float, total: int) -> int:
+    def pages_over_wire(self, limit_bytes: float, total: int) -> tuple[int, int, float]:
         """The fewest pages whose wire bytes exceed `limit_bytes` (what a budget checked
-        page by page lets through), or `total` if all of them do not."""
-        # wire_bytes_per_page, with `total` already counted.
+        page by page lets through), or `total` if all of them do not; with their wire bytes
+        (`wire_bytes(pages, total)`) and the estimate per page the search starts from."""
         zero = self.bitmap_zero
         per_page = (zero * ZERO_PAGE_WIRE_BYTES + (total - zero) * NORMAL_PAGE_WIRE_BYTES) / total
         pages = min(total, max(1, int(limit_bytes // per_page) + 1))
-        # The proportional split is off from pages x per_page by a few pages at most.
-        while pages < total and self.wire_bytes(pages, total) <= limit_bytes:
+        nbytes = self.wire_bytes(pages, total)
+        while pages < total and nbytes <= limit_bytes:
             pages += 1
-        while pages > 1 and self.wire_bytes(pages - 1, total) > limit_bytes:
+            nbytes = self.wire_bytes(pages, total)
+        while pages > 1:
+            below = self.wire_bytes(pages - 1, total)
+            if below <= limit_bytes:
+                break
             pages -= 1
-        return pages
+            nbytes = below
+        return pages, nbytes, per_page
 
     def take(self, pages: int, total: int | None = None) -> tuple[int, int]:
         """Send `pages` pages from the bitmap, mixed in proportion (QEMU walks RAM in

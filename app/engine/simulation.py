@@ -842,7 +842,7 @@ class Simulation:
                 left = window.budget_left(src.transferred)
                 assert left is not None
                 # Pages are checked one by one: the budget is exceeded by the page that crosses it.
-                pages = ram.pages_over(left, total)
+                pages = ram.pages_over_wire(left, total)[0]
             pages, sliced = self.pages_by_deadline(pages, per_page, deadline)
             zero, normal = ram.take(pages, total)
             nbytes = zero * ZERO_PAGE_WIRE_BYTES + normal * NORMAL_PAGE_WIRE_BYTES
