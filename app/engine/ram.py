@@ -84,11 +84,19 @@ class RamModel:
 
     @property
     def bitmap_ws(self) -> int:
-        return sum(pool.bitmap for pool in self.pools)
+        # A plain loop: one or two pools, read several times per pass (sum() over a
+        # generator costs more than the additions).
+        pages = 0
+        for pool in self.pools:
+            pages += pool.bitmap
+        return pages
 
     @property
     def remaining_pages(self) -> int:
-        return self.bitmap_zero + self.bitmap_cold + self.bitmap_ws
+        pages = self.bitmap_zero + self.bitmap_cold
+        for pool in self.pools:
+            pages += pool.bitmap
+        return pages
 
     @property
     def remaining_bytes(self) -> int:
