@@ -79,13 +79,22 @@ class DeviceData:
     final_extra_bytes: int = 0
     final_extra_load_ms: float = 0.0
 
+    # Plain loops: read for every step and gate (sum() over a generator costs more).
     @property
     def init_bytes(self) -> int:
-        return sum(i.left for i in self.images if i.kind == ImageKind.INITIAL)
+        left = 0
+        for image in self.images:
+            if image.kind == ImageKind.INITIAL:
+                left += image.left
+        return left
 
     @property
     def dirty_bytes(self) -> int:
-        return sum(i.left for i in self.images if i.kind == ImageKind.DIRTY) + int(self.dirty_accum)
+        left = 0
+        for image in self.images:
+            if image.kind == ImageKind.DIRTY:
+                left += image.left
+        return left + int(self.dirty_accum)
 
     def advance(self, now_ms: float, dirtying: bool) -> None:
         # Device dirty data grows while the device runs in pre-copy, up to a cap.

@@ -104,7 +104,10 @@ class RamModel:
 
     @property
     def log_bytes(self) -> int:
-        return sum(int(pool.log) for pool in self.pools) * PAGE_BYTES
+        pages = 0
+        for pool in self.pools:
+            pages += int(pool.log)
+        return pages * PAGE_BYTES
 
     def advance(self, now_ms: float, running: bool) -> None:
         """Let the guest write pages until now_ms (only while its vCPUs run)."""
