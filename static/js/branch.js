@@ -3,8 +3,6 @@
 // 422 next to its field and opens the comparison of the original (A) and the branch (B).
 import { byId } from "./dom.js";
 
-const FIELDS = ["downtime_limit_ms", "max_bandwidth_bytes_per_s", "avail_switchover_bandwidth_bytes_per_s"];
-
 export function setupBranch() {
   const form = byId("branch-form");
   if (!form || form.dataset.ready) return;
@@ -14,6 +12,9 @@ export function setupBranch() {
   const status = byId("branch-status");
   const submit = byId("branch-submit");
   const errors = byId("branch-errors");
+  // The parameters are the panel's inputs (templates/_branch.html, one per parameter of
+  // app.engine.branch.PARAMETER_FIELDS): no second list of names here.
+  const FIELDS = [...params.querySelectorAll('input[name^="action."]')].map((el) => el.name.slice("action.".length));
 
   function showStep(now) {
     form.dataset.step = String(now.step);

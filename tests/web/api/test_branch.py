@@ -3,12 +3,14 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
+from app.engine.branch import PARAMETER_FIELDS
 from app.engine.examples import load_example
 from app.engine.scenario import LIMITS, Scenario
 from app.engine.simulation import simulate, simulate_summary
@@ -390,6 +392,10 @@ def test_run_page_panel_shows_the_parameters_in_force_at_the_step(api_client: Te
     assert f'data-url="{URLS.api_run_branch(parent["id"])}"' in html and 'data-step="5"' in html
     assert 'placeholder="300"' in html  # downtime-limit, ms
     assert 'placeholder="1.0 GiB"' in html  # max-bandwidth of this example
+    # One input per engine parameter: branch.js reads the names from the panel.
+    assert sorted(re.findall(r'name="action\.(\w+_(?:ms|per_s))"', html)) == sorted(
+        PARAMETER_FIELDS
+    )
     # The panel's script is the dashboard's ES module (static/js/branch.js, loaded by main.js).
     assert f'src="{URLS.static("js/main.js")}"' in html
     assert api_client.get(URLS.static("js/branch.js")).status_code == 200
