@@ -163,6 +163,80 @@ class Stream:
             self.capture.append(record)
         return record
 
+    def write_reads(
+        self,
+        now_ms: float,
+        count: int,
+        nbytes: int,
+        kind: str,
+        load_cost_ms: float,
+        device: str,
+        label: str,
+        payload: int,
+        read_ms: float,
+        reads: list[tuple[float, float]],
+    ) -> float:
+        """`count` device reads of the same size, each followed by its record: read() takes
+        `read_ms`, then `write` as above (the next read starts when the write returns). The
+        same operations in the same order as `count` calls of `write` (byte-identical
+        records), on locals: the stop-copy reads of a big image (switchover.py). Appends each
+        read's (start, end) to `reads`; returns the writer's clock after the last write."""
+        records = self.records
+        cum_ends = self.cum_ends
+        load_ends = self.load_ends
+        link = self.link
+        lane = self.lane
+        per_ms = link.bytes_per_ms
+        latency = link.latency_ms
+        index = self.device_index.setdefault(device, _DeviceIndex())
+        initial = kind == "vfio_init"
+        capture = self.capture
+        t = now_ms
+        for _ in range(count):
+            start = t
+            t += read_ms
+            reads.append((start, t))
+            # write(t, ...), inlined.
+            self.prune(t)
+            accept = t
+            need = self.written_bytes + nbytes - self.buffer_bytes
+            if need > 0:
+                accept = max(accept, self._time_consumed(need))
+            tx_start = max(accept, link.free_ms, lane.free_ms if lane is not None else 0.0)
+            tx_end = tx_start + nbytes / per_ms
+            arrive = tx_end + latency
+            if self.dest_dead:
+                load_start = load_end = max(arrive, self.dest_free_ms)
+            else:
+                load_start = max(arrive, self.dest_free_ms)
+                load_end = load_start + load_cost_ms
+            link.free_ms = tx_end
+            if lane is not None:
+                lane.free_ms = tx_end
+            self.dest_free_ms = load_end
+            record = Record(
+                kind,
+                nbytes,
+                device,
+                accept,
+                tx_end,
+                arrive,
+                load_start,
+                load_end,
+                self.written_bytes,
+                label,
+                payload,
+            )
+            self.written_bytes += nbytes
+            records.append(record)
+            cum_ends.append(self.written_bytes)
+            load_ends.append(load_end)
+            index.add_one(record, initial)
+            if capture is not None:
+                capture.append(record)
+            t = accept
+        return t
+
     def first_accept(self, now_ms: float) -> float:
         """When the source's next byte fits into this channel (the buffer has room)."""
         self.prune(now_ms)
@@ -310,6 +384,20 @@ class _DeviceIndex:
         self.load_ends.append(record.load_end_ms)
         self.data_sums.append(data)
         self.init_sums.append(init)
+
+    def add_one(self, record: Record, initial: bool) -> None:
+        """`add` for a record whose kind the caller knows (write_reads)."""
+        payload = record.payload
+        data_sums = self.data_sums
+        init_sums = self.init_sums
+        self.records.append(record)
+        self.load_ends.append(record.load_end_ms)
+        if data_sums:
+            data_sums.append(data_sums[-1] + payload)
+            init_sums.append(init_sums[-1] + (payload if initial else 0))
+        else:
+            data_sums.append(0 + payload)
+            init_sums.append(0 + (payload if initial else 0))
 
     def loaded(self, t_ms: float) -> tuple[int, int]:
         i = bisect_right(self.load_ends, t_ms)

@@ -18,11 +18,11 @@ from collections.abc import Generator
 from typing import TYPE_CHECKING
 
 from .clock import before
-from .devices import DeviceRuntime, ImageKind
+from .devices import HOST_COPY_BYTES_PER_MS, DeviceRuntime, Image, ImageKind, Piece
 from .downtime import breakdown
 from .explain import fmt_b
 from .ram import NORMAL_PAGE_WIRE_BYTES, ZERO_PAGE_WIRE_BYTES
-from .stream import Record, Stream
+from .stream import MARKER_BYTES, Record, Stream
 from .trace import Decision, EventKind, Phase, Step
 from .vfio import VFIO_MIG_DATA_BUFFER_BYTES, VfioState
 
@@ -257,6 +257,11 @@ class Switchover:
                 # mlx5vf_save_read waits until the SAVE has filled its buffer.
                 self.device_reads.append((t, dev.final_ready_ms))
                 t = dev.final_ready_ms
+            if head.left > VFIO_MIG_DATA_BUFFER_BYTES:
+                left = head.left
+                t = self.read_whole_chunks(dev, head, t, stream)
+                total += left - head.left
+                continue
             pieces = dev.read(min(VFIO_MIG_DATA_BUFFER_BYTES, head.left))
             read_start = t
             t += dev.read_cost_ms(pieces)
@@ -266,6 +271,43 @@ class Switchover:
             t = sim.write_device_pieces(dev, pieces, precopy=False, stream=stream, at_ms=t)
             total += sum(p.nbytes for p in pieces)
         return total, t
+
+    def read_whole_chunks(
+        self, dev: DeviceRuntime, head: Image, t: float, stream: Stream | None
+    ) -> float:
+        """The reads of `head` that do not complete it: each one whole buffer of the same
+        image, so the same read cost, record size and destination cost (a copy) every time;
+        written by Stream.write_reads with the operations of one read_stop_copy iteration
+        each (records, device reads and counters byte-identical). Returns the reader's
+        clock after the last write."""
+        sim = self.sim
+        chunk = VFIO_MIG_DATA_BUFFER_BYTES
+        count = (head.left - 1) // chunk
+        # DeviceRuntime.read_cost_ms and dest_cost_ms of one piece of `chunk` bytes of `head`.
+        rate = HOST_COPY_BYTES_PER_MS if head.saved else dev.spec.read_bytes_per_s / 1000.0
+        read_ms = 0.0 + chunk / rate
+        piece = Piece(head.kind, chunk, False, head)
+        cost = dev.dest_cost_ms(piece)
+        nbytes = chunk + 2 * MARKER_BYTES
+        target = sim.main if stream is None else stream
+        t = target.write_reads(
+            t,
+            count,
+            nbytes,
+            head.kind.value,
+            cost,
+            dev.name,
+            "DATA",
+            chunk,
+            read_ms,
+            self.device_reads,
+        )
+        head.left -= count * chunk
+        sim.src.transferred += count * nbytes
+        sim.count_device_bytes(dev, count * chunk, precopy=False)
+        if stream is None:
+            sim.t = t
+        return t
 
     def enter_stop_copy(self, dev: DeviceRuntime, t: float) -> float:
         """vfio_save_complete_precopy: a device not yet in STOP_COPY (no PRE_COPY) goes
