@@ -25,6 +25,7 @@ gate, or the channels not being idle between passes.
 from __future__ import annotations
 
 import math
+from math import exp
 from typing import TYPE_CHECKING
 
 from .branch import next_time_keyed_ms
@@ -505,6 +506,8 @@ def budget_bound_passes(sim: Simulation) -> Step | None:
     # QEMU's cached device estimates change only when the exact query refreshes them.
     device_estimate = sum(d.init_est + d.dirty_est for d in precopy_all)
     horizon_eps = horizon - EPS_MS  # clock.reached(x, horizon) is x >= horizon_eps
+    sequential = ram.pattern == "sequential"
+    per_ms = link.bytes_per_ms
     while passes < step_room:
         wake = window.t0 + BUFFER_DELAY_MS  # RateWindow.end_ms
         # not before(wake, horizon) or not before(t, wake) or reached(t, horizon)
@@ -512,12 +515,29 @@ def budget_bound_passes(sim: Simulation) -> Step | None:
             break
         # The top of the pass: the same advance the pass makes first (harmless if the pass
         # then turns out different: iteration_pass makes it again with nothing left to do).
-        ram.advance(t, running)
+        # RamModel.advance, inlined (the same operations).
+        dt = t - ram.last_ms
+        if dt > 0:
+            ram.last_ms = t
+            if running:
+                for pool in pools:
+                    if pool.pages == 0 or pool.writes_per_ms <= 0:
+                        continue
+                    writes = pool.writes_per_ms * dt
+                    w = float(pool.pages)
+                    if sequential:
+                        pool.log = min(w, pool.log + writes)
+                    else:
+                        pool.log = w - (w - pool.log) * exp(-writes / w)
         for data, dirty in dirtying:
-            # DeviceData.advance; without dirtying it only moves last_ms (max, inlined).
-            if dirty and data.dirty_rate_bytes_per_ms > 0:
-                data.advance(t, dirty)
-            elif t > data.last_ms:
+            # DeviceData.advance, inlined; without dirtying it only moves last_ms.
+            if dirty and t > data.last_ms and data.dirty_rate_bytes_per_ms > 0:
+                accum = data.dirty_accum
+                cap = max(data.dirty_max_bytes, accum)
+                data.dirty_accum = min(
+                    cap, accum + data.dirty_rate_bytes_per_ms * (t - data.last_ms)
+                )
+            if t > data.last_ms:
                 data.last_ms = t
         total = ram.bitmap_zero + ram.bitmap_cold
         for pool in pools:
@@ -561,13 +581,29 @@ def budget_bound_passes(sim: Simulation) -> Step | None:
             break
         # ram_iterate decides on the slice with its estimate of the bytes (per_page), as it does.
         pages, nbytes, per_page = ram.pages_over_wire(left, total)
-        probe = _idle_flow(t_gate, int(pages * per_page), link, buffer, load_rate)[0]
-        accept, load_end, tx_end = _idle_flow(t_gate, nbytes, link, buffer, load_rate)
+        # _idle_flow's write-return time for the slice estimate, then _idle_flow, inlined.
+        probe_bytes = int(pages * per_page)
+        over = probe_bytes - buffer
+        probe = t_gate
+        if over > 0:
+            tx_end = t_gate + probe_bytes / per_ms
+            load_start = t_gate + latency
+            load_end = max(load_start + probe_bytes / load_rate, tx_end + latency)
+            probe = max(t_gate, load_start + over / probe_bytes * (load_end - load_start))
+        tx_end = t_gate + nbytes / per_ms
+        load_start = t_gate + latency
+        load_end = max(load_start + nbytes / load_rate, tx_end + latency)
+        over = nbytes - buffer
+        accept = t_gate
+        if over > 0:
+            accept = max(t_gate, load_start + over / nbytes * (load_end - load_start))
+            tx_end = max(tx_end, accept)
         if (
             pages >= total  # the bitmap empties
             or src.transferred + nbytes - window.rate_start_bytes <= budget  # not crossed
-            or not before(probe, t_gate + MAX_WAIT_MS)  # the 50 ms slice ends in the send
-            or not before(accept, wake)  # the write outlasts the window
+            # clock.reached: the 50 ms slice ends in the send, the write outlasts the window
+            or probe >= t_gate + MAX_WAIT_MS - EPS_MS
+            or accept >= wake - EPS_MS
             or max(load_end, tx_end) > wake  # the next pass would find the channel busy
         ):
             if snapshot is not None:
@@ -583,7 +619,7 @@ def budget_bound_passes(sim: Simulation) -> Step | None:
         if trigger:
             syncs.append((t_gate, src.dirty_sync_count, new_pages, ram_bytes))
         src.passes += 1
-        ram.take(pages, total)
+        ram.take_part(pages, total)
         src.transferred += nbytes
         src.ram_transferred += nbytes
         sim.t = wake
@@ -701,7 +737,8 @@ def _idle_flow(
 ) -> tuple[float, float, float]:
     """Stream.flow (via Simulation.ram_flow) into a channel whose every byte is consumed by
     `now`: (when the write returns, load end, tx end), the same operations in the same
-    order (the written-bytes offsets cancel out)."""
+    order (the written-bytes offsets cancel out). budget_bound_passes inlines it, operation
+    for operation; kept as the reference its comments point to."""
     tx_end = now + nbytes / link.bytes_per_ms
     load_start = now + link.latency_ms
     load_end = max(load_start + nbytes / load_rate, tx_end + link.latency_ms)

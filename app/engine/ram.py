@@ -206,19 +206,54 @@ class RamModel:
         page by page lets through), or `total` if all of them do not; with their wire bytes
         (`wire_bytes(pages, total)`) and the estimate per page the search starts from."""
         zero = self.bitmap_zero
+        others = [self.bitmap_cold]
+        for pool in self.pools:
+            others.append(pool.bitmap)
         per_page = (zero * ZERO_PAGE_WIRE_BYTES + (total - zero) * NORMAL_PAGE_WIRE_BYTES) / total
         pages = min(total, max(1, int(limit_bytes // per_page) + 1))
-        nbytes = self.wire_bytes(pages, total)
+        nbytes = _wire_bytes(pages, total, zero, others)
         while pages < total and nbytes <= limit_bytes:
             pages += 1
-            nbytes = self.wire_bytes(pages, total)
+            nbytes = _wire_bytes(pages, total, zero, others)
         while pages > 1:
-            below = self.wire_bytes(pages - 1, total)
+            below = _wire_bytes(pages - 1, total, zero, others)
             if below <= limit_bytes:
                 break
             pages -= 1
             nbytes = below
         return pages, nbytes, per_page
+
+    def take_part(self, pages: int, total: int) -> None:
+        """`take(pages, total)` for 0 < pages < total = remaining_pages (a budget-bound
+        pass, collapse.py): `split`'s integer arithmetic without its lists."""
+        zero = self.bitmap_zero
+        cold = self.bitmap_cold
+        pools = self.pools
+        tz = pages * zero // total
+        tc = pages * cold // total
+        tps = [pages * pool.bitmap // total for pool in pools]
+        rest = pages - tz - tc
+        for n in tps:
+            rest -= n
+        # The integer leftovers to the first buckets that still have pages (zero, cold,
+        # then each pool).
+        if rest > 0:
+            extra = min(rest, zero - tz)
+            tz += extra
+            rest -= extra
+        if rest > 0:
+            extra = min(rest, cold - tc)
+            tc += extra
+            rest -= extra
+        self.bitmap_zero = zero - tz
+        self.bitmap_cold = cold - tc
+        for i, pool in enumerate(pools):
+            n = tps[i]
+            if rest > 0:
+                extra = min(rest, pool.bitmap - n)
+                n += extra
+                rest -= extra
+            pool.bitmap -= n
 
     def take(self, pages: int, total: int | None = None) -> tuple[int, int]:
         """Send `pages` pages from the bitmap, mixed in proportion (QEMU walks RAM in
@@ -235,3 +270,17 @@ class RamModel:
         for pool, n in zip(self.pools, taken[2:], strict=True):
             pool.bitmap -= n
         return taken[0], sum(taken[1:])
+
+
+def _wire_bytes(pages: int, total: int, zero: int, others: list[int]) -> int:
+    """RamModel.wire_bytes on the bitmap's counts (zero pages, then cold and each pool),
+    for pages_over_wire's search (a few calls per pass, no attribute lookups)."""
+    if pages >= total:
+        return zero * ZERO_PAGE_WIRE_BYTES + (total - zero) * NORMAL_PAGE_WIRE_BYTES
+    zero_taken = pages * zero // total
+    spread = zero_taken
+    for count in others:
+        spread += pages * count // total
+    # The integer leftovers go to the zero pages first (split's order).
+    zero_taken += min(pages - spread, zero - zero_taken)
+    return zero_taken * ZERO_PAGE_WIRE_BYTES + (pages - zero_taken) * NORMAL_PAGE_WIRE_BYTES
