@@ -3,7 +3,8 @@
 `run_and_store` (runs, comparisons, "Simulate this"), `import_and_store` and
 `run_with_progress` each run one job of app.web.jobs in a worker process, within the budgets of
 app.web.budgets; a full pool raises PoolBusy (503 with Retry-After). Branches and exports
-submit their own jobs (app.web.api.branch.branch_job, app.web.api.export_stream.export_job).
+submit jobs of their own to the same pool (app.web.api.branch submits
+app.web.jobs.simulate_and_store_job; app.web.api.export_stream submits export_job).
 
 `off_loop` and `simulate_and_store` are kept for callers that run their own blocking work in
 a thread (sweep points); new code should submit a job to the pool instead.
