@@ -588,23 +588,34 @@ def budget_bound_passes(sim: Simulation) -> Step | None:
         if over > 0:
             tx_end = t_gate + probe_bytes / per_ms
             load_start = t_gate + latency
-            load_end = max(load_start + probe_bytes / load_rate, tx_end + latency)
-            probe = max(t_gate, load_start + over / probe_bytes * (load_end - load_start))
+            # max(a, b) as `b if b > a else a`, the same value without a call.
+            load_end = load_start + probe_bytes / load_rate
+            if (b := tx_end + latency) > load_end:
+                load_end = b
+            probe = load_start + over / probe_bytes * (load_end - load_start)
+            if t_gate > probe:
+                probe = t_gate
         tx_end = t_gate + nbytes / per_ms
         load_start = t_gate + latency
-        load_end = max(load_start + nbytes / load_rate, tx_end + latency)
+        load_end = load_start + nbytes / load_rate
+        if (b := tx_end + latency) > load_end:
+            load_end = b
         over = nbytes - buffer
         accept = t_gate
         if over > 0:
-            accept = max(t_gate, load_start + over / nbytes * (load_end - load_start))
-            tx_end = max(tx_end, accept)
+            accept = load_start + over / nbytes * (load_end - load_start)
+            if t_gate > accept:
+                accept = t_gate
+            if accept > tx_end:
+                tx_end = accept
+        drained = tx_end if tx_end > load_end else load_end  # max(load_end, tx_end)
         if (
             pages >= total  # the bitmap empties
             or src.transferred + nbytes - window.rate_start_bytes <= budget  # not crossed
             # clock.reached: the 50 ms slice ends in the send, the write outlasts the window
             or probe >= t_gate + MAX_WAIT_MS - EPS_MS
             or accept >= wake - EPS_MS
-            or max(load_end, tx_end) > wake  # the next pass would find the channel busy
+            or drained > wake  # the next pass would find the channel busy
         ):
             if snapshot is not None:
                 snapshot.restore(sim)
@@ -614,7 +625,8 @@ def budget_bound_passes(sim: Simulation) -> Step | None:
         if last is not None:
             settled += last[6]
             settled_first = last[0] if settled_first is None else settled_first
-            settled_end = max(settled_end, last[7])
+            if last[7] > settled_end:
+                settled_end = last[7]
         ram_bytes = total * PAGE_BYTES
         if trigger:
             syncs.append((t_gate, src.dirty_sync_count, new_pages, ram_bytes))
@@ -633,12 +645,14 @@ def budget_bound_passes(sim: Simulation) -> Step | None:
             ram_ok,
             ram_bytes,
             nbytes,
-            max(load_end, tx_end),
+            drained,
             wake - accept,
         )
         sent += nbytes
-        low = pages if low < 0 else min(low, pages)
-        high = max(high, pages)
+        if low < 0 or pages < low:
+            low = pages
+        if pages > high:
+            high = pages
         passes += 1
         t = wake
     if last is None or shape is None:
