@@ -86,3 +86,21 @@ def test_sequential_sweep_overlaps_the_bitmap_only_after_a_full_round():
     ram.advance(2000.0, running=True)  # the next 64 MiB: no overlap with the unsent 64 MiB
     assert ram.sync() * PAGE_BYTES == 64 * MiB
     assert ram.remaining_bytes == 128 * MiB
+
+
+def test_take_part_takes_what_take_takes():
+    # collapse.py's budget-bound passes use take_part: the same pages from every bucket.
+    for pattern in ("uniform", "sequential", "hot_cold"):
+        for pages in (1, 7, 255, 1000, 99_999):
+            a = RamModel.create(2 * 1024**3, 512 * 1024**2, 0.37, 300 * 1024**2, pattern)
+            b = RamModel.create(2 * 1024**3, 512 * 1024**2, 0.37, 300 * 1024**2, pattern)
+            for m in (a, b):
+                m.advance(700.0, True)
+                m.sync()
+                m.take(12_345)
+            total = a.remaining_pages
+            a.take(pages, total)
+            b.take_part(pages, total)
+            assert (a.bitmap_zero, a.bitmap_cold) == (b.bitmap_zero, b.bitmap_cold)
+            assert [p.bitmap for p in a.pools] == [p.bitmap for p in b.pools]
+            assert a.remaining_pages == total - pages

@@ -38,3 +38,39 @@ def test_channels_sharing_a_link_queue_for_it():
     first = a.write(0.0, 10_000, "ram", 0.0)
     second = b.write(0.0, 10_000, "ram", 0.0)
     assert first.tx_end_ms == 10.0 and second.tx_end_ms == 20.0
+
+
+def test_write_reads_gives_the_records_of_one_write_per_read():
+    # Stream.write_reads (the stop-copy reads of a big image) must be byte for byte the
+    # loop it replaces: read, then write at the read's end, the next read when it returns.
+    def stream() -> Stream:
+        s = Stream(Wire(3000.0, latency_ms=0.2), buffer_bytes=4 * MiB, capture=[])
+        s.write(0.0, 3 * MiB, "ram", load_cost_ms=900.0)  # a busy destination first
+        return s
+
+    chunk = MiB + 16
+    looped, batched = stream(), stream()
+    reads: list[tuple[float, float]] = []
+    t = 0.5
+    for _ in range(12):
+        start, t = t, t + 0.122
+        reads.append((start, t))
+        t = looped.write(t, chunk, "vfio_stopcopy", 0.125, "d", "DATA", payload=MiB).write_ms
+    batched_reads: list[tuple[float, float]] = []
+    t_batched = batched.write_reads(
+        0.5, 12, chunk, "vfio_stopcopy", 0.125, "d", "DATA", MiB, 0.122, batched_reads
+    )
+    assert t_batched == t
+    assert batched_reads == reads
+    assert batched.records == looped.records and batched.capture == looped.capture
+    assert batched.load_ends == looped.load_ends and batched.cum_ends == looped.cum_ends
+    assert (
+        batched.device_loaded("d", 1e9)
+        == looped.device_loaded("d", 1e9)
+        == (
+            12 * MiB,
+            0,
+        )
+    )
+    # The buffer bounds the reader: later reads wait for the destination's first load.
+    assert reads[-1][0] > 900.0
