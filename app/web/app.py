@@ -37,6 +37,7 @@ from .security import (
 )
 from .sweep_pool import SweepPool
 from .urls import STATIC_PATH
+from .workers import get_pool
 
 
 def api_routers() -> list[APIRouter]:
@@ -91,6 +92,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         yield
         broadcaster.close()
         sweep_pool.close()
+        # Not left to interpreter exit: stopped workers must not outlive the server.
+        get_pool(settings).shutdown(wait=True)
         engine.dispose()
 
     app = FastAPI(

@@ -103,11 +103,15 @@ class WorkerPool:
                 self._executor = None
             raise PoolBusy("a worker process stopped unexpectedly; try again") from None
 
-    def shutdown(self) -> None:
+    def shutdown(self, wait: bool = False) -> None:
+        """Stop the worker processes (a later submit starts new ones). wait=True (an app's
+        shutdown): return once they have exited. A fork-server child holds the fork server's
+        keep-alive pipe, so a worker left waiting on its queue would keep itself and the fork
+        server alive after the web process has gone."""
         with self._lock:
             executor, self._executor = self._executor, None
         if executor is not None:
-            executor.shutdown(wait=False, cancel_futures=True)
+            executor.shutdown(wait=wait, cancel_futures=True)
 
 
 _POOLS: dict[tuple[int, int, int], WorkerPool] = {}

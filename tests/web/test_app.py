@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import httpx
@@ -104,3 +105,50 @@ def test_first_start_creates_the_sqlite_database_and_its_directory(tmp_path: Pat
     with app.state.engine.connect() as connection:
         assert connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
     app.state.engine.dispose()
+
+
+def _descendants(pid: int) -> set[int]:
+    """Every process below `pid` (its fork server and that server's workers included)."""
+    found: set[int] = set()
+    todo = [pid]
+    while todo:
+        for task in Path(f"/proc/{todo.pop()}/task").iterdir():
+            try:
+                children = [int(c) for c in (task / "children").read_text().split()]
+            except FileNotFoundError:
+                continue
+            todo += children
+            found.update(children)
+    return found
+
+
+def _still_running(pids: set[int], timeout_s: float) -> set[int]:
+    """The pids among `pids` still alive (and not zombies) after up to `timeout_s`."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        alive = set()
+        for pid in pids:
+            try:
+                state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+            except (FileNotFoundError, ProcessLookupError):
+                continue
+            if state != "Z":
+                alive.add(pid)
+        if not alive or time.monotonic() > deadline:
+            return alive
+        time.sleep(0.2)
+
+
+def test_a_stopped_server_leaves_no_worker_processes(tmp_path: Path) -> None:
+    # Without a process group, SIGTERM reaches the server alone: its run workers and their fork
+    # server must stop because the app shuts its pool down, not because they were signalled.
+    # (A fork-server child holds the fork server's keep-alive pipe, so a forgotten worker kept
+    # both alive forever: 242 of them piled up on a development machine.)
+    db = f"sqlite:///{tmp_path / 'serve.db'}"
+    with serving(MIGSCOPE_SERVE, db, tmp_path / "serve.log") as server:
+        created = httpx.post(f"{server.base}/api/runs", json={"title": "w"}, timeout=120)
+        assert created.status_code == 201, created.text
+        below = _descendants(server.pid)
+        assert below, "a run was simulated in a worker process"
+    leftover = _still_running(below, timeout_s=60)
+    assert not leftover, {pid: Path(f"/proc/{pid}/cmdline").read_bytes()[:120] for pid in leftover}
