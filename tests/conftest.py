@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 import pytest
+from hypothesis import settings as hypothesis_settings
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
 
@@ -24,6 +25,15 @@ POSTGRES_ENV = "MIGSCOPE_TEST_POSTGRES_URL"
 # (Settings.creation_rate_per_minute) is off unless a test sets it (tests/security does).
 # Set here, so servers the tests start as subprocesses (browser tests) inherit it too.
 os.environ.setdefault("MIGSCOPE_CREATION_RATE_PER_MINUTE", "0")
+
+# Hypothesis: the suite draws the same examples every run (derandomize), so a run's result and
+# time do not depend on luck; MIGSCOPE_HYPOTHESIS=explore draws new ones (a search for bugs,
+# not a gate).
+hypothesis_settings.register_profile("suite", derandomize=True, database=None)
+hypothesis_settings.register_profile("explore")
+hypothesis_settings.load_profile(
+    "explore" if os.environ.get("MIGSCOPE_HYPOTHESIS") == "explore" else "suite"
+)
 
 
 def _fresh_postgres_database(admin_url: str) -> Iterator[str]:
