@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING
 
 from .branch import next_time_keyed_ms
 from .clock import EPS_MS, before, reached
-from .explain import GateInputs, gate_texts, stall_text
+from .explain import GateInputs, device_gate_inputs, gate_texts, stall_text
 from .ram import NORMAL_PAGE_WIRE_BYTES, PAGE_BYTES
 from .source import BUFFER_DELAY_MS
 from .stream import MARKER_BYTES, Record, Wire
@@ -695,18 +695,9 @@ def budget_bound_passes(sim: Simulation) -> Step | None:
         ram_bytes,
         src.vm_running,
         sim.rp.ack_arrival_ms,
-        tuple(
-            (
-                d.ack_arrival_ms,
-                d.init_data_loaded_at_ms,
-                d.initial_data_sent,
-                # The cache the last pass's gates read: nothing changes it after (the devices
-                # are starved).
-                d.init_est,
-                d.initial_total_bytes,
-            )
-            for d in sim.devs
-        ),
+        # init_est is the cache the last pass's gates read: nothing changes it after (the
+        # devices are starved).
+        device_gate_inputs(sim.devs),
         loading,
     )
     sim.extra_passes += passes - 1

@@ -9,6 +9,9 @@ from .trace import Gate
 from .units import format_bytes as fmt_b
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from .devices import DeviceRuntime
     from .simulation import Simulation
     from .stream import Record
 
@@ -57,17 +60,25 @@ def gate_inputs(
         sim.ram.remaining_bytes,
         sim.src.vm_running,
         sim.rp.ack_arrival_ms,
-        tuple(
-            (
-                d.ack_arrival_ms,
-                d.init_data_loaded_at_ms,
-                d.initial_data_sent,
-                d.init_est,
-                d.initial_total_bytes,
-            )
-            for d in sim.devs
-        ),
+        device_gate_inputs(sim.devs),
         sim.main.loading_at(t) if sim.devs else None,
+    )
+
+
+def device_gate_inputs(
+    devs: Sequence[DeviceRuntime],
+) -> tuple[tuple[float | None, float | None, bool, int, int], ...]:
+    """What the gates read of each device (GateInputs.devices); init_est is QEMU's cached
+    estimate, the one the last pass's gates saw."""
+    return tuple(
+        (
+            d.ack_arrival_ms,
+            d.init_data_loaded_at_ms,
+            d.initial_data_sent,
+            d.init_est,
+            d.initial_total_bytes,
+        )
+        for d in devs
     )
 
 
