@@ -16,6 +16,7 @@ from app.engine.presets import PRESETS
 from app.engine.scenario import scenario_json_schema
 from app.engine.trace import Summary, Trace
 from app.engine.units import format_bytes, format_ms
+from app.settings import COLLAPSE_STORED_TRACES
 
 
 def fail(message: str) -> typer.Exit:
@@ -141,7 +142,7 @@ def register(cli: typer.Typer) -> None:
                 typer.echo("\n== difference (on - off) ==")
                 typer.echo(diff["sentence"])
             return
-        trace = simulate(sc)
+        trace = simulate(sc, collapse=COLLAPSE_STORED_TRACES)
         if trace_out is not None:
             trace_out.write_text(trace.to_json())
         if as_json:

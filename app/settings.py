@@ -15,6 +15,10 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DATABASE_PATH = REPO_ROOT / "migrations_db" / "migscope.db"
+# Every trace the web app and `migscope simulate` make collapses runs of alike pre-copy passes
+# into one step (app/engine/collapse.py; the summary is byte-identical): a never-converging
+# migration would otherwise be stored as up to one step per pass, 200,000 near-identical steps.
+COLLAPSE_STORED_TRACES = True
 
 
 def default_database_url() -> str:

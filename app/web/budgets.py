@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from app.engine.scenario import Scenario
 from app.engine.simulation import Simulation
 from app.engine.trace import Step, Trace
-from app.settings import Settings
+from app.settings import COLLAPSE_STORED_TRACES, Settings
 
 MIB = 1024**2
 # How often (in steps) the running costs are looked at: cheap, and a pass is short.
@@ -76,7 +76,7 @@ def simulate_within(
 ) -> Trace:
     """Run the engine to the end, or until a budget is reached (then cancelled with the reason).
     `on_step` sees every step (progress reports)."""
-    simulation = Simulation(scenario, max_steps=budget.max_steps)
+    simulation = Simulation(scenario, max_steps=budget.max_steps, collapse=COLLAPSE_STORED_TRACES)
     meter = _Meter()
     reason: str | None = None
     ending = False

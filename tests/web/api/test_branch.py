@@ -15,6 +15,8 @@ from app.engine.examples import load_example
 from app.engine.scenario import LIMITS, Scenario
 from app.engine.simulation import simulate, simulate_summary
 from app.engine.trace import Summary, Trace
+from app.engine.units import format_ms
+from app.settings import COLLAPSE_STORED_TRACES
 from app.web.urls import Urls
 from tests.web.helpers import XSS, figure, make_run
 
@@ -53,7 +55,8 @@ def engine_summary(example: str) -> Summary:
 
 
 def engine_trace(example: str) -> Trace:
-    return simulate(Scenario.model_validate(load_example(example)))
+    """The trace as the web app stores it (collapsed: a step may stand for many passes)."""
+    return simulate(Scenario.model_validate(load_example(example)), collapse=COLLAPSE_STORED_TRACES)
 
 
 def last_precopy_step(example: str) -> int:
@@ -67,13 +70,13 @@ def test_branch_replays_the_parent_up_to_the_step_then_applies_the_action(
     parent = make_run(api_client, {"example": ACK})
     at_step = 5
     at_ms = steps(api_client, parent["id"], at_step, at_step + 1)[0]["end_ms"]
-    assert at_ms == 500.0
+    assert at_ms == pytest.approx(engine_trace(ACK).steps[at_step].end_ms, abs=1e-3)
 
     made = branch(
         api_client, parent["id"], at_step, {"kind": "set_parameters", "downtime_limit_ms": 2000}
     )
 
-    assert made["parent"] == {"id": parent["id"], "step": at_step, "at_ms": 500.0}
+    assert made["parent"] == {"id": parent["id"], "step": at_step, "at_ms": at_ms}
     # Keyed by the step: the engine applies it at the first pass after step 5, no replay of
     # the parent is needed to find the step's time.
     assert made["action"] == {
@@ -84,7 +87,9 @@ def test_branch_replays_the_parent_up_to_the_step_then_applies_the_action(
     assert made["compare"] == URLS.compare(parent["id"], made["id"])
     assert made["compare_api"] == URLS.api_compare(parent["id"], made["id"])
     assert made["urls"]["page"] == URLS.run(made["id"])
-    assert made["title"] == f"{parent['title']} [branch at 500 ms: downtime-limit 2000 ms]"
+    assert made["title"] == (
+        f"{parent['title']} [branch at {format_ms(at_ms)}: downtime-limit 2000 ms]"
+    )
     # Every step up to and including at_step is the parent's, number for number.
     assert steps(api_client, made["id"], 0, at_step + 1) == steps(
         api_client, parent["id"], 0, at_step + 1
@@ -99,7 +104,7 @@ def test_branch_replays_the_parent_up_to_the_step_then_applies_the_action(
         if e["kind"] == "set_parameters"
     ]
     assert [(e["t_ms"], e["step"], e["data"]["downtime_limit_ms"]) for e in applied] == [
-        (500.0, at_step + 1, 2000.0)
+        (at_ms, at_step + 1, 2000.0)
     ]
     # The stored branch is self-describing: the parent's scenario plus the action.
     stored = api_client.get(URLS.api_run(made["id"])).json()
@@ -109,7 +114,7 @@ def test_branch_replays_the_parent_up_to_the_step_then_applies_the_action(
         k: v for k, v in stored["scenario"].items() if k not in ("title", "description", "actions")
     } == {k: v for k, v in original["scenario"].items() if k not in ("title", "description")}
     assert (
-        f"What-if branch of run {parent['id']} at step 5 (500 ms): downtime-limit 2000 ms."
+        f"What-if branch of run {parent['id']} at step 5 ({format_ms(at_ms)}): downtime-limit 2000 ms."
         in stored["description"]
     )
     assert stored["summary"]["downtime_limit_ms"] == 2000.0
@@ -156,7 +161,9 @@ def test_avail_switchover_bandwidth_branch_of_the_default_params_example_complet
     assert made["status"] == summary["status"] == "completed"
     # The branch is the engine's run of its stored scenario, step for step.
     branch_scenario = api_client.get(URLS.api_run(made["id"])).json()["scenario"]
-    engine_branch = simulate(Scenario.model_validate(branch_scenario))
+    engine_branch = simulate(
+        Scenario.model_validate(branch_scenario), collapse=COLLAPSE_STORED_TRACES
+    )
     assert made["step_count"] == len(engine_branch.steps)
     # QEMU now assumes 10 Gbit for the switchover: 1.16 GiB/s x 300 ms holds the 300 MB stop-copy
     # size once the ack is in, so it switches over, and the real downtime is above the limit.
@@ -171,6 +178,7 @@ def test_avail_switchover_bandwidth_branch_of_the_default_params_example_complet
 
 def test_pause_guest_branch_opens_the_ack_gate(api_client: TestClient) -> None:
     parent = make_run(api_client, {"example": ACK})
+    at_ms = steps(api_client, parent["id"], 5, 6)[0]["end_ms"]
     made = branch(api_client, parent["id"], 5, {"kind": "pause_guest"})
 
     def ack_gate(run_id: str, n: int) -> dict[str, Any]:
@@ -188,10 +196,18 @@ def test_pause_guest_branch_opens_the_ack_gate(api_client: TestClient) -> None:
     permitted_ms = engine_summary(ACK).switchover_permitted_at_ms
     assert permitted_ms is not None and permitted_ms > 2000.0
     assert parent["summary"]["switchover_permitted_at_ms"] == pytest.approx(permitted_ms, abs=1e-3)
-    assert made["summary"]["switchover_permitted_at_ms"] == pytest.approx(554.0)
+    # Permitted soon after the pause, long before the parent's ack, as the engine computes it.
+    branch_scenario = Scenario.model_validate(
+        api_client.get(URLS.api_run(made["id"])).json()["scenario"]
+    )
+    paused_permitted_ms = simulate_summary(branch_scenario).switchover_permitted_at_ms
+    assert paused_permitted_ms is not None and at_ms < paused_permitted_ms < permitted_ms
+    assert made["summary"]["switchover_permitted_at_ms"] == pytest.approx(
+        paused_permitted_ms, abs=1e-3
+    )
     assert made["summary"]["ack_received_at_ms"] is None
     assert made["status"] == "completed"
-    assert made["title"].endswith("[branch at 500 ms: guest paused]")
+    assert made["title"].endswith(f"[branch at {format_ms(at_ms)}: guest paused]")
 
 
 def test_cancel_branch_ends_at_the_step(api_client: TestClient) -> None:
@@ -228,7 +244,8 @@ def test_a_branch_of_a_branch_keeps_the_earlier_action(api_client: TestClient) -
         {"after_step": 5, "kind": "set_parameters", "downtime_limit_ms": 2000.0},
         {"after_step": 8, "kind": "set_parameters", "max_bandwidth_bytes_per_s": 0},
     ]
-    assert second["parent"] == {"id": first["id"], "step": 8, "at_ms": 800.0}
+    at_ms = steps(api_client, first["id"], 8, 9)[0]["end_ms"]
+    assert second["parent"] == {"id": first["id"], "step": 8, "at_ms": at_ms}
     assert steps(api_client, second["id"], 0, 9) == steps(api_client, first["id"], 0, 9)
 
 
@@ -236,9 +253,10 @@ def test_a_long_title_stays_within_the_limit(api_client: TestClient) -> None:
     parent = make_run(
         api_client, {"example": ACK, "overrides": {"title": "t" * LIMITS["title_chars"]}}
     )
+    at_ms = steps(api_client, parent["id"], 5, 6)[0]["end_ms"]
     made = branch(api_client, parent["id"], 5, {"kind": "pause_guest"})
     assert len(made["title"]) == LIMITS["title_chars"]
-    assert made["title"].endswith("… [branch at 500 ms: guest paused]")
+    assert made["title"].endswith(f"… [branch at {format_ms(at_ms)}: guest paused]")
 
 
 @pytest.mark.parametrize(
@@ -414,22 +432,26 @@ def test_run_page_panel_shows_the_parameters_in_force_at_the_step(api_client: Te
 
 def test_the_comparison_page_marks_the_branch_point(api_client: TestClient) -> None:
     parent = make_run(api_client, {"example": ACK})
+    at_ms = steps(api_client, parent["id"], 5, 6)[0]["end_ms"]
     made = branch(
         api_client, parent["id"], 5, {"kind": "set_parameters", "downtime_limit_ms": 2000}
     )
     twin = api_client.get(URLS.compare_page(parent["id"], made["id"], json=True)).json()
     assert twin["branch_points"] == [
-        {"at_ms": 500.0, "label": "downtime-limit 2000 ms", "run": "b"}
+        {"at_ms": at_ms, "label": "downtime-limit 2000 ms", "run": "b"}
     ]
     assert twin["headline"].startswith(
-        "B is a what-if branch of A: the same run until 500 ms, then downtime-limit 2000 ms. Run A downtime "
+        f"B is a what-if branch of A: the same run until {format_ms(at_ms)}, then downtime-limit 2000 ms. Run A downtime "
     )
     swapped = api_client.get(URLS.compare_page(made["id"], parent["id"], json=True)).json()
     assert swapped["headline"].startswith("A is a what-if branch of B:")
     html = api_client.get(made["compare"]).text
     for key in ("devices-a", "devices-b", "ram-a", "ram-b", "lane-a", "lane-b"):
         lines = [s for s in figure(html, key)["layout"]["shapes"] if s["name"] == "branch"]
-        assert [(s["x0"], s["x1"]) for s in lines] == [(0.5, 0.5)], key
+        # The charts' x axis is in seconds.
+        assert [(s["x0"], s["x1"]) for s in lines] == [
+            (pytest.approx(at_ms / 1000), pytest.approx(at_ms / 1000))
+        ], key
     assert not [
         s for s in figure(html, "downtime")["layout"].get("shapes", []) if s.get("name") == "branch"
     ]
