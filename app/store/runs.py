@@ -30,8 +30,16 @@ class TraceTooLarge(ValueError):
     """The trace has more steps than the store accepts (Settings.max_steps_per_run)."""
 
 
+def new_id(nbytes: int) -> str:
+    """A URL-safe random id that never starts with "-": an id given on the command line
+    (`migscope runs pin ID`) must not read as an option."""
+    while (token := secrets.token_urlsafe(nbytes)).startswith("-"):
+        pass
+    return token
+
+
 def new_run_id() -> str:
-    return secrets.token_urlsafe(RUN_ID_BYTES)
+    return new_id(RUN_ID_BYTES)
 
 
 def run_create_from_trace(trace: Trace) -> RunCreate:

@@ -9,7 +9,6 @@ left to run.
 from __future__ import annotations
 
 import re
-import secrets
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -29,6 +28,7 @@ from app.sweeps.run import run_points
 from app.sweeps.vary import Axis, resolve_field
 
 from .models import Sweep, SweepPoint, utc_now
+from .runs import new_id
 
 log = structlog.get_logger("migscope.sweeps")
 
@@ -43,7 +43,7 @@ _SWEEP_ID = re.compile(r"[A-Za-z0-9_-]{1,32}")
 
 
 def new_sweep_id() -> str:
-    return secrets.token_urlsafe(12)
+    return new_id(12)
 
 
 def create_sweep(

@@ -57,6 +57,9 @@ def test_run_ids_are_unguessable() -> None:
     assert len(ids) == 1000
     # token_urlsafe(16): 128 random bits in 22 URL-safe characters.
     assert all(len(i) == 22 and i.replace("-", "").replace("_", "").isalnum() for i in ids)
+    # 1 in 64 token_urlsafe ids starts with "-", which a command line reads as an option
+    # (`migscope runs pin -x...` exited 2): none of 1000 (P(pass by luck) = (63/64)^1000 < 1e-6).
+    assert not any(i.startswith("-") for i in ids)
 
 
 def test_step_window_and_single_step(db_engine: Engine) -> None:
