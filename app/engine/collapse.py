@@ -33,7 +33,7 @@ from .clock import EPS_MS, before, reached
 from .explain import GateInputs, device_gate_inputs, gate_texts, stall_text
 from .ram import NORMAL_PAGE_WIRE_BYTES, PAGE_BYTES
 from .source import BUFFER_DELAY_MS
-from .stream import MARKER_BYTES, Record, Wire
+from .stream import MARKER_BYTES, Record
 from .trace import Decision, Gate, Phase, Step, trusted
 
 if TYPE_CHECKING:
@@ -581,7 +581,9 @@ def budget_bound_passes(sim: Simulation) -> Step | None:
             break
         # ram_iterate decides on the slice with its estimate of the bytes (per_page), as it does.
         pages, nbytes, per_page = ram.pages_over_wire(left, total)
-        # _idle_flow's write-return time for the slice estimate, then _idle_flow, inlined.
+        # Stream.flow (Simulation.ram_flow) into a channel whose every byte is consumed by
+        # now, inlined operation for operation: the write-return time for the slice estimate,
+        # then the pass's own flow (the written-bytes offsets cancel out).
         probe_bytes = int(pages * per_page)
         over = probe_bytes - buffer
         probe = t_gate
@@ -735,23 +737,6 @@ class _Snapshot:
         for dev, (accum, last_ms, init_est, dirty_est) in zip(sim.devs, self.devices, strict=True):
             dev.data.dirty_accum, dev.data.last_ms = accum, last_ms
             dev.init_est, dev.dirty_est = init_est, dirty_est
-
-
-def _idle_flow(
-    now: float, nbytes: int, link: Wire, buffer: int, load_rate: float
-) -> tuple[float, float, float]:
-    """Stream.flow (via Simulation.ram_flow) into a channel whose every byte is consumed by
-    `now`: (when the write returns, load end, tx end), the same operations in the same
-    order (the written-bytes offsets cancel out). budget_bound_passes inlines it, operation
-    for operation; kept as the reference its comments point to."""
-    tx_end = now + nbytes / link.bytes_per_ms
-    load_start = now + link.latency_ms
-    load_end = max(load_start + nbytes / load_rate, tx_end + link.latency_ms)
-    over = nbytes - buffer
-    if over <= 0:
-        return now, load_end, tx_end
-    accept = max(now, load_start + over / nbytes * (load_end - load_start))
-    return accept, load_end, max(tx_end, accept)
 
 
 def _budget_decision(
