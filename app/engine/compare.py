@@ -4,25 +4,34 @@ from __future__ import annotations
 
 from typing import Any
 
-from .scenario import Scenario
+from .scenario import Caps, Scenario
 from .simulation import simulate
 from .trace import Summary, Trace
 from .units import format_ms
 
 
-def scenario_with_ack(scenario: Scenario, on: bool) -> Scenario:
-    """The scenario with switchover-ack added to (on) or removed from (off) both ends;
-    return-path is kept (added when turning the ack on, since the ack needs it)."""
-    doc = scenario.model_dump(mode="json")
+def document_with_ack(doc: dict[str, Any], on: bool) -> dict[str, Any]:
+    """A scenario document with switchover-ack added to (on) or removed from (off) both ends;
+    return-path is kept (added when turning the ack on, since the ack needs it), and the title
+    says which. Only the top-level dict and the caps are new: the rest is shared with `doc`
+    (sweeps build thousands of these). A side the document leaves out gets Caps' default."""
+    caps = doc.get("caps", {})
+    defaults = Caps()
+    new_caps: dict[str, Any] = dict(caps)
     for side in ("source", "destination"):
-        caps = [c for c in doc["caps"][side] if c != "switchover-ack"]
+        kept = [c for c in caps.get(side, getattr(defaults, side)) if c != "switchover-ack"]
         if on:
-            if "return-path" not in caps:
-                caps.append("return-path")
-            caps.append("switchover-ack")
-        doc["caps"][side] = caps
-    doc["title"] = f"{scenario.title} [switchover-ack {'on' if on else 'off'}]"
-    return Scenario.model_validate(doc)
+            if "return-path" not in kept:
+                kept.append("return-path")
+            kept.append("switchover-ack")
+        new_caps[side] = kept
+    title = doc.get("title", Scenario.model_fields["title"].default)
+    return {**doc, "caps": new_caps, "title": f"{title} [switchover-ack {'on' if on else 'off'}]"}
+
+
+def scenario_with_ack(scenario: Scenario, on: bool) -> Scenario:
+    """The scenario with switchover-ack on or off at both ends (document_with_ack)."""
+    return Scenario.model_validate(document_with_ack(scenario.model_dump(mode="json"), on))
 
 
 def difference(a: Summary, b: Summary) -> dict[str, Any]:

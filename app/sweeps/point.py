@@ -13,8 +13,8 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from app.engine.compare import scenario_with_ack
-from app.engine.scenario import Caps, Scenario
+from app.engine.compare import document_with_ack, scenario_with_ack
+from app.engine.scenario import Scenario
 from app.engine.simulation import simulate_summary
 from app.engine.trace import Summary
 
@@ -53,9 +53,6 @@ class PointResult:
     def from_dict(cls, data: dict[str, Any]) -> PointResult:
         return cls(**{f.name: data.get(f.name) for f in fields(cls)})  # type: ignore[arg-type]
 
-
-# The caps a document without "caps" gets (the Caps model's defaults).
-_DEFAULT_CAPS: tuple[str, ...] = tuple(Caps().source)
 
 OUTPUT_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(PointResult))
 
@@ -131,26 +128,9 @@ def _engine_error(error: Exception) -> PointResult:
 
 
 def ack_documents(doc: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
-    """The point's scenario document with switchover-ack on and off at both ends, as
-    app.engine.compare.scenario_with_ack makes them from a validated scenario (the same caps,
-    in the same order, and the same titles; tests/sweeps/test_point.py checks the models are
-    equal). Only the top-level dict and the caps are new: the rest is shared with `doc`."""
-    caps = doc.get("caps", {})
-    title = doc.get("title", Scenario.model_fields["title"].default)
-    out: list[dict[str, Any]] = []
-    for on in (True, False):
-        new_caps: dict[str, Any] = dict(caps)
-        for side in ("source", "destination"):
-            kept = [c for c in caps.get(side, _DEFAULT_CAPS) if c != "switchover-ack"]
-            if on:
-                if "return-path" not in kept:
-                    kept.append("return-path")
-                kept.append("switchover-ack")
-            new_caps[side] = kept
-        out.append(
-            {**doc, "caps": new_caps, "title": f"{title} [switchover-ack {'on' if on else 'off'}]"}
-        )
-    return out[0], out[1]
+    """The point's scenario document with switchover-ack on and off at both ends: the engine's
+    rule (app.engine.compare.document_with_ack) on the document, before any validation."""
+    return document_with_ack(doc, True), document_with_ack(doc, False)
 
 
 def _from_summaries(on: Summary, off: Summary | None) -> PointResult:

@@ -12,7 +12,6 @@ from pydantic import BaseModel, Field, ValidationError
 from sqlalchemy import Engine
 from sqlmodel import Session
 
-from app.engine.compare import scenario_with_ack
 from app.engine.scenario import LIMITS, Scenario
 from app.settings import Settings
 from app.store.models import Sweep, SweepPoint
@@ -21,6 +20,7 @@ from app.sweeps.limits import MAX_POINTS_API, MAX_VARIED_FIELDS
 from app.sweeps.point import INVALID, point_document
 from app.sweeps.vary import shown
 
+from .comparison import ack_pair
 from .deps import SessionDep
 from .runner import run_and_store
 from .urls import Urls
@@ -147,7 +147,7 @@ def point_scenarios(sweep: Sweep, point: SweepPoint) -> list[Scenario]:
     scenario = Scenario.model_validate(doc)
     if not sweep.compare_ack:
         return [scenario]
-    return [scenario_with_ack(scenario, True), scenario_with_ack(scenario, False)]
+    return ack_pair(scenario)
 
 
 async def open_point(
