@@ -186,28 +186,6 @@ def save_traces(
         for run_id, trace in zip(ids, traces, strict=True)
     ]
     chart_table = ChartColumnRow.__table__  # type: ignore[attr-defined]
-    rows_in_all = sum(len(s) + len(e) for _r, s, e in prepared) + sum(map(len, chart_rows))
-    if rows_in_all <= BATCH_ROWS:
-        # Small enough for one batch: one transaction writes the runs already complete (the
-        # lock is held no longer than for a batch, and a failure leaves nothing to discard).
-        # Most runs are this size now that alike passes are collapsed: 1 commit instead of 5.
-        with write_lock(engine), Session(engine) as session, session.begin():
-            for run, _steps, _events in prepared:
-                run.complete = True
-                session.add(run)
-            session.flush()
-            connection = session.connection()
-            for _run, step_rows, event_rows in prepared:
-                if step_rows:
-                    _insert_many(connection, StepRow.__tablename__, _STEP_COLUMNS, step_rows)
-                if event_rows:
-                    _insert_many(connection, EventRow.__tablename__, _EVENT_COLUMNS, event_rows)
-            for chunks in chart_rows:
-                if chunks:
-                    connection.execute(chart_table.insert(), chunks)
-        with write_lock(engine):
-            checkpoint_if_large(engine)
-        return ids
     try:
         with write_lock(engine), Session(engine) as session, session.begin():
             for run, _steps, _events in prepared:
