@@ -98,6 +98,11 @@ class Run(RunBase, table=True):
     complete: bool = Field(
         default=True, sa_column=Column(Boolean, nullable=False, server_default=true())
     )
+    # Revision 0007_run_every_pass: one step per pre-copy pass (asked for per run), or runs
+    # of alike passes collapsed into one step each (the default; every run stored before).
+    every_pass: bool = Field(
+        default=False, sa_column=Column(Boolean, nullable=False, server_default=false())
+    )
 
 
 def _as_utc(value: datetime) -> datetime:
@@ -128,6 +133,11 @@ class RunPublic(RunListPublic):
     summary: Summary
     notes: list[str]
     import_info: dict[str, Any] | None
+    every_pass: bool = Field(
+        default=False,
+        description="one step per pre-copy pass (true), or runs of alike passes collapsed into "
+        "one step each (false, the default)",
+    )
 
 
 class StepRow(SQLModel, table=True):

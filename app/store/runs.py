@@ -148,8 +148,10 @@ def save_traces(
     created_at: datetime | None = None,
     visibility: str | None = None,
     pinned: bool = False,
+    every_pass: bool = False,
 ) -> list[str]:
     """Store several traces and return their new ids, in order: all or none of them is ever seen.
+    `every_pass` records that the traces keep one step per pass (not collapsed).
 
     The runs go in first marked incomplete, then their steps and events in batches of
     BATCH_ROWS rows (one short transaction each, under the write lock: app.store.writes), then
@@ -174,6 +176,7 @@ def save_traces(
         run, step_rows, event_rows = _rows(run_id, _storable(trace), created_at or utc_now())
         run.visibility = visibility or default_visibility(trace)
         run.pinned = pinned
+        run.every_pass = every_pass
         run.complete = False
         run.stored_bytes = (
             len(run.model_dump_json()) + _row_bytes(step_rows) + _row_bytes(event_rows)
@@ -331,6 +334,14 @@ def last_step_in_phases(session: Session, run_id: str, phases: Iterable[str]) ->
     )
     last = session.execute(query).scalar()
     return None if last is None else int(last)
+
+
+def count_steps_in_phases(session: Session, run_id: str, phases: Iterable[str]) -> int:
+    """How many of the run's steps are in one of `phases` (one indexed range count)."""
+    query = sa_select(func.count()).where(
+        col(StepRow.run_id) == run_id, col(StepRow.phase).in_(list(phases))
+    )
+    return int(session.execute(query).scalar() or 0)
 
 
 def load_steps_in_time(
