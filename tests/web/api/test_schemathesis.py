@@ -8,7 +8,7 @@ Hypothesis strategy itself.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -65,9 +65,11 @@ def fuzzed_app(module_db_url: str) -> Iterator[FastAPI]:
     app.state.engine.dispose()
 
 
-@pytest.mark.parametrize(("method", "path"), _operations(), ids=lambda value: str(value))
-def test_openapi_contract(fuzzed_app: FastAPI, method: str, path: str) -> None:
-    operation = schemathesis.openapi.from_asgi("/openapi.json", fuzzed_app)[path][method]
+def draw_cases(app: FastAPI, method: str, path: str, on_case: Callable[[Any], None]) -> None:
+    """Give `on_case` each request the suite generates for one operation. The suite's
+    Hypothesis profile derandomizes, so these are the same requests every run
+    (tests/web/api/test_schemathesis_determinism.py checks it across processes)."""
+    operation = schemathesis.openapi.from_asgi("/openapi.json", app)[path][method]
 
     @given(case=operation.as_strategy())
     @settings(
@@ -78,9 +80,19 @@ def test_openapi_contract(fuzzed_app: FastAPI, method: str, path: str) -> None:
         database=None,
     )
     def check(case: schemathesis.Case) -> None:
-        case.call_and_validate(checks=CHECKS, timeout=REQUEST_TIMEOUT_S)
+        on_case(case)
 
     check()
+
+
+@pytest.mark.parametrize(("method", "path"), _operations(), ids=lambda value: str(value))
+def test_openapi_contract(fuzzed_app: FastAPI, method: str, path: str) -> None:
+    draw_cases(
+        fuzzed_app,
+        method,
+        path,
+        lambda case: case.call_and_validate(checks=CHECKS, timeout=REQUEST_TIMEOUT_S),
+    )
 
 
 # The 500s of issue 12, as explicit examples: each goes through the same schemathesis checks
