@@ -72,11 +72,18 @@ def over_budget_reason(budget: Budget, stored_bytes: int, cpu_s: float, t_ms: fl
 
 
 def simulate_within(
-    scenario: Scenario, budget: Budget, on_step: Callable[[Step], None] | None = None
+    scenario: Scenario,
+    budget: Budget,
+    on_step: Callable[[Step], None] | None = None,
+    *,
+    every_pass: bool = False,
 ) -> Trace:
     """Run the engine to the end, or until a budget is reached (then cancelled with the reason).
-    `on_step` sees every step (progress reports)."""
-    simulation = Simulation(scenario, max_steps=budget.max_steps, collapse=COLLAPSE_STORED_TRACES)
+    `on_step` sees every step (progress reports). `every_pass` keeps one step per pre-copy pass
+    (otherwise runs of alike passes are one step each): the same summary, more steps, so a
+    never-converging run meets the step or stored-bytes budget sooner."""
+    collapse = COLLAPSE_STORED_TRACES and not every_pass
+    simulation = Simulation(scenario, max_steps=budget.max_steps, collapse=collapse)
     meter = _Meter()
     reason: str | None = None
     ending = False

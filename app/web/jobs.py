@@ -39,6 +39,7 @@ class StoredRun:
     status: str
     step_count: int
     summary: Summary
+    every_pass: bool = False
 
 
 @dataclass(frozen=True)
@@ -50,24 +51,31 @@ class Storage:
     max_stored_bytes: int = 0
 
 
-def store(storage: Storage, traces: list[Trace], max_steps: int) -> list[StoredRun]:
+def store(
+    storage: Storage, traces: list[Trace], max_steps: int, every_pass: bool = False
+) -> list[StoredRun]:
     engine = engine_for(storage.database_url)
-    ids = save_traces(engine, traces, max_steps=max_steps, visibility=storage.visibility)
+    ids = save_traces(
+        engine, traces, max_steps=max_steps, visibility=storage.visibility, every_pass=every_pass
+    )
     for run_id, trace in zip(ids, traces, strict=True):
         log.info("run stored", run_id=run_id, steps=len(trace.steps), status=trace.summary.status)
     prune(engine, storage.max_stored_bytes)
     return [
-        StoredRun(run_id, trace.title, trace.summary.status, len(trace.steps), trace.summary)
+        StoredRun(
+            run_id, trace.title, trace.summary.status, len(trace.steps), trace.summary, every_pass
+        )
         for run_id, trace in zip(ids, traces, strict=True)
     ]
 
 
 def simulate_and_store_job(
-    storage: Storage, scenarios: list[Scenario], budget: Budget
+    storage: Storage, scenarios: list[Scenario], budget: Budget, every_pass: bool = False
 ) -> list[StoredRun]:
-    """Run every scenario within the budget, then store all of them (seen all or none)."""
-    traces = [simulate_within(scenario, budget) for scenario in scenarios]
-    return store(storage, traces, budget.max_steps)
+    """Run every scenario within the budget, then store all of them (seen all or none);
+    `every_pass`: one step per pre-copy pass, not alike passes collapsed."""
+    traces = [simulate_within(scenario, budget, every_pass=every_pass) for scenario in scenarios]
+    return store(storage, traces, budget.max_steps, every_pass)
 
 
 @dataclass(frozen=True)
@@ -144,7 +152,11 @@ PROGRESS_EVERY_S = 0.5
 
 
 def simulate_with_progress_job(
-    storage: Storage, scenarios: list[Scenario], budget: Budget, progress_path: str
+    storage: Storage,
+    scenarios: list[Scenario],
+    budget: Budget,
+    progress_path: str,
+    every_pass: bool = False,
 ) -> list[StoredRun]:
     """simulate_and_store_job that also writes its progress, as one JSON object, to
     `progress_path` (replaced atomically about every PROGRESS_EVERY_S) for the web process to
@@ -181,7 +193,7 @@ def simulate_with_progress_job(
                     }
                 )
 
-        traces.append(simulate_within(scenario, budget, on_step))
+        traces.append(simulate_within(scenario, budget, on_step, every_pass=every_pass))
     # Storing a long run takes a while: say so, rather than leave the last simulated time.
     report(
         {
@@ -193,4 +205,4 @@ def simulate_with_progress_job(
             "stage": "storing",
         }
     )
-    return store(storage, traces, budget.max_steps)
+    return store(storage, traces, budget.max_steps, every_pass)

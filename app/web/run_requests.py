@@ -10,7 +10,16 @@ import copy
 from typing import Annotated, Any
 
 from fastapi.exceptions import RequestValidationError
-from pydantic import BaseModel, ConfigDict, Discriminator, Field, JsonValue, Tag, ValidationError
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    JsonValue,
+    StrictBool,
+    Tag,
+    ValidationError,
+)
 
 from app.engine.examples import EXAMPLES, load_example
 from app.engine.scenario import Scenario
@@ -20,6 +29,23 @@ from .budgets import check_before_start
 from .validation import EXAMPLE_TAG, SCENARIO_TAG, scenario_validation_error
 
 _EXAMPLE_NAMES: list[JsonValue] = [*sorted(EXAMPLES)]
+EVERY_PASS_DESCRIPTION = (
+    "store one step per pre-copy pass (true), or runs of alike passes as one step each that "
+    "says how many passes it stands for (false, the default). The summary is the same; a "
+    "never-converging run is then up to one step per pass, within the step and stored-bytes "
+    "budgets (GET /api/limits)"
+)
+
+
+def every_pass_field() -> Any:
+    # Strict: "yes" or 1 is a 422 naming the field, not a quiet true.
+    return Field(default=False, description=EVERY_PASS_DESCRIPTION)
+
+
+class ScenarioRun(Scenario):
+    """A scenario to run, and how its steps are stored (not part of the scenario itself)."""
+
+    every_pass: StrictBool = every_pass_field()
 
 
 class ExampleRun(BaseModel):
@@ -35,6 +61,7 @@ class ExampleRun(BaseModel):
         default_factory=dict,
         description="merged into the example: objects merge key by key, lists and values replace",
     )
+    every_pass: StrictBool = every_pass_field()
 
 
 def _which_request(value: Any) -> str:
@@ -46,7 +73,7 @@ def _which_request(value: Any) -> str:
 
 
 RunRequest = Annotated[
-    Annotated[Scenario, Tag(SCENARIO_TAG)] | Annotated[ExampleRun, Tag(EXAMPLE_TAG)],
+    Annotated[ScenarioRun, Tag(SCENARIO_TAG)] | Annotated[ExampleRun, Tag(EXAMPLE_TAG)],
     Discriminator(_which_request),
 ]
 
@@ -81,7 +108,16 @@ def deep_merge(base: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any
     return merged
 
 
+def wants_every_pass(body: Scenario | ExampleRun) -> bool:
+    """Whether the request asks for one step per pass (a plain Scenario cannot)."""
+    return bool(getattr(body, "every_pass", False))
+
+
 def scenario_from_request(body: Scenario | ExampleRun) -> Scenario:
+    if isinstance(body, ScenarioRun):
+        # The engine's own model, without the storage option: the run's "scenario as given"
+        # is the scenario (the fields the client set, as before).
+        return Scenario.model_validate(body.model_dump(exclude_unset=True, exclude={"every_pass"}))
     if isinstance(body, Scenario):
         return body
     document = deep_merge(_load_example(body.example), body.overrides)

@@ -52,14 +52,19 @@ def storage(settings: Settings, visibility: str | None = None) -> Storage:
 
 
 async def run_and_store(
-    settings: Settings, scenarios: list[Scenario], visibility: str | None = None
+    settings: Settings,
+    scenarios: list[Scenario],
+    visibility: str | None = None,
+    every_pass: bool = False,
 ) -> list[StoredRun]:
-    """Simulate every scenario within the run budget and store them all (seen all or none)."""
+    """Simulate every scenario within the run budget and store them all (seen all or none);
+    `every_pass`: one step per pre-copy pass, not alike passes collapsed."""
     return await get_pool(settings).run(
         simulate_and_store_job,
         storage(settings, visibility),
         scenarios,
         Budget.from_settings(settings),
+        every_pass,
     )
 
 
@@ -89,7 +94,10 @@ async def simulate_import(
 
 
 def run_with_progress(
-    settings: Settings, scenarios: list[Scenario], visibility: str | None = None
+    settings: Settings,
+    scenarios: list[Scenario],
+    visibility: str | None = None,
+    every_pass: bool = False,
 ) -> AsyncIterator[dict[str, Any]]:
     """Start run_and_store in a worker process now (PoolBusy at once when the pool is full) and
     return an iterator of {"progress": {...}} about every half second, then {"done": [StoredRun]}."""
@@ -102,6 +110,7 @@ def run_with_progress(
             scenarios,
             Budget.from_settings(settings),
             path,
+            every_pass,
         )
     except BaseException:
         os.unlink(path)

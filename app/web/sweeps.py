@@ -151,16 +151,22 @@ def point_scenarios(sweep: Sweep, point: SweepPoint) -> list[Scenario]:
 
 
 async def open_point(
-    engine: Engine, session: Session, sweep: Sweep, index: int, settings: Settings
+    engine: Engine,
+    session: Session,
+    sweep: Sweep,
+    index: int,
+    settings: Settings,
+    every_pass: bool = False,
 ) -> tuple[str, str | None]:
     """The point's stored runs (ack on, ack off or None): simulated in the run worker pool, with
-    the run budgets, on first use; the same runs after."""
+    the run budgets, on first use; the same runs after. With `every_pass` (one step per pass)
+    new runs are simulated on every call and the point keeps its collapsed runs."""
     point = get_point(session, sweep.id, index)
     if point is None:
         raise HTTPException(
             status_code=404, detail=f"sweep {sweep.id} has no finished point {index}"
         )
-    if point.run_id is not None:
+    if point.run_id is not None and not every_pass:
         return point.run_id, point.off_run_id
     if point.status == INVALID:
         raise HTTPException(
@@ -173,8 +179,10 @@ async def open_point(
             status_code=409,
             detail=f"point {index} is not a valid scenario: {error.errors()[0]['msg']}",
         ) from None
-    stored = await run_and_store(settings, scenarios)
+    stored = await run_and_store(settings, scenarios, every_pass=every_pass)
     run_id, off_run_id = stored[0].id, (stored[1].id if len(stored) > 1 else None)
+    if every_pass:
+        return run_id, off_run_id
     await anyio.to_thread.run_sync(
         set_point_runs, engine, sweep.id, point.index, run_id, off_run_id
     )

@@ -200,16 +200,19 @@ async def create_branch(
         )
     action = body.action.model_dump(exclude_none=True)
     scenario = branch_scenario(run, step.index, step.end_ms, action)
-    # The branch runs in a worker process like any run; it is as visible as its parent.
+    # The branch runs in a worker process like any run; it is as visible as its parent, and
+    # its steps are stored as the parent's are (every pass, or alike passes collapsed), so
+    # steps 0..N are the parent's, step for step.
     [stored] = await get_pool(settings).run(
         simulate_and_store_job,
         storage(settings, run.visibility),
         [scenario],
         Budget.from_settings(settings),
+        run.every_pass,
     )
     branch_id = stored.id
     response.headers["Location"] = urls.api_run(branch_id)
-    base = created(urls, branch_id, stored.title, stored.status, stored.step_count, stored.summary)
+    base = created(urls, stored)
     return BranchCreated(
         **base.model_dump(),
         parent=BranchParent(id=run.id, step=step.index, at_ms=step.end_ms),

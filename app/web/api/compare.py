@@ -12,7 +12,7 @@ from app.store.runs import get_run
 from .. import urls as paths
 from ..comparison import ack_pair, compare_summaries
 from ..deps import CacheStoredRun, SessionDep, SettingsDep, UrlsDep
-from ..run_requests import RunRequest, scenario_to_run
+from ..run_requests import RunRequest, scenario_to_run, wants_every_pass
 from ..runner import run_and_store
 from ..urls import Urls
 from .models import ERROR_RESPONSES, CompareOut, CompareSide, run_links
@@ -46,7 +46,7 @@ async def create_comparison(
     scenario = scenario_to_run(body, settings)
     pair = ack_pair(scenario)
     # Both runs are stored together: a comparison is seen whole or not at all.
-    a, b = await run_and_store(settings, pair, visibility)
+    a, b = await run_and_store(settings, pair, visibility, wants_every_pass(body))
     return CompareOut(
         a=_side(urls, a.id, a.title, a.status, a.summary),
         b=_side(urls, b.id, b.title, b.status, b.summary),

@@ -87,6 +87,9 @@ class RunCreated(BaseModel):
     step_count: int
     urls: RunLinks
     summary: Summary
+    every_pass: bool = Field(
+        description="one step per pre-copy pass (true), or alike passes collapsed (false)"
+    )
 
 
 class RunListItem(RunListPublic):
@@ -107,6 +110,10 @@ class RunPageOut(BaseModel):
 class RunDetail(RunPublic):
     devices: list[dict[str, Any]] = Field(
         description="the devices as resolved (preset values filled in)"
+    )
+    passes_shown: str = Field(
+        description="how the steps show the pre-copy passes, in words: 'every pass: ...' or "
+        "'alike passes collapsed: 17 steps stand for 17,423 pre-copy passes'"
     )
     urls: RunLinks
 

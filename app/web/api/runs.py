@@ -6,15 +6,17 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Body, HTTPException, Path, Query, Response
 from fastapi.exceptions import RequestValidationError
+from sqlmodel import Session
 
 from app.engine.trace import Event, Step
 from app.store.models import Run, RunListPublic, RunPublic
-from app.store.runs import list_runs, load_events, load_step, load_steps
+from app.store.runs import count_steps_in_phases, list_runs, load_events, load_step, load_steps
 
 from .. import explain
 from .. import urls as paths
 from ..deps import CacheStoredRun, RunDep, SessionDep, SettingsDep, UrlsDep
-from ..run_requests import RunRequest, scenario_to_run
+from ..jobs import StoredRun
+from ..run_requests import RunRequest, scenario_to_run, wants_every_pass
 from ..runner import run_and_store
 from ..urls import Urls
 from .models import (
@@ -35,17 +37,16 @@ from .models import (
 router = APIRouter(tags=["runs"], responses=ERROR_RESPONSES)
 
 
-def created(
-    urls: Urls, run_id: str, run_title: str, status: str, steps: int, summary: object
-) -> RunCreated:
+def created(urls: Urls, stored: StoredRun) -> RunCreated:
     return RunCreated.model_validate(
         {
-            "id": run_id,
-            "title": run_title,
-            "status": status,
-            "step_count": steps,
-            "urls": run_links(urls, run_id),
-            "summary": summary,
+            "id": stored.id,
+            "title": stored.title,
+            "status": stored.status,
+            "step_count": stored.step_count,
+            "urls": run_links(urls, stored.id),
+            "summary": stored.summary,
+            "every_pass": stored.every_pass,
         }
     )
 
@@ -70,9 +71,9 @@ async def create_run(
     """Run the engine on a scenario (or a named example with overrides) and store the trace."""
     scenario = scenario_to_run(body, settings)
     # The engine is CPU-bound: it runs in a worker process (the pool of app.web.workers).
-    [stored] = await run_and_store(settings, [scenario], visibility)
+    [stored] = await run_and_store(settings, [scenario], visibility, wants_every_pass(body))
     response.headers["Location"] = urls.api_run(stored.id)
-    return created(urls, stored.id, stored.title, stored.status, stored.step_count, stored.summary)
+    return created(urls, stored)
 
 
 @router.get(paths.API_RUNS_PATH, response_model=RunPageOut)
@@ -126,15 +127,26 @@ def _query_error(name: str, message: str) -> RequestValidationError:
 
 
 @router.get(paths.API_RUN_PATH, response_model=RunDetail, dependencies=[CacheStoredRun])
-def read_run(run: RunDep, urls: UrlsDep) -> RunDetail:
+def read_run(run: RunDep, session: SessionDep, urls: UrlsDep) -> RunDetail:
     """One run: scenario as given and resolved, summary, devices, notes and links."""
     public = RunPublic.model_validate(run)
     devices = run.resolved.get("devices")
     return RunDetail(
         **public.model_dump(),
         devices=[d for d in devices if isinstance(d, dict)] if isinstance(devices, list) else [],
+        passes_shown=run_passes_shown(session, run),
         urls=run_links(urls, run.id),
     )
+
+
+def run_passes_shown(session: Session, run: Run) -> str:
+    """explain.passes_shown for a stored run (one count of its pass steps when collapsed)."""
+    pass_steps = (
+        0
+        if run.every_pass or run.source == "import"
+        else count_steps_in_phases(session, run.id, explain.PASS_PHASES)
+    )
+    return explain.passes_shown(run.every_pass, run.source, pass_steps, run.summary.get("passes"))
 
 
 @router.get(paths.API_RUN_STEPS_PATH, response_model=StepWindow, dependencies=[CacheStoredRun])

@@ -14,7 +14,7 @@ import anyio.to_thread
 from fastapi import APIRouter, Body, Depends, HTTPException, Path, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.sse import EventSourceResponse, ServerSentEvent
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StringConstraints
 from sqlalchemy import Engine
 from sqlmodel import Session
 
@@ -351,10 +351,19 @@ async def run_sweep_point(
     settings: SettingsDep,
     urls: UrlsDep,
     index: Annotated[int, Path(ge=0, le=MAX_POINTS_API * 100)],
+    every_pass: Annotated[
+        StrictBool,
+        Body(
+            embed=True,
+            description="one step per pre-copy pass: new runs on every call (the point keeps "
+            "its collapsed runs); default false, alike passes collapsed",
+        ),
+    ] = False,
 ) -> SweepPointRuns:
     """The point as full stored runs (ack on and off when the sweep compares): simulated on the
-    first call, the same runs after."""
-    run_id, off_run_id = await open_point(engine, session, sweep, index, settings)
+    first call, the same runs after (optional body `{"every_pass": true}`: new runs with one
+    step per pass)."""
+    run_id, off_run_id = await open_point(engine, session, sweep, index, settings, every_pass)
     return SweepPointRuns(
         run_id=run_id,
         off_run_id=off_run_id,

@@ -16,7 +16,7 @@ from app.engine.units import format_bytes
 
 from ..comparison import ack_pair
 from ..deps import SettingsDep, UrlsDep
-from ..run_requests import RunRequest, scenario_to_run
+from ..run_requests import RunRequest, scenario_to_run, wants_every_pass
 from ..runner import run_with_progress
 from ..urls import INDEX_PATH, NEW_DEVICE_ROW_PATH, NEW_PAGE_PATH, NEW_PROGRESS_PATH
 from . import form
@@ -137,7 +137,7 @@ async def create_run_with_progress(
     scenarios = ack_pair(scenario) if action == "compare" else [scenario]
     # The engine runs in a worker process of the shared pool (app.web.runner): a full pool is
     # a 503 with Retry-After here, before the stream starts.
-    updates = run_with_progress(settings, scenarios)
+    updates = run_with_progress(settings, scenarios, every_pass=wants_every_pass(body))
 
     async def lines() -> AsyncIterator[bytes]:
         async for update in updates:
