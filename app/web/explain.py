@@ -264,22 +264,3 @@ def summary_story(
     else:
         downtime_note = "no downtime recorded"
     return {"ack": ack, "ack_sub": ack_sub, "downtime_note": downtime_note}
-
-
-# The phase of a pre-copy pass's step (one per pass unless alike passes are collapsed).
-PASS_PHASES = ("iterate",)
-
-
-def passes_shown(every_pass: bool, source: str | None, pass_steps: int, passes: int | None) -> str:
-    """How the run's steps show its pre-copy passes, in words: every pass, or how many steps
-    stand for how many passes (`pass_steps`: the run's steps in PASS_PHASES)."""
-    if source == "import":
-        return "one step per pass QEMU logged"
-    if every_pass:
-        return "every pass: one step per pre-copy pass"
-    if passes is None or passes <= pass_steps:
-        return "alike passes collapsed: none were alike here, one step per pass"
-    return (
-        f"alike passes collapsed: {pass_steps:,} {'step stands' if pass_steps == 1 else 'steps stand'} "
-        f"for {passes:,} pre-copy passes"
-    )

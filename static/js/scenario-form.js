@@ -46,6 +46,13 @@ export function formToScenario(form) {
   return doc;
 }
 
+// The run request: the scenario plus how its steps are stored (not a scenario field, so the
+// sweep starter, which sends formToScenario alone, never sends it).
+export function runRequest(form) {
+  const everyPass = form.querySelector("#every-pass");
+  return { ...formToScenario(form), every_pass: Boolean(everyPass && everyPass.checked) };
+}
+
 function nextDeviceIndex() {
   const rows = [...document.querySelectorAll(".device-row")];
   return rows.length ? Math.max(...rows.map((r) => Number(r.dataset.index))) + 1 : 0;
@@ -57,7 +64,7 @@ async function submitScenario(form, action) {
   buttons.forEach((b) => { b.disabled = true; });
   try {
     const url = action === "compare" ? form.dataset.compareUrl : form.dataset.runUrl;
-    await streamRun(url, formToScenario(form), byId("run-progress"), (detail) => showErrors(form, detail));
+    await streamRun(url, runRequest(form), byId("run-progress"), (detail) => showErrors(form, detail));
   } finally {
     buttons.forEach((b) => { b.disabled = false; });
   }

@@ -6,16 +6,16 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Body, HTTPException, Path, Query, Response
 from fastapi.exceptions import RequestValidationError
-from sqlmodel import Session
 
 from app.engine.trace import Event, Step
 from app.store.models import Run, RunListPublic, RunPublic
-from app.store.runs import count_steps_in_phases, list_runs, load_events, load_step, load_steps
+from app.store.runs import list_runs, load_events, load_step, load_steps
 
 from .. import explain
 from .. import urls as paths
 from ..deps import CacheStoredRun, RunDep, SessionDep, SettingsDep, UrlsDep
 from ..jobs import StoredRun
+from ..passes import run_passes_shown
 from ..run_requests import RunRequest, scenario_to_run, wants_every_pass
 from ..runner import run_and_store
 from ..urls import Urls
@@ -137,16 +137,6 @@ def read_run(run: RunDep, session: SessionDep, urls: UrlsDep) -> RunDetail:
         passes_shown=run_passes_shown(session, run),
         urls=run_links(urls, run.id),
     )
-
-
-def run_passes_shown(session: Session, run: Run) -> str:
-    """explain.passes_shown for a stored run (one count of its pass steps when collapsed)."""
-    pass_steps = (
-        0
-        if run.every_pass or run.source == "import"
-        else count_steps_in_phases(session, run.id, explain.PASS_PHASES)
-    )
-    return explain.passes_shown(run.every_pass, run.source, pass_steps, run.summary.get("passes"))
 
 
 @router.get(paths.API_RUN_STEPS_PATH, response_model=StepWindow, dependencies=[CacheStoredRun])

@@ -67,7 +67,9 @@ def form_context(scenario: dict[str, Any]) -> dict[str, Any]:
 @router.get(INDEX_PATH)
 @router.get(NEW_PAGE_PATH)
 @router.get(NEW_PAGE_PATH + ".json")
-def read_new_page(request: Request, urls: UrlsDep, example: str | None = None) -> Response:
+def read_new_page(
+    request: Request, urls: UrlsDep, settings: SettingsDep, example: str | None = None
+) -> Response:
     """The scenario form; `?example=NAME` fills it from an example scenario."""
     examples = form.examples()
     if example is None and DEFAULT_EXAMPLE in examples:
@@ -82,6 +84,8 @@ def read_new_page(request: Request, urls: UrlsDep, example: str | None = None) -
         "example": example,
         "import_limits": import_limits(),
         "json_url": urls.new_run(json=True),
+        # The "Show every pass" checkbox says where a never-converging run then ends.
+        "max_steps_per_run": f"{settings.max_steps_per_run:,}",
         **form_context(scenario),
     }
     twin = {

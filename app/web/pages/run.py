@@ -19,6 +19,7 @@ from ..charts import figures as charts
 from ..charts.run_series import chart_events, run_series
 from ..deps import SessionDep, UrlsDep
 from ..explain import NEXT_CHOICES, explain_step, next_prompt, summary_story
+from ..passes import run_passes_shown
 from ..urls import RUN_CHART_SERIES_PATH, RUN_PAGE_PATH, RUN_STEP_PAGE_PATH, Urls, absolute
 from .errors import not_found
 from .render import render, strip_json, wants_json
@@ -59,6 +60,7 @@ def run_public(run: Run) -> dict[str, Any]:
         "summary": summary,
         "notes": list(run.notes or []),
         "import_info": run.import_info,
+        "every_pass": run.every_pass,
     }
 
 
@@ -242,6 +244,7 @@ def run_page(
     cursor = current.end_ms if current is not None else None
     figures = figures_for(session, run, events, cursor)
     public = run_public(run)
+    public["passes_shown"] = run_passes_shown(session, run)
     summary = public["summary"]
     over = (summary.get("downtime_ms") or 0) > (summary.get("downtime_limit_ms") or float("inf"))
     exports = {
