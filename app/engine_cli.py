@@ -95,6 +95,14 @@ def summary_text(trace: Trace) -> str:
     return "\n".join(lines)
 
 
+def steps_shown(trace: Trace, every_pass: bool) -> str:
+    """How the steps show the passes, in the run page's words (app/web/passes.py)."""
+    from app.web.passes import PASS_PHASES, passes_shown
+
+    pass_steps = sum(1 for step in trace.steps if step.phase in PASS_PHASES)
+    return passes_shown(every_pass, trace.source, pass_steps, trace.summary.passes)
+
+
 def register(cli: typer.Typer) -> None:
     @cli.command("simulate")
     def simulate_command(
@@ -112,6 +120,14 @@ def register(cli: typer.Typer) -> None:
         trace_out: Annotated[
             Path | None, typer.Option("--trace", help="write the whole trace JSON here")
         ] = None,
+        every_pass: Annotated[
+            bool,
+            typer.Option(
+                "--every-pass",
+                help="one step per pre-copy pass in --steps and --trace (default: runs of alike "
+                "passes are one step that says how many it stands for; the summary is the same)",
+            ),
+        ] = False,
     ) -> None:
         """Simulate a migration scenario and print its summary."""
         if compare_ack_flag and (steps or trace_out is not None):
@@ -142,7 +158,7 @@ def register(cli: typer.Typer) -> None:
                 typer.echo("\n== difference (on - off) ==")
                 typer.echo(diff["sentence"])
             return
-        trace = simulate(sc, collapse=COLLAPSE_STORED_TRACES)
+        trace = simulate(sc, collapse=COLLAPSE_STORED_TRACES and not every_pass)
         if trace_out is not None:
             trace_out.write_text(trace.to_json())
         if as_json:
@@ -155,6 +171,7 @@ def register(cli: typer.Typer) -> None:
                     f"{step.decision.reason}  [{step.decision.qemu_function}]"
                 )
         typer.echo(summary_text(trace))
+        typer.echo(f"  steps             {len(trace.steps):,}: {steps_shown(trace, every_pass)}")
 
     @cli.command("schema")
     def schema_command() -> None:

@@ -66,6 +66,33 @@ def test_compare_ack_prints_both_and_the_difference():
     assert "With switchover-ack the downtime is" in doc["difference"]["sentence"]
 
 
+def test_simulate_every_pass_keeps_one_step_per_pass(tmp_path: Path):
+    """--every-pass: the trace has one step per pre-copy pass; the summary is the same."""
+    traces = {}
+    for flag in ((), ("--every-pass",)):
+        out_file = tmp_path / f"trace{len(flag)}.json"
+        out = migscope(
+            "simulate", "--example", "stop-copy-query-fails", "--trace", str(out_file), *flag
+        )
+        assert out.returncode == 0, out.stderr
+        traces[bool(flag)] = (json.loads(out_file.read_text()), out.stdout)
+    (collapsed, collapsed_text), (every, every_text) = traces[False], traces[True]
+    assert every["summary"] == collapsed["summary"]
+    passes = every["summary"]["passes"]
+    assert passes > 10_000
+    every_pass_steps = sum(1 for step in every["steps"] if step["phase"] == "iterate")
+    collapsed_pass_steps = sum(1 for step in collapsed["steps"] if step["phase"] == "iterate")
+    assert every_pass_steps == passes > 100 * collapsed_pass_steps
+    assert len(every["steps"]) > 100 * len(collapsed["steps"])
+    assert f"steps             {len(every['steps']):,}: every pass" in every_text
+    assert (
+        f"steps             {len(collapsed['steps']):,}: alike passes collapsed: "
+        f"{collapsed_pass_steps:,} steps stand for {passes:,} pre-copy passes"
+    ) in collapsed_text
+    out = migscope("simulate", "--help")
+    assert "--every-pass" in out.stdout
+
+
 def test_invalid_scenario_exits_2_naming_the_field(tmp_path: Path):
     bad = tmp_path / "bad.json"
     bad.write_text(
@@ -119,6 +146,7 @@ def imported_after(*args: str) -> set[str]:
 def test_simulate_imports_neither_the_store_nor_the_web():
     for args in (
         ("simulate", "--example", "mlx5-300mb-ack", "--json"),
+        ("simulate", "--example", "mlx5-300mb-ack", "--every-pass"),
         ("simulate", "--help"),
         ("schema",),
     ):

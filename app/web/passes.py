@@ -1,13 +1,18 @@
 """How a stored run's steps show its pre-copy passes, in words: every pass, or how many
 steps stand for how many passes (runs of alike passes collapsed, app/engine/collapse.py).
-What the run's JSON (`passes_shown`) and its page say."""
+What the run's JSON (`passes_shown`), its page and `migscope simulate` say.
+
+Light on purpose: `migscope simulate` imports it, and must not load the store or the web
+libraries (tests/test_cli.py), so they are imported only by run_passes_shown."""
 
 from __future__ import annotations
 
-from sqlmodel import Session
+from typing import TYPE_CHECKING
 
-from app.store.models import Run
-from app.store.runs import count_steps_in_phases
+if TYPE_CHECKING:
+    from sqlmodel import Session
+
+    from app.store.models import Run
 
 # The phase of a pre-copy pass's step (one per pass unless alike passes are collapsed).
 PASS_PHASES = ("iterate",)
@@ -30,6 +35,8 @@ def passes_shown(every_pass: bool, source: str | None, pass_steps: int, passes: 
 
 def run_passes_shown(session: Session, run: Run) -> str:
     """passes_shown for a stored run (one count of its pass steps when they were collapsed)."""
+    from app.store.runs import count_steps_in_phases
+
     collapsed = not run.every_pass and run.source != "import"
     pass_steps = count_steps_in_phases(session, run.id, PASS_PHASES) if collapsed else 0
     passes = run.summary.get("passes")
