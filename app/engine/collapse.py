@@ -31,18 +31,19 @@ from typing import TYPE_CHECKING
 from .branch import next_time_keyed_ms
 from .clock import EPS_MS, before, reached
 from .explain import GateInputs, device_gate_inputs, gate_texts, stall_text
-from .ram import NORMAL_PAGE_WIRE_BYTES, PAGE_BYTES
+from .ram import NORMAL_PAGE_WIRE_BYTES, PAGE_BYTES, ZERO_PAGE_WIRE_BYTES
 from .source import BUFFER_DELAY_MS
 from .stream import MARKER_BYTES, Record
 from .trace import Decision, Gate, Phase, Step, trusted
 
 if TYPE_CHECKING:
-    from .devices import DeviceRuntime
+    from .devices import DeviceData, DeviceRuntime
     from .simulation import Simulation
 
 MAX_WAIT_MS = 50.0  # ram_save_iterate's slice (simulation.MAX_WAIT_MS)
 
 SYNC_WHY = "exact pending query"
+NORMAL_OVER_ZERO = NORMAL_PAGE_WIRE_BYTES - ZERO_PAGE_WIRE_BYTES  # a normal page's extra bytes
 
 
 def _horizon(sim: Simulation) -> float:
@@ -508,6 +509,14 @@ def budget_bound_passes(sim: Simulation) -> Step | None:
     horizon_eps = horizon - EPS_MS  # clock.reached(x, horizon) is x >= horizon_eps
     sequential = ram.pattern == "sequential"
     per_ms = link.bytes_per_ms
+    # The leading passes that take no exact query run on locals (_estimate_passes); the loop
+    # below goes on from where they stopped (a pass they would not take, or an exact query).
+    ahead = _estimate_passes(sim, horizon_eps, step_room, device_estimate, dirtying, load_rate)
+    if ahead is not None:
+        passes, sent, low, high = ahead.passes, ahead.sent, ahead.low, ahead.high
+        settled, settled_first, settled_end = ahead.settled, ahead.settled_first, ahead.settled_end
+        windows, last, t = ahead.windows, ahead.last, sim.t
+        shape = (False, "keep_iterating")
     while passes < step_room:
         wake = window.t0 + BUFFER_DELAY_MS  # RateWindow.end_ms
         # not before(wake, horizon) or not before(t, wake) or reached(t, horizon)
@@ -708,6 +717,333 @@ def budget_bound_passes(sim: Simulation) -> Step | None:
         sim, gates, shape, can, passes, low, high, slept, precopy_all, sync_ms
     )
     return sim.make_step(start, Phase.ITERATE, decision, gates, estimate, exact, sent, inputs)
+
+
+class _Ahead:
+    """What _estimate_passes ran: the accumulators budget_bound_passes goes on with."""
+
+    __slots__ = (
+        "high",
+        "last",
+        "low",
+        "passes",
+        "sent",
+        "settled",
+        "settled_end",
+        "settled_first",
+        "windows",
+    )
+
+    def __init__(
+        self,
+        passes: int,
+        sent: int,
+        low: int,
+        high: int,
+        settled: int,
+        settled_first: float | None,
+        settled_end: float,
+        windows: list[tuple[float, float, float, float]],
+        last: tuple[float, int, int | None, float, bool, int, int, float, float],
+    ) -> None:
+        self.passes = passes
+        self.sent = sent
+        self.low = low
+        self.high = high
+        self.settled = settled
+        self.settled_first = settled_first
+        self.settled_end = settled_end
+        self.windows = windows
+        self.last = last
+
+
+def _estimate_passes(
+    sim: Simulation,
+    horizon_eps: float,
+    step_room: int,
+    device_estimate: int,
+    dirtying: list[tuple[DeviceData, bool]],
+    load_rate: float,
+) -> _Ahead | None:
+    """budget_bound_passes' passes whose pending estimate stays above the threshold (no
+    exact query: nothing changes but the clock, the guest's writes, the bitmap's counts and
+    the window), on local variables, for a guest with one pool of working set (uniform or
+    sequential writes): RamModel.advance, DeviceData.advance, RamModel.pages_over_wire and
+    take_part, and RateWindow.close inlined, operation for operation, so every float and
+    integer is the one the loop in budget_bound_passes computes; the state is written back
+    at the end. Stops before the first pass that loop would not take this way (the same
+    tests), and before a pass taking the exact query (that loop takes it). None if it ran
+    no pass.
+
+    The channel's tests (Stream.flow into an idle channel: the 50 ms slice does not end in
+    the send, the write returns and the bytes are loaded before the window ends) are taken
+    once for the most bytes a pass can write: each of those times grows with the bytes, and
+    a pass starts where the last one's window ended. A margin far above the floats' rounding
+    makes the answer the one the exact test gives; a pass too close to a limit stops the
+    run (the loop in budget_bound_passes takes it exactly). The times the step keeps (the
+    last pass's, and when the earlier ones are loaded: they grow pass by pass, each loaded
+    before the next window starts) are computed exactly at the end (_idle_flow)."""
+    ram = sim.ram
+    pools = ram.pools
+    if len(pools) != 1:
+        return None  # hot/cold pools: the loop in budget_bound_passes takes them
+    src = sim.src
+    window = sim.window
+    link = sim.channels.link
+    budget = window.budget_bytes
+    assert budget is not None
+    buffer = sim.channels.main.buffer_bytes
+    latency = link.latency_ms
+    per_ms = link.bytes_per_ms
+    # The most bytes a pass writes: pages_over_wire lets through the page that crosses
+    # `left` (<= budget), and one page more adds at most a page per bucket of normal pages;
+    # the slice's estimate (pages x the average wire bytes) is above that by at most as much.
+    most_bytes = budget + 2 * 3 * NORMAL_PAGE_WIRE_BYTES
+    margin = 1e-9 * (abs(horizon_eps) + 1000.0)
+    accept_ms, drained_ms = _idle_flow(0.0, most_bytes, buffer, latency, per_ms, load_rate)
+    if _idle_probe(0.0, most_bytes, buffer, latency, per_ms, load_rate) + margin >= (
+        MAX_WAIT_MS - EPS_MS
+    ):
+        return None  # the slice may end in the send: the loop in budget_bound_passes tests it
+    # A pass needs this much of its window left (accept < wake - EPS, drained <= wake).
+    need_ms = max(accept_ms + EPS_MS, drained_ms) + margin
+    exact_trigger_le = sim.profile.exact_trigger_le
+    sequential = ram.pattern == "sequential"
+    keep_windows = sim.keep_steps  # a summary-only run writes no window events
+    # The window: RateWindow.close's inputs that no such pass changes, and its state.
+    avail = window.avail_bw_bytes_per_s
+    avail_per_ms = avail / 1000.0
+    limit_ms = window.downtime_limit_ms
+    rate_known = window.dirty_pages_rate is not None
+    dirty_last_sync = window.dirty_bytes_last_sync
+    t0, bytes0, rate_start = window.t0, window.bytes0, window.rate_start_bytes
+    thr = window.threshold_bytes
+    expected = window.expected_downtime_ms
+    # The bitmap and the dirty log.
+    pool = pools[0]
+    zero, cold, bits, log = ram.bitmap_zero, ram.bitmap_cold, pool.bitmap, pool.log
+    writes_per_ms = pool.writes_per_ms
+    w = float(pool.pages)
+    # RamModel.advance writes the pool only while the guest runs.
+    writing = src.vm_running and pool.pages != 0 and writes_per_ms > 0
+    ram_last = ram.last_ms
+    # The device data DeviceData.advance makes grow; the others only see last_ms move.
+    growing = [data for data, dirty in dirtying if dirty and data.dirty_rate_bytes_per_ms > 0]
+    transferred, ram_transferred = src.transferred, src.ram_transferred
+    t = sim.t
+    advanced: float | None = None  # the clock of the last advance (a pass that stops made it)
+    passes = sent = 0
+    low = high = pages = -1
+    windows: list[tuple[float, float, float, float]] = []
+    # The first pass's gate time, the last two passes' gate times and bytes, and the last
+    # pass's estimate, threshold, pages pending and window (length, bytes).
+    first_t = prev_t = last_t = last_thr = spent = 0.0
+    prev_nbytes = last_nbytes = last_estimate = last_total = moved = 0
+    while passes < step_room:
+        wake = t0 + BUFFER_DELAY_MS  # RateWindow.end_ms
+        if wake >= horizon_eps or t >= wake - EPS_MS or t >= horizon_eps:
+            break
+        # RamModel.advance, then DeviceData.advance.
+        dt = t - ram_last
+        if dt > 0:
+            ram_last = t
+            if writing:
+                writes = writes_per_ms * dt
+                if sequential:
+                    log = min(w, log + writes)
+                else:
+                    log = w - (w - log) * exp(-writes / w)
+        for data in growing:
+            if t > data.last_ms:
+                accum = data.dirty_accum
+                cap = max(data.dirty_max_bytes, accum)
+                data.dirty_accum = min(
+                    cap, accum + data.dirty_rate_bytes_per_ms * (t - data.last_ms)
+                )
+                data.last_ms = t
+        advanced = t
+        total = zero + cold + bits
+        estimate = total * PAGE_BYTES + device_estimate
+        if estimate <= thr if exact_trigger_le else estimate < thr:
+            break  # the exact query: budget_bound_passes takes this pass
+        budget_used = transferred - rate_start
+        if budget_used > budget or not total or wake - t <= need_ms:
+            break
+        left = budget - budget_used
+        # RamModel.pages_over_wire: the fewest pages whose wire bytes exceed `left`, or all.
+        # Taking p pages sends nz = max(p - zero, spread) normal pages, spread being the
+        # floors of the cold pages' and the pool's shares (take_part gives the rest to the
+        # zero pages first), so the wire bytes, 9 p + 4095 nz, grow strictly with p: the
+        # answer is the same from any start. The last pass's pages, or the estimate per
+        # page with the floors' average loss (half a page each), start within a page of it.
+        per_page = (zero * ZERO_PAGE_WIRE_BYTES + (total - zero) * NORMAL_PAGE_WIRE_BYTES) / total
+        if pages < 0:
+            pages = int((left + NORMAL_OVER_ZERO) // per_page) + 1
+        if pages < 1:
+            pages = 1
+        elif pages > total:
+            pages = total
+        spread = pages * cold // total + pages * bits // total
+        nz = pages - zero if pages - zero > spread else spread
+        nbytes = ZERO_PAGE_WIRE_BYTES * pages + NORMAL_OVER_ZERO * nz
+        if nbytes <= left:
+            while pages < total:
+                pages += 1
+                spread = pages * cold // total + pages * bits // total
+                nz = pages - zero if pages - zero > spread else spread
+                nbytes = ZERO_PAGE_WIRE_BYTES * pages + NORMAL_OVER_ZERO * nz
+                if nbytes > left:
+                    break
+        else:
+            while pages > 1:
+                fewer = pages - 1
+                below_spread = fewer * cold // total + fewer * bits // total
+                below_nz = fewer - zero if fewer - zero > below_spread else below_spread
+                below = ZERO_PAGE_WIRE_BYTES * fewer + NORMAL_OVER_ZERO * below_nz
+                if below <= left:
+                    break
+                pages = fewer
+                spread, nz, nbytes = below_spread, below_nz, below
+        if (
+            pages >= total
+            or transferred + nbytes - rate_start <= budget
+            # Within the bytes the channel's tests were taken for (always, by the bound).
+            or nbytes > most_bytes
+            or pages * per_page > most_bytes
+        ):
+            break
+        # The pass. RamModel.take_part: pages - nz zero pages; the cold pages and the pool
+        # their floors, and what the zero pages could not take (nz - spread) to the first
+        # of them with pages left.
+        zero -= pages - nz
+        rest = nz - spread
+        k = pages * cold // total
+        if rest > 0:
+            extra = cold - k
+            if rest < extra:
+                extra = rest
+            k += extra
+            rest -= extra
+        cold -= k
+        k = pages * bits // total
+        if rest > 0:
+            extra = bits - k
+            if rest < extra:
+                extra = rest
+            k += extra
+        bits -= k
+        transferred += nbytes
+        ram_transferred += nbytes
+        # RateWindow.close at the window's end (the bandwidth only when something reads it).
+        spent = wake - t0
+        moved = transferred - bytes0
+        last_thr = thr
+        if avail:
+            thr = avail_per_ms * limit_ms
+            if rate_known and moved > 10000 and avail_per_ms > 0:
+                expected = dirty_last_sync / avail_per_ms
+            if keep_windows:
+                windows.append((wake, spent, moved / spent if spent > 0 else 0.0, thr))
+        else:
+            measured = moved / spent if spent > 0 else 0.0
+            thr = measured * limit_ms
+            if rate_known and moved > 10000 and measured > 0:
+                expected = dirty_last_sync / measured
+            if keep_windows:
+                windows.append((wake, spent, measured, thr))
+        t0 = wake
+        bytes0 = rate_start = transferred
+        if not passes:
+            first_t = t
+        prev_t, prev_nbytes = last_t, last_nbytes
+        last_t, last_nbytes, last_estimate, last_total = t, nbytes, estimate, total
+        sent += nbytes
+        if low < 0 or pages < low:
+            low = pages
+        if pages > high:
+            high = pages
+        passes += 1
+        t = wake
+    # Write back what the passes (and the advance of the pass that stopped them) changed.
+    pool.bitmap, pool.log = bits, log
+    ram.bitmap_zero, ram.bitmap_cold = zero, cold
+    ram.last_ms = ram_last
+    if advanced is not None:
+        for data, _ in dirtying:
+            if advanced > data.last_ms:
+                data.last_ms = advanced
+    if not passes:
+        return None
+    src.passes += passes
+    src.transferred, src.ram_transferred = transferred, ram_transferred
+    sim.t = t
+    window.t0, window.bytes0, window.rate_start_bytes = t0, bytes0, rate_start
+    window.threshold_bytes = thr
+    # The last window's measure (the same division as the pass's).
+    window.bandwidth_bytes_per_ms = moved / spent if spent > 0 else 0.0
+    window.expected_downtime_ms = expected
+    accept, drained = _idle_flow(last_t, last_nbytes, buffer, latency, per_ms, load_rate)
+    # The passes before the last: their bytes add up into one settled record, loaded by
+    # the end of the one before the last (each is loaded before the next pass starts).
+    settled_first: float | None = None
+    settled_end = first_t
+    if passes > 1:
+        settled_first = first_t
+        before_last = _idle_flow(prev_t, prev_nbytes, buffer, latency, per_ms, load_rate)[1]
+        if before_last > settled_end:
+            settled_end = before_last
+    last = (
+        last_t,
+        last_estimate,
+        None,
+        last_thr,
+        False,
+        last_total * PAGE_BYTES,
+        last_nbytes,
+        drained,
+        t - accept,
+    )
+    return _Ahead(
+        passes, sent, low, high, sent - last_nbytes, settled_first, settled_end, windows, last
+    )
+
+
+def _idle_flow(
+    t: float, nbytes: float, buffer: int, latency: float, per_ms: float, load_rate: float
+) -> tuple[float, float]:
+    """Stream.flow of `nbytes` written at t into a channel idle by then, as budget_bound_passes
+    inlines it: when the source's write returns, and when the bytes are loaded."""
+    tx_end = t + nbytes / per_ms
+    load_start = t + latency
+    load_end = load_start + nbytes / load_rate
+    if (b := tx_end + latency) > load_end:
+        load_end = b
+    over = nbytes - buffer
+    accept = t
+    if over > 0:
+        accept = load_start + over / nbytes * (load_end - load_start)
+        if t > accept:
+            accept = t
+        if accept > tx_end:
+            tx_end = accept
+    return accept, (tx_end if tx_end > load_end else load_end)
+
+
+def _idle_probe(
+    t: float, nbytes: float, buffer: int, latency: float, per_ms: float, load_rate: float
+) -> float:
+    """When the source's write of `nbytes` at t returns (ram_iterate's slice test, on the
+    bytes it estimates), as budget_bound_passes inlines it."""
+    over = nbytes - buffer
+    if over <= 0:
+        return t
+    tx_end = t + nbytes / per_ms
+    load_start = t + latency
+    load_end = load_start + nbytes / load_rate
+    if (b := tx_end + latency) > load_end:
+        load_end = b
+    probe = load_start + over / nbytes * (load_end - load_start)
+    return t if t > probe else probe
 
 
 class _Snapshot:
