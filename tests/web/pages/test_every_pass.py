@@ -27,7 +27,7 @@ def test_new_run_form_offers_every_pass_with_the_step_limit(
     # Not a scenario field: the form's reader (formToScenario) skips it, the run request adds it.
     assert "data-field" not in checkbox.group(0)
     assert "Show every pass (no collapsing)" in html
-    assert "up to 12,345 per run" in html
+    assert "up to 12,345 steps per run" in html
 
 
 def _done(response_text: str) -> dict:
