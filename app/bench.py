@@ -19,13 +19,24 @@ import time
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from app.engine import Scenario, simulate
 from app.engine.examples import load_example
 from app.engine.simulation import simulate_summary
 
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
+    from app.engine.trace import Trace
+
 REFERENCE = "reference-bench"
 ROUNDS = 5
+
+
+def _load() -> str:
+    """The 1-minute load average: how busy the shared machine was while measuring."""
+    return f"{os.getloadavg()[0]:.2f}"
 
 
 def _cpu(fn: Callable[[], object], rounds: int) -> float:
@@ -187,75 +198,148 @@ def bench_store(name: str, rounds: int = 3) -> dict[str, float]:
     }
 
 
-def bench_store_vs_raw(name: str, rounds: int = 5) -> dict[str, float]:
-    """save_trace against sqlite3 executemany of the same rows (serialised with
-    model_dump_json) into the same schema, in one transaction each."""
+def _raw_connection(path: Path) -> sqlite3.Connection:
+    """A plain sqlite3 connection with the store's settings (app.store.db)."""
+    connection = sqlite3.connect(path)
+    connection.execute("PRAGMA journal_mode=WAL")
+    connection.execute("PRAGMA synchronous=NORMAL")
+    connection.execute("PRAGMA foreign_keys=ON")
+    return connection
+
+
+def _raw_insert(
+    connection: sqlite3.Connection, trace: Trace, chart_rows: list[tuple[object, ...]]
+) -> float:
+    """Wall seconds for sqlite3 alone to write the rows save_trace writes, in one transaction:
+    the run row (its JSON columns serialised with json.dumps), every step and event (serialised
+    with model_dump_json, as the store does) and the charts' column chunks (given pre-built:
+    the numpy work of building them is the store's, not the baseline's)."""
+    from app.store.chart_columns import ROW_COLUMNS
+    from app.store.runs import new_run_id, run_create_from_trace
+
+    start = time.perf_counter()
+    run_id = new_run_id()
+    run = run_create_from_trace(trace).model_dump()
+    run.update(
+        id=run_id,
+        created_at="2026-01-01 00:00:00.000000",
+        visibility="listed",
+        pinned=False,
+        every_pass=False,
+        stored_bytes=0,
+        complete=True,
+    )
+    run_row = {
+        k: json.dumps(v) if isinstance(v, dict | list) or v is None else v for k, v in run.items()
+    }
+    steps = [
+        (run_id, s.index, s.t_ms, s.end_ms, s.phase, s.status, s.model_dump_json())
+        for s in trace.steps
+    ]
+    events = [
+        (run_id, i, e.step, e.t_ms, e.kind, e.side, e.device, e.model_dump_json())
+        for i, e in enumerate(trace.events)
+    ]
+    chunks = [(run_id, *row[1:]) for row in chart_rows]
+    with connection:
+        columns = ", ".join(f'"{k}"' for k in run_row)
+        connection.execute(
+            f"INSERT INTO runs ({columns}) VALUES ({', '.join('?' * len(run_row))})",
+            list(run_row.values()),
+        )
+        connection.executemany(
+            'INSERT INTO steps (run_id, "index", t_ms, end_ms, phase, status, data) '
+            "VALUES (?, ?, ?, ?, ?, ?, ?)",
+            steps,
+        )
+        connection.executemany(
+            "INSERT INTO events (run_id, seq, step, t_ms, kind, side, device, data) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            events,
+        )
+        connection.executemany(
+            f"INSERT INTO chart_columns ({', '.join(ROW_COLUMNS)}) "
+            f"VALUES ({', '.join('?' * len(ROW_COLUMNS))})",
+            chunks,
+        )
+    return time.perf_counter() - start
+
+
+def _table_sizes(path: Path) -> list[tuple[int, int]]:
+    """(rows, bytes of JSON or blob data) per table written by a store, to check that both
+    sides of the comparison wrote the same rows."""
+    connection = sqlite3.connect(path)
+    try:
+        return [
+            connection.execute(
+                f"SELECT count(*), coalesce(sum(length({data})), 0) FROM {table}"
+            ).fetchone()
+            for table, data in (
+                ("runs", "scenario"),
+                ("steps", "data"),
+                ("events", "data"),
+                ("chart_columns", "data"),
+            )
+        ]
+    finally:
+        connection.close()
+
+
+def bench_store_vs_raw(name: str, collapse: bool, rounds: int = 9) -> dict[str, float]:
+    """save_trace against _raw_insert of the same rows into the same schema, each round in a
+    fresh pair of databases, the two taking turns at going first; the medians. Each side writes
+    the run once untimed (the store's statement caches warm up as a running server has them),
+    then both WALs are checkpointed and emptied, so the timed writes start from the same state:
+    SQLite checkpoints automatically past 1,000 WAL pages, and a checkpoint on one side only
+    (the raw connection closed in between, say) would decide the ratio by itself."""
+    from app.store.chart_columns import column_rows, columns_from_steps
     from app.store.db import make_engine
     from app.store.migrate import upgrade
-    from app.store.runs import new_run_id, run_create_from_trace, save_trace
+    from app.store.runs import save_trace
 
-    trace = simulate(Scenario.model_validate(load_example(name)))
-
-    def raw(path: Path) -> float:
-        connection = sqlite3.connect(path)
-        connection.execute("PRAGMA journal_mode=WAL")
-        connection.execute("PRAGMA synchronous=NORMAL")
-        start = time.perf_counter()
-        run_id = new_run_id()
-        run = run_create_from_trace(trace).model_dump()
-        run.update(id=run_id, created_at="2026-01-01 00:00:00")
-        run_row = {
-            k: json.dumps(v) if isinstance(v, dict | list) or v is None else v
-            for k, v in run.items()
-        }
-        steps = [
-            (run_id, s.index, s.t_ms, s.end_ms, s.phase, s.status, s.model_dump_json())
-            for s in trace.steps
-        ]
-        events = [
-            (run_id, i, e.step, e.t_ms, e.kind, e.side, e.device, e.model_dump_json())
-            for i, e in enumerate(trace.events)
-        ]
-        with connection:
-            columns = ", ".join(f'"{k}"' for k in run_row)
-            connection.execute(
-                f"INSERT INTO runs ({columns}) VALUES ({', '.join('?' * len(run_row))})",
-                list(run_row.values()),
-            )
-            connection.executemany(
-                'INSERT INTO steps (run_id, "index", t_ms, end_ms, phase, status, data) '
-                "VALUES (?, ?, ?, ?, ?, ?, ?)",
-                steps,
-            )
-            connection.executemany(
-                "INSERT INTO events (run_id, seq, step, t_ms, kind, side, device, data) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                events,
-            )
-        wall = time.perf_counter() - start
-        connection.close()
-        return wall
-
+    trace = simulate(Scenario.model_validate(load_example(name)), collapse=collapse)
+    chart_rows = column_rows("", columns_from_steps(trace.steps))
     stores, raws = [], []
     with tempfile.TemporaryDirectory() as tmp:
-        engine = make_engine(f"sqlite:///{Path(tmp) / 'store.db'}")
-        upgrade(engine)
-        raw_engine = make_engine(f"sqlite:///{Path(tmp) / 'raw.db'}")
-        upgrade(raw_engine)
-        raw_engine.dispose()
-        save_trace(engine, trace)  # warm the statement caches, as a running server has them
-        for _ in range(rounds):
-            start = time.perf_counter()
+        for number in range(rounds + 1):
+            store_path, raw_path = Path(tmp) / f"store{number}.db", Path(tmp) / f"raw{number}.db"
+            engine = make_engine(f"sqlite:///{store_path}")
+            upgrade(engine)
+            raw_engine = make_engine(f"sqlite:///{raw_path}")
+            upgrade(raw_engine)
+            raw_engine.dispose()
+            connection = _raw_connection(raw_path)
             save_trace(engine, trace)
-            stores.append(time.perf_counter() - start)
-            raws.append(raw(Path(tmp) / "raw.db"))
-        engine.dispose()
-    store, raw_s = statistics.median(stores), statistics.median(raws)
+            _raw_insert(connection, trace, chart_rows)
+            with engine.connect() as store_connection:
+                store_connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+            connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
+            def store(engine: Engine = engine) -> float:
+                start = time.perf_counter()
+                save_trace(engine, trace)
+                return time.perf_counter() - start
+
+            def raw(connection: sqlite3.Connection = connection) -> float:
+                return _raw_insert(connection, trace, chart_rows)
+
+            first, second = (store, raw) if number % 2 else (raw, store)
+            timings = {fn: fn() for fn in (first, second)}
+            engine.dispose()
+            connection.close()
+            if number == 0:
+                continue  # the first round warms the code paths of both sides
+            stores.append(timings[store])
+            raws.append(timings[raw])
+            stored, written = _table_sizes(store_path), _table_sizes(raw_path)
+            assert stored == written, (stored, written)
+    store_s, raw_s = statistics.median(stores), statistics.median(raws)
     return {
-        "rows": 1 + len(trace.steps) + len(trace.events),
-        "store_s": store,
+        "steps": len(trace.steps),
+        "rows": sum(n for n, _ in written) // 2,  # two copies of the run in each database
+        "store_s": store_s,
         "raw_s": raw_s,
-        "ratio": store / raw_s,
+        "ratio": store_s / raw_s,
     }
 
 
@@ -372,14 +456,19 @@ def main() -> None:
             f"the simulation, read back {r['read_over_sim']:.2f}x"
         )
     print(
-        "store against raw sqlite3 executemany of the same rows (median of 5, one transaction each)"
+        "store (save_trace) against raw sqlite3 executemany of exactly the rows it writes: run, "
+        "steps, events (JSON by model_dump_json in both) and chart column chunks (pre-built for "
+        f"raw), one transaction on raw's side; wall time, median of 9; load average {_load()}"
     )
     for name in (REFERENCE, "mlx5-300mb-default-params"):
-        r = bench_store_vs_raw(name)
-        print(
-            f"  {name:28s} {r['rows']:6d} rows: store {r['store_s'] * 1000:7.1f} ms, raw {r['raw_s'] * 1000:7.1f} ms "
-            f"= {r['ratio']:.2f}x raw"
-        )
+        for collapse in (False, True):
+            r = bench_store_vs_raw(name, collapse)
+            shape = "collapsed (as the app stores it)" if collapse else "one step per pass"
+            print(
+                f"  {name:28s} {shape:32s} {r['steps']:6d} steps, {r['rows']:6d} rows: store "
+                f"{r['store_s'] * 1000:7.1f} ms, raw {r['raw_s'] * 1000:7.1f} ms = {r['ratio']:.2f}x raw",
+                flush=True,
+            )
     steps = int(os.environ.get("MIGSCOPE_BENCH_CHART_STEPS", "50000"))
     print(
         f"chart reads (SQLite, a run of about {steps} steps, median of 5; server time through the ASGI app)",

@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import zlib
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from itertools import chain
+from operator import attrgetter
+from typing import Any, cast
 
 import numpy as np
 from sqlalchemy import (
@@ -25,7 +27,6 @@ from sqlalchemy import (
     LargeBinary,
     String,
     func,
-    insert,
     select,
 )
 from sqlmodel import Field, Session, SQLModel, col
@@ -86,30 +87,56 @@ def _column(values: list[Any]) -> np.ndarray:
 
 def columns_from_steps(steps: Sequence[Step | Mapping[str, Any]]) -> dict[str, np.ndarray]:
     """Every column of these steps (models or stored dicts), in time order."""
+    if all(isinstance(s, Step) for s in steps):
+        return _columns_of_models(cast(Sequence[Step], steps))
     rows = [s if isinstance(s, Mapping) else _StepView(s) for s in steps]
     keys = [(r["end_ms"], r["index"]) for r in rows]
     order = sorted(range(len(rows)), key=keys.__getitem__)
-    steps_in_order = [steps[i] for i in order]
     rows = [rows[i] for i in order]
     out: dict[str, np.ndarray] = {X_KEY: _column([keys[i][0] for i in order])}
-    models = all(not isinstance(s, Mapping) for s in steps_in_order)
     for field in STEP_COLUMNS:
-        if models:
-            values = [getattr(s, field, None) for s in steps_in_order]
-        else:
-            values = [r.get(field) for r in rows]
-        out[field] = _column(values)
+        out[field] = _column([r.get(field) for r in rows])
     devices = [r.get("devices") or [] for r in rows]
     width = max((len(d) for d in devices), default=0)
     for position in range(width):
         at = [d[position] if position < len(d) else None for d in devices]
         for field in DEVICE_COLUMNS:
-            if models:
-                values = [None if d is None else getattr(d, field, None) for d in at]
-            else:
-                values = [None if d is None else _get(d, field) for d in at]
+            values = [None if d is None else _get(d, field) for d in at]
             out[device_key(position, field)] = _column(values)
     return out
+
+
+def _columns_of_models(steps: Sequence[Step]) -> dict[str, np.ndarray]:
+    """columns_from_steps for models, the path every stored run takes: each step's fields are
+    read as one tuple (attrgetter, in C) and each group of columns is one numpy call, instead
+    of one Python call per value (storing a run paid a third of its overhead here)."""
+    steps = sorted(steps, key=attrgetter("end_ms", "index"))
+    out: dict[str, np.ndarray] = {X_KEY: _column([s.end_ms for s in steps])}
+    out.update(_table(STEP_COLUMNS, list(map(_STEP_FIELDS, steps))))
+    devices = [s.devices for s in steps]
+    width = max((len(d) for d in devices), default=0)
+    absent = (None,) * len(DEVICE_COLUMNS)
+    for position in range(width):
+        values = [_DEVICE_FIELDS(d[position]) if position < len(d) else absent for d in devices]
+        keys = [device_key(position, field) for field in DEVICE_COLUMNS]
+        out.update(_table(keys, values))
+    return out
+
+
+# Both tuples have several names, so attrgetter returns a tuple per object.
+_STEP_FIELDS = attrgetter(*STEP_COLUMNS)
+_DEVICE_FIELDS = attrgetter(*DEVICE_COLUMNS)
+
+
+def _table(keys: Sequence[str], rows: list[tuple[Any, ...]]) -> dict[str, np.ndarray]:
+    """The columns `keys` of `rows` (one tuple of values per step), like _column for each."""
+    if not rows:
+        return {key: np.empty(0) for key in keys}
+    if set(map(type, chain.from_iterable(rows))) <= _PLAIN_NUMBERS:
+        table = np.array(rows, dtype=np.float64)
+    else:
+        table = np.array([[_number(v) for v in row] for row in rows], dtype=np.float64)
+    return dict(zip(keys, np.ascontiguousarray(table.T), strict=True))
 
 
 def _get(obj: Any, field: str) -> Any:
@@ -139,37 +166,34 @@ def _unpack(data: bytes) -> np.ndarray:
     return np.frombuffer(zlib.decompress(data), dtype="<f8")
 
 
-def column_rows(run_id: str, columns: Mapping[str, np.ndarray]) -> list[dict[str, Any]]:
+# The columns of a chunk row, in the order column_rows gives them (for a driver executemany).
+ROW_COLUMNS = ("run_id", "key", "chunk", "first_ms", "last_ms", "points", "data")
+
+
+def column_rows(run_id: str, columns: Mapping[str, np.ndarray]) -> list[tuple[Any, ...]]:
+    """The chunk rows of a run's columns, as tuples in ROW_COLUMNS order."""
     x = columns[X_KEY]
     rows = []
     for chunk, start in enumerate(range(0, max(len(x), 1), CHUNK_STEPS)):
         part = x[start : start + CHUNK_STEPS]
         if not len(part):
             break
+        first_ms, last_ms = float(part[0]), float(part[-1])
         for key, values in columns.items():
-            rows.append(
-                {
-                    "run_id": run_id,
-                    "key": key,
-                    "chunk": chunk,
-                    "first_ms": float(part[0]),
-                    "last_ms": float(part[-1]),
-                    "points": len(part),
-                    "data": _pack(values[start : start + CHUNK_STEPS]),
-                }
-            )
+            data = _pack(values[start : start + CHUNK_STEPS])
+            rows.append((run_id, key, chunk, first_ms, last_ms, len(part), data))
     return rows
 
 
 def write_columns(engine: Engine, run_id: str, columns: Mapping[str, np.ndarray]) -> None:
     """Store a run's columns (one short transaction, under the store's write lock)."""
-    from .writes import write_lock
+    from .writes import Rows, insert_rows, write_lock
 
     rows = column_rows(run_id, columns)
     if not rows:
         return
     with write_lock(engine), engine.begin() as connection:
-        connection.execute(insert(ChartColumnRow.__table__), rows)  # type: ignore[attr-defined]
+        insert_rows(connection, Rows(ChartColumnRow.__tablename__, ROW_COLUMNS, rows))
 
 
 def store_trace_columns(engine: Engine, run_id: str, steps: Sequence[Step]) -> None:

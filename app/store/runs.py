@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from pydantic import TypeAdapter
-from sqlalchemy import Connection, Engine, func
+from sqlalchemy import Engine, func
 from sqlalchemy import delete as sa_delete
 from sqlalchemy import select as sa_select
 from sqlalchemy import update as sa_update
@@ -95,21 +95,6 @@ def _rows(
     return run, step_rows, event_rows
 
 
-def _insert_many(
-    connection: Connection, table: str, columns: Sequence[str], rows: list[tuple[Any, ...]]
-) -> None:
-    """The driver's own executemany: SQLAlchemy's per-row parameter processing costs as much as
-    the insert itself, and these rows are plain numbers and text already (JSON as text: both
-    SQLite and PostgreSQL read it into their JSON columns)."""
-    quote = connection.dialect.identifier_preparer.quote
-    mark = "?" if connection.dialect.paramstyle == "qmark" else "%s"
-    sql = (
-        f"INSERT INTO {quote(table)} ({', '.join(quote(c) for c in columns)}) "
-        f"VALUES ({', '.join([mark] * len(columns))})"
-    )
-    connection.exec_driver_sql(sql, rows)
-
-
 _RUN_ID = re.compile(r"[A-Za-z0-9_-]+")
 
 
@@ -153,14 +138,16 @@ def save_traces(
     """Store several traces and return their new ids, in order: all or none of them is ever seen.
     `every_pass` records that the traces keep one step per pass (not collapsed).
 
-    The runs go in first marked incomplete, then their steps and events in batches of
-    BATCH_ROWS rows (one short transaction each, under the write lock: app.store.writes), then
-    one transaction marks them all complete. Readers (get_run, list_runs) see only complete
-    runs; a failure deletes what was written, and a killed writer's leftovers are invisible and
-    removed by app.store.access.delete_incomplete_runs.
+    The run rows, then the steps, events and chart columns of each run, go in transactions of
+    at most BATCH_ROWS rows (under the write lock: app.store.writes): the runs with the first,
+    marked incomplete unless that is the only one, and the last marks them complete. A run of
+    up to BATCH_ROWS rows (most runs, now that alike passes collapse) is one commit. Readers
+    (get_run, list_runs) see only complete runs; a failure deletes what was written, and a
+    killed writer's leftovers are invisible and removed by
+    app.store.access.delete_incomplete_runs.
     """
-    from .chart_columns import ChartColumnRow, column_rows, columns_from_steps
-    from .writes import checkpoint_if_large, write_lock
+    from . import chart_columns
+    from .writes import Rows, checkpoint_if_large, insert_rows, transactions, write_lock
 
     for trace in traces:
         if max_steps is not None and len(trace.steps) > max_steps:
@@ -171,45 +158,48 @@ def save_traces(
     if visibility is not None and visibility not in VISIBILITIES:
         raise ValueError(f"visibility must be one of {VISIBILITIES}")
     ids = [new_run_id() for _ in traces]
-    prepared = []
+    runs: list[Run] = []
+    pieces: list[Rows] = []
     for run_id, trace in zip(ids, traces, strict=True):
-        run, step_rows, event_rows = _rows(run_id, _storable(trace), created_at or utc_now())
+        storable = _storable(trace)
+        run, step_rows, event_rows = _rows(run_id, storable, created_at or utc_now())
         run.visibility = visibility or default_visibility(trace)
         run.pinned = pinned
         run.every_pass = every_pass
-        run.complete = False
+        run.complete = False  # set below; stored_bytes counts the row as first written
         run.stored_bytes = (
             len(run.model_dump_json()) + _row_bytes(step_rows) + _row_bytes(event_rows)
         )
-        prepared.append((run, step_rows, event_rows))
-    # The charts' columns (chart_columns.py) are computed before any write: the lock is held
-    # only for inserts, never for numpy work.
-    chart_rows = [
-        column_rows(run_id, columns_from_steps(trace.steps))
-        for run_id, trace in zip(ids, traces, strict=True)
-    ]
-    chart_table = ChartColumnRow.__table__  # type: ignore[attr-defined]
+        runs.append(run)
+        # The charts' columns are computed before any write: the lock is held only for
+        # inserts, never for numpy work.
+        columns = chart_columns.column_rows(
+            run_id, chart_columns.columns_from_steps(storable.steps)
+        )
+        pieces += [
+            Rows(StepRow.__tablename__, _STEP_COLUMNS, step_rows),
+            Rows(EventRow.__tablename__, _EVENT_COLUMNS, event_rows),
+            Rows(chart_columns.ChartColumnRow.__tablename__, chart_columns.ROW_COLUMNS, columns),
+        ]
+    batches = transactions(pieces, BATCH_ROWS)
+    for run in runs:
+        run.complete = len(batches) == 1  # written whole in one transaction
+    run_table = Run.__table__  # type: ignore[attr-defined]
     try:
-        with write_lock(engine), Session(engine) as session, session.begin():
-            for run, _steps, _events in prepared:
-                session.add(run)
-        for _run, step_rows, event_rows in prepared:
-            for table, columns, rows in (
-                (StepRow.__tablename__, _STEP_COLUMNS, step_rows),
-                (EventRow.__tablename__, _EVENT_COLUMNS, event_rows),
-            ):
-                for start in range(0, len(rows), BATCH_ROWS):
-                    with write_lock(engine), engine.begin() as connection:
-                        _insert_many(connection, table, columns, rows[start : start + BATCH_ROWS])
-        # Same serialized batches as the steps and events: a waiting writer waits one batch.
-        for chunks in chart_rows:
-            for start in range(0, len(chunks), BATCH_ROWS):
-                with write_lock(engine), engine.begin() as connection:
-                    connection.execute(chart_table.insert(), chunks[start : start + BATCH_ROWS])
-        with write_lock(engine):
-            with engine.begin() as connection:
-                connection.execute(sa_update(Run).where(col(Run.id).in_(ids)).values(complete=True))
-            checkpoint_if_large(engine)
+        for number, batch in enumerate(batches):
+            last = number == len(batches) - 1
+            with write_lock(engine):
+                with engine.begin() as connection:
+                    if number == 0:  # Core, not the ORM: no unit of work for a plain insert
+                        connection.execute(run_table.insert(), [r.model_dump() for r in runs])
+                    for piece in batch:
+                        insert_rows(connection, piece)
+                    if last and number > 0:
+                        connection.execute(
+                            sa_update(Run).where(col(Run.id).in_(ids)).values(complete=True)
+                        )
+                if last:
+                    checkpoint_if_large(engine)
     except BaseException:
         _discard(engine, ids)
         raise

@@ -16,9 +16,11 @@ from __future__ import annotations
 import fcntl
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import structlog
 from sqlalchemy import Connection, Engine, text
@@ -100,3 +102,47 @@ def checkpoint_if_large(engine: Engine, limit_bytes: int = WAL_CHECKPOINT_BYTES)
         busy, _frames, _done = connection.execute(text("PRAGMA wal_checkpoint(TRUNCATE)")).one()
     log.info("wal checkpoint", wal_bytes_before=size, complete=not busy)
     return True
+
+
+@dataclass(frozen=True)
+class Rows:
+    """Rows for one table as plain tuples in `columns` order: numbers, text (JSON already
+    serialised) and bytes, which SQLite and PostgreSQL both take as they are."""
+
+    table: str
+    columns: tuple[str, ...]
+    rows: Sequence[tuple[Any, ...]]
+
+
+def transactions(pieces: Sequence[Rows], limit_rows: int) -> list[list[Rows]]:
+    """The pieces cut, in order, into transactions of at most `limit_rows` rows (at least one
+    transaction, maybe empty): a small run is one transaction, a long one holds the write lock
+    for one batch at a time."""
+    out: list[list[Rows]] = [[]]
+    room = limit_rows
+    for piece in pieces:
+        start = 0
+        while start < len(piece.rows):
+            if room == 0:
+                out.append([])
+                room = limit_rows
+            part = piece.rows[start : start + room]
+            out[-1].append(Rows(piece.table, piece.columns, part))
+            start += len(part)
+            room -= len(part)
+    return out
+
+
+def insert_rows(connection: Connection, piece: Rows) -> None:
+    """The driver's own executemany: SQLAlchemy's per-row parameter processing costs as much as
+    the insert itself, and these rows need none."""
+    if not piece.rows:
+        return
+    quote = connection.dialect.identifier_preparer.quote
+    mark = "?" if connection.dialect.paramstyle == "qmark" else "%s"
+    sql = (
+        f"INSERT INTO {quote(piece.table)} ({', '.join(quote(c) for c in piece.columns)}) "
+        f"VALUES ({', '.join([mark] * len(piece.columns))})"
+    )
+    rows = piece.rows if isinstance(piece.rows, list) else list(piece.rows)
+    connection.exec_driver_sql(sql, rows)

@@ -19,7 +19,7 @@ from sqlmodel import Session, select
 
 from app.store.access import delete_incomplete_runs
 from app.store.models import EventRow, Run, StepRow
-from app.store.runs import get_run, list_runs
+from app.store.runs import BATCH_ROWS, get_run, list_runs
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -64,9 +64,10 @@ def test_killed_inside_the_transaction_stores_nothing(db_url: str, db_engine: En
     os.kill(writer.pid, signal.SIGKILL)
     writer.wait(timeout=30)
     assert writer.returncode == -signal.SIGKILL
-    # The run row and the first batches are there, but no reader sees them ...
-    runs, steps, _events = _counts(db_engine)
-    assert (runs, steps) == (1, 3000)
+    # The first transaction (the run row and BATCH_ROWS steps) is committed; the second
+    # (the other 1,000 steps and the first events) was cut off. No reader sees the run ...
+    runs, steps, events = _counts(db_engine)
+    assert (runs, steps, events) == (1, BATCH_ROWS, 0)
     with Session(db_engine) as session:
         leftover = session.exec(select(Run)).one()
         assert not leftover.complete

@@ -1,7 +1,8 @@
 """A writer process for the kill test: `python -m tests.store.writer_child URL STEPS [pause]`.
 
-With `pause`, it stops inside the write transaction (after the run and its steps went out,
-before the events) and says so on stdout, so the test can kill it at exactly that point.
+With `pause`, it stops at the first insert of events (in the second write transaction, after
+the first one committed the run and BATCH_ROWS steps) and says so on stdout, so the test can
+kill it at exactly that point.
 The pause is a SQLAlchemy cursor hook: the store code itself runs unchanged.
 """
 
