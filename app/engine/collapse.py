@@ -855,11 +855,11 @@ def _estimate_passes(
                     log = w - (w - log) * exp(-writes / w)
         for data in growing:
             if t > data.last_ms:
+                # cap = max(dirty_max_bytes, accum); min(cap, grown): the same values.
                 accum = data.dirty_accum
-                cap = max(data.dirty_max_bytes, accum)
-                data.dirty_accum = min(
-                    cap, accum + data.dirty_rate_bytes_per_ms * (t - data.last_ms)
-                )
+                cap = accum if accum > data.dirty_max_bytes else data.dirty_max_bytes
+                grown = accum + data.dirty_rate_bytes_per_ms * (t - data.last_ms)
+                data.dirty_accum = grown if grown < cap else cap
                 data.last_ms = t
         advanced = t
         total = zero + cold + bits

@@ -64,22 +64,29 @@ def breakdown(
         add(name, end - start)
     w0, w1 = window
     busy: list[tuple[float, float]] = []
+    component_of = KIND_COMPONENT.get
+    # One pass per record (hundreds at a switchover): _overlap, add and the max()/min() calls
+    # are inlined with the same values (max(a, b) is a unless b > a, min(a, b) a unless b < a).
     for record in records:
-        component = KIND_COMPONENT.get(record.kind)
-        if component is None or record.load_end_ms <= record.load_start_ms:
+        component = component_of(record.kind)
+        start, end = record.load_start_ms, record.load_end_ms
+        if component is None or end <= start:
             continue
-        ms = _overlap(record.load_start_ms, record.load_end_ms, w0, w1)
+        lo = w0 if w0 > start else start
+        hi = w1 if w1 < end else end
+        ms = hi - lo
         if ms > 0:
-            span = record.load_end_ms - record.load_start_ms
-            if 0 <= record.busy_ms < span:
+            span = end - start
+            busy_ms = record.busy_ms
+            if 0 <= busy_ms < span:
                 # A flow of pages the link delivers more slowly than the destination loads
                 # them: the destination waits for bytes for the rest of its span.
-                loading = ms * record.busy_ms / span
+                loading = ms * busy_ms / span
                 add(component, loading)
                 add("transfer", ms - loading)
             else:
-                add(component, ms)
-            busy.append((max(record.load_start_ms, w0), min(record.load_end_ms, w1)))
+                parts[component] = parts.get(component, 0.0) + ms
+            busy.append((lo, hi))
     # Idle gaps of the destination inside the window.
     busy.sort()
     gaps: list[tuple[float, float]] = []
@@ -87,7 +94,8 @@ def breakdown(
     for b0, b1 in busy:
         if b0 > cursor:
             gaps.append((cursor, b0))
-        cursor = max(cursor, b1)
+        if b1 > cursor:
+            cursor = b1
     if cursor < w1:
         gaps.append((cursor, w1))
     # Gaps are sorted and disjoint: sweep the reads by start once, keeping only those that
@@ -96,15 +104,22 @@ def breakdown(
     by_start = sorted(range(len(device_reads)), key=lambda i: device_reads[i][0])
     active: list[int] = []
     j = 0
+    n_reads = len(by_start)
     for g0, g1 in gaps:
-        while j < len(by_start) and device_reads[by_start[j]][0] < g1:
+        while j < n_reads and device_reads[by_start[j]][0] < g1:
             active.append(by_start[j])
             j += 1
-        active = sorted(i for i in active if device_reads[i][1] > g0)
-        reading = sum(_overlap(g0, g1, *device_reads[i]) for i in active)
-        reading = min(reading, g1 - g0)
-        add("source_device_read", reading)
-        add("transfer", (g1 - g0) - reading)
+        gap = g1 - g0
+        if active:
+            active = sorted([i for i in active if device_reads[i][1] > g0])
+        if active:
+            reading = sum([_overlap(g0, g1, *device_reads[i]) for i in active])
+            reading = min(reading, gap)
+            add("source_device_read", reading)
+            add("transfer", gap - reading)
+        elif gap > 0:
+            # No read overlaps the gap: all of it is transfer (the sum above would be 0).
+            parts["transfer"] = parts.get("transfer", 0.0) + gap
     for name, start, end in tail:
         add(name, end - start)
     return _round_to_total(parts, total_ms)
