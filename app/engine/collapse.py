@@ -509,14 +509,16 @@ def budget_bound_passes(sim: Simulation) -> Step | None:
     horizon_eps = horizon - EPS_MS  # clock.reached(x, horizon) is x >= horizon_eps
     sequential = ram.pattern == "sequential"
     per_ms = link.bytes_per_ms
-    # The leading passes that take no exact query run on locals (_estimate_passes); the loop
-    # below goes on from where they stopped (a pass they would not take, or an exact query).
-    ahead = _estimate_passes(sim, horizon_eps, step_room, device_estimate, dirtying, load_rate)
+    # The passes run on locals first (_local_passes); the loop below goes on from where they
+    # stopped (a pass they would not take; hot/cold pools).
+    ahead = _local_passes(
+        sim, horizon_eps, step_room, device_estimate, dirtying, load_rate, can, sync_ms
+    )
     if ahead is not None:
         passes, sent, low, high = ahead.passes, ahead.sent, ahead.low, ahead.high
         settled, settled_first, settled_end = ahead.settled, ahead.settled_first, ahead.settled_end
         windows, last, t = ahead.windows, ahead.last, sim.t
-        shape = (False, "keep_iterating")
+        shape, syncs, device_estimate = ahead.shape, ahead.syncs, ahead.device_estimate
     while passes < step_room:
         wake = window.t0 + BUFFER_DELAY_MS  # RateWindow.end_ms
         # not before(wake, horizon) or not before(t, wake) or reached(t, horizon)
@@ -720,9 +722,10 @@ def budget_bound_passes(sim: Simulation) -> Step | None:
 
 
 class _Ahead:
-    """What _estimate_passes ran: the accumulators budget_bound_passes goes on with."""
+    """What _local_passes ran: the accumulators budget_bound_passes goes on with."""
 
     __slots__ = (
+        "device_estimate",
         "high",
         "last",
         "low",
@@ -731,6 +734,8 @@ class _Ahead:
         "settled",
         "settled_end",
         "settled_first",
+        "shape",
+        "syncs",
         "windows",
     )
 
@@ -745,6 +750,9 @@ class _Ahead:
         settled_end: float,
         windows: list[tuple[float, float, float, float]],
         last: tuple[float, int, int | None, float, bool, int, int, float, float],
+        shape: tuple[bool, str],
+        syncs: list[tuple[float, int, int, int]],
+        device_estimate: int,
     ) -> None:
         self.passes = passes
         self.sent = sent
@@ -755,25 +763,29 @@ class _Ahead:
         self.settled_end = settled_end
         self.windows = windows
         self.last = last
+        self.shape = shape
+        self.syncs = syncs
+        self.device_estimate = device_estimate
 
 
-def _estimate_passes(
+def _local_passes(
     sim: Simulation,
     horizon_eps: float,
     step_room: int,
     device_estimate: int,
     dirtying: list[tuple[DeviceData, bool]],
     load_rate: float,
+    can: bool,
+    sync_ms: float,
 ) -> _Ahead | None:
-    """budget_bound_passes' passes whose pending estimate stays above the threshold (no
-    exact query: nothing changes but the clock, the guest's writes, the bitmap's counts and
-    the window), on local variables, for a guest with one pool of working set (uniform or
-    sequential writes): RamModel.advance, DeviceData.advance, RamModel.pages_over_wire and
-    take_part, and RateWindow.close inlined, operation for operation, so every float and
-    integer is the one the loop in budget_bound_passes computes; the state is written back
-    at the end. Stops before the first pass that loop would not take this way (the same
-    tests), and before a pass taking the exact query (that loop takes it). None if it ran
-    no pass.
+    """budget_bound_passes' passes on local variables, for a guest with one pool of working
+    set (uniform or sequential writes): RamModel.advance and sync, sync_counters, the exact
+    query's device figures, DeviceData.advance, RamModel.pages_over_wire and take_part, and
+    RateWindow.close inlined, operation for operation, so every float and integer is the
+    one the loop in budget_bound_passes computes; the state is written back at the end. A
+    pass that takes the exact query computes it on copies and keeps them only if the pass
+    goes ahead (the loop's _Snapshot, without one). Stops before the first pass that loop
+    would not take (the same tests); None if it ran no pass.
 
     The channel's tests (Stream.flow into an idle channel: the 50 ms slice does not end in
     the send, the write returns and the bytes are loaded before the window ends) are taken
@@ -807,38 +819,79 @@ def _estimate_passes(
         return None  # the slice may end in the send: the loop in budget_bound_passes tests it
     # A pass needs this much of its window left (accept < wake - EPS, drained <= wake).
     need_ms = max(accept_ms + EPS_MS, drained_ms) + margin
-    exact_trigger_le = sim.profile.exact_trigger_le
+    profile = sim.profile
+    exact_trigger_le = profile.exact_trigger_le
+    complete_le = profile.complete_le
+    double_count = profile.vfio_exact_double_count
     sequential = ram.pattern == "sequential"
     keep_windows = sim.keep_steps  # a summary-only run writes no window events
-    # The window: RateWindow.close's inputs that no such pass changes, and its state.
+    # The window: RateWindow.close's inputs that no pass changes, and its state.
     avail = window.avail_bw_bytes_per_s
     avail_per_ms = avail / 1000.0
     limit_ms = window.downtime_limit_ms
-    rate_known = window.dirty_pages_rate is not None
+    rate, rate_ms = window.dirty_pages_rate, window.last_rate_ms
     dirty_last_sync = window.dirty_bytes_last_sync
     t0, bytes0, rate_start = window.t0, window.bytes0, window.rate_start_bytes
     thr = window.threshold_bytes
     expected = window.expected_downtime_ms
-    # The bitmap and the dirty log.
+    # The bitmap, the dirty log and the syncs.
     pool = pools[0]
     zero, cold, bits, log = ram.bitmap_zero, ram.bitmap_cold, pool.bitmap, pool.log
+    pool_pages = pool.pages
     writes_per_ms = pool.writes_per_ms
-    w = float(pool.pages)
+    w = float(pool_pages)
+    period = ram.new_dirty_pages_period
+    count = src.dirty_sync_count
     # RamModel.advance writes the pool only while the guest runs.
-    writing = src.vm_running and pool.pages != 0 and writes_per_ms > 0
+    writing = src.vm_running and pool_pages != 0 and writes_per_ms > 0
     ram_last = ram.last_ms
     # The device data DeviceData.advance makes grow; the others only see last_ms move.
     growing = [data for data, dirty in dirtying if dirty and data.dirty_rate_bytes_per_ms > 0]
+    # The exact query's device figures (query_stop_copy_length, refresh_estimates): the
+    # devices are starved, so only a growing device's dirty data changes them. Fixed part:
+    fixed_exact = fixed_estimate = 0
+    # ... and per growing device: the device, its stop-copy length without the dirty data
+    # grown (None if it does not count it), initial bytes, dirty bytes in images, in pre-copy.
+    grown_figures: list[tuple[DeviceRuntime, int | None, int, int, bool]] = []
+    refreshed: list[tuple[DeviceRuntime, int, int]] = []  # what refresh_estimates sets
+    for dev in sim.devs:
+        data = dev.data
+        precopy = dev.src.in_precopy
+        init_bytes = data.init_bytes
+        if any(data is g for g in growing):
+            dirty_images = data.dirty_bytes - int(data.dirty_accum)
+            spec = dev.spec
+            base = (
+                None
+                if spec.stop_copy_query_fails or spec.reported_stop_copy_bytes is not None
+                else spec.stop_copy_bytes + init_bytes + dirty_images + data.final_extra_bytes
+            )
+            if base is None:
+                fixed_exact += dev.query_stop_copy_length()
+            grown_figures.append((dev, base, init_bytes, dirty_images, precopy))
+            continue
+        fixed_exact += dev.query_stop_copy_length()
+        if precopy:
+            dirty_bytes = data.dirty_bytes
+            refreshed.append((dev, init_bytes, dirty_bytes))
+            fixed_estimate += init_bytes + dirty_bytes
+            if double_count:
+                fixed_exact += init_bytes + dirty_bytes
+    grown_last: list[tuple[float, float]] = []  # the growing devices at the last query
     transferred, ram_transferred = src.transferred, src.ram_transferred
-    t = sim.t
+    t = start = sim.t
     advanced: float | None = None  # the clock of the last advance (a pass that stops made it)
     passes = sent = 0
     low = high = pages = -1
+    shape = (False, "")
     windows: list[tuple[float, float, float, float]] = []
+    syncs: list[tuple[float, int, int, int]] = []
     # The first pass's gate time, the last two passes' gate times and bytes, and the last
-    # pass's estimate, threshold, pages pending and window (length, bytes).
+    # pass's estimate, exact pending, threshold, RAM gate, pages pending and window.
     first_t = prev_t = last_t = last_thr = spent = 0.0
     prev_nbytes = last_nbytes = last_estimate = last_total = moved = 0
+    last_exact: int | None = None
+    last_ok = False
     while passes < step_room:
         wake = t0 + BUFFER_DELAY_MS  # RateWindow.end_ms
         if wake >= horizon_eps or t >= wake - EPS_MS or t >= horizon_eps:
@@ -864,10 +917,72 @@ def _estimate_passes(
         advanced = t
         total = zero + cold + bits
         estimate = total * PAGE_BYTES + device_estimate
-        if estimate <= thr if exact_trigger_le else estimate < thr:
-            break  # the exact query: budget_bound_passes takes this pass
+        trigger = estimate <= thr if exact_trigger_le else estimate < thr
         budget_used = transferred - rate_start
-        if budget_used > budget or not total or wake - t <= need_ms:
+        if budget_used > budget or (passes and trigger != shape[0]):
+            break
+        gate = t
+        exact: int | None = None
+        ram_ok = False
+        if trigger:
+            # Simulation.exact_query (without its event), on copies.
+            gate = t + sync_ms
+            if gate >= wake - EPS_MS:  # not clock.before(gate, wake)
+                break
+            q_last, q_log = ram_last, log
+            dt = gate - ram_last
+            if dt > 0:
+                q_last = gate
+                if writing:
+                    writes = writes_per_ms * dt
+                    if sequential:
+                        q_log = min(w, q_log + writes)
+                    else:
+                        q_log = w - (w - q_log) * exp(-writes / w)
+            # RamModel.sync into the pool's bitmap.
+            logged = int(q_log)
+            if pool_pages == 0:
+                overlap = 0
+            elif sequential:
+                overlap = max(0, bits + logged - pool_pages)
+            else:
+                overlap = round(bits * logged / pool_pages)
+            new_pages = logged - overlap
+            q_bits = min(pool_pages, bits + new_pages)
+            q_log -= logged
+            q_period = period + new_pages
+            # sync_counters: the dirty-page rate once a second (clock.reached).
+            q_rate, q_rate_ms = rate, rate_ms
+            if gate >= rate_ms + 1000.0 - EPS_MS:
+                q_rate = q_period * 1000.0 / (gate - rate_ms)
+                q_period = 0
+                q_rate_ms = gate
+            total = zero + cold + q_bits
+            exact = total * PAGE_BYTES + fixed_exact
+            q_estimate = fixed_estimate
+            q_grown = []
+            for dev, base, init_bytes, dirty_images, precopy in grown_figures:
+                # DeviceData.advance to the query's time, on a copy.
+                data = dev.data
+                accum = data.dirty_accum
+                if gate > data.last_ms:
+                    cap = accum if accum > data.dirty_max_bytes else data.dirty_max_bytes
+                    grown = accum + data.dirty_rate_bytes_per_ms * (gate - data.last_ms)
+                    accum = grown if grown < cap else cap
+                q_grown.append((accum, gate if gate > data.last_ms else data.last_ms))
+                dirty_bytes = dirty_images + int(accum)
+                if base is not None:
+                    exact += base + int(accum)
+                if precopy:
+                    q_estimate += init_bytes + dirty_bytes
+                    if double_count:
+                        exact += init_bytes + dirty_bytes
+            ram_ok = exact <= thr if complete_le else (exact == 0 or exact < thr)
+            bitmap = q_bits
+        else:
+            bitmap = bits
+        code = "wait_for_ack" if ram_ok and not can else "keep_iterating"
+        if (ram_ok and can) or (passes and code != shape[1]) or not total or wake - gate <= need_ms:
             break
         left = budget - budget_used
         # RamModel.pages_over_wire: the fewest pages whose wire bytes exceed `left`, or all.
@@ -883,13 +998,13 @@ def _estimate_passes(
             pages = 1
         elif pages > total:
             pages = total
-        spread = pages * cold // total + pages * bits // total
+        spread = pages * cold // total + pages * bitmap // total
         nz = pages - zero if pages - zero > spread else spread
         nbytes = ZERO_PAGE_WIRE_BYTES * pages + NORMAL_OVER_ZERO * nz
         if nbytes <= left:
             while pages < total:
                 pages += 1
-                spread = pages * cold // total + pages * bits // total
+                spread = pages * cold // total + pages * bitmap // total
                 nz = pages - zero if pages - zero > spread else spread
                 nbytes = ZERO_PAGE_WIRE_BYTES * pages + NORMAL_OVER_ZERO * nz
                 if nbytes > left:
@@ -897,7 +1012,7 @@ def _estimate_passes(
         else:
             while pages > 1:
                 fewer = pages - 1
-                below_spread = fewer * cold // total + fewer * bits // total
+                below_spread = fewer * cold // total + fewer * bitmap // total
                 below_nz = fewer - zero if fewer - zero > below_spread else below_spread
                 below = ZERO_PAGE_WIRE_BYTES * fewer + NORMAL_OVER_ZERO * below_nz
                 if below <= left:
@@ -912,9 +1027,21 @@ def _estimate_passes(
             or pages * per_page > most_bytes
         ):
             break
-        # The pass. RamModel.take_part: pages - nz zero pages; the cold pages and the pool
-        # their floors, and what the zero pages could not take (nz - spread) to the first
-        # of them with pages left.
+        # The pass: the exact query's copies become the state.
+        if trigger:
+            log, ram_last, bits, period = q_log, q_last, q_bits, q_period
+            rate, rate_ms = q_rate, q_rate_ms
+            count += 1
+            dirty_last_sync = total * PAGE_BYTES
+            device_estimate = q_estimate
+            for data, (accum, last_ms) in zip(growing, q_grown, strict=True):
+                data.dirty_accum, data.last_ms = accum, last_ms
+            grown_last = q_grown
+            advanced = gate
+            syncs.append((gate, count, new_pages, dirty_last_sync))
+        # RamModel.take_part: pages - nz zero pages; the cold pages and the pool their
+        # floors, and what the zero pages could not take (nz - spread) to the first of them
+        # with pages left.
         zero -= pages - nz
         rest = nz - spread
         k = pages * cold // total
@@ -940,23 +1067,25 @@ def _estimate_passes(
         last_thr = thr
         if avail:
             thr = avail_per_ms * limit_ms
-            if rate_known and moved > 10000 and avail_per_ms > 0:
+            if rate is not None and moved > 10000 and avail_per_ms > 0:
                 expected = dirty_last_sync / avail_per_ms
             if keep_windows:
                 windows.append((wake, spent, moved / spent if spent > 0 else 0.0, thr))
         else:
             measured = moved / spent if spent > 0 else 0.0
             thr = measured * limit_ms
-            if rate_known and moved > 10000 and measured > 0:
+            if rate is not None and moved > 10000 and measured > 0:
                 expected = dirty_last_sync / measured
             if keep_windows:
                 windows.append((wake, spent, measured, thr))
         t0 = wake
         bytes0 = rate_start = transferred
         if not passes:
-            first_t = t
+            first_t = gate
+            shape = (trigger, code)
         prev_t, prev_nbytes = last_t, last_nbytes
-        last_t, last_nbytes, last_estimate, last_total = t, nbytes, estimate, total
+        last_t, last_nbytes, last_estimate, last_total = gate, nbytes, estimate, total
+        last_exact, last_ok = exact, ram_ok
         sent += nbytes
         if low < 0 or pages < low:
             low = pages
@@ -974,6 +1103,19 @@ def _estimate_passes(
                 data.last_ms = advanced
     if not passes:
         return None
+    if syncs:
+        # The exact queries: the counters, and the device caches the last one refreshed.
+        ram.new_dirty_pages_period = period
+        src.dirty_sync_count = count
+        window.dirty_pages_rate, window.last_rate_ms = rate, rate_ms
+        window.dirty_bytes_last_sync = dirty_last_sync
+        for dev, init_bytes, dirty_bytes in refreshed:
+            dev.init_est, dev.dirty_est = init_bytes, dirty_bytes
+        for (dev, _, init_bytes, dirty_images, precopy), (accum, _) in zip(
+            grown_figures, grown_last, strict=True
+        ):
+            if precopy:
+                dev.init_est, dev.dirty_est = init_bytes, dirty_images + int(accum)
     src.passes += passes
     src.transferred, src.ram_transferred = transferred, ram_transferred
     sim.t = t
@@ -986,7 +1128,7 @@ def _estimate_passes(
     # The passes before the last: their bytes add up into one settled record, loaded by
     # the end of the one before the last (each is loaded before the next pass starts).
     settled_first: float | None = None
-    settled_end = first_t
+    settled_end = start
     if passes > 1:
         settled_first = first_t
         before_last = _idle_flow(prev_t, prev_nbytes, buffer, latency, per_ms, load_rate)[1]
@@ -995,16 +1137,27 @@ def _estimate_passes(
     last = (
         last_t,
         last_estimate,
-        None,
+        last_exact,
         last_thr,
-        False,
+        last_ok,
         last_total * PAGE_BYTES,
         last_nbytes,
         drained,
         t - accept,
     )
     return _Ahead(
-        passes, sent, low, high, sent - last_nbytes, settled_first, settled_end, windows, last
+        passes,
+        sent,
+        low,
+        high,
+        sent - last_nbytes,
+        settled_first,
+        settled_end,
+        windows,
+        last,
+        shape,
+        syncs,
+        device_estimate,
     )
 
 
