@@ -209,15 +209,15 @@ def _raw_connection(path: Path) -> sqlite3.Connection:
 
 def _raw_insert(
     connection: sqlite3.Connection, trace: Trace, chart_rows: list[tuple[object, ...]]
-) -> float:
-    """Wall seconds for sqlite3 alone to write the rows save_trace writes, in one transaction:
+) -> tuple[float, float]:
+    """Wall and CPU seconds for sqlite3 alone to write the rows save_trace writes, in one transaction:
     the run row (its JSON columns serialised with json.dumps), every step and event (serialised
     with model_dump_json, as the store does) and the charts' column chunks (given pre-built:
     the numpy work of building them is the store's, not the baseline's)."""
     from app.store.chart_columns import ROW_COLUMNS
     from app.store.runs import new_run_id, run_create_from_trace
 
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     run_id = new_run_id()
     run = run_create_from_trace(trace).model_dump()
     run.update(
@@ -262,7 +262,7 @@ def _raw_insert(
             f"VALUES ({', '.join('?' * len(ROW_COLUMNS))})",
             chunks,
         )
-    return time.perf_counter() - start
+    return time.perf_counter() - start, time.process_time() - cpu
 
 
 def _table_sizes(path: Path) -> list[tuple[int, int]]:
@@ -315,12 +315,12 @@ def bench_store_vs_raw(name: str, collapse: bool, rounds: int = 9) -> dict[str, 
                 store_connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
             connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
-            def store(engine: Engine = engine) -> float:
-                start = time.perf_counter()
+            def store(engine: Engine = engine) -> tuple[float, float]:
+                start, cpu = time.perf_counter(), time.process_time()
                 save_trace(engine, trace)
-                return time.perf_counter() - start
+                return time.perf_counter() - start, time.process_time() - cpu
 
-            def raw(connection: sqlite3.Connection = connection) -> float:
+            def raw(connection: sqlite3.Connection = connection) -> tuple[float, float]:
                 return _raw_insert(connection, trace, chart_rows)
 
             first, second = (store, raw) if number % 2 else (raw, store)
@@ -333,13 +333,17 @@ def bench_store_vs_raw(name: str, collapse: bool, rounds: int = 9) -> dict[str, 
             raws.append(timings[raw])
             stored, written = _table_sizes(store_path), _table_sizes(raw_path)
             assert stored == written, (stored, written)
-    store_s, raw_s = statistics.median(stores), statistics.median(raws)
+    store_s, raw_s = (statistics.median(wall for wall, _ in t) for t in (stores, raws))
+    store_cpu_s, raw_cpu_s = (statistics.median(cpu for _, cpu in t) for t in (stores, raws))
     return {
         "steps": len(trace.steps),
         "rows": sum(n for n, _ in written) // 2,  # two copies of the run in each database
         "store_s": store_s,
         "raw_s": raw_s,
         "ratio": store_s / raw_s,
+        "store_cpu_s": store_cpu_s,
+        "raw_cpu_s": raw_cpu_s,
+        "cpu_ratio": store_cpu_s / raw_cpu_s,
     }
 
 
@@ -458,7 +462,8 @@ def main() -> None:
     print(
         "store (save_trace) against raw sqlite3 executemany of exactly the rows it writes: run, "
         "steps, events (JSON by model_dump_json in both) and chart column chunks (pre-built for "
-        f"raw), one transaction on raw's side; wall time, median of 9; load average {_load()}"
+        f"raw), one transaction on raw's side; wall time (CPU time of this process), median of "
+        f"9; load average {_load()}"
     )
     for name in (REFERENCE, "mlx5-300mb-default-params"):
         for collapse in (False, True):
@@ -466,7 +471,8 @@ def main() -> None:
             shape = "collapsed (as the app stores it)" if collapse else "one step per pass"
             print(
                 f"  {name:28s} {shape:32s} {r['steps']:6d} steps, {r['rows']:6d} rows: store "
-                f"{r['store_s'] * 1000:7.1f} ms, raw {r['raw_s'] * 1000:7.1f} ms = {r['ratio']:.2f}x raw",
+                f"{r['store_s'] * 1000:7.1f} ms, raw {r['raw_s'] * 1000:7.1f} ms = {r['ratio']:.2f}x raw "
+                f"(CPU {r['store_cpu_s'] * 1000:.1f} ms vs {r['raw_cpu_s'] * 1000:.1f} ms = {r['cpu_ratio']:.2f}x)",
                 flush=True,
             )
     steps = int(os.environ.get("MIGSCOPE_BENCH_CHART_STEPS", "50000"))
