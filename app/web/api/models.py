@@ -95,6 +95,9 @@ class RunCreated(BaseModel):
 class RunListItem(RunListPublic):
     total_time_ms: float | None
     downtime_ms: float | None
+    every_pass: bool = Field(
+        description="one step per pre-copy pass (true), or alike passes collapsed (false)"
+    )
     urls: RunLinks
 
 

@@ -118,6 +118,7 @@ def _list_item(urls: Urls, run: Run) -> RunListItem:
         **public.model_dump(),
         total_time_ms=run.summary.get("total_time_ms"),
         downtime_ms=run.summary.get("downtime_ms"),
+        every_pass=run.every_pass,
         urls=run_links(urls, run.id),
     )
 

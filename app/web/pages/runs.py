@@ -57,6 +57,7 @@ def read_runs_page(request: Request, session: SessionDep, urls: UrlsDep, page: i
             "qemu_profile": r.qemu_profile,
             "highlights": highlights(r),
             "downtime_ms": (r.summary or {}).get("downtime_ms"),
+            "every_pass": r.every_pass,
             "created_at": r.created_at.strftime("%Y-%m-%d %H:%M UTC") if r.created_at else None,
             "url": urls.run(r.id),
         }
