@@ -379,8 +379,19 @@ class Simulation:
         return 0.05 + self.scenario.guest.bitmap_sync_ms_per_gib * gib
 
     def advance_dirtying(self, t: float) -> None:
-        self.ram.advance(t, self.src.vm_running)
+        running = self.src.vm_running
+        self.ram.advance(t, running)
         for dev in self.devs:
+            if not dev.reinit_queue:
+                # DeviceData.advance, which changes nothing unless t is later than last_ms,
+                # and then only moves last_ms unless the device's data grows.
+                data = dev.data
+                if t > data.last_ms:
+                    if data.dirty_rate_bytes_per_ms > 0 and running and dev.src.in_precopy:
+                        data.advance(t, True)
+                    else:
+                        data.last_ms = t
+                continue
             while dev.reinit_queue and reached(t, dev.reinit_queue[0][0]) and dev.src.in_precopy:
                 at_ms, init_bytes, load_ms = dev.reinit_queue.pop(0)
                 dev.reinit(at_ms, init_bytes, load_ms, self.profile.reusable_ack)
@@ -861,7 +872,21 @@ class Simulation:
         if now is None:
             now = self.src.t
         link = channels.link
-        streams = channels.ram or [channels.main]
+        if not channels.ram:
+            # One channel: the loop below with one share, without its lists.
+            if not nbytes:
+                return now
+            stream = channels.main
+            tx_start = max(link.free_ms, stream.first_accept(now))
+            if stream.lane is not None:
+                tx_start = max(tx_start, stream.lane.free_ms)
+            tx_end = tx_start + nbytes / link.bytes_per_ms
+            if commit:
+                return max(
+                    now, stream.write_flow(now, nbytes, "ram", load_rate, tx_start, tx_end).write_ms
+                )
+            return max(now, stream.flow(now, nbytes, load_rate, tx_start, tx_end)[0])
+        streams = channels.ram
         n = len(streams)
         order = [streams[(channels.next_ram + i) % n] for i in range(n)]
         shares = [nbytes // n + (1 if i < nbytes % n else 0) for i in range(n)]

@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections import deque
 from dataclasses import dataclass, field
 from enum import StrEnum
+from functools import cache
 
 
 class VfioState(StrEnum):
@@ -76,8 +77,17 @@ def transition_path(
 ) -> list[VfioState]:
     """Shortest legal path (excluding `current`), never passing *through* a saving-group
     state from outside it, nor through RESUMING or ERROR."""
+    # A pure function of four small values, asked at every device transition: worked out
+    # once (an illegal request raises every time: exceptions are not cached).
+    return list(_transition_path(current, target, p2p, precopy))
+
+
+@cache
+def _transition_path(
+    current: VfioState, target: VfioState, p2p: bool, precopy: bool
+) -> tuple[VfioState, ...]:
     if current == target:
-        return []
+        return ()
     if (current, target) in _FORBIDDEN:
         raise IllegalTransition(
             f"{current.value} -> {target.value} is not allowed by the VFIO migration protocol"
@@ -106,7 +116,7 @@ def transition_path(
                 path = [nxt]
                 while path[-1] != current and previous[path[-1]] != current:
                     path.append(previous[path[-1]])
-                return list(reversed(path))
+                return tuple(reversed(path))
             seen.add(nxt)
             queue.append(nxt)
     raise IllegalTransition(
