@@ -119,26 +119,39 @@ class Stream:
         payload: int = 0,
     ) -> Record:
         """Write one record; returns it. `record.write_ms` is when the source's write returned."""
+        # max() calls are written as comparisons with the same values (max(a, b) is a unless
+        # b > a): a record is written per device read and per switchover RAM chunk.
         self.prune(now_ms)
         accept = now_ms
-        need = self.written_bytes + nbytes - self.buffer_bytes
+        written = self.written_bytes
+        need = written + nbytes - self.buffer_bytes
         if need > 0:
-            accept = max(accept, self._time_consumed(need))
-        tx_start = max(
-            accept, self.link.free_ms, self.lane.free_ms if self.lane is not None else 0.0
-        )
-        tx_end = tx_start + nbytes / self.link.bytes_per_ms
-        arrive = tx_end + self.link.latency_ms
+            consumed = self._time_consumed(need)
+            if consumed > accept:
+                accept = consumed
+        link = self.link
+        lane = self.lane
+        tx_start = accept
+        if link.free_ms > tx_start:
+            tx_start = link.free_ms
+        if lane is not None:
+            if lane.free_ms > tx_start:
+                tx_start = lane.free_ms
+        elif tx_start < 0.0:
+            tx_start = 0.0
+        tx_end = tx_start + nbytes / link.bytes_per_ms
+        arrive = tx_end + link.latency_ms
+        dest_free = self.dest_free_ms
+        load_start = dest_free if dest_free > arrive else arrive
         if self.dest_dead:
             # A failed destination stops loading (it costs nothing any more); the source
             # finds out over the return path.
-            load_start = load_end = max(arrive, self.dest_free_ms)
+            load_end = load_start
         else:
-            load_start = max(arrive, self.dest_free_ms)
             load_end = load_start + load_cost_ms
-        self.link.free_ms = tx_end
-        if self.lane is not None:
-            self.lane.free_ms = tx_end
+        link.free_ms = tx_end
+        if lane is not None:
+            lane.free_ms = tx_end
         self.dest_free_ms = load_end
         record = Record(
             kind,
@@ -149,13 +162,14 @@ class Stream:
             arrive,
             load_start,
             load_end,
-            self.written_bytes,
+            written,
             label,
             payload,
         )
-        self.written_bytes += nbytes
+        written += nbytes
+        self.written_bytes = written
         self.records.append(record)
-        self.cum_ends.append(self.written_bytes)
+        self.cum_ends.append(written)
         self.load_ends.append(load_end)
         if device is not None and kind.startswith("vfio_"):
             self.device_index.setdefault(device, _DeviceIndex()).add(record)
@@ -188,32 +202,60 @@ class Stream:
         lane = self.lane
         per_ms = link.bytes_per_ms
         latency = link.latency_ms
+        buffer = self.buffer_bytes
+        dest_dead = self.dest_dead
         index = self.device_index.setdefault(device, _DeviceIndex())
-        initial = kind == "vfio_init"
+        index_records = index.records
+        index_load_ends = index.load_ends
+        data_sums = index.data_sums
+        init_sums = index.init_sums
+        # _DeviceIndex.add_one's running sums.
+        data_sum = data_sums[-1] if data_sums else 0
+        init_sum = init_sums[-1] if init_sums else 0
+        init_payload = payload if kind == "vfio_init" else 0
         capture = self.capture
+        # The channel's own fields, on locals (nothing else writes them meanwhile).
+        written = self.written_bytes
+        dest_free = self.dest_free_ms
+        free = link.free_ms
         t = now_ms
         for _ in range(count):
             start = t
             t += read_ms
             reads.append((start, t))
-            # write(t, ...), inlined.
-            self.prune(t)
+            # write(t, ...), inlined: prune (its list trimming left to prune itself)...
+            head = bisect_right(load_ends, t, self.head)
+            if head > 4096 and head * 2 > len(records):
+                self.prune(t)
+            else:
+                self.head = head
             accept = t
-            need = self.written_bytes + nbytes - self.buffer_bytes
+            need = written + nbytes - buffer
             if need > 0:
-                accept = max(accept, self._time_consumed(need))
-            tx_start = max(accept, link.free_ms, lane.free_ms if lane is not None else 0.0)
+                self.written_bytes = written
+                consumed = self._time_consumed(need)
+                if consumed > accept:
+                    accept = consumed
+            # ... max(accept, link.free_ms, lane.free_ms or 0.0): the first of the largest.
+            tx_start = accept
+            if free > tx_start:
+                tx_start = free
+            if lane is not None:
+                if lane.free_ms > tx_start:
+                    tx_start = lane.free_ms
+            elif tx_start < 0.0:
+                tx_start = 0.0
             tx_end = tx_start + nbytes / per_ms
             arrive = tx_end + latency
-            if self.dest_dead:
-                load_start = load_end = max(arrive, self.dest_free_ms)
+            load_start = dest_free if dest_free > arrive else arrive  # max(arrive, dest_free)
+            if dest_dead:
+                load_end = load_start
             else:
-                load_start = max(arrive, self.dest_free_ms)
                 load_end = load_start + load_cost_ms
-            link.free_ms = tx_end
+            free = tx_end
             if lane is not None:
                 lane.free_ms = tx_end
-            self.dest_free_ms = load_end
+            dest_free = load_end
             record = Record(
                 kind,
                 nbytes,
@@ -223,18 +265,27 @@ class Stream:
                 arrive,
                 load_start,
                 load_end,
-                self.written_bytes,
+                written,
                 label,
                 payload,
             )
-            self.written_bytes += nbytes
+            written += nbytes
             records.append(record)
-            cum_ends.append(self.written_bytes)
+            cum_ends.append(written)
             load_ends.append(load_end)
-            index.add_one(record, initial)
+            # index.add_one(record, initial), inlined.
+            index_records.append(record)
+            index_load_ends.append(load_end)
+            data_sum += payload
+            init_sum += init_payload
+            data_sums.append(data_sum)
+            init_sums.append(init_sum)
             if capture is not None:
                 capture.append(record)
             t = accept
+        self.written_bytes = written
+        self.dest_free_ms = dest_free
+        link.free_ms = free
         return t
 
     def first_accept(self, now_ms: float) -> float:
