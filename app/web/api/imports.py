@@ -6,6 +6,11 @@ POST /api/imports (multipart/form-data): file fields `src_trace`, `dst_trace`, `
 the limit is a 413, an unreadable one a 422; both name the form field, the file and (for
 parse errors) the line and what was expected. Nothing is stored unless the import succeeds.
 
+The same endpoint takes a migscope trace back (file field `migscope_trace`: a run's
+`export.json`, uploaded alone): validated with the engine's Trace model and stored as it is,
+so the new run re-exports to the same bytes (app/web/trace_import.py). Limit: 64 MiB, and at
+most the stored-bytes budget per run.
+
 POST /api/runs/{run_id}/simulate-this: derive a scenario from an imported run, run the
 engine, store the simulation, answer both ids and the comparison URL.
 """
@@ -20,11 +25,14 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from app.importers import InputFile
-from app.importers.limits import MAX_FILE_BYTES, MAX_TOTAL_BYTES
+from app.importers.limits import MAX_FILE_BYTES, MAX_TOTAL_BYTES, MAX_TRACE_FILE_BYTES
 
 from .. import urls as paths
+from ..budgets import Budget
 from ..deps import RunDep, SettingsDep, UrlsDep
-from ..runner import import_and_store, simulate_import
+from ..runner import import_and_store, simulate_import, storage
+from ..trace_import import import_trace_job
+from ..workers import get_pool
 from .models import ERROR_RESPONSES
 
 router = APIRouter(tags=["imports"], responses=ERROR_RESPONSES)
@@ -37,7 +45,10 @@ class ImportCreated(BaseModel):
     step_count: int
     url: str = Field(description="the run's page")
     api_url: str
-    simulate_this_url: str = Field(description="POST here to simulate the same settings")
+    simulate_this_url: str | None = Field(
+        description="POST here to simulate the same settings (null for an uploaded trace of a "
+        "simulation: it has its scenario)"
+    )
     summary: dict[str, Any]
     clock: dict[str, Any] | None = Field(
         description="destination clock minus source clock, and how it was found"
@@ -45,6 +56,15 @@ class ImportCreated(BaseModel):
     skipped_lines: int | None = Field(description="trace lines that were not QEMU migration lines")
     ignored_event_lines: int | None
     notes: list[str]
+    every_pass: bool = Field(
+        default=False, description="no step stands for more than one pre-copy pass"
+    )
+    trace: dict[str, Any] | None = Field(
+        default=None,
+        description="an uploaded migscope trace: its format, format_version, engine_version and "
+        "source, and whether the file is exactly its canonical export (`canonical`: then the "
+        "run's export.json is the same bytes)",
+    )
 
 
 class SimulationOfImport(BaseModel):
@@ -69,13 +89,13 @@ def _field_error(status: int, field: str, message: str, kind: str, **extra: Any)
     )
 
 
-async def _read_limited(upload: UploadFile) -> bytes | None:
-    """The file's bytes, or None as soon as it passes MAX_FILE_BYTES (never read it all)."""
+async def _read_limited(upload: UploadFile, limit_bytes: int = MAX_FILE_BYTES) -> bytes | None:
+    """The file's bytes, or None as soon as it passes `limit_bytes` (never read it all)."""
     parts: list[bytes] = []
     size = 0
     while chunk := await upload.read(_CHUNK):
         size += len(chunk)
-        if size > MAX_FILE_BYTES:
+        if size > limit_bytes:
             return None
         parts.append(chunk)
     return b"".join(parts)
@@ -110,6 +130,13 @@ async def create_import(
         UploadFile | None, File(description="destination QMP events, one per line")
     ] = None,
     info_migrate: Annotated[UploadFile | None, File(description="HMP `info migrate` text")] = None,
+    migscope_trace: Annotated[
+        UploadFile | None,
+        File(
+            description="a migscope trace (a run's export.json), uploaded alone: stored as it is "
+            "(the same steps, events and summary; an unmodified export re-exports byte for byte)"
+        ),
+    ] = None,
     title: Annotated[str | None, Form(max_length=200, pattern=NO_CONTROL_CHARACTERS)] = None,
     clock_offset_ms: Annotated[
         float | None,
@@ -126,7 +153,33 @@ async def create_import(
     ] = None,
 ) -> JSONResponse:
     """Store a real QEMU migration from its logs (any subset of the files, at least one); answer
-    the new run's id, URLs, summary and how the two hosts' clocks were aligned."""
+    the new run's id, URLs, summary and how the two hosts' clocks were aligned. Or, with
+    `migscope_trace` alone, store a run exported by a migscope (its export.json) as it is."""
+    if migscope_trace is not None and migscope_trace.filename:
+        given = [
+            name
+            for name, value in (
+                *zip(
+                    FIELDS,
+                    (src_trace, dst_trace, query_migrate, src_events, dst_events, info_migrate),
+                    strict=True,
+                ),
+                ("title", title),
+                ("clock_offset_ms", clock_offset_ms),
+            )
+            if value is not None
+            and (not isinstance(value, UploadFile) or value.filename)
+            and value != ""
+        ]
+        if given:
+            return _field_error(
+                422,
+                given[0],
+                "a migscope trace is uploaded alone: it carries its own title and timing "
+                f"(leave {', '.join(given)} empty, or import QEMU logs without the trace)",
+                "trace_alone",
+            )
+        return await _import_trace(settings, urls, migscope_trace, visibility)
     uploads = dict(
         zip(
             FIELDS,
@@ -229,3 +282,60 @@ async def simulate_this(run: RunDep, settings: SettingsDep, urls: UrlsDep) -> JS
         "simulated_summary": sim.summary.model_dump(mode="json"),
     }
     return JSONResponse(status_code=201, content=body, headers={"Location": urls.api_run(sim.id)})
+
+
+async def _import_trace(
+    settings: SettingsDep, urls: UrlsDep, upload: UploadFile, visibility: str | None
+) -> JSONResponse:
+    """Store an uploaded migscope trace as a new run (unlisted unless asked otherwise)."""
+    field = "migscope_trace"
+    limit_bytes = min(MAX_TRACE_FILE_BYTES, settings.max_run_stored_bytes)
+    data = await _read_limited(upload, limit_bytes)
+    name = _CONTROL.sub("?", (upload.filename or "")[:200])
+    if data is None:
+        return _field_error(
+            413,
+            field,
+            f"{name}: larger than {limit_bytes / 2**20:g} MiB (the limit for a migscope trace: "
+            f"{MAX_TRACE_FILE_BYTES // 2**20} MiB, and at most the stored-bytes budget per run)",
+            "too_large",
+        )
+    # Parsing and storing run in a worker process, as a QEMU-log import does.
+    outcome = await get_pool(settings).run(
+        import_trace_job,
+        storage(settings, visibility or "unlisted"),
+        name,
+        data,
+        Budget.from_settings(settings),
+    )
+    del data
+    if outcome.error is not None:
+        error = outcome.error
+        items = [
+            {"loc": ["body", field], "file": name, **problem} for problem in error["problems"]
+        ] or [{"loc": ["body", field], "msg": error["message"], "type": "invalid", "file": name}]
+        return JSONResponse(
+            status_code=error["status"],
+            content={"detail": items, "message": f"{field}: {error['message']}"},
+        )
+    stored = outcome.run
+    assert stored is not None and outcome.origin is not None
+    run_id = stored.id
+    imported = outcome.origin["source"] == "import"
+    body = {
+        "id": run_id,
+        "title": stored.title,
+        "status": stored.status,
+        "step_count": stored.step_count,
+        "url": urls.run(run_id),
+        "api_url": urls.api_run(run_id),
+        "simulate_this_url": urls.api_simulate_this(run_id) if imported else None,
+        "summary": stored.summary.model_dump(mode="json"),
+        "clock": None,
+        "skipped_lines": None,
+        "ignored_event_lines": None,
+        "notes": [],
+        "every_pass": stored.every_pass,
+        "trace": outcome.origin,
+    }
+    return JSONResponse(status_code=201, content=body, headers={"Location": urls.api_run(run_id)})
