@@ -120,3 +120,64 @@ def test_collapsed_trace_is_deterministic_and_valid() -> None:
     assert first.to_json() == second.to_json()
     # Built without validation, it still validates as a trace (same shape as any run).
     assert Trace.from_json(first.to_json()).to_json() == first.to_json()
+
+
+# Budget-bound passes that each take the exact query: the budget binds (the guest dirties
+# 4x what max-bandwidth sends), the estimate fits the avail-switchover-bandwidth threshold,
+# the exact size never does (a failed stop-copy query counts 100 GiB; the vGPU's 2 GiB image).
+# The devices are starved; the vGPU's and the RDMA VF's dirty data grow between the queries.
+@pytest.mark.parametrize("pattern", ["uniform", "sequential", "hot_cold"])
+@pytest.mark.parametrize(
+    ("preset", "query_fails", "avail"),
+    [
+        ("mlx5-cx7-vf-100mib", True, "10 Gbit"),
+        ("vgpu-illustrative", True, "100 Gbit"),
+        ("vgpu-illustrative", False, "40 Gbit"),
+        ("mlx5-cx7-vf-1gb-rdma", True, "100 Gbit"),
+    ],
+)
+def test_budget_bound_exact_query_passes_collapse_to_the_same_run(
+    pattern: str, preset: str, query_fails: bool, avail: str
+) -> None:
+    doc = scenario(
+        guest={
+            "ram_bytes": "256 MiB",
+            "working_set_bytes": "128 MiB",
+            "dirty_rate_bytes_per_s": "256 MiB",
+            "zero_page_fraction": 0.5,
+            "dirty_pattern": pattern,
+        },
+        params={
+            "max_bandwidth_bytes_per_s": "64 MiB",
+            "avail_switchover_bandwidth_bytes_per_s": avail,
+        },
+        caps={"source": ["return-path"], "destination": ["return-path"]},
+        devices=[{"name": "vf0", "preset": preset, "stop_copy_query_fails": query_fails}],
+        max_time_ms=6000,
+    )
+    collapsed, every = _run(doc, True), _run(doc, False)
+    _same(collapsed.summary, every.summary)
+    assert _passes_of(collapsed) == _passes_of(every) == collapsed.summary.passes
+    runs = [
+        int(match.group(1))
+        for s in collapsed.steps
+        if (match := COLLAPSED.match(s.decision.reason))
+        and "exact pending query" in s.decision.reason
+        and "max-bandwidth budget" in s.decision.reason
+    ]
+    assert runs and max(runs) >= 20
+    windows = [(e.t_ms, e.data) for e in collapsed.events if e.kind == "window"]
+    assert windows == [(e.t_ms, e.data) for e in every.events if e.kind == "window"]
+    # Each step shows the figures of its last pass: the uncollapsed run's step of that pass,
+    # but for where it starts, what the whole run sent, its text, and the dirty log (read
+    # when the next pass has started: the guest's writes up to then).
+    passes = 0
+    for step in collapsed.steps:
+        match = COLLAPSED.match(step.decision.reason) if step.phase == "iterate" else None
+        passes += int(match.group(1)) if match else 1
+        mine, theirs = step.model_dump(), every.steps[passes - 1].model_dump()
+        for field in ("index", "t_ms", "pass_sent_bytes", "decision", "ram_dirty_unsynced_bytes"):
+            del mine[field], theirs[field]
+        assert mine == theirs, step.index
+    summary = Simulation(Scenario.model_validate(doc), keep_steps=False).run_summary()
+    assert summary.model_dump_json() == every.summary.model_dump_json()
