@@ -123,7 +123,8 @@ def read_trace(file: str, data: bytes) -> TraceUpload:
     _check_format(file, trace.format, trace.format_version)
     canonical_text = _check_values(file, trace)
     _check_shape(file, trace)
-    return TraceUpload(trace, canonical_text == text, every_pass_of(trace))
+    # Compared with the bytes as uploaded (a byte-order mark makes the file differ).
+    return TraceUpload(trace, canonical_text.encode("utf-8") == data, every_pass_of(trace))
 
 
 def every_pass_of(trace: Trace) -> bool:
@@ -219,7 +220,23 @@ def _check_values(file: str, trace: Trace) -> str:
     if not text or _NUL_ESCAPE.search(text):
         for loc, message, kind in _unstorable(document, []):
             raise TraceFileError(file, [TraceProblem(message, kind, loc)])
+    # In the free-form fields the JSON dump writes NaN and infinities as null: look at the
+    # values as read, so they are refused like those of typed fields.
+    for base, value in _free_form(trace):
+        for loc, message, kind in _unstorable(value, base):
+            raise TraceFileError(file, [TraceProblem(message, kind, loc)])
     return text
+
+
+def _free_form(trace: Trace) -> Iterator[tuple[Loc, Any]]:
+    """The trace's fields of any JSON value (`dict[str, Any]`)."""
+    yield ["scenario"], trace.scenario
+    yield ["resolved"], trace.resolved
+    yield ["profile"], trace.profile
+    yield ["import_info"], trace.import_info
+    for position, event in enumerate(trace.events):
+        if event.data:
+            yield ["events", position, "data"], event.data
 
 
 def _unstorable(value: Any, loc: Loc) -> Iterator[tuple[Loc, str, str]]:

@@ -30,6 +30,9 @@ class TraceImportOutcome:
     # What the trace said about itself: format, format_version, engine_version, source, and
     # whether the upload is exactly the trace's canonical export (`canonical`).
     origin: dict[str, Any] | None = None
+    # An uploaded import's own import_info and notes (what its first import answered).
+    info: dict[str, Any] | None = None
+    notes: list[str] | None = None
     # {"status": 413 | 422, "message", "problems": [{"msg", "type", "trace_loc", "line",
     # "column"}]}: picklable, for the route to answer.
     error: dict[str, Any] | None = None
@@ -88,4 +91,4 @@ def import_trace_job(
         "canonical": upload.canonical,
     }
     log.info("migscope trace uploaded", run_id=stored.id, file=file, **origin)
-    return TraceImportOutcome(stored, origin=origin)
+    return TraceImportOutcome(stored, origin, trace.import_info, list(trace.notes))

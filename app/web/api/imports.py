@@ -296,8 +296,9 @@ async def _import_trace(
         return _field_error(
             413,
             field,
-            f"{name}: larger than {limit_bytes / 2**20:g} MiB (the limit for a migscope trace: "
-            f"{MAX_TRACE_FILE_BYTES // 2**20} MiB, and at most the stored-bytes budget per run)",
+            f"{name}: larger than {limit_bytes:,} bytes ({limit_bytes / 2**20:.1f} MiB: a migscope "
+            f"trace may have {MAX_TRACE_FILE_BYTES // 2**20} MiB, and at most the stored-bytes "
+            "budget per run)",
             "too_large",
         )
     # Parsing and storing run in a worker process, as a QEMU-log import does.
@@ -322,6 +323,8 @@ async def _import_trace(
     assert stored is not None and outcome.origin is not None
     run_id = stored.id
     imported = outcome.origin["source"] == "import"
+    info = outcome.info or {}
+    clock = info.get("clock")
     body = {
         "id": run_id,
         "title": stored.title,
@@ -331,11 +334,16 @@ async def _import_trace(
         "api_url": urls.api_run(run_id),
         "simulate_this_url": urls.api_simulate_this(run_id) if imported else None,
         "summary": stored.summary.model_dump(mode="json"),
-        "clock": None,
-        "skipped_lines": None,
-        "ignored_event_lines": None,
-        "notes": [],
+        # An uploaded import answers what its first import did (from its import_info).
+        "clock": clock if isinstance(clock, dict) else None,
+        "skipped_lines": _count(info.get("skipped_lines_total")),
+        "ignored_event_lines": _count(info.get("ignored_event_lines_total")),
+        "notes": outcome.notes or [],
         "every_pass": stored.every_pass,
         "trace": outcome.origin,
     }
     return JSONResponse(status_code=201, content=body, headers={"Location": urls.api_run(run_id)})
+
+
+def _count(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
