@@ -9,8 +9,9 @@ export function setupUpload() {
   form.addEventListener("submit", async (ev) => {
     ev.preventDefault();
     const status = byId("upload-status");
-    const limit = Number.parseInt(form.dataset.maxBytes || "0", 10);
     for (const input of form.querySelectorAll("input[type=file]")) {
+      // A migscope trace has a limit of its own (data-max-bytes on its input).
+      const limit = Number.parseInt(input.dataset.maxBytes || form.dataset.maxBytes || "0", 10);
       for (const f of input.files) {
         if (limit && f.size > limit) {
           const mib = (n) => `${(n / 1048576).toFixed(1)} MiB`;
