@@ -288,6 +288,72 @@ class Stream:
         link.free_ms = free
         return t
 
+    def write_chunks(
+        self, now_ms: float, sizes: list[int], kind: str, load_bytes_per_ms: float
+    ) -> float:
+        """`write` of one record per size in turn, each written when the previous write
+        returned, loaded in its bytes / `load_bytes_per_ms`: the same operations in the same
+        order as those calls (byte-identical records), on locals: the switchover's final
+        RAM send in 1 MiB chunks. Returns the writer's clock after the last write."""
+        records = self.records
+        cum_ends = self.cum_ends
+        load_ends = self.load_ends
+        link = self.link
+        lane = self.lane
+        per_ms = link.bytes_per_ms
+        latency = link.latency_ms
+        buffer = self.buffer_bytes
+        dest_dead = self.dest_dead
+        capture = self.capture
+        written = self.written_bytes
+        dest_free = self.dest_free_ms
+        free = link.free_ms
+        t = now_ms
+        for nbytes in sizes:
+            load_cost_ms = nbytes / load_bytes_per_ms
+            # write(t, ...), inlined (see write_reads).
+            head = bisect_right(load_ends, t, self.head)
+            if head > 4096 and head * 2 > len(records):
+                self.prune(t)
+            else:
+                self.head = head
+            accept = t
+            need = written + nbytes - buffer
+            if need > 0:
+                consumed = self._time_consumed(need)
+                if consumed > accept:
+                    accept = consumed
+            tx_start = accept
+            if free > tx_start:
+                tx_start = free
+            if lane is not None:
+                if lane.free_ms > tx_start:
+                    tx_start = lane.free_ms
+            elif tx_start < 0.0:
+                tx_start = 0.0
+            tx_end = tx_start + nbytes / per_ms
+            arrive = tx_end + latency
+            load_start = dest_free if dest_free > arrive else arrive
+            load_end = load_start if dest_dead else load_start + load_cost_ms
+            free = tx_end
+            if lane is not None:
+                lane.free_ms = tx_end
+            dest_free = load_end
+            record = Record(
+                kind, nbytes, None, accept, tx_end, arrive, load_start, load_end, written
+            )
+            written += nbytes
+            records.append(record)
+            cum_ends.append(written)
+            load_ends.append(load_end)
+            if capture is not None:
+                capture.append(record)
+            t = accept
+        self.written_bytes = written
+        self.dest_free_ms = dest_free
+        link.free_ms = free
+        return t
+
     def first_accept(self, now_ms: float) -> float:
         """When the source's next byte fits into this channel (the buffer has room)."""
         self.prune(now_ms)

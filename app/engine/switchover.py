@@ -152,13 +152,24 @@ class Switchover:
         window_start = sim.t
         ram_bytes = 0
         load_rate = sim.scenario.destination.ram_load_bytes_per_s / 1000.0
+        chunks = []
         while sim.ram.remaining_pages:
             zero, normal = sim.ram.take(
                 max(1, VFIO_MIG_DATA_BUFFER_BYTES // NORMAL_PAGE_WIRE_BYTES)
             )
-            nbytes = zero * ZERO_PAGE_WIRE_BYTES + normal * NORMAL_PAGE_WIRE_BYTES
-            sim.write_ram(nbytes, nbytes / load_rate)
-            ram_bytes += nbytes
+            chunks.append(zero * ZERO_PAGE_WIRE_BYTES + normal * NORMAL_PAGE_WIRE_BYTES)
+        if sim.channels.ram:
+            for nbytes in chunks:
+                sim.write_ram(nbytes, nbytes / load_rate)
+                ram_bytes += nbytes
+        else:
+            # One channel: the same writes in one loop (Stream.write_chunks); the pages a
+            # chunk takes do not depend on when the one before was written.
+            sim.t = sim.main.write_chunks(sim.t, chunks, "ram", load_rate)
+            for nbytes in chunks:
+                sim.src.transferred += nbytes
+                sim.src.ram_transferred += nbytes
+                ram_bytes += nbytes
         yield sim.make_step(
             start,
             Phase.RAM_COMPLETE,

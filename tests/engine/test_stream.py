@@ -74,3 +74,27 @@ def test_write_reads_gives_the_records_of_one_write_per_read():
     )
     # The buffer bounds the reader: later reads wait for the destination's first load.
     assert reads[-1][0] > 900.0
+
+
+def test_write_chunks_gives_the_records_of_one_write_per_chunk():
+    # Stream.write_chunks (the switchover's final RAM send) must be byte for byte the loop
+    # of write calls it replaces: each chunk written when the previous write returned.
+    def stream() -> Stream:
+        s = Stream(Wire(3000.0, latency_ms=0.2), buffer_bytes=4 * MiB, capture=[])
+        s.write(0.0, 3 * MiB, "vfio_init", load_cost_ms=500.0, device="d")  # a busy loader
+        return s
+
+    load_bytes_per_ms = 2500.0
+    sizes = [MiB - 4095 * k for k in range(9)] + [17]
+    looped, batched = stream(), stream()
+    t = 0.5
+    for nbytes in sizes:
+        t = looped.write(t, nbytes, "ram", nbytes / load_bytes_per_ms).write_ms
+    assert batched.write_chunks(0.5, sizes, "ram", load_bytes_per_ms) == t
+    assert batched.records == looped.records and batched.capture == looped.capture
+    assert batched.load_ends == looped.load_ends and batched.cum_ends == looped.cum_ends
+    assert batched.written_bytes == looped.written_bytes == 3 * MiB + sum(sizes)
+    assert batched.link.free_ms == looped.link.free_ms
+    assert batched.dest_free_ms == looped.dest_free_ms
+    # The buffer bounds the writer: later chunks wait for the destination's first load.
+    assert t > 500.0
