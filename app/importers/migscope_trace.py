@@ -36,6 +36,15 @@ PASS_PHASES = ("iterate",)
 _JSON_AT = re.compile(r"at line (\d+) column (\d+)")
 # "\u0000" in JSON text, not "\\u0000" (an escaped backslash followed by "u0000").
 _NUL_ESCAPE = re.compile(r"(?<!\\)(?:\\\\)*\\u0000")
+# The typed figures of a trace (times in ms, bytes, rates, counts) are at most 2**53 either
+# way: exact in a JSON double, and far above any real migration (9 PB, 285,000 years in ms),
+# while the pages' arithmetic on larger ones (ms to us for Perfetto) could overflow.
+MAX_MAGNITUDE = 2**53
+# A number token in canonical JSON that may pass MAX_MAGNITUDE (17 digits or more, or a float
+# written with an exponent of 16 or more): only then are the values walked.
+_LARGE_NUMBER = re.compile(r"\d{17,}|\de\+(?:1[6-9]|[2-9]\d|\d{3})")
+# Fields of any JSON value, where numbers only need to be finite.
+_FREE_FORM = frozenset({"scenario", "resolved", "profile", "import_info", "data"})
 
 Loc = list[str | int]
 
@@ -225,7 +234,36 @@ def _check_values(file: str, trace: Trace) -> str:
     for base, value in _free_form(trace):
         for loc, message, kind in _unstorable(value, base):
             raise TraceFileError(file, [TraceProblem(message, kind, loc)])
+    if _LARGE_NUMBER.search(text):
+        for loc, number in _typed_numbers(document, []):
+            if abs(number) > MAX_MAGNITUDE:
+                raise TraceFileError(
+                    file,
+                    [
+                        TraceProblem(
+                            f"{number:g} is out of range (at most 2**53 = {MAX_MAGNITUDE:,} "
+                            "either way)",
+                            "number_range",
+                            loc,
+                        )
+                    ],
+                )
     return text
+
+
+def _typed_numbers(value: Any, loc: Loc) -> Iterator[tuple[Loc, int | float]]:
+    """The numbers of the trace's typed fields (not those inside free-form fields)."""
+    if isinstance(value, bool):
+        return
+    if isinstance(value, int | float):
+        yield loc, value
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            if key not in _FREE_FORM or len(loc) > 2:
+                yield from _typed_numbers(item, [*loc, key])
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from _typed_numbers(item, [*loc, index])
 
 
 def _free_form(trace: Trace) -> Iterator[tuple[Loc, Any]]:

@@ -192,6 +192,13 @@ def test_bad_traces_are_422s_naming_the_place_and_store_nothing(
             "finite_number",
         ),
         (lambda d: d.update(title="a\x00b"), ["title"], "nul_character"),
+        # Perfetto's microseconds of 1e308 ms would overflow: typed figures stay within 2**53.
+        (lambda d: d["steps"][3].update(t_ms=1e308), ["steps", 3, "t_ms"], "number_range"),
+        (
+            lambda d: d["summary"].update(transferred_bytes=2**53 + 1),
+            ["summary", "transferred_bytes"],
+            "number_range",
+        ),
         (lambda d: d.update(title="t" * 201), ["title"], "string_too_long"),
         (lambda d: d["steps"][7].update(index=8), ["steps", 7, "index"], "step_index"),
         (
