@@ -40,9 +40,9 @@ _NUL_ESCAPE = re.compile(r"(?<!\\)(?:\\\\)*\\u0000")
 # way: exact in a JSON double, and far above any real migration (9 PB, 285,000 years in ms),
 # while the pages' arithmetic on larger ones (ms to us for Perfetto) could overflow.
 MAX_MAGNITUDE = 2**53
-# A number token in canonical JSON that may pass MAX_MAGNITUDE (17 digits or more, or a float
+# A number token in canonical JSON that may pass MAX_MAGNITUDE (16 digits or more, or a float
 # written with an exponent of 16 or more): only then are the values walked.
-_LARGE_NUMBER = re.compile(r"\d{17,}|\de\+(?:1[6-9]|[2-9]\d|\d{3})")
+_LARGE_NUMBER = re.compile(r"\d{16,}|\de\+(?:1[6-9]|[2-9]\d|\d{3})")
 # Fields of any JSON value, where numbers only need to be finite.
 _FREE_FORM = frozenset({"scenario", "resolved", "profile", "import_info", "data"})
 
