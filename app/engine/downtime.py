@@ -110,24 +110,23 @@ def breakdown(
             active.append(by_start[j])
             j += 1
         gap = g1 - g0
+        if len(active) > 1:
+            active = sorted([i for i in active if device_reads[i][1] > g0])
+        elif active and not device_reads[active[0]][1] > g0:
+            active = []
         if len(active) == 1:
             # One read (the common case): its overlap is the sum, computed as _overlap does.
             r0, r1 = device_reads[active[0]]
-            if r1 > g0:
-                lo = r0 if r0 > g0 else g0
-                hi = r1 if r1 < g1 else g1
-                reading = hi - lo
-                if not reading > 0.0:
-                    reading = 0.0
-                if gap < reading:
-                    reading = gap
-                add("source_device_read", reading)
-                add("transfer", gap - reading)
-                continue
-            active = []
+            lo = r0 if r0 > g0 else g0
+            hi = r1 if r1 < g1 else g1
+            reading = hi - lo
+            if not reading > 0.0:
+                reading = 0.0
+            if gap < reading:
+                reading = gap
+            add("source_device_read", reading)
+            add("transfer", gap - reading)
         elif active:
-            active = sorted([i for i in active if device_reads[i][1] > g0])
-        if active:
             reading = sum([_overlap(g0, g1, *device_reads[i]) for i in active])
             reading = min(reading, gap)
             add("source_device_read", reading)
