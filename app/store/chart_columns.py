@@ -110,8 +110,8 @@ def _columns_of_models(steps: Sequence[Step]) -> dict[str, np.ndarray]:
     """columns_from_steps for models, the path every stored run takes: each model's numbers are
     read as one tuple by itemgetter from its field dict (pydantic keeps the field values in
     `__dict__`; app.engine.trace.trusted builds steps that way), a group of columns at a time
-    by map, in C, and each group is one numpy call: no Python call per value (storing a run
-    paid a third of its overhead here when there was one)."""
+    by map, in C, and each group is one numpy call: no Python call per value, which made this
+    the largest part of storing a run's cost beyond the inserts themselves."""
     steps = sorted(steps, key=_TIME_ORDER)
     out = _table([X_KEY, *STEP_COLUMNS], list(map(_STEP_FIELDS, map(vars, steps))))
     devices = [s.devices for s in steps]
