@@ -2,6 +2,10 @@
 
 The importers sit below the web layer and beside the engine's CLI: app/cli.py passes in the
 two things this command needs from them (the run page's path, the summary printer).
+
+`migscope import RUN.json` (a file whose first character is `{`: no QEMU trace log starts so)
+stores a migscope trace (a run's export.json) back as it is, as `POST /api/imports` field
+`migscope_trace` does (app/importers/migscope_trace.py).
 """
 
 from __future__ import annotations
@@ -17,7 +21,8 @@ from app.engine.trace import Trace
 
 from .errors import ImportFileError
 from .importer import InputFile, import_files
-from .limits import MAX_FILE_BYTES
+from .limits import MAX_FILE_BYTES, MAX_TRACE_FILE_BYTES
+from .migscope_trace import TraceFileError, read_trace
 
 DEFAULT_BASE_URL = "http://127.0.0.1:8000"
 
@@ -55,6 +60,75 @@ def store_trace(trace: Trace) -> str:
         return save_trace(engine, trace, max_steps=settings.max_steps_per_run)
     finally:
         engine.dispose()
+
+
+def _is_json(path: Path) -> bool:
+    """The file starts with `{` (after a byte-order mark and white space): a migscope trace,
+    never a QEMU trace log. False for a file that cannot be read (the log reader says why)."""
+    try:
+        with path.open("rb") as handle:
+            head = handle.read(4096)
+    except OSError:
+        return False
+    return head.removeprefix(b"\xef\xbb\xbf").lstrip().startswith(b"{")
+
+
+def store_migscope_trace(path: Path) -> tuple[str, Trace, dict[str, object]]:
+    """Read a migscope trace file and store it as a new run, unlisted, as the web upload does;
+    returns the id, the trace and what it said about itself. TraceFileError or ImportFileError
+    for a file that cannot be stored (nothing is stored then)."""
+    from app.settings import Settings
+    from app.store.db import make_engine
+    from app.store.migrate import upgrade
+    from app.store.runs import save_traces
+
+    settings = Settings()
+    limit_bytes = min(MAX_TRACE_FILE_BYTES, settings.max_run_stored_bytes)
+    try:
+        size = path.stat().st_size
+        if size > limit_bytes:
+            raise ImportFileError(
+                str(path),
+                None,
+                f"a migscope trace of at most {limit_bytes:,} bytes (64 MiB, and at most the "
+                f"stored-bytes budget per run); it has {size:,} bytes",
+            )
+        data = path.read_bytes()
+    except OSError as error:
+        raise ImportFileError(
+            str(path), None, f"a readable migscope trace ({error.strerror or error})"
+        ) from None
+    upload = read_trace(str(path), data)
+    trace = upload.trace
+    if len(trace.steps) > settings.max_steps_per_run:
+        raise ImportFileError(
+            str(path),
+            None,
+            f"at most {settings.max_steps_per_run} steps per run (MIGSCOPE_MAX_STEPS_PER_RUN); "
+            f"the trace has {len(trace.steps)}",
+        )
+    engine = make_engine(settings.database_url)
+    try:
+        if settings.migrate_on_start:
+            upgrade(engine)
+        [run_id] = save_traces(
+            engine,
+            [trace],
+            max_steps=settings.max_steps_per_run,
+            visibility="unlisted",
+            every_pass=upload.every_pass,
+        )
+    finally:
+        engine.dispose()
+    origin: dict[str, object] = {
+        "format": trace.format,
+        "format_version": trace.format_version,
+        "engine_version": trace.engine_version,
+        "source": trace.source,
+        "canonical": upload.canonical,
+        "every_pass": upload.every_pass,
+    }
+    return run_id, trace, origin
 
 
 def register(
@@ -97,7 +171,48 @@ def register(
             bool, typer.Option("--json", help='print {"id", "url", "summary"} as JSON')
         ] = False,
     ) -> None:
-        """Import a real QEMU migration (trace logs, query-migrate, QMP events, info migrate) and store it."""
+        """Import a real QEMU migration (trace logs, query-migrate, QMP events, info migrate) and store it.
+        A migscope trace (a run's export.json) given alone as SRC is stored back as the same run."""
+        if _is_json(src):
+            others = [
+                name
+                for name, value in (
+                    ("DST", dst),
+                    ("--query-migrate", query_migrate),
+                    ("--events", events),
+                    ("--dst-events", dst_events),
+                    ("--info-migrate", info_migrate),
+                    ("--title", title),
+                    ("--clock-offset-ms", clock_offset_ms),
+                )
+                if value is not None
+            ]
+            if others:
+                typer.echo(
+                    f"migscope import: {src}: a migscope trace is imported alone (it carries its "
+                    f"own title and times); leave out {', '.join(others)}",
+                    err=True,
+                )
+                raise typer.Exit(code=2)
+            try:
+                run_id, trace, origin = store_migscope_trace(src)
+            except (TraceFileError, ImportFileError) as error:
+                typer.echo(f"migscope import: {error.message()}", err=True)
+                raise typer.Exit(code=2) from None
+            url = base_url.rstrip("/") + run_path(run_id)
+            if as_json:
+                summary = trace.summary.model_dump(mode="json")
+                body = {"id": run_id, "url": url, "summary": summary, "trace": origin}
+                typer.echo(json.dumps(body, indent=2))
+                return
+            typer.echo(summary_text(trace))
+            typer.echo(
+                f"  migscope trace    format {origin['format_version']}, engine "
+                f"{origin['engine_version']}, source {origin['source']}"
+                + ("" if origin["canonical"] else " (edited: not the export's exact bytes)")
+            )
+            typer.echo(url)
+            return
         try:
             trace = import_files(
                 src_trace=_read(src, "source trace log"),
