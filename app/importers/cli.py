@@ -197,7 +197,17 @@ def register(
             try:
                 run_id, trace, origin = store_migscope_trace(src)
             except (TraceFileError, ImportFileError) as error:
-                typer.echo(f"migscope import: {error.message()}", err=True)
+                hint = ""
+                if isinstance(error, TraceFileError) and error.problems[0].kind in (
+                    "json_invalid",
+                    "not_a_trace",
+                ):
+                    # JSON lines as SRC are most likely samples or events given in the wrong place.
+                    hint = (
+                        " (SRC is a QEMU trace log, or a migscope trace given alone; query-migrate "
+                        "samples and QMP events go in --query-migrate, --events, --dst-events)"
+                    )
+                typer.echo(f"migscope import: {error.message()}{hint}", err=True)
                 raise typer.Exit(code=2) from None
             url = base_url.rstrip("/") + run_path(run_id)
             if as_json:

@@ -81,6 +81,7 @@ def test_a_bad_trace_exits_2_naming_the_place_and_stores_nothing(
     result = CliRunner().invoke(cli, ["import", str(bad)])
     assert result.exit_code == 2
     assert f"migscope import: {bad}: line 2 column 14: not valid JSON" in result.output
+    assert "query-migrate samples and QMP events go in --query-migrate" in result.output
     good = tmp_path / "run.json"
     good.write_text(engine_trace(ACK, collapse=True).to_json())
     titled = CliRunner().invoke(cli, ["import", str(good), "--title", "mine"])
