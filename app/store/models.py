@@ -38,6 +38,12 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
+# Run.origin: where a stored run was made (revision 0008_run_origin).
+ORIGIN_HERE = "here"
+ORIGIN_UPLOADED = "uploaded"
+ORIGINS = (ORIGIN_HERE, ORIGIN_UPLOADED)
+
+
 class RunBase(SQLModel):
     title: str = Field(sa_type=Text)
     description: str = Field(default="", sa_type=Text)
@@ -103,6 +109,14 @@ class Run(RunBase, table=True):
     every_pass: bool = Field(
         default=False, sa_column=Column(Boolean, nullable=False, server_default=false())
     )
+    # Revision 0008_run_origin: made on this server (`here`: simulated, or imported from QEMU
+    # logs) or `uploaded` as a migscope trace (a run's export.json, stored as it is, so its
+    # `source` and `engine_version` are the other server's). Outside the trace, so the upload
+    # re-exports byte for byte; `created_at` is then the upload's time.
+    origin: str = Field(
+        default=ORIGIN_HERE, sa_column=Column(String(16), nullable=False, server_default="here")
+    )
+    uploaded_file_name: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
 
 
 def _as_utc(value: datetime) -> datetime:
@@ -117,6 +131,15 @@ class RunListPublic(RunBase):
     created_at: datetime
     status: str
     step_count: int
+    origin: str = Field(
+        default=ORIGIN_HERE,
+        description="`here`: made on this server (simulated, or imported from QEMU logs); "
+        "`uploaded`: a migscope trace (a run's export.json) uploaded back, simulated or "
+        "imported elsewhere by engine `engine_version`",
+    )
+    uploaded_file_name: str | None = Field(
+        default=None, description="the uploaded trace's file name (null unless `uploaded`)"
+    )
 
     _utc = field_validator("created_at")(_as_utc)
 

@@ -12,6 +12,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from app import __version__
 from app.engine.branch import params_after_step
 from app.engine.scenario import LIMITS, Action, Params, Scenario
 from app.engine.units import format_ms, format_rate
@@ -49,11 +50,24 @@ def branch_title(title: str, at_ms: float, label: str) -> str:
 
 
 def branch_description(
-    description: str, parent_id: str, step: int, at_ms: float, label: str
+    description: str,
+    parent_id: str,
+    step: int,
+    at_ms: float,
+    label: str,
+    *,
+    parent_engine: str | None = None,
 ) -> str:
+    """The branch's description; `parent_engine` (the parent's engine_version, given when it
+    is not this server's) replaces the promise of an exact replay with what is known."""
+    replay = (
+        "Up to that step it replays the original exactly."
+        if parent_engine is None
+        else f"The original was made by engine {parent_engine}, this branch by engine "
+        f"{__version__}: up to that step it may differ from the original."
+    )
     note = (
-        f"What-if branch of run {parent_id} at step {step} ({format_ms(at_ms)}): {label}. "
-        f"Up to that step it replays the original exactly."
+        f"What-if branch of run {parent_id} at step {step} ({format_ms(at_ms)}): {label}. {replay}"
     )
     room = LIMITS["description_chars"] - len(note) - 2
     base = description if len(description) <= room else description[: max(room - 1, 0)] + "…"

@@ -15,6 +15,7 @@ from app.engine.scenario import Scenario
 from app.engine.trace import Summary, Trace
 from app.store.access import prune
 from app.store.db import make_engine
+from app.store.models import ORIGIN_HERE, ORIGIN_UPLOADED
 from app.store.runs import TraceTooLarge, save_traces
 
 from .budgets import Budget, simulate_within
@@ -52,11 +53,24 @@ class Storage:
 
 
 def store(
-    storage: Storage, traces: list[Trace], max_steps: int, every_pass: bool = False
+    storage: Storage,
+    traces: list[Trace],
+    max_steps: int,
+    every_pass: bool = False,
+    *,
+    uploaded_file_name: str | None = None,
 ) -> list[StoredRun]:
+    """Store the traces (all or none); `uploaded_file_name` marks them as a migscope trace
+    uploaded back (origin `uploaded`), not made on this server."""
     engine = engine_for(storage.database_url)
     ids = save_traces(
-        engine, traces, max_steps=max_steps, visibility=storage.visibility, every_pass=every_pass
+        engine,
+        traces,
+        max_steps=max_steps,
+        visibility=storage.visibility,
+        every_pass=every_pass,
+        origin=ORIGIN_HERE if uploaded_file_name is None else ORIGIN_UPLOADED,
+        uploaded_file_name=uploaded_file_name,
     )
     for run_id, trace in zip(ids, traces, strict=True):
         log.info("run stored", run_id=run_id, steps=len(trace.steps), status=trace.summary.status)

@@ -4,8 +4,10 @@ worker process runs (app.web.workers), like app.web.jobs.import_and_store_job fo
 The trace is stored as it is, so the new run's `export.json` is the uploaded file byte for
 byte when that file is an unmodified export: same `source` (`simulation` or `import`), title,
 scenario, summary, steps, events, notes and `import_info`. What only this server knows is kept
-outside the trace: the run is unlisted unless asked otherwise (as every import), and
-`every_pass` is true when no step stands for more than one pre-copy pass.
+outside the trace: the run is unlisted unless asked otherwise (as every import),
+`every_pass` is true when no step stands for more than one pre-copy pass, and the run's
+`origin` is `uploaded` with the file's name (revision 0008_run_origin), so its page and JSON
+say it was not made on this server.
 """
 
 from __future__ import annotations
@@ -78,7 +80,9 @@ def import_trace_job(
             },
         )
     try:
-        [stored] = store(storage, [trace], budget.max_steps, upload.every_pass)
+        [stored] = store(
+            storage, [trace], budget.max_steps, upload.every_pass, uploaded_file_name=file
+        )
     except TraceTooLarge as error:  # checked above; kept for a store that counts differently
         return TraceImportOutcome(
             None, error={"status": 422, "message": str(error), "problems": []}

@@ -27,6 +27,7 @@ from ..branching import PRECOPY_PHASES, action_label, branch_description, branch
 from ..budgets import Budget
 from ..deps import RunDep, SessionDep, SettingsDep, UrlsDep
 from ..jobs import simulate_and_store_job
+from ..provenance import branch_warning, versions_differ
 from ..runner import storage
 from ..validation import validation_items
 from ..workers import get_pool
@@ -98,6 +99,12 @@ class BranchCreated(RunCreated):
     )
     compare: str = Field(description="comparison page: the parent as a, the branch as b")
     compare_api: str = Field(description="GET /api/compare of the same pair")
+    warning: str | None = Field(
+        default=None,
+        description="set when the parent's engine_version is not this server's: the branch is "
+        "simulated by this server's engine, so its steps 0..N may differ from the parent's "
+        "(null when the versions are equal)",
+    )
 
 
 def _action_error(error: ValidationError, index: int | None) -> RequestValidationError:
@@ -142,7 +149,12 @@ def branch_scenario(run: Run, step_index: int, at_ms: float, action: dict[str, A
     document["actions"] = actions
     document["title"] = branch_title(run.title, at_ms, label)
     document["description"] = branch_description(
-        run.description or "", run.id, step_index, at_ms, label
+        run.description or "",
+        run.id,
+        step_index,
+        at_ms,
+        label,
+        parent_engine=run.engine_version if versions_differ(run) else None,
     )
     try:
         return Scenario.model_validate(document)
@@ -200,6 +212,8 @@ async def create_branch(
         )
     action = body.action.model_dump(exclude_none=True)
     scenario = branch_scenario(run, step.index, step.end_ms, action)
+    # The branch runs with this server's engine; a parent made by another engine version (an
+    # uploaded export.json) is still branched, and the answer's `warning` says what that means.
     # The branch runs in a worker process like any run; it is as visible as its parent, and
     # its steps are stored as the parent's are (every pass, or alike passes collapsed), so
     # steps 0..N are the parent's, step for step.
@@ -219,4 +233,5 @@ async def create_branch(
         action=scenario.actions[-1].model_dump(mode="json", exclude_none=True),
         compare=urls.compare(run.id, branch_id),
         compare_api=urls.api_compare(run.id, branch_id),
+        warning=branch_warning(run),
     )

@@ -95,6 +95,19 @@ def headline(a: dict[str, Any], b: dict[str, Any]) -> str:
     return f"Run A downtime {format_ms(da)}, run B downtime {format_ms(db)}: B is {format_ms(db - da)} {'longer' if db >= da else 'shorter'}."
 
 
+def engine_note(a: dict[str, Any], b: dict[str, Any]) -> str | None:
+    """Two runs made by different engine versions (an uploaded export.json and a branch or
+    re-simulation of it here): what their differences may owe to the engines."""
+    va, vb = a.get("engine_version"), b.get("engine_version")
+    if va == vb:
+        return None
+    return (
+        f"A was made by engine {va}, B by engine {vb}: some of their differences may come "
+        "from the engines, not the runs' settings (a branch may not replay its parent up to "
+        "the branch point)."
+    )
+
+
 def default_pair(ids: list[str], a: str | None, b: str | None) -> tuple[str | None, str | None]:
     """Two different runs to preselect: the newest as B and the one before it as A, unless the
     reader named one of them already."""
@@ -171,6 +184,7 @@ def read_compare_page(
     diffs = differences(pub[0], pub[1])
     sentence = headline(pub[0], pub[1])
     sentence = " ".join(part for part in (branch_sentence(points), sentence) if part)
+    note = engine_note(pub[0], pub[1])
     twin = {
         "headline": sentence,
         "a": {
@@ -192,6 +206,7 @@ def read_compare_page(
         "differences": diffs,
         "time_axis_ms": x_range,
         "branch_points": points,
+        "engine_note": note,
     }
     context = {
         "nav": "runs",
@@ -200,6 +215,7 @@ def read_compare_page(
         "labels": labels,
         "stories": [summary_story(p["summary"], p["scenario"], p["source"]) for p in pub],
         "headline": sentence,
+        "engine_note": note,
         "diffs": diffs,
         "figures": figures,
         "json_url": urls.compare_page(a, b, json=True),

@@ -20,6 +20,7 @@ from ..charts.run_series import chart_events, run_series
 from ..deps import SessionDep, UrlsDep
 from ..explain import NEXT_CHOICES, explain_step, next_prompt, summary_story
 from ..passes import run_passes_shown
+from ..provenance import branch_warning, origin_line, resimulation_note
 from ..urls import RUN_CHART_SERIES_PATH, RUN_PAGE_PATH, RUN_STEP_PAGE_PATH, Urls, absolute
 from .errors import not_found
 from .render import render, strip_json, wants_json
@@ -61,6 +62,11 @@ def run_public(run: Run) -> dict[str, Any]:
         "notes": list(run.notes or []),
         "import_info": run.import_info,
         "every_pass": run.every_pass,
+        # Where the run was made (revision 0008_run_origin): an uploaded export.json keeps
+        # the other server's source and engine_version; only these say it was uploaded.
+        "origin": run.origin,
+        "uploaded_file_name": run.uploaded_file_name,
+        "origin_line": origin_line(run),
     }
 
 
@@ -278,6 +284,8 @@ def run_page(
         "series_url": urls.run_chart_series(run.id),
         "simulate_this_url": urls.api_simulate_this(run.id),
         "branch": branch_panel(run, current, urls),
+        # Compare switchover-ack on/off and Simulate this run with this server's engine.
+        "resimulation_note": resimulation_note(run),
         "presentation": presentation,
         "chart_notes": {
             "devices": "Solid: initial bytes left at the source (thinner for each further device). Dashed: initial "
@@ -360,4 +368,6 @@ def branch_panel(run: Run, step: Step | None, urls: Urls) -> dict[str, Any] | No
     now = branch_now(run, step)
     if now is None:
         return None
-    return {"url": urls.api_run_branch(run.id), **now}
+    # The branch re-simulates with this server's engine: said before anyone branches (the
+    # form goes straight to the comparison), as the API's `warning` says it after.
+    return {"url": urls.api_run_branch(run.id), "warning": branch_warning(run), **now}
