@@ -3,6 +3,7 @@ the upload opens the same run page as the run it was exported from (SQLite and P
 
 from __future__ import annotations
 
+import json
 import re
 from html.parser import HTMLParser
 
@@ -48,9 +49,13 @@ def upload_form(client: TestClient) -> _UploadForm:
 STORED_AT = re.compile(r"· stored \d{4}-\d\d-\d\d[ T][0-9:.+]+")
 
 
-def same_page(client: TestClient, first: str, second: str) -> tuple[str, str]:
+# The uploaded run's line under the title (Run.origin): the one thing its page adds.
+ORIGIN_LINE = re.compile(r'<p class="origin" id="run-origin" role="note">(.*?)</p>')
+
+
+def same_page(client: TestClient, first: str, second: str) -> tuple[str, str, str]:
     """Both runs' pages with each run's id, and the time it was stored here, replaced by the
-    same words."""
+    same words; the second (uploaded) page's origin line taken out and returned as text."""
     a = client.get(URLS.run(first))
     b = client.get(URLS.run(second))
     assert a.status_code == b.status_code == 200
@@ -59,7 +64,11 @@ def same_page(client: TestClient, first: str, second: str) -> tuple[str, str]:
         for page, run_id in ((a, first), (b, second))
     ]
     assert all(page.count("· stored WHEN") == 1 for page in pages)
-    return pages[0], pages[1]
+    assert not ORIGIN_LINE.search(pages[0])  # made here: no origin line
+    lines = ORIGIN_LINE.findall(pages[1])
+    assert len(lines) == 1, "the uploaded run's page says where it came from, once"
+    origin = re.sub(r"<[^>]+>", "", lines[0])
+    return pages[0], ORIGIN_LINE.sub("", pages[1]), origin
 
 
 def test_the_form_offers_a_migscope_trace_with_its_limit(api_client: TestClient) -> None:
@@ -86,8 +95,13 @@ def test_an_uploaded_export_opens_the_same_run_page(api_client: TestClient) -> N
     assert response.status_code == 201, response.text
     shared = response.json()
     assert shared["url"] == URLS.run(shared["id"])
-    page, again = same_page(api_client, created["id"], shared["id"])
+    page, again, origin = same_page(api_client, created["id"], shared["id"])
     assert page == again
+    version = json.loads(original)["engine_version"]
+    assert origin.startswith(
+        f"uploaded migscope trace (engine {version}), not simulated on this server · file "
+        "mlx5.json · uploaded 20"
+    )
     # The figures on it are the run's: 57 steps (49 passes for 239), downtime 272.8 ms.
     assert re.search(r"272\.8\d*\s*ms", again) and 'data-steps="57"' in again
     assert "alike passes collapsed: 49 steps stand for 239 pre-copy passes" in again
@@ -111,8 +125,13 @@ def test_an_uploaded_import_opens_the_same_imported_run_page(api_client: TestCli
     shared = api_client.post(
         URLS.api_imports(), files={"migscope_trace": ("two-vfs.json", exported)}
     ).json()
-    page, again = same_page(api_client, first["id"], shared["id"])
+    page, again, origin = same_page(api_client, first["id"], shared["id"])
     assert page == again
+    version = json.loads(exported)["engine_version"]
+    assert origin.startswith(
+        f"uploaded migscope trace (engine {version}), not imported from QEMU logs on this "
+        "server · file two-vfs.json"
+    )
     assert "imported from QEMU logs" in again and "+2500.000 ms" in again
     assert f"{stem}.dst.trace.log" in again
 
