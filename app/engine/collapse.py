@@ -11,7 +11,7 @@ guest's rounds under max-bandwidth: every pass sends its window's budget of RAM,
 the devices and sleeps until the window ends (`budget_bound_passes`).
 
 Exact, not estimated: the passes are still advanced one by one, but only on the counters
-(`RamModel.preview_drained_sync`, then the same `advance_dirtying`, `sync_counters` and
+(`RamModel.log_pages_at`, then the same `advance_dirtying`, `sync_counters` and
 `RateWindow.close` as a pass), without stream records, step records or per-pass events;
 their bytes go into one settled record per channel, and the last pass of the run writes
 its records and events as any pass does. Every total (time, bytes, syncs, passes, windows)
@@ -196,7 +196,7 @@ def collapse_passes(sim: Simulation) -> Step | None:
         # The estimate is 0 (RAM drained, devices' caches 0): the exact query is taken.
         if not (thr >= 0 if trigger_le else thr > 0):
             break
-        pages = ram.preview_drained_sync(t_sync, running)
+        pages = ram.log_pages_at(t_sync, running)
         exact = pages * PAGE_BYTES + stop_copy
         ram_ok = exact <= thr if complete_le else (exact == 0 or exact < thr)
         if ram_ok and can:

@@ -128,9 +128,13 @@ class RamModel:
                 # Uniform random writes: the clean part decays exponentially.
                 pool.log = w - (w - pool.log) * math.exp(-writes / w)
 
-    def preview_drained_sync(self, now_ms: float, running: bool) -> int:
-        """The pages `advance(now_ms, running)` then `sync()` would add to an empty bitmap,
-        computed without changing anything (the same arithmetic, for collapse.py)."""
+    def log_pages_at(self, now_ms: float, running: bool) -> int:
+        """The whole pages the dirty log holds at now_ms: what `advance(now_ms, running)`
+        would leave in it, computed without changing anything (the same arithmetic).
+
+        A step's `ram_dirty_unsynced_bytes` (the guest's writes since the last sync, as of
+        the step's end: the guest keeps writing while a pass sends and sleeps) and the
+        pages a sync at now_ms adds to an empty bitmap (collapse.py) are both this."""
         dt = now_ms - self.last_ms
         total = 0
         for pool in self.pools:

@@ -1141,7 +1141,10 @@ class Simulation:
                 "vm_running": self.src.vm_running,
                 "dst_vm_running": self.dst.vm_running,
                 "ram_remaining_bytes": self.ram.remaining_bytes,
-                "ram_dirty_unsynced_bytes": self.ram.log_bytes,
+                # The log as of the step's end: the guest wrote on after the pass's last
+                # advance (while it sent and slept); nothing is advanced here.
+                "ram_dirty_unsynced_bytes": self.ram.log_pages_at(t, self.src.vm_running)
+                * PAGE_BYTES,
                 "dirty_sync_count": self.src.dirty_sync_count,
                 "bandwidth_bytes_per_s": None if bandwidth is None else round(bandwidth * 1000, 3),
                 "threshold_bytes": round(w.threshold_bytes, 3),

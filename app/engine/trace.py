@@ -167,7 +167,7 @@ class Step(BaseModel):
         description="pages in QEMU's migration bitmap x 4 KiB (query-migrate ram.remaining)"
     )
     ram_dirty_unsynced_bytes: int | None = Field(
-        description="pages the guest dirtied since the last sync (not yet visible to QEMU)"
+        description="pages the guest dirtied since the last sync and not yet harvested by QEMU, as of the step's end (end_ms)"
     )
     dirty_sync_count: int | None
     bandwidth_bytes_per_s: float | None = Field(

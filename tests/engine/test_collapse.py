@@ -5,6 +5,8 @@ import re
 import pytest
 
 from app.engine import Scenario
+from app.engine.examples import EXAMPLES, load_example
+from app.engine.ram import PAGE_BYTES
 from app.engine.simulation import Simulation
 from app.engine.trace import Summary, Trace
 
@@ -46,6 +48,22 @@ def _same(a: Summary, b: Summary) -> None:
         assert getattr(a, field) == getattr(b, field), field
 
 
+def _each_step_shows_its_last_pass(collapsed: Trace, every: Trace) -> None:
+    """Each collapsed step shows the figures of its last pass: the uncollapsed run's step of
+    that pass, field for field (devices, gates and the guest's writes not yet synced at the
+    step's end included), but for its index, where it starts, what the whole run sent and
+    its text."""
+    passes = 0
+    for step in collapsed.steps:
+        match = COLLAPSED.match(step.decision.reason) if step.phase == "iterate" else None
+        passes += int(match.group(1)) if match else 1
+        mine, theirs = step.model_dump(), every.steps[passes - 1].model_dump()
+        for field in ("index", "t_ms", "pass_sent_bytes", "decision"):
+            del mine[field], theirs[field]
+        assert mine == theirs, (step.index, [k for k in mine if mine[k] != theirs[k]])
+    assert passes == len(every.steps)
+
+
 def test_collapsed_run_adds_up_to_the_uncollapsed_one_field_by_field() -> None:
     collapsed, every = _run(NEVER_FITS, True), _run(NEVER_FITS, False)
     _same(collapsed.summary, every.summary)
@@ -56,6 +74,7 @@ def test_collapsed_run_adds_up_to_the_uncollapsed_one_field_by_field() -> None:
     assert _passes_of(collapsed) == _passes_of(every) == collapsed.summary.passes
     runs = [s for s in collapsed.steps if COLLAPSED.match(s.decision.reason)]
     assert runs and all("exact pending query" in s.decision.reason for s in runs)
+    _each_step_shows_its_last_pass(collapsed, every)
     assert {s.decision.qemu_function for s in runs} == {"migration_iteration_run"}
     # The last step, the bytes and the syncs are those of the uncollapsed run.
     assert collapsed.steps[-1].model_dump() == {
@@ -73,6 +92,7 @@ def test_step_limit_ends_both_at_the_same_pass() -> None:
     collapsed, every = _run(NEVER_FITS, True, 400), _run(NEVER_FITS, False, 400)
     assert every.summary.status == "cancelled" and "step limit" in every.summary.reason
     _same(collapsed.summary, every.summary)
+    _each_step_shows_its_last_pass(collapsed, every)
 
 
 @pytest.mark.parametrize("collapse", [True, False])
@@ -107,6 +127,7 @@ def test_budget_bound_passes_collapse_to_the_same_totals() -> None:
     runs = [s for s in collapsed.steps if COLLAPSED.match(s.decision.reason)]
     assert runs and all("max-bandwidth budget" in s.decision.reason for s in runs)
     assert all("sleep" in s.decision.reason for s in runs)
+    _each_step_shows_its_last_pass(collapsed, every)
     windows = [(e.t_ms, e.data) for e in collapsed.events if e.kind == "window"]
     assert windows == [(e.t_ms, e.data) for e in every.events if e.kind == "window"]
     assert collapsed.steps[-1].model_dump() == {
@@ -168,16 +189,77 @@ def test_budget_bound_exact_query_passes_collapse_to_the_same_run(
     assert runs and max(runs) >= 20
     windows = [(e.t_ms, e.data) for e in collapsed.events if e.kind == "window"]
     assert windows == [(e.t_ms, e.data) for e in every.events if e.kind == "window"]
-    # Each step shows the figures of its last pass: the uncollapsed run's step of that pass,
-    # but for where it starts, what the whole run sent, its text, and the dirty log (read
-    # when the next pass has started: the guest's writes up to then).
-    passes = 0
-    for step in collapsed.steps:
-        match = COLLAPSED.match(step.decision.reason) if step.phase == "iterate" else None
-        passes += int(match.group(1)) if match else 1
-        mine, theirs = step.model_dump(), every.steps[passes - 1].model_dump()
-        for field in ("index", "t_ms", "pass_sent_bytes", "decision", "ram_dirty_unsynced_bytes"):
-            del mine[field], theirs[field]
-        assert mine == theirs, step.index
+    _each_step_shows_its_last_pass(collapsed, every)
     summary = Simulation(Scenario.model_validate(doc), keep_steps=False).run_summary()
     assert summary.model_dump_json() == every.summary.model_dump_json()
+
+
+# The examples whose runs collapse (every kind: drained exact-query passes, budget-bound
+# passes with and without the exact query, multifd channels, a busy channel).
+COLLAPSING_EXAMPLES = [
+    "ack-source-only",
+    "ack-without-avail-bw-never-converges",
+    "mlx5-300mb-ack",
+    "mlx5-300mb-default-params",
+    "multifd-4-vfs",
+    "reference-bench",
+    "stop-copy-query-fails",
+    "zero-devices",
+]
+
+
+@pytest.mark.parametrize("name", COLLAPSING_EXAMPLES)
+def test_every_collapsed_step_of_an_example_shows_its_last_pass(name: str) -> None:
+    doc = load_example(name)
+    collapsed, every = _run(doc, True), _run(doc, False)
+    assert len(collapsed.steps) < len(every.steps), "the example no longer collapses"
+    _same(collapsed.summary, every.summary)
+    _each_step_shows_its_last_pass(collapsed, every)
+
+
+@pytest.mark.parametrize("name", sorted(set(EXAMPLES) - set(COLLAPSING_EXAMPLES)))
+def test_the_other_examples_do_not_collapse(name: str) -> None:
+    # So COLLAPSING_EXAMPLES is every example with a run to collapse.
+    doc = load_example(name)
+    assert _run(doc, True).to_json() == _run(doc, False).to_json()
+
+
+# The fixtures' guest: one write per page, sweeping a working set far larger than the
+# writes between two syncs, so the dirty log holds every write since the last sync.
+SWEEP = scenario(
+    guest={
+        "ram_bytes": "1 GiB",
+        "working_set_bytes": "512 MiB",
+        "dirty_rate_bytes_per_s": "64 MiB",
+        "zero_page_fraction": 0.5,
+        "dirty_pattern": "sequential",
+    },
+    params={"max_bandwidth_bytes_per_s": "128 MiB", "downtime_limit_ms": 300},
+    caps={"source": ["return-path"], "destination": ["return-path"]},
+    devices=[{"name": "vf0", "preset": "mlx5-cx7-vf-100mib", "stop_copy_query_fails": True}],
+    max_time_ms=12000,
+)
+
+
+@pytest.mark.parametrize("collapse", [True, False])
+def test_unsynced_bytes_are_the_guest_writes_since_the_last_sync_at_the_step_end(
+    collapse: bool,
+) -> None:
+    # The guest keeps writing while a pass sends and sleeps; QEMU harvests the log only at a
+    # bitmap sync. A step's ram_dirty_unsynced_bytes is the log as of its end_ms: 64 MiB/s
+    # times the time since the last sync (within the page the sync leaves in the log and
+    # one page of rounding), whatever the pass did last before it ended.
+    trace = _run(SWEEP, collapse)
+    syncs = [e.t_ms for e in trace.events if e.kind == "bitmap_sync"]
+    bytes_per_ms = 64 * 1024 * 1024 / 1000.0
+    checked = 0
+    for step in trace.steps:
+        if step.phase not in ("setup", "iterate") or not step.vm_running:
+            continue
+        last_sync = max(t for t in syncs if t <= step.end_ms)
+        expected = bytes_per_ms * (step.end_ms - last_sync)
+        unsynced = step.ram_dirty_unsynced_bytes
+        assert unsynced is not None
+        assert abs(unsynced - expected) <= 2 * PAGE_BYTES, (step.index, unsynced, expected)
+        checked += 1
+    assert checked >= 20
