@@ -104,3 +104,18 @@ def test_take_part_takes_what_take_takes():
             assert (a.bitmap_zero, a.bitmap_cold) == (b.bitmap_zero, b.bitmap_cold)
             assert [p.bitmap for p in a.pools] == [p.bitmap for p in b.pools]
             assert a.remaining_pages == total - pages
+
+
+def test_log_pages_at_is_what_advance_would_leave_and_changes_nothing():
+    # A step's ram_dirty_unsynced_bytes reads the log at its end this way (make_step).
+    for pattern in ("uniform", "sequential", "hot_cold"):
+        ram = model(pattern=pattern)
+        ram.take(ram.remaining_pages)
+        ram.advance(300.0, running=True)
+        before = (ram.last_ms, [pool.log for pool in ram.pools])
+        preview = ram.log_pages_at(1250.0, running=True)
+        assert (ram.last_ms, [pool.log for pool in ram.pools]) == before
+        assert ram.log_pages_at(1250.0, running=False) * PAGE_BYTES == ram.log_bytes
+        ram.advance(1250.0, running=True)
+        assert preview * PAGE_BYTES == ram.log_bytes
+        assert preview > sum(int(log) for log in before[1]), "the guest wrote on after 300 ms"
