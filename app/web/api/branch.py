@@ -16,16 +16,19 @@ from typing import TYPE_CHECKING, Annotated, Any
 from fastapi import APIRouter, Body, HTTPException, Response
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model, model_validator
-from sqlmodel import Session
+from sqlalchemy import Engine, Text, and_, cast, func, or_
+from sqlalchemy import select as sa_select
+from sqlalchemy.orm import aliased
+from sqlmodel import Session, col
 
 from app.engine.scenario import Action, Scenario
-from app.store.models import Run
+from app.store.models import Run, StepRow
 from app.store.runs import last_step_in_phases, load_step
 
 from .. import urls as paths
 from ..branching import PRECOPY_PHASES, action_label, branch_description, branch_title
 from ..budgets import Budget
-from ..deps import RunDep, SessionDep, SettingsDep, UrlsDep
+from ..deps import EngineDep, RunDep, SessionDep, SettingsDep, UrlsDep
 from ..jobs import simulate_and_store_job
 from ..provenance import branch_warning, versions_differ
 from ..runner import storage
@@ -101,9 +104,10 @@ class BranchCreated(RunCreated):
     compare_api: str = Field(description="GET /api/compare of the same pair")
     warning: str | None = Field(
         default=None,
-        description="set when the parent's engine_version is not this server's: the branch is "
-        "simulated by this server's engine, so its steps 0..N may differ from the parent's "
-        "(null when the versions are equal)",
+        description="set when the parent's engine_version is not this server's (the branch "
+        "is simulated by this server's engine, so its steps 0..N may differ from the "
+        "parent's; the answer says whether they do), or when the stored steps 0..N differ "
+        "from the parent's although the versions are equal; null otherwise",
     )
 
 
@@ -128,6 +132,52 @@ def _action_error(error: ValidationError, index: int | None) -> RequestValidatio
             loc = ["body", "action", *loc]
         items.append({**item, "loc": loc, "msg": msg})
     return RequestValidationError(items)
+
+
+def first_step_not_replayed(
+    engine: Engine, parent_id: str, branch_id: str, last: int
+) -> int | None:
+    """The first of the parent's steps 0..`last` that the branch does not have as it is (None
+    when all are equal): one indexed range query over both runs' stored step JSON, which the
+    store writes the same way for equal steps (pydantic's JSON of the engine's Step). A fresh
+    connection: the branch was committed by a worker process after this request's reads."""
+    parent, child = aliased(StepRow), aliased(StepRow)
+    differs = or_(
+        col(child.index).is_(None),
+        cast(col(parent.data), Text) != cast(col(child.data), Text),
+    )
+    query = (
+        sa_select(func.min(col(parent.index)))
+        .select_from(parent)
+        .outerjoin(
+            child, and_(col(child.run_id) == branch_id, col(child.index) == col(parent.index))
+        )
+        .where(col(parent.run_id) == parent_id, col(parent.index) <= last, differs)
+    )
+    with engine.connect() as connection:
+        found = connection.execute(query).scalar()
+    return None if found is None else int(found)
+
+
+def replay_warning(run: Run, step_index: int, first_different: int | None) -> str | None:
+    """What the branch answer says about steps 0..N: the parent's engine version when it is
+    not this server's, and whether the stored steps really are the parent's."""
+    checked = (
+        f"its steps 0..{step_index} were compared with the parent's and are equal"
+        if first_different is None
+        else f"its step {first_different} differs from the parent's (steps 0..{step_index} "
+        "were compared)"
+    )
+    if versions_differ(run):
+        return f"{branch_warning(run)}; {checked}"
+    if first_different is None:
+        return None
+    # The same version and yet another step: the version is the package's, not bumped with
+    # every model change (or the parent is an edited upload).
+    return (
+        f"run {run.id} and this branch both say engine {run.engine_version}, yet {checked}: the "
+        "parent was made by another build of the engine, or is an edited trace"
+    )
 
 
 def last_branchable_step(session: Session, run_id: str) -> int:
@@ -169,6 +219,7 @@ async def create_branch(
         BranchRequest, Body(description="at_step and the action the operator takes after it")
     ],
     session: SessionDep,
+    engine: EngineDep,
     settings: SettingsDep,
     urls: UrlsDep,
     response: Response,
@@ -233,5 +284,7 @@ async def create_branch(
         action=scenario.actions[-1].model_dump(mode="json", exclude_none=True),
         compare=urls.compare(run.id, branch_id),
         compare_api=urls.api_compare(run.id, branch_id),
-        warning=branch_warning(run),
+        warning=replay_warning(
+            run, step.index, first_step_not_replayed(engine, run.id, branch_id, step.index)
+        ),
     )

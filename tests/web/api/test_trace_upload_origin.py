@@ -114,6 +114,8 @@ def test_a_run_made_by_another_engine_version_is_branched_with_a_warning(
     assert isinstance(warning, str)
     assert f"engine {ELSEWHERE}" in warning and f"engine {__version__}" in warning
     assert "steps 0..N may differ" in warning
+    # ... and what the store shows: this server's engine replays the trace's steps 0..5.
+    assert warning.endswith("its steps 0..5 were compared with the parent's and are equal")
     # Still made, by this server's engine; its description does not promise an exact replay.
     child = api_client.get(URLS.api_run(warned["id"])).json()
     assert child["engine_version"] == __version__ and child["origin"] == "here"
@@ -133,3 +135,26 @@ def test_a_run_made_by_another_engine_version_is_branched_with_a_warning(
     assert "Up to that step it replays the original exactly." in plain_child["description"]
     again = api_client.get(URLS.compare_page(here_id, plain["id"], json=True)).json()
     assert again["engine_note"] is None
+
+
+def test_a_branch_whose_steps_differ_from_the_parent_says_so_at_equal_versions(
+    api_client: TestClient,
+) -> None:
+    """The version is the package's and is not bumped with every model change: the stored
+    steps are compared, so a parent made by another build (here: an edited step 3 under this
+    server's version) is caught even when the versions agree."""
+    _, original = simulated(api_client)
+    document = json.loads(original)
+    document["steps"][3]["pass_sent_bytes"] += 4096
+    edited = upload(api_client, json.dumps(document).encode())
+    warning = branch(api_client, edited["id"])["warning"]
+    assert warning == (
+        f"run {edited['id']} and this branch both say engine {__version__}, yet its step 3 "
+        "differs from the parent's (steps 0..5 were compared): the parent was made by another "
+        "build of the engine, or is an edited trace"
+    )
+    # A step after the branch point may differ: nothing is said.
+    document = json.loads(original)
+    document["steps"][6]["pass_sent_bytes"] += 4096
+    later = upload(api_client, json.dumps(document).encode())
+    assert branch(api_client, later["id"])["warning"] is None
