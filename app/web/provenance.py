@@ -65,3 +65,15 @@ def provenance(run: Run) -> dict[str, Any]:
         "server_engine_version": SERVER_ENGINE_VERSION,
         "resimulation_note": resimulation_note(run),
     }
+
+
+def engine_note(version_a: str | None, version_b: str | None) -> str | None:
+    """Two runs made by different engine versions (an uploaded export.json and a branch or
+    re-simulation of it here): what their differences may owe to the engines."""
+    if version_a == version_b:
+        return None
+    return (
+        f"A was made by engine {version_a}, B by engine {version_b}: some of their differences "
+        "may come from the engines, not the runs' settings (a branch may not replay its parent "
+        "up to the branch point)."
+    )

@@ -12,6 +12,7 @@ from app.store.runs import get_run
 from .. import urls as paths
 from ..comparison import ack_pair, compare_summaries
 from ..deps import CacheStoredRun, SessionDep, SettingsDep, UrlsDep
+from ..provenance import engine_note
 from ..run_requests import RunRequest, scenario_to_run, wants_every_pass
 from ..runner import run_and_store
 from ..urls import Urls
@@ -81,4 +82,5 @@ def read_comparison(
         diff=compare_summaries(summary_a, summary_b),
         page=urls.compare(run_a.id, run_b.id),
         api=urls.api_compare(run_a.id, run_b.id),
+        engine_note=engine_note(run_a.engine_version, run_b.engine_version),
     )

@@ -181,6 +181,11 @@ class CompareOut(BaseModel):
     diff: CompareDiff
     page: str = Field(description="the comparison page")
     api: str = Field(description="GET form of this comparison")
+    engine_note: str | None = Field(
+        default=None,
+        description="set when the two runs were made by different engine versions (an "
+        "uploaded trace from another migscope): their differences may come from the engines",
+    )
 
 
 class LimitsOut(BaseModel):

@@ -18,6 +18,7 @@ from ..charts.run_series import chart_events, run_series
 from ..comparison import ack_sentence, compare_summaries
 from ..deps import SessionDep, UrlsDep
 from ..explain import summary_story
+from ..provenance import engine_note
 from ..urls import COMPARE_PAGE_PATH, absolute
 from .errors import not_found
 from .render import render
@@ -93,19 +94,6 @@ def headline(a: dict[str, Any], b: dict[str, Any]) -> str:
     if da is None or db is None:
         return f"Run A downtime {format_ms(da)}, run B downtime {format_ms(db)}."
     return f"Run A downtime {format_ms(da)}, run B downtime {format_ms(db)}: B is {format_ms(db - da)} {'longer' if db >= da else 'shorter'}."
-
-
-def engine_note(a: dict[str, Any], b: dict[str, Any]) -> str | None:
-    """Two runs made by different engine versions (an uploaded export.json and a branch or
-    re-simulation of it here): what their differences may owe to the engines."""
-    va, vb = a.get("engine_version"), b.get("engine_version")
-    if va == vb:
-        return None
-    return (
-        f"A was made by engine {va}, B by engine {vb}: some of their differences may come "
-        "from the engines, not the runs' settings (a branch may not replay its parent up to "
-        "the branch point)."
-    )
 
 
 def default_pair(ids: list[str], a: str | None, b: str | None) -> tuple[str | None, str | None]:
@@ -184,7 +172,7 @@ def read_compare_page(
     diffs = differences(pub[0], pub[1])
     sentence = headline(pub[0], pub[1])
     sentence = " ".join(part for part in (branch_sentence(points), sentence) if part)
-    note = engine_note(pub[0], pub[1])
+    note = engine_note(pub[0].get("engine_version"), pub[1].get("engine_version"))
     twin = {
         "headline": sentence,
         "a": {

@@ -58,6 +58,8 @@ def read_runs_page(request: Request, session: SessionDep, urls: UrlsDep, page: i
             "highlights": highlights(r),
             "downtime_ms": (r.summary or {}).get("downtime_ms"),
             "every_pass": r.every_pass,
+            "origin": r.origin,
+            "engine_version": r.engine_version,
             "created_at": r.created_at.strftime("%Y-%m-%d %H:%M UTC") if r.created_at else None,
             "url": urls.run(r.id),
         }

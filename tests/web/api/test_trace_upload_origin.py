@@ -122,7 +122,14 @@ def test_a_run_made_by_another_engine_version_is_branched_with_a_warning(
     assert "replays the original exactly" not in child["description"]
     assert f"made by engine {ELSEWHERE}" in child["description"]
     compare = api_client.get(URLS.compare_page(edited["id"], warned["id"], json=True)).json()
-    assert compare["engine_note"].startswith(f"A was made by engine {ELSEWHERE}, B by engine")
+    note = f"A was made by engine {ELSEWHERE}, B by engine {__version__}: some of their"
+    assert compare["engine_note"].startswith(note)
+    api_compare = api_client.get(URLS.api_compare(edited["id"], warned["id"])).json()
+    assert api_compare["engine_note"].startswith(note)
+    assert 'id="engine-note"' in api_client.get(URLS.compare_page(edited["id"], warned["id"])).text
+    # The runs list marks it, with the engine that made it.
+    runs_page = api_client.get(URLS.runs()).text
+    assert f'simulated elsewhere, by engine {ELSEWHERE}">uploaded</span>' in runs_page
 
     # A run made here: no warning anywhere, and the promise of an exact replay stays.
     plain = branch(api_client, here_id)
@@ -135,6 +142,12 @@ def test_a_run_made_by_another_engine_version_is_branched_with_a_warning(
     assert "Up to that step it replays the original exactly." in plain_child["description"]
     again = api_client.get(URLS.compare_page(here_id, plain["id"], json=True)).json()
     assert again["engine_note"] is None
+    assert api_client.get(URLS.api_compare(here_id, plain["id"])).json()["engine_note"] is None
+    runs = api_client.get(URLS.runs(json=True)).json()["runs"]
+    origins = {run["id"]: run["origin"] for run in runs}
+    assert (
+        origins[here_id] == origins[plain["id"]] == "here" and origins[edited["id"]] == "uploaded"
+    )
 
 
 def test_a_branch_whose_steps_differ_from_the_parent_says_so_at_equal_versions(
