@@ -962,13 +962,10 @@ def _local_passes(
             q_estimate = fixed_estimate
             q_grown = []
             for dev, base, init_bytes, dirty_images, precopy in grown_figures:
-                # DeviceData.advance to the query's time, on a copy.
+                # DeviceData.advance to the query's time, without changing anything (the
+                # device grows: it is dirtying): its own preview, as make_step reads it.
                 data = dev.data
-                accum = data.dirty_accum
-                if gate > data.last_ms:
-                    cap = accum if accum > data.dirty_max_bytes else data.dirty_max_bytes
-                    grown = accum + data.dirty_rate_bytes_per_ms * (gate - data.last_ms)
-                    accum = grown if grown < cap else cap
+                accum = data.dirty_accum_at(gate, True)
                 q_grown.append((accum, gate if gate > data.last_ms else data.last_ms))
                 dirty_bytes = dirty_images + int(accum)
                 if base is not None:

@@ -23,9 +23,11 @@ per-byte share instead (a device that streams its state in).
 from __future__ import annotations
 
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
+from typing import NamedTuple
 
+from .clock import reached
 from .scenario import ResolvedDevice
 from .vfio import VFIO_MIG_DATA_BUFFER_BYTES, VFIO_MIG_STOP_COPY_SIZE, VfioState, VfioStateMachine
 
@@ -90,19 +92,29 @@ class DeviceData:
 
     @property
     def dirty_bytes(self) -> int:
+        return self.dirty_image_bytes() + int(self.dirty_accum)
+
+    def dirty_image_bytes(self) -> int:
+        """Bytes left in saved incremental images (the rest of dirty_bytes is dirty_accum)."""
         left = 0
         for image in self.images:
             if image.kind == ImageKind.DIRTY:
                 left += image.left
-        return left + int(self.dirty_accum)
+        return left
 
-    def advance(self, now_ms: float, dirtying: bool) -> None:
+    def dirty_accum_at(self, now_ms: float, dirtying: bool) -> float:
+        """The changed state `advance(now_ms, dirtying)` would leave in dirty_accum, computed
+        without changing anything: advance is this plus moving last_ms, so the step's
+        figure (DeviceRuntime.figures_at) and the run cannot disagree."""
+        accum = self.dirty_accum
         # Device dirty data grows while the device runs in pre-copy, up to a cap.
         if dirtying and now_ms > self.last_ms and self.dirty_rate_bytes_per_ms > 0:
-            cap = max(self.dirty_max_bytes, self.dirty_accum)
-            self.dirty_accum = min(
-                cap, self.dirty_accum + self.dirty_rate_bytes_per_ms * (now_ms - self.last_ms)
-            )
+            cap = max(self.dirty_max_bytes, accum)
+            return min(cap, accum + self.dirty_rate_bytes_per_ms * (now_ms - self.last_ms))
+        return accum
+
+    def advance(self, now_ms: float, dirtying: bool) -> None:
+        self.dirty_accum = self.dirty_accum_at(now_ms, dirtying)
         self.last_ms = max(self.last_ms, now_ms)
 
     def read(self, n: int, dirty_load_ms_per_byte: float) -> list[Piece]:
@@ -131,6 +143,18 @@ class DeviceData:
         return pieces
 
 
+# A re-initialisation: at_ms, new initial bytes, destination load ms.
+Reinit = tuple[float, int, float]
+
+
+class DeviceFigures(NamedTuple):
+    """What the driver holds at a moment (DeviceRuntime.figures_at)."""
+
+    init_bytes: int
+    dirty_bytes: int
+    stop_copy_length_bytes: int
+
+
 @dataclass
 class DeviceRuntime:
     spec: ResolvedDevice
@@ -152,7 +176,7 @@ class DeviceRuntime:
     final_ready_ms: float | None = None
     # 2026 profile: time this device's current ack reaches the source (None: not acked).
     ack_arrival_ms: float | None = None
-    reinit_queue: list[tuple[float, int, float]] = field(default_factory=list)
+    reinit_queue: list[Reinit] = field(default_factory=list)
     reinit_pending_report: bool = False
 
     @classmethod
@@ -207,6 +231,10 @@ class DeviceRuntime:
         """vfio_query_stop_copy_size (VFIO_DEVICE_FEATURE_MIG_DATA_SIZE); QEMU assumes
         100 GiB when the ioctl fails. mlx5 reports the full state size
         (mlx5vf_pci_get_data_size), whatever is left to read."""
+        return self._stop_copy_length(None)
+
+    def _stop_copy_length(self, dirty_bytes: int | None) -> int:
+        """query_stop_copy_length with the driver's dirty bytes given (None: as they are)."""
         if self.spec.stop_copy_query_fails:
             return VFIO_MIG_STOP_COPY_SIZE
         if self.spec.reported_stop_copy_bytes is not None:
@@ -216,9 +244,51 @@ class DeviceRuntime:
         return (
             self.spec.stop_copy_bytes
             + self.data.init_bytes
-            + self.data.dirty_bytes
+            + (self.data.dirty_bytes if dirty_bytes is None else dirty_bytes)
             + self.data.final_extra_bytes
         )
+
+    def advance(self, now_ms: float, running: bool, reusable_ack: bool) -> list[Reinit]:
+        """Bring the driver's data to now_ms: the re-initialisations due by then (only in
+        pre-copy: the driver re-initialises its pre-copy data), then the changed state
+        growing while the device is in pre-copy and the guest runs. Returns the
+        re-initialisations applied (Simulation.advance_dirtying logs them)."""
+        applied: list[Reinit] = []
+        queue = self.reinit_queue
+        while queue and reached(now_ms, queue[0][0]) and self.src.in_precopy:
+            due = queue.pop(0)
+            self.reinit(due[0], due[1], due[2], reusable_ack)
+            applied.append(due)
+        self.data.advance(now_ms, self.src.in_precopy and running)
+        return applied
+
+    def figures_at(self, now_ms: float, running: bool, reusable_ack: bool) -> DeviceFigures:
+        """The driver's figures at now_ms, what `advance(now_ms, running, reusable_ack)` would
+        leave, without changing anything: a step shows the device as of its end (end_ms),
+        not as the pass last advanced it (its top, the exact query, a read).
+
+        The common case is DeviceData.dirty_accum_at, advance's own arithmetic. A
+        re-initialisation due by now_ms that no advance has applied yet happened in the
+        device at its at_ms, so the driver answers with it at now_ms: with
+        VFIO_PRECOPY_INFO_REINIT its new initial image in initial_bytes and dirty_bytes
+        restarted (mlx5vf_precopy_ioctl answers from the driver's current state); without
+        it the new state in the full size mlx5vf_pci_get_data_size reports. That case runs
+        advance on a copy (reinit mutates images; it is rare: once per re-initialisation),
+        so the figures are those the next advance will set, by the same code."""
+        queue = self.reinit_queue
+        if queue and self.src.in_precopy and reached(now_ms, queue[0][0]):
+            ahead = replace(
+                self,
+                data=replace(self.data, images=deque(self.data.images)),
+                reinit_queue=list(queue),
+            )
+            ahead.advance(now_ms, running, reusable_ack)
+            return ahead.figures_at(now_ms, running, reusable_ack)
+        data = self.data
+        dirty = data.dirty_image_bytes() + int(
+            data.dirty_accum_at(now_ms, self.src.in_precopy and running)
+        )
+        return DeviceFigures(data.init_bytes, dirty, self._stop_copy_length(dirty))
 
     def precopy_estimate(self) -> int:
         """vfio_state_pending_estimate: cached init + dirty, only while in pre-copy."""

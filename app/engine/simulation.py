@@ -392,9 +392,8 @@ class Simulation:
                     else:
                         data.last_ms = t
                 continue
-            while dev.reinit_queue and reached(t, dev.reinit_queue[0][0]) and dev.src.in_precopy:
-                at_ms, init_bytes, load_ms = dev.reinit_queue.pop(0)
-                dev.reinit(at_ms, init_bytes, load_ms, self.profile.reusable_ack)
+            # DeviceRuntime.advance: the re-initialisations due, then the data's growth.
+            for at_ms, init_bytes, load_ms in dev.advance(t, running, self.profile.reusable_ack):
                 if self.profile.reusable_ack:
                     detail = (
                         f"{dev.name}: the driver re-initialised its pre-copy data: {fmt_b(init_bytes)} of new "
@@ -416,7 +415,6 @@ class Simulation:
                     dev.name,
                     initial_bytes=init_bytes,
                 )
-            dev.data.advance(t, dev.src.in_precopy and self.src.vm_running)
 
     def acked(self, t: float) -> bool:
         """switchover_acked as the source's return-path thread has set it by time t."""
@@ -1095,10 +1093,15 @@ class Simulation:
         loaded = sum(stream.loaded_bytes(t) for stream in streams)
         written = sum(stream.written_bytes for stream in streams)
         reusable_ack = self.profile.reusable_ack
+        running = self.src.vm_running
         devices = []
         for dev in self.devs:
             dev_loaded, init_loaded = self.device_loaded(dev.name, t)
             src_state = dev.src.state
+            # The driver's figures as of the step's end: its data kept changing after the
+            # pass last advanced it (while it sent and slept), and a re-initialisation due
+            # by then has happened in the device; nothing is advanced here.
+            now = dev.figures_at(t, running, reusable_ack)
             loaded_at = dev.init_data_loaded_at_ms
             ack_at = dev.ack_arrival_ms
             # Every field, in DeviceStep's order (see trace.trusted).
@@ -1111,9 +1114,9 @@ class Simulation:
                         "dst_state": dev.dst.state.value,
                         "init_est_bytes": dev.init_est,
                         "dirty_est_bytes": dev.dirty_est,
-                        "init_kernel_bytes": dev.data.init_bytes,
-                        "dirty_kernel_bytes": dev.data.dirty_bytes,
-                        "stop_copy_length_bytes": dev.query_stop_copy_length()
+                        "init_kernel_bytes": now.init_bytes,
+                        "dirty_kernel_bytes": now.dirty_bytes,
+                        "stop_copy_length_bytes": now.stop_copy_length_bytes
                         if src_state != VfioState.STOP
                         else 0,
                         "sent_bytes": dev.sent_bytes,
@@ -1143,8 +1146,7 @@ class Simulation:
                 "ram_remaining_bytes": self.ram.remaining_bytes,
                 # The log as of the step's end: the guest wrote on after the pass's last
                 # advance (while it sent and slept); nothing is advanced here.
-                "ram_dirty_unsynced_bytes": self.ram.log_pages_at(t, self.src.vm_running)
-                * PAGE_BYTES,
+                "ram_dirty_unsynced_bytes": self.ram.log_pages_at(t, running) * PAGE_BYTES,
                 "dirty_sync_count": self.src.dirty_sync_count,
                 "bandwidth_bytes_per_s": None if bandwidth is None else round(bandwidth * 1000, 3),
                 "threshold_bytes": round(w.threshold_bytes, 3),

@@ -123,13 +123,13 @@ class DeviceStep(BaseModel):
         description="dirty bytes QEMU believes remain (cached precopy_dirty_size)"
     )
     init_kernel_bytes: int | None = Field(
-        description="initial bytes the device really holds (kernel truth)"
+        description="initial bytes the device really holds (kernel truth), as of the step's end (end_ms)"
     )
     dirty_kernel_bytes: int | None = Field(
-        description="dirty bytes the device really holds (kernel truth)"
+        description="dirty bytes the device really holds (kernel truth), as of the step's end (end_ms)"
     )
     stop_copy_length_bytes: int | None = Field(
-        description="what VFIO_DEVICE_FEATURE_MIG_DATA_SIZE would report now"
+        description="what VFIO_DEVICE_FEATURE_MIG_DATA_SIZE would report at the step's end (end_ms)"
     )
     sent_bytes: int | None = Field(description="device data bytes written into the stream so far")
     loaded_bytes: int | None = Field(

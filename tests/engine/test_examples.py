@@ -1,8 +1,14 @@
+from collections import Counter
+from copy import copy, deepcopy
+
 import pytest
 
 from app.engine import Scenario, simulate
 from app.engine.compare import compare_ack
+from app.engine.eventlog import EventLog
 from app.engine.examples import EXAMPLES, load_example
+from app.engine.simulation import Simulation
+from app.engine.vfio import VfioState
 
 # Examples that run until max_time_ms: 5 s of simulated time shows the same outcome.
 NEVER_ENDING = {"stop-copy-query-fails", "mlx5-300mb-default-params", "busy-guest-8.1"}
@@ -100,3 +106,71 @@ def test_reinit_on_10_2_costs_its_load_in_the_downtime_and_not_on_2026():
     reinit_load_ms = old.downtime_breakdown_ms[loaded] - new.downtime_breakdown_ms[loaded]
     assert reinit_load_ms == pytest.approx(900, rel=0.05)
     assert old.downtime_ms - new.downtime_ms >= 0.95 * 900
+
+
+def _steps_against_a_copy_advanced_to_their_end(sim: Simulation) -> Counter[str]:
+    """Run sim step by step; after each step, advance a copy of its devices and guest log to
+    the step's end with Simulation.advance_dirtying (what the next pass does first) and check
+    the step's figures that describe "now" are the copy's. Returns, per field, how many
+    steps show a value the pass had not reached yet (the live, unadvanced one differs)."""
+    ahead_of_live: Counter[str] = Counter()
+    while (step := sim.step()) is not None:
+        end_ms = sim.t
+        assert round(end_ms, 3) == step.end_ms
+        ahead = copy(sim)  # shares nothing it changes: devices, log and RAM are copies
+        ahead.devs, ahead.ram, ahead.log = deepcopy(sim.devs), deepcopy(sim.ram), EventLog()
+        ahead.advance_dirtying(end_ms)
+        assert step.ram_dirty_unsynced_bytes == ahead.ram.log_bytes, step.index
+        for shown, dev, live in zip(step.devices, ahead.devs, sim.devs, strict=True):
+            stopped = dev.src.state == VfioState.STOP
+            now = {
+                "init_kernel_bytes": dev.data.init_bytes,
+                "dirty_kernel_bytes": dev.data.dirty_bytes,
+                "stop_copy_length_bytes": 0 if stopped else dev.query_stop_copy_length(),
+            }
+            was = {
+                "init_kernel_bytes": live.data.init_bytes,
+                "dirty_kernel_bytes": live.data.dirty_bytes,
+                "stop_copy_length_bytes": 0 if stopped else live.query_stop_copy_length(),
+            }
+            for field, value in now.items():
+                assert getattr(shown, field) == value, (step.index, shown.name, field)
+                ahead_of_live[field] += value != was[field]
+    return ahead_of_live
+
+
+@pytest.mark.parametrize("collapse", [False, True], ids=["every-pass", "collapsed"])
+@pytest.mark.parametrize("name", sorted(EXPECTED_STATUS))
+def test_every_step_shows_the_devices_and_the_guest_log_at_its_end(name, collapse):
+    # A step's device figures (the driver's, not QEMU's cached estimates) and the guest's
+    # unsynced writes are as of its end (end_ms): the next pass's first advance would find
+    # them so. The pass may have last advanced them at its top, the exact query or a read.
+    sim = Simulation(Scenario.model_validate(load_example(name)), collapse=collapse)
+    ahead = _steps_against_a_copy_advanced_to_their_end(sim)
+    if name == "reference-bench":  # the virtio VF's context changes while RAM is sent
+        assert ahead["dirty_kernel_bytes"] == ahead["stop_copy_length_bytes"] > 0
+    if name.startswith("reinit-"):  # VF 1's RDMA churn
+        assert ahead["dirty_kernel_bytes"] > 0
+
+
+@pytest.mark.parametrize("example", ["reinit-2026", "reinit-10.2"])
+def test_a_reinit_due_before_a_step_ends_is_in_its_figures(example):
+    # VF 1's re-initialisation moved into the widest gap of the run between the pass's last
+    # advance of the device and the step's end (step 3: read at 158.1 ms, ends at 206.5):
+    # no advance applies it before the step ends, and the step shows the driver as it is
+    # then (2026: the new initial image; 10.2: the new state in the stop-copy size).
+    doc = load_example(example)
+    sim = Simulation(Scenario.model_validate(doc))
+    gaps = []
+    while sim.step() is not None:
+        vf1 = sim.devs[0]
+        if vf1.src.in_precopy:
+            gaps.append((sim.t - vf1.data.last_ms, vf1.data.last_ms, sim.t))
+    width_ms, last_ms, end_ms = max(gaps)
+    assert width_ms > 10.0
+    doc["devices"][0]["reinit"][0]["at_ms"] = (last_ms + end_ms) / 2
+    ahead = _steps_against_a_copy_advanced_to_their_end(Simulation(Scenario.model_validate(doc)))
+    if example == "reinit-2026":
+        assert ahead["init_kernel_bytes"] == 1
+    else:
+        assert ahead["stop_copy_length_bytes"] == 1 and ahead["init_kernel_bytes"] == 0
