@@ -238,7 +238,8 @@ def test_a_trace_over_the_stored_bytes_budget_is_a_413(
 ) -> None:
     with TestClient(app_with()) as client:
         original = simulated_export(client, ACK)
-    assert len(original) == 135_625
+    # About 132 KiB (the engine's figures set the exact size): twice the budget below.
+    assert 2 * 64 * 1024 < len(original) < 3 * 64 * 1024
     small = app_with(max_run_stored_bytes=64 * 1024)
     before = stored_rows(small)
     with TestClient(small) as client:
