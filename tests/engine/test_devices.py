@@ -3,7 +3,7 @@ from copy import deepcopy
 import pytest
 
 from app.engine.devices import DeviceRuntime
-from app.engine.scenario import DeviceSpec, resolve_device
+from app.engine.scenario import DeviceSpec, Reinit, resolve_device
 from app.engine.vfio import VFIO_MIG_STOP_COPY_SIZE, VfioState
 
 MiB = 1024**2
@@ -161,8 +161,8 @@ def test_figures_at_applies_a_reinit_due_as_the_next_advance_will(reusable):
                 name="d",
                 preset="mlx5-cx7-vf-1gb-rdma",
                 reinit=[
-                    {"at_ms": 800.0, "initial_bytes": 24 * MiB},
-                    {"at_ms": 2000.0, "initial_bytes": 8 * MiB},
+                    Reinit(at_ms=800.0, initial_bytes=24 * MiB),
+                    Reinit(at_ms=2000.0, initial_bytes=8 * MiB),
                 ],
             )
         ),
