@@ -25,15 +25,22 @@ def sqlite_url(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
     return url
 
 
-def _stored(url: str, run_id: str) -> tuple[str, str, bool, str]:
-    """The stored run's re-export, visibility, every_pass and source."""
+def _stored(url: str, run_id: str) -> tuple[str, str, bool, str, str, str | None]:
+    """The stored run's re-export, visibility, every_pass, source, origin and file name."""
     engine = make_engine(url)
     try:
         with Session(engine) as session:
             run = get_run(session, run_id)
             trace = load_trace(session, run_id)
             assert run is not None and trace is not None
-            return trace.to_json(), run.visibility, run.every_pass, run.source
+            return (
+                trace.to_json(),
+                run.visibility,
+                run.every_pass,
+                run.source,
+                run.origin,
+                run.uploaded_file_name,
+            )
     finally:
         engine.dispose()
 
@@ -57,9 +64,13 @@ def test_an_export_is_stored_back_byte_for_byte(
         "every_pass": every_pass,
     }
     assert body["summary"]["passes"] == 239
-    again, visibility, stored_every_pass, source = _stored(sqlite_url, body["id"])
+    again, visibility, stored_every_pass, source, origin, file_name = _stored(
+        sqlite_url, body["id"]
+    )
     assert again == text and len(again) == len(text)
     assert (visibility, stored_every_pass, source) == ("unlisted", every_pass, "simulation")
+    # Stored as the web upload stores it: not made on this server.
+    assert (origin, file_name) == ("uploaded", "run.json")
 
 
 def test_text_output_names_the_trace_and_ends_with_the_url(sqlite_url: str, tmp_path: Path) -> None:
