@@ -202,9 +202,7 @@ def test_a_long_run_does_not_block_other_requests(api_app: FastAPI, api_settings
     async def scenario() -> tuple[bool, int]:
         transport = httpx.ASGITransport(app=api_app)
         async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
-            long_post = asyncio.create_task(
-                client.post("/api/runs", json=SLOW_RUN)
-            )
+            long_post = asyncio.create_task(client.post("/api/runs", json=SLOW_RUN))
             await _until_jobs_in_pool(api_settings, 1)
             listing = await client.get("/api/runs")
             still_running = not long_post.done()
@@ -229,12 +227,7 @@ def test_queued_engine_runs_do_not_hold_up_reads(app_with: Callable[..., FastAPI
     async def scenario() -> tuple[bool, list[int], int]:
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
-            posts = [
-                asyncio.create_task(
-                    client.post("/api/runs", json=SLOW_RUN)
-                )
-                for _ in range(2)
-            ]
+            posts = [asyncio.create_task(client.post("/api/runs", json=SLOW_RUN)) for _ in range(2)]
             # One run in the only worker, the other queued behind it.
             await _until_jobs_in_pool(settings, 2)
             listing = await client.get("/api/limits")
