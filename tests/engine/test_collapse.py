@@ -1,5 +1,6 @@
 """Runs of alike passes shown as one step (collapse.py) add up to the uncollapsed run."""
 
+import bisect
 import re
 
 import pytest
@@ -251,12 +252,13 @@ def test_unsynced_bytes_are_the_guest_writes_since_the_last_sync_at_the_step_end
     # one page of rounding), whatever the pass did last before it ended.
     trace = _run(SWEEP, collapse)
     syncs = [e.t_ms for e in trace.events if e.kind == "bitmap_sync"]
+    assert syncs == sorted(syncs) and syncs[0] <= trace.steps[0].end_ms
     bytes_per_ms = 64 * 1024 * 1024 / 1000.0
     checked = 0
     for step in trace.steps:
         if step.phase not in ("setup", "iterate") or not step.vm_running:
             continue
-        last_sync = max(t for t in syncs if t <= step.end_ms)
+        last_sync = syncs[bisect.bisect_right(syncs, step.end_ms) - 1]  # syncs are in time order
         expected = bytes_per_ms * (step.end_ms - last_sync)
         unsynced = step.ram_dirty_unsynced_bytes
         assert unsynced is not None
