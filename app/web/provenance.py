@@ -7,8 +7,9 @@ this" run the scenario again with THIS server's engine (`app.__version__`, the v
 app.engine.simulation stamps into every trace): when the run's engine_version differs, the
 new runs need not replay it, and the pages and the branch API say so instead of refusing.
 
-Equal versions are no proof either: the version is the package's (`app/__init__.py`), not
-bumped when the model changes. The wording says "may", never "will".
+Equal versions are no proof either: 0.1.0 stamped every engine before the version named the
+engine's output (0.2.0, tests/engine/test_engine_version.py), and an upload may be edited. The
+wording says "may", never "will".
 """
 
 from __future__ import annotations

@@ -172,8 +172,8 @@ def replay_warning(run: Run, step_index: int, first_different: int | None) -> st
         return f"{branch_warning(run)}; {checked}"
     if first_different is None:
         return None
-    # The same version and yet another step: the version is the package's, not bumped with
-    # every model change (or the parent is an edited upload).
+    # The same version and yet another step: an edited upload, or a trace stamped 0.1.0 (the
+    # version named the engine's output only from 0.2.0, tests/engine/test_engine_version.py).
     return (
         f"run {run.id} and this branch both say engine {run.engine_version}, yet {checked}: the "
         "parent was made by another build of the engine, or is an edited trace"
