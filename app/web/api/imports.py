@@ -30,8 +30,10 @@ from app.importers.limits import MAX_FILE_BYTES, MAX_TOTAL_BYTES, MAX_TRACE_FILE
 from .. import urls as paths
 from ..budgets import Budget
 from ..deps import RunDep, SettingsDep, UrlsDep
+from ..jobs import StoredRun
 from ..runner import import_and_store, simulate_import, storage
 from ..trace_import import import_trace_job
+from ..urls import Urls
 from ..workers import get_pool
 from .models import ERROR_RESPONSES
 
@@ -233,25 +235,8 @@ async def create_import(
                 expected=error["expected"],
             )
         return _field_error(422, next(iter(files)), error["message"], "too_large")
-    stored = outcome.run
-    assert stored is not None
-    run_id = stored.id
-    info = outcome.info or {}
-    body = {
-        "id": run_id,
-        "title": stored.title,
-        "status": stored.status,
-        "step_count": stored.step_count,
-        "url": urls.run(run_id),
-        "api_url": urls.api_run(run_id),
-        "simulate_this_url": urls.api_simulate_this(run_id),
-        "summary": stored.summary.model_dump(mode="json"),
-        "clock": info.get("clock"),
-        "skipped_lines": info.get("skipped_lines_total"),
-        "ignored_event_lines": info.get("ignored_event_lines_total"),
-        "notes": outcome.notes or [],
-    }
-    return JSONResponse(status_code=201, content=body, headers={"Location": urls.api_run(run_id)})
+    assert outcome.run is not None
+    return _created(urls, outcome.run, outcome.info, outcome.notes, simulate_this=True)
 
 
 @router.post(
@@ -321,9 +306,31 @@ async def _import_trace(
         )
     stored = outcome.run
     assert stored is not None and outcome.origin is not None
+    # An uploaded import answers what its first import did (from its import_info).
+    return _created(
+        urls,
+        stored,
+        outcome.info,
+        outcome.notes,
+        simulate_this=outcome.origin["source"] == "import",
+        every_pass=stored.every_pass,
+        trace=outcome.origin,
+    )
+
+
+def _created(
+    urls: Urls,
+    stored: StoredRun,
+    info: dict[str, Any] | None,
+    notes: list[str] | None,
+    *,
+    simulate_this: bool,
+    **extra: Any,
+) -> JSONResponse:
+    """The 201 of a stored import: the run, its links and what the import said (`info` is the
+    run's import_info: an uploaded trace's may hold anything, so only well-typed values)."""
     run_id = stored.id
-    imported = outcome.origin["source"] == "import"
-    info = outcome.info or {}
+    info = info or {}
     clock = info.get("clock")
     body = {
         "id": run_id,
@@ -332,15 +339,13 @@ async def _import_trace(
         "step_count": stored.step_count,
         "url": urls.run(run_id),
         "api_url": urls.api_run(run_id),
-        "simulate_this_url": urls.api_simulate_this(run_id) if imported else None,
+        "simulate_this_url": urls.api_simulate_this(run_id) if simulate_this else None,
         "summary": stored.summary.model_dump(mode="json"),
-        # An uploaded import answers what its first import did (from its import_info).
         "clock": clock if isinstance(clock, dict) else None,
         "skipped_lines": _count(info.get("skipped_lines_total")),
         "ignored_event_lines": _count(info.get("ignored_event_lines_total")),
-        "notes": outcome.notes or [],
-        "every_pass": stored.every_pass,
-        "trace": outcome.origin,
+        "notes": notes or [],
+        **extra,
     }
     return JSONResponse(status_code=201, content=body, headers={"Location": urls.api_run(run_id)})
 
