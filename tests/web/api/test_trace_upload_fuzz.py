@@ -82,7 +82,7 @@ def _dumps(document: Any) -> bytes:
         return json.dumps(document, default=str).encode()
 
 
-@settings(max_examples=80, deadline=None, suppress_health_check=list(HealthCheck), database=None)
+@settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck), database=None)
 @given(
     choices=st.lists(st.integers(0, 10_000), min_size=1, max_size=6),
     value=VALUES,
