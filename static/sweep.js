@@ -111,7 +111,10 @@
 
   function openPoint(index) {
     if (!points.has(index)) return;
-    window.location.href = config.point_url + index;
+    const everyPass = document.getElementById("sweep-every-pass");
+    // Ticked: new runs with one step per pass (the point's own runs stay collapsed).
+    const query = everyPass && everyPass.checked ? "?every_pass=1" : "";
+    window.location.href = config.point_url + index + query;
   }
 
   function draw() {

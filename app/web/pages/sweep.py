@@ -61,6 +61,8 @@ def read_sweep_page(
             "sweep": out,
             "config": config,
             "json_url": urls.sweep(sweep.id, json=True),
+            # The "Show every pass" box says where a never-converging point's runs then end.
+            "max_steps_per_run": f"{settings.max_steps_per_run:,}",
         },
         twin=twin,
     )
@@ -74,8 +76,16 @@ async def open_sweep_point(
     settings: SettingsDep,
     urls: UrlsDep,
     index: Annotated[int, Path(ge=0, le=MAX_POINTS_API * 100)],
+    every_pass: bool = False,
 ) -> RedirectResponse:
-    """A point as stored runs (simulated on the first visit): its ack on/off comparison, or its run."""
-    run_id, off_run_id = await open_point(engine, session, sweep, index, settings)
+    """A point as stored runs (simulated on the first visit): its ack on/off comparison, or its run.
+
+    `?every_pass=1` (the sweep page's "Open points with every pass" box) stores new runs
+    with one step per pass on every visit, as `POST .../points/{i}/run` with `{"every_pass":
+    true}` does; the point's own (permalink) runs stay collapsed. The redirect goes to those
+    runs' pages, so reloading them does not simulate again."""
+    run_id, off_run_id = await open_point(
+        engine, session, sweep, index, settings, every_pass=every_pass
+    )
     target = urls.compare(run_id, off_run_id) if off_run_id else urls.run(run_id)
     return RedirectResponse(target, status_code=303)
