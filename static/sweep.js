@@ -109,12 +109,28 @@
     div.on("plotly_click", (ev) => { if (ev.points && ev.points.length) openPoint(ev.points[0].customdata); });
   }
 
-  function openPoint(index) {
+  async function openPoint(index) {
     if (!points.has(index)) return;
     const everyPass = document.getElementById("sweep-every-pass");
-    // Ticked: new runs with one step per pass (the point's own runs stay collapsed).
-    const query = everyPass && everyPass.checked ? "?every_pass=1" : "";
-    window.location.href = config.point_url + index + query;
+    if (!everyPass || !everyPass.checked) {
+      window.location.href = config.point_url + index; // the point's own (permalink) runs
+      return;
+    }
+    // Ticked: new runs with one step per pass, made by a POST (a GET never stores anything
+    // new); the point's own runs stay collapsed.
+    const status = document.getElementById("sweep-every-pass-status");
+    status.textContent = "Simulating every pass of the point…";
+    const resp = await fetch(config.point_run_url_prefix + index + "/run", {
+      method: "POST",
+      headers: { Accept: "application/json", "Content-Type": "application/json" },
+      body: JSON.stringify({ every_pass: true }),
+    });
+    const body = await resp.json().catch(() => ({}));
+    if (!resp.ok) {
+      status.textContent = body.message || `The point could not be opened (HTTP ${resp.status}).`;
+      return;
+    }
+    window.location.href = body.compare || body.run;
   }
 
   function draw() {

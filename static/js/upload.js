@@ -15,7 +15,10 @@ export function setupUpload() {
       for (const f of input.files) {
         if (limit && f.size > limit) {
           const mib = (n) => `${(n / 1048576).toFixed(1)} MiB`;
-          status.textContent = `${f.name} is ${mib(f.size)}; the limit is ${mib(limit)} per file.`;
+          // Name the field, as the server's 413 does (loc body.<field>).
+          const label = form.querySelector(`label[for="${input.id}"]`);
+          const field = label ? label.textContent.trim() : input.name;
+          status.textContent = `${field}: ${f.name} is ${mib(f.size)}; the limit for this field is ${mib(limit)}.`;
           return;
         }
       }

@@ -57,6 +57,28 @@ def test_sweep_heat_map_and_a_click_on_a_cell(page: Page, shot: Any) -> None:
     expect(page.locator("section.summary h2").first).to_contain_text("guest.ram_bytes=8.0 GiB")
 
 
+def test_a_click_with_every_pass_ticked_opens_new_one_step_per_pass_runs(page: Page) -> None:
+    sweep = start_sweep(page)
+    page.goto(sweep["urls"]["page"])
+    page.wait_for_function("document.getElementById('sweep-charts').dataset.loaded === '9'")
+    page.get_by_label("Open points with every pass (no collapsing)").check()
+    box = page.locator("#sweep-chart-0 .nsewdrag").bounding_box()
+    assert box is not None
+    page.mouse.click(box["x"] + box["width"] * (1.5 / 3), box["y"] + box["height"] * (1 - 2.5 / 3))
+    page.wait_for_url(re.compile(r"/compare\?a=[\w-]+&b=[\w-]+$"), timeout=60_000)
+    found = re.search(r"a=([\w-]+)&b=([\w-]+)$", page.url)
+    assert found is not None
+    opened = [page.request.get(f"/api/runs/{run_id}").json() for run_id in found.groups()]
+    # The point's own (permalink) runs stay collapsed; the click made new every-pass runs of it.
+    own = page.request.post(f"/api/sweeps/{sweep['id']}/points/7/run").json()
+    assert [run["id"] for run in opened] != [own["run_id"], own["off_run_id"]]
+    for run, own_id in zip(opened, (own["run_id"], own["off_run_id"]), strict=True):
+        collapsed = page.request.get(f"/api/runs/{own_id}").json()
+        assert run["every_pass"] is True and collapsed["every_pass"] is False
+        assert run["step_count"] > collapsed["step_count"]
+        assert run["summary"] == collapsed["summary"]
+
+
 def test_new_run_page_starts_a_sweep_from_its_scenario(page: Page) -> None:
     page.goto("/new?example=mlx5-300mb-ack")
     page.get_by_text("Start a sweep from this scenario").click()

@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from playwright.sync_api import Page, Request, expect
+from playwright.sync_api import FilePayload, Page, Request, expect
 
 from app.engine.units import format_ms
 from tests.browser.helpers import EXAMPLE, make_run, ready
@@ -39,7 +39,7 @@ def test_an_uploaded_export_opens_as_a_run_that_says_it_was_uploaded(page: Page)
     open_import_form(page)
     page.set_input_files(
         TRACE_INPUT,
-        files=[{"name": FILE_NAME, "mimeType": "application/json", "buffer": export_bytes}],
+        files=[FilePayload(name=FILE_NAME, mimeType="application/json", buffer=export_bytes)],
     )
     page.click('#upload-form button[type="submit"]')
     page.wait_for_url(re.compile(r"/runs/[\w-]+$"))
@@ -99,8 +99,8 @@ def test_a_trace_over_the_stated_limit_is_refused_in_the_page(page: Page, tmp_pa
     page.click('#upload-form button[type="submit"]')
     status = page.locator("#upload-status")
     expect(status).to_have_text(
-        f"{big.name} is {(limit_bytes + 1) / 1024**2:.1f} MiB; "
-        f"the limit is {limit_mib:.1f} MiB per file."
+        f"migscope trace (export.json): {big.name} is {(limit_bytes + 1) / 1024**2:.1f} MiB; "
+        f"the limit for this field is {limit_mib:.1f} MiB."
     )
     assert page.url == url_before
     assert not sent, sent

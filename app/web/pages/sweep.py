@@ -50,6 +50,8 @@ def read_sweep_page(
         "events_url": urls.api_sweep_events(sweep.id),
         "sweep_url": urls.api_sweep(sweep.id),
         "point_url": urls.sweep_point(sweep.id, 0).removesuffix("0"),  # the script appends an index
+        # ... and index + "/run" here, to POST {"every_pass": true} (new one-step-per-pass runs).
+        "point_run_url_prefix": urls.api_sweep_point_run(sweep.id, 0).removesuffix("0/run"),
         "outputs": [{"key": k, "label": label, "unit": unit} for k, label, unit in outputs],
     }
     twin = {**out.model_dump(mode="json"), "outputs": config["outputs"]}
@@ -76,16 +78,12 @@ async def open_sweep_point(
     settings: SettingsDep,
     urls: UrlsDep,
     index: Annotated[int, Path(ge=0, le=MAX_POINTS_API * 100)],
-    every_pass: bool = False,
 ) -> RedirectResponse:
     """A point as stored runs (simulated on the first visit): its ack on/off comparison, or its run.
 
-    `?every_pass=1` (the sweep page's "Open points with every pass" box) stores new runs
-    with one step per pass on every visit, as `POST .../points/{i}/run` with `{"every_pass":
-    true}` does; the point's own (permalink) runs stay collapsed. The redirect goes to those
-    runs' pages, so reloading them does not simulate again."""
-    run_id, off_run_id = await open_point(
-        engine, session, sweep, index, settings, every_pass=every_pass
-    )
+    Every visit opens the same (collapsed) runs: a GET stores nothing new beyond them. The
+    sweep page's "Open points with every pass" box POSTs `{"every_pass": true}` to the point's
+    API instead (new runs on each call)."""
+    run_id, off_run_id = await open_point(engine, session, sweep, index, settings)
     target = urls.compare(run_id, off_run_id) if off_run_id else urls.run(run_id)
     return RedirectResponse(target, status_code=303)

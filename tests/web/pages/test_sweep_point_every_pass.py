@@ -1,10 +1,12 @@
-"""The sweep page's "Open points with every pass (no collapsing)" box: a point opened with it
-(`GET /sweeps/{id}/points/{i}?every_pass=1`, what static/sweep.js asks for when the box is
-ticked) is stored as new runs with one step per pass; without it the point's own collapsed runs
-open, the same ones every time. The real engine, sweep pool and database."""
+"""The sweep page's "Open points with every pass (no collapsing)" box: with it ticked,
+static/sweep.js POSTs `{"every_pass": true}` to the point's API (the page's config gives the
+URL) and new runs with one step per pass are stored; the point page itself (a GET) opens the
+point's own collapsed runs, the same ones every time, whatever its query. The real engine,
+sweep pool and database."""
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable
 from urllib.parse import parse_qs, urlsplit
@@ -19,15 +21,26 @@ URLS = Urls()
 ACK = "mlx5-300mb-ack"
 
 
-def opened_runs(client: TestClient, sweep_id: str, index: int, every_pass: bool) -> list[str]:
-    """Open the point as the page does; the ids of the runs its redirect lands on (on, off)."""
-    path = URLS.sweep_point(sweep_id, index) + ("?every_pass=1" if every_pass else "")
-    answer = client.get(path, follow_redirects=False)
+def opened_runs(client: TestClient, sweep_id: str, index: int, query: str = "") -> list[str]:
+    """Open the point page (a GET); the ids of the runs its redirect lands on (on, off)."""
+    answer = client.get(URLS.sweep_point(sweep_id, index) + query, follow_redirects=False)
     assert answer.status_code == 303, answer.text
-    target = urlsplit(answer.headers["location"])
+    return compared_runs(answer.headers["location"])
+
+
+def compared_runs(url: str) -> list[str]:
+    target = urlsplit(url)
     assert target.path == URLS.compare("a", "b").split("?")[0]
     query = parse_qs(target.query)
     return [query["a"][0], query["b"][0]]
+
+
+def opened_with_every_pass(client: TestClient, config: dict[str, str], index: int) -> list[str]:
+    """What static/sweep.js does with the box ticked: POST to the config's URL, then go to
+    the answer's comparison."""
+    answer = client.post(config["point_run_url_prefix"] + f"{index}/run", json={"every_pass": True})
+    assert answer.status_code == 200, answer.text
+    return compared_runs(answer.json()["compare"])
 
 
 def test_a_sweep_point_opened_with_every_pass_from_the_page(
@@ -49,11 +62,16 @@ def test_a_sweep_point_opened_with_every_pass_from_the_page(
         assert "Open points with every pass (no collapsing)" in html
         assert "up to 23,456 steps per run" in html
 
-        plain = opened_runs(client, sweep_id, 0, every_pass=False)
-        assert opened_runs(client, sweep_id, 0, every_pass=False) == plain  # the permalink runs
-        every = opened_runs(client, sweep_id, 0, every_pass=True)
-        again = opened_runs(client, sweep_id, 0, every_pass=True)
-        # Every pass: new runs on every visit, never the point's own.
+        found = re.search(r'id="sweep-config">(.*?)</script>', html, re.S)
+        assert found is not None
+        config = json.loads(found.group(1))
+        plain = opened_runs(client, sweep_id, 0)
+        assert opened_runs(client, sweep_id, 0) == plain  # the permalink runs
+        # A GET never stores new runs, whatever its query.
+        assert opened_runs(client, sweep_id, 0, "?every_pass=1") == plain
+        every = opened_with_every_pass(client, config, 0)
+        again = opened_with_every_pass(client, config, 0)
+        # Every pass: new runs on every call, never the point's own.
         assert len({*plain, *every, *again}) == 6
         for plain_id, every_id in zip(plain, every, strict=True):
             plain_run = client.get(URLS.api_run(plain_id)).json()
