@@ -1,3 +1,3 @@
 """migscope: see how QEMU live migration with VFIO devices and switchover-ack switches over."""
 
-__version__ = "0.2.0"
+__version__ = "0.3.0"

@@ -34,9 +34,12 @@ from .explain import GateInputs, device_gate_inputs, gate_texts, stall_text
 from .ram import NORMAL_PAGE_WIRE_BYTES, PAGE_BYTES, ZERO_PAGE_WIRE_BYTES
 from .source import BUFFER_DELAY_MS
 from .stream import MARKER_BYTES, Record
-from .trace import Decision, Gate, Phase, Step, trusted
+from .trace import Decision, Event, Gate, Phase, Step, trusted
+from .units import format_bytes as fmt_b
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+
     from .devices import DeviceData, DeviceRuntime
     from .simulation import Simulation
 
@@ -1350,4 +1353,164 @@ def _decision(
         )
     return trusted(
         Decision, {"code": run.code, "reason": reason, "qemu_function": "migration_iteration_run"}
+    )
+
+
+class SliceRun:
+    """The step held open by merge_slice_cut: its last pass's step (where it is in
+    Simulation.steps), what made it, and what the run's passes add up to."""
+
+    __slots__ = ("high", "last", "low", "passes", "position", "sent", "shape", "start_ms")
+
+    def __init__(self, sim: Simulation, step: Step, shape: tuple[object, ...]) -> None:
+        sent = step.pass_sent_bytes or 0
+        self.last = step
+        self.position = len(sim.steps) - 1
+        self.shape = shape
+        self.passes = 1
+        self.sent = self.low = self.high = sent
+        self.start_ms = step.t_ms
+
+    def join(self, sim: Simulation, step: Step) -> None:
+        """The pass of `step` (made with the held index) joins the run."""
+        sent = step.pass_sent_bytes or 0
+        sim.steps.pop(self.position)
+        self.position = len(sim.steps) - 1
+        self.last = step
+        self.passes += 1
+        self.sent += sent
+        self.low, self.high = min(self.low, sent), max(self.high, sent)
+
+
+def release_slice_run(sim: Simulation) -> Step | None:
+    """Close the run held open, if any: its one step takes its index in step_count."""
+    run = sim.slice_run
+    if run is None:
+        return None
+    closed = _close_slice_run(run)
+    sim.steps[run.position] = closed
+    sim.step_count += 1
+    sim.extra_passes -= 1
+    sim.slice_run = None
+    return closed
+
+
+def merge_slice_cut(sim: Simulation, steps: Iterator[Step]) -> Iterator[Step]:
+    """Passes cut by ram_save_iterate's 50 ms slice, shown as one step while they are alike.
+
+    A busy guest with no max-bandwidth (busy-guest-8.1) sends RAM in every pass until the
+    50 ms slice ends on a full channel, pages left; 8.1-8.2 then stop the handler walk. Each
+    such pass runs as an ordinary pass (iteration_pass: the same records, events and
+    counters, so every total is the uncollapsed run's by construction) and says what it
+    decided on (Simulation.pass_shape). A pass with the shape of the step held open joins it
+    (the step is replaced by the pass's own, index kept); any other step closes it.
+
+    Step indices: while a step is held it is counted in extra_passes, not step_count, so the
+    step limit sees every pass and a step-keyed action keyed on the held step is not due
+    before it closes. The held step closes only when a step that does not join it has been
+    made (so step() returns it with the simulation one step further on); that step (given
+    the held index by make_step) and the events flushed into it move to the next index.
+    That step ran before an action keyed on the held step could apply: then the run is made
+    again from the start (deterministic, so the same up to there) with the held step closed
+    after as many passes (Simulation.slice_close_at), and the action applies at the first
+    pass after it, as after any step. cancel_at_limit closes a held step first."""
+    events = sim.log.events
+    seen = len(events)
+    actions = len(sim.actions)
+    for step in steps:
+        new_shape, sim.pass_shape = sim.pass_shape, None
+        if actions != len(sim.actions):
+            new_shape = None  # an action applied at this pass's top
+        actions = len(sim.actions)
+        run = sim.slice_run
+        if run is not None and new_shape is not None and new_shape == run.shape:
+            # The pass joins the run: it already has the held index (step_count left it).
+            run.join(sim, step)
+            sim.step_count -= 1
+            sim.extra_passes += 1
+            seen = len(events)
+            if sim.slice_close_at == (run.last.index, run.passes):
+                closed = release_slice_run(sim)
+                assert closed is not None
+                yield closed
+            continue
+        if run is not None and any(a.after_step == run.last.index for a in sim.actions):
+            # An action keyed on the held step was due before this step: run again to it.
+            yield _rerun_to(sim, run.last.index, run.passes)
+            return
+        closed = release_slice_run(sim)
+        if closed is not None:
+            # The new step and the events flushed into it move to the next index.
+            index = closed.index + 1
+            step = trusted(Step, {**step.__dict__, "index": index}, set(step.model_fields_set))
+            sim.steps[-1] = step
+            for i in range(seen, len(events)):
+                events[i] = trusted(
+                    Event, {**events[i].__dict__, "step": index}, set(events[i].model_fields_set)
+                )
+            yield closed
+        seen = len(events)
+        if new_shape is not None and sim.slice_close_at != (step.index, 1):
+            # Hold it: a run of alike passes may start here.
+            sim.slice_run = SliceRun(sim, step, new_shape)
+            sim.step_count -= 1
+            sim.extra_passes += 1
+            continue
+        yield step
+    closed = release_slice_run(sim)
+    if closed is not None:
+        yield closed
+
+
+def _rerun_to(sim: Simulation, index: int, passes: int) -> Step:
+    """Run the scenario again to its step `index`, closed after `passes` passes, and go on
+    as that run: it takes this simulation's state (the same object's attributes, so the
+    caller's next step() continues it). Returns that step."""
+    from .simulation import Simulation
+
+    fresh = Simulation(sim.scenario, max_steps=sim.max_steps, keep_steps=True, collapse=True)
+    fresh.slice_close_at = (index, passes)
+    while True:
+        step = fresh.step()
+        assert step is not None, "the run again ends before the step it was made for"
+        if step.index == index:
+            break
+    sim.__dict__ = fresh.__dict__  # share one state: fresh's generators drive it from here
+    return step
+
+
+def _close_slice_run(run: SliceRun) -> Step:
+    """The run's one step: its last pass's, from the run's start, with what the run sent
+    and a text saying how many passes it stands for and why they are alike."""
+    last, passes, low, high = run.last, run.passes, run.low, run.high
+    if passes == 1:
+        return last
+    decision = last.decision
+    amount = fmt_b(low) if low == high else f"{fmt_b(low)} to {fmt_b(high)}"
+    starved = (
+        ", which then returned 0 (not done): the 8.x handler walk stopped there and the "
+        "devices got nothing"
+        if "returned 0" in decision.reason
+        else ""
+    )
+    reason = (
+        f"{passes} passes alike, shown as one step (figures of the last): each found the "
+        "pending estimate above the threshold (no exact query) and sent RAM "
+        f"({amount} per pass) until ram_save_iterate's 50 ms slice (MAX_WAIT) ended on a full "
+        f"channel with pages left{starved}; no max-bandwidth budget, no device data, no ack, "
+        "action or event but window closes, and the same gates, so nothing QEMU decides on "
+        "differed between them. " + decision.reason
+    )
+    return trusted(
+        Step,
+        {
+            **last.__dict__,
+            "t_ms": run.start_ms,
+            "pass_sent_bytes": run.sent,
+            "decision": trusted(
+                Decision,
+                {"code": decision.code, "reason": reason, "qemu_function": decision.qemu_function},
+            ),
+        },
+        set(last.model_fields_set),
     )

@@ -78,5 +78,10 @@ class EventLog:
             self.flushed_until_ms = max(self.flushed_until_ms, until_ms)
         return out
 
+    @property
+    def added(self) -> int:
+        """How many events were ever added (a pass's count tells whether it added any)."""
+        return self._seq
+
     def has_pending(self) -> bool:
         return bool(self._heap)

@@ -25,7 +25,7 @@ from typing import Any
 from .. import __version__
 from .branch import next_time_keyed_ms, take_due
 from .clock import EPS_MS, before, reached
-from .collapse import collapse_passes
+from .collapse import SliceRun, collapse_passes, merge_slice_cut, release_slice_run
 from .destination import DestinationLoader
 from .devices import DeviceRuntime, ImageKind, Piece
 from .eventlog import EventLog
@@ -174,7 +174,17 @@ class Simulation:
         self.actions_at_ms: list[float | None] = [None] * len(scenario.actions)
         self._action_index = {id(a): i for i, a in enumerate(scenario.actions)}
         self.result: dict[str, Any] = {}
+        # What made the last ordinary pass, when it can join a run of passes cut by the 50 ms
+        # slice (collapse.merge_slice_cut); None otherwise. Window events the run closed.
+        self.pass_shape: tuple[object, ...] | None = None
+        self.windows_closed = 0
+        # (step index, passes): close that held run after that many passes (a re-run that
+        # places a step-keyed action right after it; collapse.merge_slice_cut).
+        self.slice_close_at: tuple[int, int] | None = None
+        self.slice_run: SliceRun | None = None  # the step merge_slice_cut holds open
         self._gen = self._run()
+        if self.collapse and self.keep_steps:
+            self._gen = merge_slice_cut(self, self._gen)
         self.done = False
 
     # ----------------------------------------------------------------- public API
@@ -705,6 +715,9 @@ class Simulation:
             return True
         sent_before = self.src.transferred
         payload_before = self.src.ram_transferred + self.src.vfio_transferred
+        vfio_before = self.src.vfio_transferred
+        events_before = self.log.added
+        windows_before = self.windows_closed
         stopped_by = self.iterate_handlers()
         sent = self.src.transferred - sent_before
         slept = self.rate_limit()
@@ -741,6 +754,22 @@ class Simulation:
             )
             self.late_ack_ms = late
         decision = _decision(code, reason, "migration_iteration_run")
+        # A pass cut by ram_save_iterate's 50 ms slice with pages left, no max-bandwidth, no
+        # exact query, no device data and no event but window closes: what it decided on,
+        # for collapse.merge_slice_cut to join it to alike passes.
+        self.pass_shape = (
+            (code, stopped_by, can, tuple((g.name, g.open) for g in gates))
+            if self.collapse
+            and exact is None
+            and not slept
+            and not idle
+            and self.late_ack_ms is None
+            and self.window.budget_bytes is None
+            and self.src.vfio_transferred == vfio_before
+            and self.ram.remaining_pages > 0
+            and self.log.added - events_before == self.windows_closed - windows_before
+            else None
+        )
         yield self.make_step(start, Phase.ITERATE, decision, gates, estimate, exact, sent, inputs)
         return False
 
@@ -1017,6 +1046,7 @@ class Simulation:
     def window_event(self, t: float, spent: float, bandwidth: float, thr: float) -> None:
         if not self.keep_steps:
             return  # a summary reads no window events
+        self.windows_closed += 1
         avail = self.window.avail_bw_bytes_per_s
         self.event(
             t,
@@ -1194,6 +1224,10 @@ class Simulation:
         yield step
 
     def cancel_at_limit(self, why: str) -> Iterator[Step]:
+        # A run of passes cut by the slice held open ends here (its step comes first).
+        released = release_slice_run(self)
+        if released is not None:
+            yield released
         inputs = self.last_gate_inputs
         held = [g.detail for g in self.gates(inputs) if not g.open] if inputs is not None else []
         reason = (

@@ -309,10 +309,11 @@ def test_long_run_shows_progress(page: Page) -> None:
     page.goto("/new")
     ready(page)
     # Stored runs are collapsed: stop-copy-query-fails is 19 steps (17,425 passes), and
-    # busy-guest-8.1 stays one step per pass; ten minutes of it is ~12,000 steps.
+    # busy-guest-8.1 43; with every pass kept, ten minutes of a busy guest is ~12,000 steps.
     page.select_option("#example", "busy-guest-8.1")
     expect(page.locator("#f-title")).to_have_value(re.compile("busy", re.IGNORECASE))
     page.fill("#f-max_time_ms", "600000")
+    page.check("#every-pass")
     page.click('button[data-submit="run"]')
     page.wait_for_function(
         "document.querySelector('#run-progress progress').value > 0 && "

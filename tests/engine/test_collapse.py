@@ -196,10 +196,12 @@ def test_budget_bound_exact_query_passes_collapse_to_the_same_run(
 
 
 # The examples whose runs collapse (every kind: drained exact-query passes, budget-bound
-# passes with and without the exact query, multifd channels, a busy channel).
+# passes with and without the exact query, multifd channels, a busy channel, passes cut by
+# the 50 ms slice).
 COLLAPSING_EXAMPLES = [
     "ack-source-only",
     "ack-without-avail-bw-never-converges",
+    "busy-guest-8.1",
     "mlx5-300mb-ack",
     "mlx5-300mb-default-params",
     "multifd-4-vfs",
@@ -265,3 +267,86 @@ def test_unsynced_bytes_are_the_guest_writes_since_the_last_sync_at_the_step_end
         assert abs(unsynced - expected) <= 2 * PAGE_BYTES, (step.index, unsynced, expected)
         checked += 1
     assert checked >= 20
+
+
+def _busy_guest(**changes: object) -> dict[str, object]:
+    doc = load_example("busy-guest-8.1")
+    doc.update(changes)
+    return doc
+
+
+_MULTIFD = ["return-path", "switchover-ack", "multifd"]
+
+# Passes cut by ram_save_iterate's 50 ms slice with no max-bandwidth: the example (8.1 stops
+# the handler walk after RAM), 9.0 (the device sends its initial bytes after RAM), no device,
+# multifd channels, no switchover-ack, the guest paused by a time-keyed action (its passes
+# then drain RAM and the run completes), and the step limit ending the run mid-run.
+SLICE_CUT = {
+    "example": (_busy_guest(), None),
+    "9.0": (_busy_guest(qemu_profile="9.0"), None),
+    "no-device": (_busy_guest(devices=[]), None),
+    "multifd": (_busy_guest(caps={"source": _MULTIFD, "destination": _MULTIFD}), None),
+    "no-ack": (
+        _busy_guest(caps={"source": ["return-path"], "destination": ["return-path"]}),
+        None,
+    ),
+    "paused": (_busy_guest(actions=[{"kind": "pause_guest", "at_ms": 5000}]), None),
+    "step-limit": (_busy_guest(), 130),
+}
+
+
+@pytest.mark.parametrize("name", list(SLICE_CUT))
+def test_passes_cut_by_the_slice_collapse_to_the_same_run(name: str) -> None:
+    doc, max_steps = SLICE_CUT[name]
+    collapsed, every = _run(doc, True, max_steps), _run(doc, False, max_steps)
+    _same(collapsed.summary, every.summary)
+    assert _passes_of(collapsed) == _passes_of(every) == collapsed.summary.passes
+    assert len(collapsed.steps) * 2 < len(every.steps)
+    _each_step_shows_its_last_pass(collapsed, every)
+    runs = [
+        (int(match.group(1)), s)
+        for s in collapsed.steps
+        if (match := COLLAPSED.match(s.decision.reason))
+    ]
+    assert runs and max(n for n, _ in runs) >= 10
+    for _, step in runs:
+        assert "ram_save_iterate's 50 ms slice (MAX_WAIT)" in step.decision.reason
+        assert step.decision.qemu_function == "migration_iteration_run"
+    # What the run sent is what its passes sent, one by one.
+    assert sum(s.pass_sent_bytes or 0 for s in collapsed.steps) == sum(
+        s.pass_sent_bytes or 0 for s in every.steps
+    )
+
+    # Every event (window closes, syncs, device and ack events) is the uncollapsed run's,
+    # at the same time with the same data; only the step it belongs to is the collapsed one.
+    def events(trace: Trace) -> list[tuple[object, ...]]:
+        return [(e.t_ms, e.kind, e.detail, e.data) for e in trace.events]
+
+    assert events(collapsed) == events(every)
+    steps = {s.index: s for s in collapsed.steps}
+    for event in collapsed.events:
+        step = steps[event.step]
+        assert event.t_ms <= step.end_ms + 1e-3 or step.index == collapsed.steps[-1].index
+    summary = Simulation(
+        Scenario.model_validate(doc), max_steps=max_steps, keep_steps=False
+    ).run_summary()
+    assert summary.model_dump_json() == every.summary.model_dump_json()
+
+
+@pytest.mark.parametrize("after_step", [1, 2, 5])
+def test_a_step_keyed_action_after_a_run_cut_by_the_slice_applies_at_its_end(
+    after_step: int,
+) -> None:
+    # The run of alike passes ends when a pass that differs has run; the branch is run again
+    # to the step and the action applies at the first pass after it, as after any step.
+    parent = _run(_busy_guest(), True)
+    assert COLLAPSED.match(parent.steps[1].decision.reason)
+    doc = _busy_guest(
+        actions=[{"after_step": after_step, "kind": "set_parameters", "downtime_limit_ms": 2000}]
+    )
+    branch = _run(doc, True)
+    dumped = [s.model_dump() for s in branch.steps[: after_step + 1]]
+    assert dumped == [s.model_dump() for s in parent.steps[: after_step + 1]]
+    assert branch.summary.actions_at_ms == [parent.steps[after_step].end_ms]
+    [applied] = [e for e in branch.events if e.kind == "set_parameters"]
+    assert applied.step == after_step + 1

@@ -116,7 +116,14 @@ def _steps_against_a_copy_advanced_to_their_end(sim: Simulation) -> Counter[str]
     ahead_of_live: Counter[str] = Counter()
     while (step := sim.step()) is not None:
         end_ms = sim.t
-        assert round(end_ms, 3) == step.end_ms
+        if round(end_ms, 3) != step.end_ms:
+            # A collapsed run of passes cut by the 50 ms slice closes once the step after it
+            # is made (collapse.merge_slice_cut): step() returns it with the simulation one
+            # step on. Its figures are its last pass's, field for field as the uncollapsed
+            # run shows them (test_collapse.py), whose steps are all checked here.
+            assert sim.collapse and sim.steps[step.index + 1].end_ms == round(end_ms, 3)
+            ahead_of_live["returned late"] += 1
+            continue
         ahead = copy(sim)  # shares nothing it changes: devices, log and RAM are copies
         ahead.devs, ahead.ram, ahead.log = deepcopy(sim.devs), deepcopy(sim.ram), EventLog()
         ahead.advance_dirtying(end_ms)
@@ -147,6 +154,8 @@ def test_every_step_shows_the_devices_and_the_guest_log_at_its_end(name, collaps
     # them so. The pass may have last advanced them at its top, the exact query or a read.
     sim = Simulation(Scenario.model_validate(load_example(name)), collapse=collapse)
     ahead = _steps_against_a_copy_advanced_to_their_end(sim)
+    # Only runs of passes cut by the slice are returned once the next step is made.
+    assert bool(ahead["returned late"]) == (collapse and name == "busy-guest-8.1")
     if name == "reference-bench":  # the virtio VF's context changes while RAM is sent
         assert ahead["dirty_kernel_bytes"] == ahead["stop_copy_length_bytes"] > 0
     if name.startswith("reinit-"):  # VF 1's RDMA churn

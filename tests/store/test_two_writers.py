@@ -13,8 +13,8 @@ import pytest
 from tests.security.live import served
 
 # About 6,000 steps (a busy guest never converges; cancelled at max_time_ms): a large run to
-# store. Stored runs are collapsed; a busy guest's passes differ, so it stays long.
-LARGE = {"example": "busy-guest-8.1", "overrides": {"max_time_ms": 300_000}}
+# store. Stored runs are collapsed; this one keeps every pass, so it stays long.
+LARGE = {"example": "busy-guest-8.1", "overrides": {"max_time_ms": 300_000}, "every_pass": True}
 # Two per server: with max_concurrent_runs=2 all four runs are written at once (the most
 # contention the two servers allow), each in ~14 batches that interleave with the others.
 RUNS_PER_SERVER = 2

@@ -17,8 +17,12 @@ from fastapi.testclient import TestClient
 # Never converges: runs to max_time_ms (60 s simulated, ~6,800 steps) unless a budget ends it.
 NEVER_CONVERGES = {"example": "mlx5-300mb-default-params"}
 # Stored runs are collapsed (app.settings.COLLAPSE_STORED_TRACES): the run above is 77 steps.
-# A busy guest's passes differ, so it stays long collapsed: 600 s is ~12,000 steps.
-LONG_EVEN_COLLAPSED = {"example": "busy-guest-8.1", "overrides": {"max_time_ms": 600_000}}
+# A busy guest with every pass kept (no collapsing): 600 s is ~12,000 steps.
+LONG_EVERY_PASS = {
+    "example": "busy-guest-8.1",
+    "overrides": {"max_time_ms": 600_000},
+    "every_pass": True,
+}
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "qemu"
 MiB = 1024**2
 
@@ -41,7 +45,7 @@ def test_step_budget_ends_the_run_as_cancelled(app_with: Callable[..., FastAPI])
 
 def test_stored_bytes_budget_ends_the_run_as_cancelled(app_with: Callable[..., FastAPI]) -> None:
     with TestClient(app_with(max_run_stored_bytes=MiB)) as client:
-        made = client.post("/api/runs", json=LONG_EVEN_COLLAPSED).json()
+        made = client.post("/api/runs", json=LONG_EVERY_PASS).json()
         assert made["status"] == "cancelled"
         assert "stored-bytes budget (1 MiB per run)" in made["summary"]["reason"]
         _stored_whole(client, made)
@@ -52,7 +56,7 @@ def test_stored_bytes_budget_ends_the_run_as_cancelled(app_with: Callable[..., F
 
 def test_cpu_budget_ends_the_run_as_cancelled(app_with: Callable[..., FastAPI]) -> None:
     with TestClient(app_with(max_run_cpu_s=0.05)) as client:
-        made = client.post("/api/runs", json=LONG_EVEN_COLLAPSED).json()
+        made = client.post("/api/runs", json=LONG_EVERY_PASS).json()
         assert made["status"] == "cancelled"
         assert "CPU budget (0.05 s per run)" in made["summary"]["reason"]
         _stored_whole(client, made)
@@ -60,7 +64,7 @@ def test_cpu_budget_ends_the_run_as_cancelled(app_with: Callable[..., FastAPI]) 
 
 def test_branches_and_comparisons_have_the_same_budget(app_with: Callable[..., FastAPI]) -> None:
     with TestClient(app_with(max_steps_per_run=300)) as client:
-        pair = client.post("/api/compare", json=LONG_EVEN_COLLAPSED).json()
+        pair = client.post("/api/compare", json=LONG_EVERY_PASS).json()
         assert "step limit (300 steps per run)" in pair["a"]["summary"]["reason"]
         branch = client.post(
             f"/api/runs/{pair['a']['id']}/branch",

@@ -161,9 +161,10 @@ def test_a_long_run_is_downsampled_but_keeps_every_event(
     examples_stored: tuple[TestClient, dict[str, dict[str, Any]]],
 ) -> None:
     api_client, _ = examples_stored
-    # Stored runs are collapsed (every example is under 500 steps); a busy guest's passes
-    # differ, so 200 s of it stays about 4,000 steps.
-    run = make_run(api_client, {"example": "busy-guest-8.1", "overrides": {"max_time_ms": 200_000}})
+    # Stored runs are collapsed (every example is under 500 steps); 200 s of a busy guest
+    # with every pass kept is about 4,000 steps.
+    body = {"example": "busy-guest-8.1", "overrides": {"max_time_ms": 200_000}, "every_pass": True}
+    run = make_run(api_client, body)
     assert run["step_count"] > 2 * 1500
     html = api_client.get(URLS.run_at(run["id"], step=run["step_count"] // 2)).text
     devices, ram, lane = figure(html, "devices"), figure(html, "ram"), figure(html, "lane")
