@@ -10,6 +10,7 @@ from __future__ import annotations
 import concurrent.futures as cf
 import multiprocessing
 import os
+import socket
 import threading
 from collections.abc import Sequence
 from typing import Literal, Protocol
@@ -108,6 +109,7 @@ class DaskExecutor:
     def __init__(self, scheduler: str, timeout_s: float = 10.0) -> None:
         from distributed import Client
 
+        _refuse_fast(scheduler, timeout_s)
         self._client = Client(scheduler, timeout=timeout_s)
         self.workers = max(1, sum(self._client.nthreads().values()))
         # pure=False: two batches with equal content are still two tasks (never deduplicated).
@@ -119,6 +121,25 @@ class DaskExecutor:
     def close(self, wait: bool = True) -> None:
         self._executor.shutdown(wait=False)
         self._client.close()
+
+
+def _refuse_fast(scheduler: str, timeout_s: float) -> None:
+    """A tcp:// scheduler that refuses the connection (nothing listens there) is an OSError at
+    once; Dask's Client would retry it for its whole timeout (10 s) before saying so. Other
+    failures (a slow network, another protocol) are left to the Client and its timeout."""
+    if not scheduler.startswith("tcp://"):
+        return
+    host, _, port = scheduler.removeprefix("tcp://").rpartition(":")
+    if not host or not port.isdigit():
+        return
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=timeout_s).close()
+    except ConnectionRefusedError:
+        raise ConnectionRefusedError(
+            "the connection was refused: nothing listens on that port"
+        ) from None
+    except OSError:
+        return  # an unreachable or slow host: the Client's own timeout and message
 
 
 def make_executor(

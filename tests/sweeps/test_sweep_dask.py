@@ -91,3 +91,5 @@ def test_unreachable_scheduler_is_one_line_and_exit_2() -> None:
     assert result.exit_code == 2
     assert result.stderr.startswith("error: cannot reach the Dask scheduler tcp://127.0.0.1:9")
     assert result.stderr.count("\n") == 1
+    # Said at once (nothing listens on port 9), not after Dask's 10 s of retries.
+    assert "the connection was refused: nothing listens on that port" in result.stderr
