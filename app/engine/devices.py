@@ -81,14 +81,18 @@ class DeviceData:
     final_extra_bytes: int = 0
     final_extra_load_ms: float = 0.0
 
-    # Plain loops: read for every step and gate (sum() over a generator costs more).
-    @property
-    def init_bytes(self) -> int:
+    def bytes_left(self, kind: ImageKind) -> int:
+        """Bytes left in the saved images of one kind. A plain loop: read for every step and
+        gate (sum() over a generator costs more)."""
         left = 0
         for image in self.images:
-            if image.kind == ImageKind.INITIAL:
+            if image.kind == kind:
                 left += image.left
         return left
+
+    @property
+    def init_bytes(self) -> int:
+        return self.bytes_left(ImageKind.INITIAL)
 
     @property
     def dirty_bytes(self) -> int:
@@ -96,11 +100,7 @@ class DeviceData:
 
     def dirty_image_bytes(self) -> int:
         """Bytes left in saved incremental images (the rest of dirty_bytes is dirty_accum)."""
-        left = 0
-        for image in self.images:
-            if image.kind == ImageKind.DIRTY:
-                left += image.left
-        return left
+        return self.bytes_left(ImageKind.DIRTY)
 
     def dirty_accum_at(self, now_ms: float, dirtying: bool) -> float:
         """The changed state `advance(now_ms, dirtying)` would leave in dirty_accum, computed
