@@ -97,10 +97,12 @@ def summary_text(trace: Trace) -> str:
 
 def steps_shown(trace: Trace, every_pass: bool) -> str:
     """How the steps show the passes, in the run page's words (app/web/passes.py)."""
-    from app.web.passes import PASS_PHASES, passes_shown
+    from app.engine.trace import pass_step_count
+    from app.web.passes import passes_shown
 
-    pass_steps = sum(1 for step in trace.steps if step.phase in PASS_PHASES)
-    return passes_shown(every_pass, trace.source, pass_steps, trace.summary.passes)
+    return passes_shown(
+        every_pass, trace.source, pass_step_count(trace.steps), trace.summary.passes
+    )
 
 
 def register(cli: typer.Typer) -> None:

@@ -57,6 +57,16 @@ class Phase(StrEnum):
     CANCELLED = "cancelled"
 
 
+# The phase of a pre-copy pass's step: one step per pass, or one per run of alike passes
+# (collapse.py). What the run page's "N steps stand for M passes" counts.
+PASS_PHASES: tuple[str, ...] = (Phase.ITERATE,)
+
+
+def pass_step_count(steps: list[Step]) -> int:
+    """The steps in PASS_PHASES (each stands for one pre-copy pass or a run of alike ones)."""
+    return sum(1 for step in steps if step.phase in PASS_PHASES)
+
+
 class EventKind(StrEnum):
     """Event kinds. The values are the strings stored in traces (docs/CONTRACT.md)."""
 

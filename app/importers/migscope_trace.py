@@ -22,16 +22,13 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from app.engine.trace import TRACE_FORMAT, TRACE_FORMAT_VERSION, Trace
+from app.engine.trace import TRACE_FORMAT, TRACE_FORMAT_VERSION, Trace, pass_step_count
 
 # A run's title is at most 200 characters wherever the app makes one (scenario titles, the
 # import form, branch titles): a longer one comes from an edited file.
 MAX_TITLE_CHARS = 200
 # Model errors listed in one answer (the rest are counted).
 MAX_ERRORS = 20
-# The phase of a step that stands for pre-copy passes (app/web/passes.py PASS_PHASES; the
-# importer sits below the web layer, so the value is repeated here and a test ties the two).
-PASS_PHASES = ("iterate",)
 
 _JSON_AT = re.compile(r"at line (\d+) column (\d+)")
 # "\u0000" in JSON text, not "\\u0000" (an escaped backslash followed by "u0000").
@@ -138,12 +135,11 @@ def read_trace(file: str, data: bytes) -> TraceUpload:
 
 def every_pass_of(trace: Trace) -> bool:
     """Whether every step of the trace stands for at most one pre-copy pass: the passes the
-    summary counts fit in the steps of PASS_PHASES (as app/web/passes.py words it)."""
+    summary counts fit in its pass steps (as app/web/passes.py words it)."""
     passes = trace.summary.passes
     if passes is None:
         return False
-    pass_steps = sum(1 for step in trace.steps if step.phase in PASS_PHASES)
-    return passes <= pass_steps
+    return passes <= pass_step_count(trace.steps)
 
 
 def _line_column(data: bytes, offset: int) -> tuple[int, int]:

@@ -9,13 +9,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from app.engine.trace import PASS_PHASES
+
 if TYPE_CHECKING:
     from sqlmodel import Session
 
     from app.store.models import Run
-
-# The phase of a pre-copy pass's step (one per pass unless alike passes are collapsed).
-PASS_PHASES = ("iterate",)
 
 
 def passes_shown(every_pass: bool, source: str | None, pass_steps: int, passes: int | None) -> str:

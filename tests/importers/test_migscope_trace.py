@@ -14,12 +14,10 @@ from app.engine.simulation import simulate
 from app.engine.trace import Trace
 from app.importers.migscope_trace import (
     MAX_ERRORS,
-    PASS_PHASES,
     TraceFileError,
     every_pass_of,
     read_trace,
 )
-from app.web.passes import PASS_PHASES as WEB_PASS_PHASES
 
 ACK = "mlx5-300mb-ack"
 
@@ -33,10 +31,6 @@ def problem_of(data: bytes) -> TraceFileError:
     with pytest.raises(TraceFileError) as caught:
         read_trace("t.json", data)
     return caught.value
-
-
-def test_the_pass_phases_are_the_run_pages() -> None:
-    assert PASS_PHASES == WEB_PASS_PHASES == ("iterate",)
 
 
 def test_an_engine_trace_reads_back_as_itself() -> None:
