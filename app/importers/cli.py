@@ -18,25 +18,26 @@ from typing import Annotated
 import typer
 
 from app.engine.trace import Trace
+from app.engine.units import format_bytes
 
 from .errors import ImportFileError
 from .importer import InputFile, import_files
-from .limits import MAX_FILE_BYTES, MAX_TRACE_FILE_BYTES
+from .limits import MAX_FILE_BYTES, trace_file_limit_bytes
 from .migscope_trace import TraceFileError, read_trace
 
 DEFAULT_BASE_URL = "http://127.0.0.1:8000"
 
 
-def _read(path: Path | None, role: str) -> InputFile | None:
+def _read(path: Path | None, role: str, limit_bytes: int = MAX_FILE_BYTES) -> InputFile | None:
     if path is None:
         return None
     try:
         size = path.stat().st_size
-        if size > MAX_FILE_BYTES:
+        if size > limit_bytes:
             raise ImportFileError(
                 str(path),
                 None,
-                f"a {role} of at most {MAX_FILE_BYTES // 2**20} MiB; it has {size} bytes",
+                f"a {role} of at most {format_bytes(limit_bytes)}; it has {size:,} bytes",
             )
         return InputFile(str(path), path.read_bytes())
     except OSError as error:
@@ -84,22 +85,10 @@ def store_migscope_trace(path: Path) -> tuple[str, Trace, dict[str, object]]:
     from app.store.runs import save_traces
 
     settings = Settings()
-    limit_bytes = min(MAX_TRACE_FILE_BYTES, settings.max_run_stored_bytes)
-    try:
-        size = path.stat().st_size
-        if size > limit_bytes:
-            raise ImportFileError(
-                str(path),
-                None,
-                f"a migscope trace of at most {limit_bytes:,} bytes (64 MiB, and at most the "
-                f"stored-bytes budget per run); it has {size:,} bytes",
-            )
-        data = path.read_bytes()
-    except OSError as error:
-        raise ImportFileError(
-            str(path), None, f"a readable migscope trace ({error.strerror or error})"
-        ) from None
-    upload = read_trace(str(path), data)
+    # The stored-bytes budget per run bounds it too.
+    read = _read(path, "migscope trace", trace_file_limit_bytes(settings.max_run_stored_bytes))
+    assert read is not None
+    upload = read_trace(str(path), read.data)
     trace = upload.trace
     if len(trace.steps) > settings.max_steps_per_run:
         raise ImportFileError(

@@ -15,3 +15,9 @@ MAX_LINE_CHARS = 65_536  # a longer line is not a QEMU line: skipped and counted
 MAX_STEPS = (
     20_000  # passes beyond this are merged (consecutive passes per step) so long runs still render
 )
+
+
+def trace_file_limit_bytes(max_run_stored_bytes: int) -> int:
+    """The largest migscope trace this server takes: MAX_TRACE_FILE_BYTES, and at most the
+    stored-bytes budget per run (the API, the import form and the CLI all use this)."""
+    return min(MAX_TRACE_FILE_BYTES, max_run_stored_bytes)

@@ -133,7 +133,8 @@ def _refuse_fast(scheduler: str, timeout_s: float) -> None:
     if not host or not port.isdigit():
         return
     try:
-        socket.create_connection((host.strip("[]"), int(port)), timeout=timeout_s).close()
+        # A short probe: a host that drops packets is left to the Client's own timeout.
+        socket.create_connection((host.strip("[]"), int(port)), timeout=min(1.0, timeout_s)).close()
     except ConnectionRefusedError:
         raise ConnectionRefusedError(
             "the connection was refused: nothing listens on that port"

@@ -14,8 +14,6 @@ wording says "may", never "will".
 
 from __future__ import annotations
 
-from typing import Any
-
 from app import __version__
 from app.store.models import ORIGIN_UPLOADED, Run
 
@@ -55,17 +53,6 @@ def resimulation_note(run: Run) -> str | None:
         f"This run was made by engine {run.engine_version}; this server simulates with engine "
         f"{SERVER_ENGINE_VERSION}, so new simulations of it may not match it step for step."
     )
-
-
-def provenance(run: Run) -> dict[str, Any]:
-    """The run's JSON twin on the run page: origin, file name, line and engine versions."""
-    return {
-        "origin": run.origin,
-        "uploaded_file_name": run.uploaded_file_name,
-        "origin_line": origin_line(run),
-        "server_engine_version": SERVER_ENGINE_VERSION,
-        "resimulation_note": resimulation_note(run),
-    }
 
 
 def engine_note(version_a: str | None, version_b: str | None) -> str | None:

@@ -24,8 +24,14 @@ from fastapi import APIRouter, File, Form, HTTPException, UploadFile
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
+from app.engine.units import format_bytes
 from app.importers import InputFile
-from app.importers.limits import MAX_FILE_BYTES, MAX_TOTAL_BYTES, MAX_TRACE_FILE_BYTES
+from app.importers.limits import (
+    MAX_FILE_BYTES,
+    MAX_TOTAL_BYTES,
+    MAX_TRACE_FILE_BYTES,
+    trace_file_limit_bytes,
+)
 
 from .. import urls as paths
 from ..budgets import Budget
@@ -274,15 +280,15 @@ async def _import_trace(
 ) -> JSONResponse:
     """Store an uploaded migscope trace as a new run (unlisted unless asked otherwise)."""
     field = "migscope_trace"
-    limit_bytes = min(MAX_TRACE_FILE_BYTES, settings.max_run_stored_bytes)
+    limit_bytes = trace_file_limit_bytes(settings.max_run_stored_bytes)
     data = await _read_limited(upload, limit_bytes)
     name = _CONTROL.sub("?", (upload.filename or "")[:200])
     if data is None:
         return _field_error(
             413,
             field,
-            f"{name}: larger than {limit_bytes:,} bytes ({limit_bytes / 2**20:.1f} MiB: a migscope "
-            f"trace may have {MAX_TRACE_FILE_BYTES // 2**20} MiB, and at most the stored-bytes "
+            f"{name}: larger than {limit_bytes:,} bytes ({format_bytes(limit_bytes)}: a migscope "
+            f"trace may have {format_bytes(MAX_TRACE_FILE_BYTES)}, and at most the stored-bytes "
             "budget per run)",
             "too_large",
         )

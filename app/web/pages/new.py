@@ -26,7 +26,7 @@ router = APIRouter(include_in_schema=False)
 DEFAULT_EXAMPLE = "mlx5-300mb-ack"
 
 
-def import_limits() -> dict[str, Any]:
+def import_limits(max_run_stored_bytes: int) -> dict[str, Any]:
     try:
         from app.importers import limits
     except ImportError:  # pragma: no cover - the importer ships with the app
@@ -34,13 +34,19 @@ def import_limits() -> dict[str, Any]:
             "max_file_bytes": 0,
             "max_file_human": "unknown",
             "max_total_human": "unknown",
+            "max_trace_bytes": 0,
+            "max_trace_human": "unknown",
             "max_steps": "?",
         }
+    trace_bytes = limits.trace_file_limit_bytes(max_run_stored_bytes)
     return {
         "max_file_bytes": limits.MAX_FILE_BYTES,
         "max_file_human": format_bytes(limits.MAX_FILE_BYTES),
         "max_total_bytes": limits.MAX_TOTAL_BYTES,
         "max_total_human": format_bytes(limits.MAX_TOTAL_BYTES),
+        # What this server takes of a migscope trace (the stored-bytes budget bounds it too).
+        "max_trace_bytes": trace_bytes,
+        "max_trace_human": format_bytes(trace_bytes),
         "max_steps": limits.MAX_STEPS,
     }
 
@@ -82,7 +88,7 @@ def read_new_page(
         "nav": "new",
         "examples": list(examples),
         "example": example,
-        "import_limits": import_limits(),
+        "import_limits": import_limits(settings.max_run_stored_bytes),
         "json_url": urls.new_run(json=True),
         # The "Show every pass" checkbox says where a never-converging run then ends.
         "max_steps_per_run": f"{settings.max_steps_per_run:,}",
@@ -92,7 +98,7 @@ def read_new_page(
         "scenario": scenario,
         "examples": list(examples),
         "presets": {name: p.as_dict() for name, p in PRESETS.items()},
-        "import_limits": import_limits(),
+        "import_limits": import_limits(settings.max_run_stored_bytes),
         "submit": {
             "run": urls.api_runs(),
             "compare": urls.api_compare(),

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from html.parser import HTMLParser
 
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from app.importers.limits import MAX_TOTAL_BYTES, MAX_TRACE_FILE_BYTES
@@ -79,6 +81,22 @@ def test_the_form_offers_a_migscope_trace_with_its_limit(api_client: TestClient)
     # The page's size check uses the server's limit for a trace (64 MiB, a whole import's).
     assert MAX_TRACE_FILE_BYTES == MAX_TOTAL_BYTES == 64 * 1024**2
     assert field["data-max-bytes"] == str(MAX_TRACE_FILE_BYTES)
+
+
+def test_a_smaller_stored_bytes_budget_is_the_forms_limit_too(
+    app_with: Callable[..., FastAPI],
+) -> None:
+    # The server holds a trace to its stored-bytes budget per run: the page's own size check
+    # and its words say the same limit, so a file the server would refuse is never sent.
+    with TestClient(app_with(max_run_stored_bytes=3 * 1024**2)) as client:
+        form = upload_form(client)
+        assert form.inputs["migscope_trace"]["data-max-bytes"] == str(3 * 1024**2)
+        assert "A migscope trace: 3.0 MiB." in client.get(URLS.new_run()).text
+        over = client.post(
+            URLS.api_imports(), files={"migscope_trace": ("big.json", b" " * (3 * 1024**2 + 1))}
+        )
+        assert over.status_code == 413
+        assert "(3.0 MiB: a migscope trace may have 64.0 MiB" in over.json()["message"]
 
 
 def test_an_uploaded_export_opens_the_same_run_page(api_client: TestClient) -> None:
