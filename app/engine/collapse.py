@@ -816,9 +816,7 @@ def _local_passes(
     most_bytes = budget + 2 * 3 * NORMAL_PAGE_WIRE_BYTES
     margin = 1e-9 * (abs(horizon_eps) + 1000.0)
     accept_ms, drained_ms = _idle_flow(0.0, most_bytes, buffer, latency, per_ms, load_rate)
-    if _idle_probe(0.0, most_bytes, buffer, latency, per_ms, load_rate) + margin >= (
-        MAX_WAIT_MS - EPS_MS
-    ):
+    if accept_ms + margin >= (MAX_WAIT_MS - EPS_MS):
         return None  # the slice may end in the send: the loop in budget_bound_passes tests it
     # A pass needs this much of its window left (accept < wake - EPS, drained <= wake).
     need_ms = max(accept_ms + EPS_MS, drained_ms) + margin
@@ -1180,23 +1178,6 @@ def _idle_flow(
         if accept > tx_end:
             tx_end = accept
     return accept, (tx_end if tx_end > load_end else load_end)
-
-
-def _idle_probe(
-    t: float, nbytes: float, buffer: int, latency: float, per_ms: float, load_rate: float
-) -> float:
-    """When the source's write of `nbytes` at t returns (ram_iterate's slice test, on the
-    bytes it estimates), as budget_bound_passes inlines it."""
-    over = nbytes - buffer
-    if over <= 0:
-        return t
-    tx_end = t + nbytes / per_ms
-    load_start = t + latency
-    load_end = load_start + nbytes / load_rate
-    if (b := tx_end + latency) > load_end:
-        load_end = b
-    probe = load_start + over / nbytes * (load_end - load_start)
-    return t if t > probe else probe
 
 
 class _Snapshot:

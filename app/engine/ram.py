@@ -168,13 +168,6 @@ class RamModel:
         self.new_dirty_pages_period += new_total
         return new_total
 
-    def wire_bytes_per_page(self) -> float:
-        total = self.remaining_pages
-        if total == 0:
-            return float(NORMAL_PAGE_WIRE_BYTES)
-        normal = total - self.bitmap_zero
-        return (self.bitmap_zero * ZERO_PAGE_WIRE_BYTES + normal * NORMAL_PAGE_WIRE_BYTES) / total
-
     def split(self, pages: int, total: int) -> list[int]:
         """The pages `take` would send from each bucket (zero, cold, then each pool):
         in proportion, integer leftovers to the first buckets that still have pages."""
@@ -191,24 +184,10 @@ class RamModel:
             rest -= extra
         return taken
 
-    def wire_bytes(self, pages: int, total: int) -> int:
-        """Bytes on the wire if `take(pages, total)` ran now: `split`'s zero pages, without
-        building the split (pages_over_wire asks this a few times per pass)."""
-        zero = self.bitmap_zero
-        if pages >= total:
-            return zero * ZERO_PAGE_WIRE_BYTES + (total - zero) * NORMAL_PAGE_WIRE_BYTES
-        zero_taken = pages * zero // total
-        spread = zero_taken + pages * self.bitmap_cold // total
-        for pool in self.pools:
-            spread += pages * pool.bitmap // total
-        # The integer leftovers go to the zero pages first (split's order).
-        zero_taken += min(pages - spread, zero - zero_taken)
-        return zero_taken * ZERO_PAGE_WIRE_BYTES + (pages - zero_taken) * NORMAL_PAGE_WIRE_BYTES
-
     def pages_over_wire(self, limit_bytes: float, total: int) -> tuple[int, int, float]:
         """The fewest pages whose wire bytes exceed `limit_bytes` (what a budget checked
         page by page lets through), or `total` if all of them do not; with their wire bytes
-        (`wire_bytes(pages, total)`) and the estimate per page the search starts from."""
+        (what `take(pages, total)` would send, `_wire_bytes`) and the estimate per page the search starts from."""
         zero = self.bitmap_zero
         others = [self.bitmap_cold]
         for pool in self.pools:

@@ -209,7 +209,7 @@ class Stream:
         index_load_ends = index.load_ends
         data_sums = index.data_sums
         init_sums = index.init_sums
-        # _DeviceIndex.add_one's running sums.
+        # _DeviceIndex.add's running sums.
         data_sum = data_sums[-1] if data_sums else 0
         init_sum = init_sums[-1] if init_sums else 0
         init_payload = payload if kind == "vfio_init" else 0
@@ -273,7 +273,7 @@ class Stream:
             records.append(record)
             cum_ends.append(written)
             load_ends.append(load_end)
-            # index.add_one(record, initial), inlined.
+            # index.add(record), inlined.
             index_records.append(record)
             index_load_ends.append(load_end)
             data_sum += payload
@@ -501,20 +501,6 @@ class _DeviceIndex:
         self.load_ends.append(record.load_end_ms)
         self.data_sums.append(data)
         self.init_sums.append(init)
-
-    def add_one(self, record: Record, initial: bool) -> None:
-        """`add` for a record whose kind the caller knows (write_reads)."""
-        payload = record.payload
-        data_sums = self.data_sums
-        init_sums = self.init_sums
-        self.records.append(record)
-        self.load_ends.append(record.load_end_ms)
-        if data_sums:
-            data_sums.append(data_sums[-1] + payload)
-            init_sums.append(init_sums[-1] + (payload if initial else 0))
-        else:
-            data_sums.append(0 + payload)
-            init_sums.append(0 + (payload if initial else 0))
 
     def loaded(self, t_ms: float) -> tuple[int, int]:
         i = bisect_right(self.load_ends, t_ms)
