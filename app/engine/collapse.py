@@ -860,7 +860,7 @@ def _local_passes(
         precopy = dev.src.in_precopy
         init_bytes = data.init_bytes
         if any(data is g for g in growing):
-            dirty_images = data.dirty_bytes - int(data.dirty_accum)
+            dirty_images = data.dirty_image_bytes()
             spec = dev.spec
             base = (
                 None
