@@ -9,10 +9,11 @@ from datetime import datetime
 from typing import Any
 
 from pydantic import TypeAdapter
-from sqlalchemy import Engine, func
+from sqlalchemy import Engine, Text, and_, cast, func, or_
 from sqlalchemy import delete as sa_delete
 from sqlalchemy import select as sa_select
 from sqlalchemy import update as sa_update
+from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 
 from app.engine.trace import Event, Step, Trace
@@ -339,6 +340,31 @@ def count_steps_in_phases(session: Session, run_id: str, phases: Iterable[str]) 
         col(StepRow.run_id) == run_id, col(StepRow.phase).in_(list(phases))
     )
     return int(session.execute(query).scalar() or 0)
+
+
+def first_step_not_replayed(
+    engine: Engine, parent_id: str, branch_id: str, last: int
+) -> int | None:
+    """The first of the parent's steps 0..`last` that the branch does not have as it is (None
+    when all are equal): one indexed range query over both runs' stored step JSON, which the
+    store writes the same way for equal steps (pydantic's JSON of the engine's Step). A fresh
+    connection: the branch was committed by a worker process after this request's reads."""
+    parent, child = aliased(StepRow), aliased(StepRow)
+    differs = or_(
+        col(child.index).is_(None),
+        cast(col(parent.data), Text) != cast(col(child.data), Text),
+    )
+    query = (
+        sa_select(func.min(col(parent.index)))
+        .select_from(parent)
+        .outerjoin(
+            child, and_(col(child.run_id) == branch_id, col(child.index) == col(parent.index))
+        )
+        .where(col(parent.run_id) == parent_id, col(parent.index) <= last, differs)
+    )
+    with engine.connect() as connection:
+        found = connection.execute(query).scalar()
+    return None if found is None else int(found)
 
 
 def load_steps_in_time(

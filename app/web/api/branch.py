@@ -16,14 +16,11 @@ from typing import TYPE_CHECKING, Annotated, Any
 from fastapi import APIRouter, Body, HTTPException, Response
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model, model_validator
-from sqlalchemy import Engine, Text, and_, cast, func, or_
-from sqlalchemy import select as sa_select
-from sqlalchemy.orm import aliased
-from sqlmodel import Session, col
+from sqlmodel import Session
 
 from app.engine.scenario import Action, Scenario
-from app.store.models import Run, StepRow
-from app.store.runs import last_step_in_phases, load_step
+from app.store.models import Run
+from app.store.runs import first_step_not_replayed, last_step_in_phases, load_step
 
 from .. import urls as paths
 from ..branching import PRECOPY_PHASES, action_label, branch_description, branch_title
@@ -132,31 +129,6 @@ def _action_error(error: ValidationError, index: int | None) -> RequestValidatio
             loc = ["body", "action", *loc]
         items.append({**item, "loc": loc, "msg": msg})
     return RequestValidationError(items)
-
-
-def first_step_not_replayed(
-    engine: Engine, parent_id: str, branch_id: str, last: int
-) -> int | None:
-    """The first of the parent's steps 0..`last` that the branch does not have as it is (None
-    when all are equal): one indexed range query over both runs' stored step JSON, which the
-    store writes the same way for equal steps (pydantic's JSON of the engine's Step). A fresh
-    connection: the branch was committed by a worker process after this request's reads."""
-    parent, child = aliased(StepRow), aliased(StepRow)
-    differs = or_(
-        col(child.index).is_(None),
-        cast(col(parent.data), Text) != cast(col(child.data), Text),
-    )
-    query = (
-        sa_select(func.min(col(parent.index)))
-        .select_from(parent)
-        .outerjoin(
-            child, and_(col(child.run_id) == branch_id, col(child.index) == col(parent.index))
-        )
-        .where(col(parent.run_id) == parent_id, col(parent.index) <= last, differs)
-    )
-    with engine.connect() as connection:
-        found = connection.execute(query).scalar()
-    return None if found is None else int(found)
 
 
 def replay_warning(run: Run, step_index: int, first_different: int | None) -> str | None:
