@@ -89,7 +89,7 @@ def columns_from_steps(steps: Sequence[Step | Mapping[str, Any]]) -> dict[str, n
     """Every column of these steps (models or stored dicts), in time order."""
     if all(isinstance(s, Step) for s in steps):
         return _columns_of_models(cast(Sequence[Step], steps))
-    rows = [s if isinstance(s, Mapping) else _StepView(s) for s in steps]
+    rows = cast(Sequence[Mapping[str, Any]], steps)  # stored dicts (ensure_columns)
     keys = [(r["end_ms"], r["index"]) for r in rows]
     order = sorted(range(len(rows)), key=keys.__getitem__)
     rows = [rows[i] for i in order]
@@ -150,21 +150,6 @@ def _get(obj: Any, field: str) -> Any:
     return obj.get(field) if isinstance(obj, Mapping) else getattr(obj, field, None)
 
 
-class _StepView:
-    """A Step read like a stored dict, without dumping it (50,000 steps add up)."""
-
-    __slots__ = ("step",)
-
-    def __init__(self, step: Step) -> None:
-        self.step = step
-
-    def __getitem__(self, field: str) -> Any:
-        return getattr(self.step, field)
-
-    def get(self, field: str) -> Any:
-        return getattr(self.step, field, None)
-
-
 def _pack(values: np.ndarray) -> bytes:
     return zlib.compress(np.ascontiguousarray(values, dtype="<f8").tobytes(), 1)
 
@@ -201,10 +186,6 @@ def write_columns(engine: Engine, run_id: str, columns: Mapping[str, np.ndarray]
         return
     with write_lock(engine), engine.begin() as connection:
         insert_rows(connection, Rows(ChartColumnRow.__tablename__, ROW_COLUMNS, rows))
-
-
-def store_trace_columns(engine: Engine, run_id: str, steps: Sequence[Step]) -> None:
-    write_columns(engine, run_id, columns_from_steps(steps))
 
 
 def has_columns(session: Session, run_id: str) -> bool:
