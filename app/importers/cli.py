@@ -81,7 +81,6 @@ def store_migscope_trace(path: Path) -> tuple[str, Trace, dict[str, object]]:
     from app.settings import Settings
     from app.store.db import make_engine
     from app.store.migrate import upgrade
-    from app.store.models import ORIGIN_UPLOADED
     from app.store.runs import save_traces
 
     settings = Settings()
@@ -107,7 +106,6 @@ def store_migscope_trace(path: Path) -> tuple[str, Trace, dict[str, object]]:
             max_steps=settings.max_steps_per_run,
             visibility="unlisted",
             every_pass=upload.every_pass,
-            origin=ORIGIN_UPLOADED,
             uploaded_file_name=path.name[:200],
         )
     finally:

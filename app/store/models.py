@@ -41,7 +41,6 @@ def utc_now() -> datetime:
 # Run.origin: where a stored run was made (revision 0008_run_origin).
 ORIGIN_HERE = "here"
 ORIGIN_UPLOADED = "uploaded"
-ORIGINS = (ORIGIN_HERE, ORIGIN_UPLOADED)
 
 
 class RunBase(SQLModel):

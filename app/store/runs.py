@@ -18,7 +18,7 @@ from sqlmodel import Session, col, select
 
 from app.engine.trace import Event, Step, Trace
 
-from .models import ORIGIN_HERE, ORIGINS, EventRow, Run, RunCreate, StepRow, utc_now
+from .models import ORIGIN_HERE, ORIGIN_UPLOADED, EventRow, Run, RunCreate, StepRow, utc_now
 
 # One validator call per list is about twice as fast as one per row on long runs.
 _STEPS: TypeAdapter[list[Step]] = TypeAdapter(list[Step])
@@ -135,12 +135,12 @@ def save_traces(
     visibility: str | None = None,
     pinned: bool = False,
     every_pass: bool = False,
-    origin: str = ORIGIN_HERE,
     uploaded_file_name: str | None = None,
 ) -> list[str]:
     """Store several traces and return their new ids, in order: all or none of them is ever seen.
-    `every_pass` records that the traces keep one step per pass (not collapsed); `origin`
-    `uploaded` (with the file's name) that they are migscope traces uploaded back, not made here.
+    `every_pass` records that the traces keep one step per pass (not collapsed);
+    `uploaded_file_name` that they are migscope traces uploaded back from that file, not made
+    here (origin `uploaded`; without it, `here`).
 
     The run rows, then the steps, events and chart columns of each run, go in transactions of
     at most BATCH_ROWS rows (under the write lock: app.store.writes): the runs with the first,
@@ -161,8 +161,6 @@ def save_traces(
             )
     if visibility is not None and visibility not in VISIBILITIES:
         raise ValueError(f"visibility must be one of {VISIBILITIES}")
-    if origin not in ORIGINS:
-        raise ValueError(f"origin must be one of {ORIGINS}")
     ids = [new_run_id() for _ in traces]
     runs: list[Run] = []
     pieces: list[Rows] = []
@@ -172,7 +170,7 @@ def save_traces(
         run.visibility = visibility or default_visibility(trace)
         run.pinned = pinned
         run.every_pass = every_pass
-        run.origin = origin
+        run.origin = ORIGIN_HERE if uploaded_file_name is None else ORIGIN_UPLOADED
         run.uploaded_file_name = uploaded_file_name
         run.complete = False  # set below; stored_bytes counts the row as first written
         run.stored_bytes = (

@@ -15,7 +15,6 @@ from app.engine.scenario import Scenario
 from app.engine.trace import Summary, Trace
 from app.store.access import prune
 from app.store.db import make_engine
-from app.store.models import ORIGIN_HERE, ORIGIN_UPLOADED
 from app.store.runs import TraceTooLarge, save_traces
 
 from .budgets import Budget, simulate_within
@@ -69,7 +68,6 @@ def store(
         max_steps=max_steps,
         visibility=storage.visibility,
         every_pass=every_pass,
-        origin=ORIGIN_HERE if uploaded_file_name is None else ORIGIN_UPLOADED,
         uploaded_file_name=uploaded_file_name,
     )
     for run_id, trace in zip(ids, traces, strict=True):
