@@ -289,8 +289,12 @@ class Trace(BaseModel):
         default=None, description="imported runs: files, clock offset, skipped lines"
     )
 
-    def to_json(self) -> str:
-        return json.dumps(self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+    def to_json(self, *, allow_nan: bool = True) -> str:
+        """The canonical text; allow_nan=False raises ValueError on a NaN or infinity (an
+        uploaded trace's check: PostgreSQL's JSON cannot hold them)."""
+        return json.dumps(
+            self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"), allow_nan=allow_nan
+        )
 
     @classmethod
     def from_json(cls, text: str) -> Trace:

@@ -217,13 +217,12 @@ def _model_error(file: str, text: str, error: ValidationError) -> TraceFileError
 def _check_values(file: str, trace: Trace) -> str:
     """The trace's canonical text (`to_json()`), after checking that PostgreSQL can store every
     value: numbers finite (the JSON parser reads NaN and 1e999) and no NUL character."""
-    document = trace.model_dump(mode="json")
     try:
-        text = json.dumps(document, sort_keys=True, separators=(",", ":"), allow_nan=False)
+        text = trace.to_json(allow_nan=False)
     except ValueError:
         text = ""
     if not text or _NUL_ESCAPE.search(text):
-        for loc, message, kind in _unstorable(document, []):
+        for loc, message, kind in _unstorable(trace.model_dump(mode="json"), []):
             raise TraceFileError(file, [TraceProblem(message, kind, loc)])
     # In the free-form fields the JSON dump writes NaN and infinities as null: look at the
     # values as read, so they are refused like those of typed fields.
@@ -231,7 +230,7 @@ def _check_values(file: str, trace: Trace) -> str:
         for loc, message, kind in _unstorable(value, base):
             raise TraceFileError(file, [TraceProblem(message, kind, loc)])
     if _LARGE_NUMBER.search(text):
-        for loc, number in _typed_numbers(document, []):
+        for loc, number in _typed_numbers(trace.model_dump(mode="json"), []):
             if abs(number) > MAX_MAGNITUDE:
                 raise TraceFileError(
                     file,
