@@ -199,11 +199,11 @@ def bench_store(name: str, rounds: int = 3) -> dict[str, float]:
 
 
 def _raw_connection(path: Path) -> sqlite3.Connection:
-    """A plain sqlite3 connection with the store's settings (app.store.db)."""
+    """A plain sqlite3 connection with the store's settings (app.store.db's own PRAGMAs)."""
+    from app.store.db import _on_sqlite_connect
+
     connection = sqlite3.connect(path)
-    connection.execute("PRAGMA journal_mode=WAL")
-    connection.execute("PRAGMA synchronous=NORMAL")
-    connection.execute("PRAGMA foreign_keys=ON")
+    _on_sqlite_connect(connection, None)
     return connection
 
 
