@@ -75,7 +75,7 @@ def branch_description(
 
 
 def params_at(
-    scenario_document: dict[str, Any], at_ms: float | None, step: int | None = None
+    scenario_document: dict[str, Any], at_ms: float, step: int | None = None
 ) -> dict[str, Any]:
     """The parameters in force for the pass after step `step` (which ended at `at_ms`): the
     engine's rule (app.engine.branch.params_after_step), here only for the pages."""
@@ -83,10 +83,7 @@ def params_at(
         scenario = Scenario.model_validate(scenario_document)
     except ValidationError:
         return {"params": Params().model_dump(mode="json"), "paused": False, "actions": []}
-    if at_ms is None:
-        state = params_after_step(scenario, -1, -1.0)
-    else:
-        state = params_after_step(scenario, -1 if step is None else step, at_ms)
+    state = params_after_step(scenario, -1 if step is None else step, at_ms)
     return {
         "params": state.params,
         "paused": state.paused,
